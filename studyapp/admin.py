@@ -1,0 +1,127 @@
+"""Admin for studies and their data. Participants' answers are read-only here: nothing edits them."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .models import Condition, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace, Study
+from .study_setup import add_defaults, readiness_problems
+
+
+class ConditionInline(admin.TabularInline):
+    model = Condition
+    extra = 0
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
+    list_filter = ("status",)
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [ConditionInline]
+    actions = ["open_study", "pause_study", "close_study"]
+
+    def save_model(self, request: HttpRequest, obj: Study, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            add_defaults(obj)
+
+    @admin.display(description="Links")
+    def links(self, obj: Study) -> str:
+        return format_html(
+            '<a href="{}">monitor</a> · <a href="{}">preview</a>',
+            reverse("studyapp:monitor", args=[obj.slug]),
+            reverse("studyapp:preview", args=[obj.slug]),
+        )
+
+    @admin.action(description="Open the selected studies to participants (live)")
+    def open_study(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for study in queryset:
+            problems = readiness_problems(study)
+            if problems:
+                self.message_user(
+                    request, f"{study.slug} was not opened: {' '.join(problems)}", messages.ERROR
+                )
+                continue
+            study.status = Study.Status.LIVE
+            study.save(update_fields=["status"])
+            self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
+
+    @admin.action(description="Pause the selected studies (no new participants; active ones finish)")
+    def pause_study(self, request: HttpRequest, queryset: QuerySet) -> None:
+        n = queryset.update(status=Study.Status.PAUSED)
+        self.message_user(request, f"{n} studies paused.", messages.SUCCESS)
+
+    @admin.action(description="Close the selected studies (no new participants; active ones finish)")
+    def close_study(self, request: HttpRequest, queryset: QuerySet) -> None:
+        n = queryset.update(status=Study.Status.CLOSED)
+        self.message_user(request, f"{n} studies closed.", messages.SUCCESS)
+
+
+class StimulusTraceInline(admin.StackedInline):
+    model = StimulusTrace
+    extra = 0
+
+
+@admin.register(Stimulus)
+class StimulusAdmin(admin.ModelAdmin):
+    list_display = ("code", "study", "question", "model_answer")
+    list_filter = ("study",)
+    search_fields = ("code", "question")
+    inlines = [StimulusTraceInline]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ("code", "study", "construct", "scope", "text")
+    list_filter = ("study", "construct", "scope")
+    search_fields = ("code", "text")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Participants' records are evidence: view them here, never add or edit them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Participant)
+class ParticipantAdmin(ReadOnlyAdmin):
+    list_display = (
+        "prolific_pid", "study", "condition", "status", "is_preview", "attention_passed",
+        "pages_done", "started_at", "ended_at",
+    )
+    list_filter = ("study", "status", "condition__code", "is_preview", "attention_passed")
+    search_fields = ("prolific_pid", "prolific_session_id")
+    actions = ["mark_returned"]
+
+    @admin.action(description="Mark as returned on Prolific (their places re-open)")
+    def mark_returned(self, request: HttpRequest, queryset: QuerySet) -> None:
+        n = queryset.filter(status=Participant.Status.ACTIVE).update(
+            status=Participant.Status.RETURNED, ended_at=timezone.now()
+        )
+        self.message_user(request, f"{n} active participants marked as returned.", messages.SUCCESS)
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyAdmin):
+    list_display = ("participant", "stimulus", "item", "value", "position", "time_on_page_ms", "submitted_at")
+    list_filter = ("participant__study", "participant__condition__code", "item__construct")
+    search_fields = ("participant__prolific_pid", "item__code")
+    list_select_related = ("participant", "stimulus", "item")
+
+
+@admin.register(PageVisit)
+class PageVisitAdmin(ReadOnlyAdmin):
+    list_display = ("participant", "page", "first_shown_at", "submitted_at", "times_shown")
+    list_filter = ("participant__study", "page")
+    list_select_related = ("participant",)

@@ -1,0 +1,156 @@
+"""Assigning arriving participants to conditions so that every condition fills to its target.
+
+A new arrival takes the condition with the fewest participants holding a slot (completed, or active
+within the time limit); ties are broken at random. New arrivals are serialised by a row lock on the
+study, so simultaneous arrivals cannot over-fill a condition; the unique (study, PROLIFIC_PID)
+constraint backs that up for a participant arriving twice at once.
+"""
+
+import random
+import secrets
+from collections import Counter
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from .models import Condition, Construct, Item, Participant, Study
+
+_system_random = random.SystemRandom()
+
+
+class StudyNotOpen(Exception):
+    """The study does not take new participants (draft, paused or closed)."""
+
+
+class StudyFull(Exception):
+    """Every condition has reached its target."""
+
+
+class StudyNotReady(Exception):
+    """The study lacks what a participant's sequence needs (stimuli, traces, items)."""
+
+
+def arrive(
+    study: Study,
+    prolific_pid: str,
+    prolific_study_id: str = "",
+    prolific_session_id: str = "",
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Participant:
+    """Return the participant for this PROLIFIC_PID, assigning a condition on first arrival.
+
+    A returning PID gets its existing record whatever its status, so nobody runs the study twice.
+    Raises StudyNotOpen, StudyFull or StudyNotReady for a new arrival that cannot be taken.
+    """
+    now = now or timezone.now()
+    existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        # Whoever held the lock before us may have just created this PID.
+        existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).first()
+        if existing is not None:
+            return existing
+        if study.status != Study.Status.LIVE:
+            raise StudyNotOpen(study.get_status_display())
+        expire_abandoned(study, now)
+        condition = choose_condition(study, now, rng or _system_random)
+        return _create_participant(
+            study, condition, prolific_pid, prolific_study_id, prolific_session_id,
+            now=now, rng=rng or _system_random,
+        )
+
+
+def start_preview(study: Study, condition_code: str | None = None) -> Participant:
+    """A researcher's run through the study: any status, any condition, never counted."""
+    conditions = list(study.conditions.all())
+    chosen = [c for c in conditions if c.code == condition_code] or conditions
+    if not chosen:
+        raise StudyNotReady("The study has no conditions.")
+    return _create_participant(
+        study, _system_random.choice(chosen), secrets.token_hex(12), "", "",
+        now=timezone.now(), rng=_system_random, is_preview=True,
+    )
+
+
+def expire_abandoned(study: Study, now: datetime) -> int:
+    """Mark active participants past the time limit as timed out, so the record says what happened."""
+    return (
+        Participant.objects.real()
+        .filter(study=study, status=Participant.Status.ACTIVE, started_at__lt=study.abandon_cutoff(now))
+        .update(status=Participant.Status.TIMED_OUT, ended_at=now)
+    )
+
+
+def slots_taken(study: Study, now: datetime) -> Counter:
+    """Participants holding a slot, per condition id."""
+    rows = (
+        Participant.objects.holding_a_slot(study, now)
+        .values("condition_id")
+        .annotate(n=Count("id"))
+    )
+    return Counter({row["condition_id"]: row["n"] for row in rows})
+
+
+def choose_condition(study: Study, now: datetime, rng: random.Random) -> Condition:
+    """The least-filled condition with room left; ties at random. Raises StudyFull."""
+    taken = slots_taken(study, now)
+    open_conditions = [c for c in study.conditions.all() if taken[c.id] < study.target_per_condition]
+    if not open_conditions:
+        raise StudyFull()
+    fewest = min(taken[c.id] for c in open_conditions)
+    return rng.choice([c for c in open_conditions if taken[c.id] == fewest])
+
+
+def _create_participant(
+    study: Study,
+    condition: Condition,
+    prolific_pid: str,
+    prolific_study_id: str,
+    prolific_session_id: str,
+    *,
+    now: datetime,
+    rng: random.Random,
+    is_preview: bool = False,
+) -> Participant:
+    """Draw the participant's stimuli and item orders, and store them with the assignment."""
+    n_trials = study.trials_per_participant
+    stimulus_ids = list(
+        study.stimuli.filter(traces__condition=condition.code).values_list("id", flat=True).distinct()
+    )
+    if len(stimulus_ids) < n_trials:
+        raise StudyNotReady(
+            f"Condition '{condition.code}' has traces for {len(stimulus_ids)} stimuli, fewer than "
+            f"the {n_trials} trials each participant sees."
+        )
+    items = list(study.items.values("id", "scope", "construct"))
+    trial_items = [
+        i["id"] for i in items
+        if i["scope"] == Item.Scope.TRIAL and i["construct"] != Construct.ATTENTION_CHECK
+    ]
+    end_items = [i["id"] for i in items if i["scope"] == Item.Scope.END]
+    has_attention_check = any(i["construct"] == Construct.ATTENTION_CHECK for i in items)
+    if not trial_items:
+        raise StudyNotReady("The study has no per-trial questionnaire items.")
+    rng.shuffle(trial_items)
+    rng.shuffle(end_items)
+    return Participant.objects.create(
+        study=study,
+        condition=condition,
+        prolific_pid=prolific_pid,
+        prolific_study_id=prolific_study_id,
+        prolific_session_id=prolific_session_id,
+        is_preview=is_preview,
+        started_at=now,
+        last_seen_at=now,
+        stimulus_sequence=rng.sample(stimulus_ids, n_trials),
+        item_order=trial_items,
+        end_item_order=end_items,
+        attention_trial=rng.randint(1, n_trials) if has_attention_check else None,
+        attention_position=rng.randint(1, len(trial_items) + 1) if has_attention_check else None,
+    )

@@ -1,0 +1,103 @@
+"""Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial."""
+
+from dataclasses import dataclass
+
+from django import forms
+
+from .models import LIKERT_MAX, LIKERT_MIN, Item
+
+ITEM_PREFIX = "item-"
+
+
+def field_name(item: Item) -> str:
+    return f"{ITEM_PREFIX}{item.code}"
+
+
+@dataclass(frozen=True)
+class LikertOption:
+    value: int
+    label: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class LikertRow:
+    """What the template needs to draw one item as a fieldset of native radio inputs."""
+
+    name: str
+    text: str
+    options: list[LikertOption]
+    errors: list[str]
+
+
+class LikertPageForm(forms.Form):
+    """Answers to one page's items. `stimulus_id` (trial pages) must match the trial's stimulus."""
+
+    def __init__(
+        self,
+        items: list[Item],
+        *,
+        stimulus_id: int | None = None,
+        with_comment: bool = False,
+        data: dict | None = None,
+    ) -> None:
+        super().__init__(data=data)
+        self.items = items
+        self.expected_stimulus_id = stimulus_id
+        for item in items:
+            self.fields[field_name(item)] = forms.TypedChoiceField(
+                choices=[(v, label) for v, label in enumerate(item.anchors, start=LIKERT_MIN)],
+                coerce=int,
+                error_messages={
+                    "required": "Please choose an answer for this statement.",
+                    "invalid_choice": f"Choose one of the points {LIKERT_MIN} to {LIKERT_MAX}.",
+                },
+            )
+        if stimulus_id is not None:
+            self.fields["stimulus"] = forms.IntegerField(
+                widget=forms.HiddenInput,
+                error_messages={"required": "The page was sent without its problem; please reload it."},
+            )
+        if with_comment:
+            self.fields["comment"] = forms.CharField(
+                required=False, max_length=5000, widget=forms.Textarea,
+                label="Any comments on the study? (optional)",
+            )
+
+    def clean_stimulus(self) -> int:
+        value = self.cleaned_data["stimulus"]
+        if value != self.expected_stimulus_id:
+            raise forms.ValidationError(
+                "These answers are about a problem that is not this trial of yours. "
+                "Please reload the page and answer again."
+            )
+        return value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        unknown = sorted(k for k in (self.data or {}) if k.startswith(ITEM_PREFIX) and k not in self.fields)
+        if unknown:
+            names = ", ".join(k.removeprefix(ITEM_PREFIX) for k in unknown)
+            raise forms.ValidationError(f"The page sent answers to items it does not have: {names}.")
+        return cleaned
+
+    def answers(self) -> dict[str, int]:
+        """Item code → value; call only after is_valid()."""
+        return {item.code: self.cleaned_data[field_name(item)] for item in self.items}
+
+    def rows(self, saved: dict[str, int] | None = None) -> list[LikertRow]:
+        """One row per item, checked as submitted (after an error) or as saved (going back)."""
+        rows = []
+        for item in self.items:
+            name = field_name(item)
+            if saved is not None:
+                chosen = str(saved.get(item.code, ""))
+            else:
+                chosen = str(self.data.get(name, "")) if self.is_bound else ""
+            options = [
+                LikertOption(value, label, str(value) == chosen)
+                for value, label in enumerate(item.anchors, start=LIKERT_MIN)
+            ]
+            errors = list(self.errors.get(name, [])) if self.is_bound else []
+            rows.append(LikertRow(name, item.text, options, errors))
+        return rows

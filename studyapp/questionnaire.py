@@ -1,0 +1,100 @@
+"""The default questionnaire: wording adapted from established instruments, cited per item.
+
+Researchers edit the items of their own study in the admin; these are only the starting point that
+every new study gets. Sources (full references in the README):
+- ESS: Hoffman, Mueller, Klein & Litman (2018), "Metrics for Explainable AI: Challenges and
+  Prospects", arXiv:1812.04608, Explanation Satisfaction Scale.
+- TS: the same paper's Trust Scale ("The outputs of the [tool] are very predictable").
+- TLX: Hart & Staveland (1988), NASA Task Load Index, Mental Demand and Effort subscales.
+"""
+
+from dataclasses import dataclass
+
+from .models import Construct, Item
+
+AGREEMENT = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
+DEMAND = ["Very low", "Low", "Moderate", "High", "Very high"]
+DISAGREE_VALUE = AGREEMENT.index("Disagree") + 1
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    code: str
+    construct: str
+    scope: str
+    text: str
+    anchors: list[str]
+    source: str
+    expected_value: int | None = None
+
+
+_TRIAL = Item.Scope.TRIAL
+_END = Item.Scope.END
+
+DEFAULT_ITEMS: list[ItemSpec] = [
+    ItemSpec(
+        "predictability_1", Construct.PREDICTABILITY, _TRIAL,
+        "Reading the reasoning, I could predict the answer the model would give.",
+        AGREEMENT, "Adapted from TS item 'The outputs of the tool are very predictable'",
+    ),
+    ItemSpec(
+        "predictability_2", Construct.PREDICTABILITY, _TRIAL,
+        "The model's final answer was what I expected after reading its reasoning.",
+        AGREEMENT, "Adapted from TS item 'The outputs of the tool are very predictable'",
+    ),
+    ItemSpec(
+        "understandability_1", Construct.UNDERSTANDABILITY, _TRIAL,
+        "From the reasoning, I understand how the model arrived at its answer.",
+        AGREEMENT, "Adapted from ESS item 1 'From the explanation, I understand how the tool works'",
+    ),
+    ItemSpec(
+        "understandability_2", Construct.UNDERSTANDABILITY, _TRIAL,
+        "The reasoning has sufficient detail for me to follow it.",
+        AGREEMENT, "Adapted from ESS item 3 'This explanation … has sufficient detail'",
+    ),
+    ItemSpec(
+        "faithfulness_1", Construct.FAITHFULNESS, _TRIAL,
+        "The reasoning shows the steps the model actually used to reach its answer.",
+        AGREEMENT, "Adapted from ESS item 4 'This explanation … seems complete'",
+    ),
+    ItemSpec(
+        "faithfulness_2", Construct.FAITHFULNESS, _TRIAL,
+        "The model's final answer follows from the reasoning it shows.",
+        AGREEMENT, "Adapted from ESS item 8 'This explanation lets me judge when I should trust the tool'",
+    ),
+    ItemSpec(
+        "cognitive_load_1", Construct.COGNITIVE_LOAD, _TRIAL,
+        "How mentally demanding was it to read this reasoning?",
+        DEMAND, "TLX Mental Demand 'How mentally demanding was the task?'",
+    ),
+    ItemSpec(
+        "cognitive_load_2", Construct.COGNITIVE_LOAD, _TRIAL,
+        "How hard did you have to work to understand this reasoning?",
+        DEMAND, "TLX Effort 'How hard did you have to work to accomplish your level of performance?'",
+    ),
+    ItemSpec(
+        "attention_check_1", Construct.ATTENTION_CHECK, _TRIAL,
+        "To show that you are reading carefully, please select 'Disagree' for this statement.",
+        AGREEMENT, "Instructed-response item", expected_value=DISAGREE_VALUE,
+    ),
+    ItemSpec(
+        "predictability_overall", Construct.PREDICTABILITY, _END,
+        "Overall, the model's answers were predictable from its reasoning.",
+        AGREEMENT, "Adapted from TS item 'The outputs of the tool are very predictable'",
+    ),
+    ItemSpec(
+        "understandability_overall", Construct.UNDERSTANDABILITY, _END,
+        "Overall, the reasoning texts helped me understand how the model reached its answers.",
+        AGREEMENT, "Adapted from ESS item 1 'From the explanation, I understand how the tool works'",
+    ),
+    ItemSpec(
+        "faithfulness_overall", Construct.FAITHFULNESS, _END,
+        "Overall, I believe the reasoning texts showed how the model actually reached its answers.",
+        AGREEMENT, "Adapted from ESS item 4 'This explanation … seems complete'",
+    ),
+    ItemSpec(
+        "cognitive_load_overall", Construct.COGNITIVE_LOAD, _END,
+        "Overall, how mentally demanding was reading the model's reasoning?",
+        DEMAND, "TLX Mental Demand 'How mentally demanding was the task?'",
+    ),
+]

@@ -1,0 +1,292 @@
+"""A participant's way through the study: which page comes next, and saving each page's answers.
+
+Every page is saved in one transaction that holds a lock on the participant's row, so a double
+submit, a second tab or a refresh finds the page already saved and stores nothing twice. Pages
+already submitted are shown again with their saved answers and are never overwritten.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Construct, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
+
+CONSENT = "consent"
+INSTRUCTIONS = "instructions"
+QUESTIONNAIRE = "questionnaire"
+DONE = "done"
+TRIAL_PREFIX = "trial-"
+
+# A participant whose time ran out while a page was open may still submit that page: what they
+# answered is kept, and they are told afterwards that the time limit has passed.
+SUBMITTING_STATUSES = (Participant.Status.ACTIVE, Participant.Status.TIMED_OUT)
+
+
+class PageAlreadySaved(Exception):
+    """The page was submitted before (double submit, back button, second tab)."""
+
+
+class PageNotReached(Exception):
+    """The participant has not got to this page yet."""
+
+
+def page_keys(participant: Participant) -> list[str]:
+    """The pages in order: consent, instructions, one per trial, the end questionnaire."""
+    trials = [f"{TRIAL_PREFIX}{n}" for n in range(1, len(participant.stimulus_sequence) + 1)]
+    return [CONSENT, INSTRUCTIONS, *trials, QUESTIONNAIRE]
+
+
+def trial_number(page: str) -> int | None:
+    """1-based trial number of a trial page key, else None."""
+    if page.startswith(TRIAL_PREFIX) and page[len(TRIAL_PREFIX):].isdigit():
+        return int(page[len(TRIAL_PREFIX):])
+    return None
+
+
+def current_page(participant: Participant) -> str:
+    """Where the participant should be now; DONE once they have left the study in any way."""
+    keys = page_keys(participant)
+    if participant.status != Participant.Status.ACTIVE or participant.pages_done >= len(keys):
+        return DONE
+    return keys[participant.pages_done]
+
+
+def page_state(participant: Participant, page: str) -> str:
+    """'saved' (submitted before), 'current' (to submit now), 'ahead' (not reached yet),
+    'closed' (the participant has left the study) or 'unknown' (no such page)."""
+    keys = page_keys(participant)
+    if page not in keys:
+        return "unknown"
+    index = keys.index(page)
+    if index < participant.pages_done:
+        return "saved"
+    if participant.status not in SUBMITTING_STATUSES:
+        return "closed"
+    return "current" if index == participant.pages_done else "ahead"
+
+
+def progress_label(participant: Participant, page: str) -> str:
+    """What the progress indicator says on a page, e.g. "Trial 2 of 5"."""
+    n = len(participant.stimulus_sequence)
+    trial = trial_number(page)
+    if trial is not None:
+        return f"Trial {trial} of {n}"
+    return {
+        CONSENT: f"Consent · before trial 1 of {n}",
+        INSTRUCTIONS: f"Instructions · before trial 1 of {n}",
+        QUESTIONNAIRE: f"Final questions · after trial {n} of {n}",
+    }.get(page, f"Finished · {n} of {n} trials")
+
+
+def progress_fraction(participant: Participant) -> float:
+    return min(participant.pages_done / len(page_keys(participant)), 1.0)
+
+
+def is_out_of_time(participant: Participant, now: datetime) -> bool:
+    return (
+        not participant.is_preview
+        and participant.status == Participant.Status.ACTIVE
+        and participant.started_at < participant.study.abandon_cutoff(now)
+    )
+
+
+def time_out_if_late(participant: Participant, now: datetime) -> bool:
+    """Mark an active participant past the time limit as timed out (its slot has re-opened)."""
+    if not is_out_of_time(participant, now):
+        return False
+    Participant.objects.filter(pk=participant.pk, status=Participant.Status.ACTIVE).update(
+        status=Participant.Status.TIMED_OUT, ended_at=now
+    )
+    participant.refresh_from_db()
+    return True
+
+
+def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
+    """Keep the server time the page was first (and last) shown: reading time starts here."""
+    now = now or timezone.now()
+    stimulus_id = stimulus_id_for(participant, page)
+    visit, created = PageVisit.objects.get_or_create(
+        participant=participant, page=page,
+        defaults={"first_shown_at": now, "last_shown_at": now, "stimulus_id": stimulus_id},
+    )
+    if not created:
+        PageVisit.objects.filter(pk=visit.pk).update(last_shown_at=now, times_shown=F("times_shown") + 1)
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+
+
+def stimulus_id_for(participant: Participant, page: str) -> int | None:
+    trial = trial_number(page)
+    if trial is None or not 1 <= trial <= len(participant.stimulus_sequence):
+        return None
+    return participant.stimulus_sequence[trial - 1]
+
+
+@dataclass(frozen=True)
+class TrialContent:
+    stimulus: Stimulus
+    trace: StimulusTrace
+    items: list[Item]  # in the order shown, the attention check included where it belongs
+
+
+def trial_content(participant: Participant, trial: int) -> TrialContent:
+    stimulus = Stimulus.objects.get(pk=participant.stimulus_sequence[trial - 1])
+    trace = StimulusTrace.objects.get(stimulus=stimulus, condition=participant.condition.code)
+    return TrialContent(stimulus, trace, trial_items(participant, trial))
+
+
+def trial_items(participant: Participant, trial: int) -> list[Item]:
+    """The per-trial items in the participant's stored order, with the attention check on its trial."""
+    items = _items_in_order(participant, participant.item_order)
+    if trial == participant.attention_trial:
+        checks = participant.study.items.filter(construct=Construct.ATTENTION_CHECK)
+        check = checks.order_by("position").first()
+        if check is not None:
+            items.insert(participant.attention_position - 1, check)
+    return items
+
+
+def end_items(participant: Participant) -> list[Item]:
+    return _items_in_order(participant, participant.end_item_order)
+
+
+def _items_in_order(participant: Participant, ids: list[int]) -> list[Item]:
+    by_id = participant.study.items.in_bulk(ids)
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def saved_answers(participant: Participant, stimulus_id: int | None) -> dict[str, int]:
+    """Item code → value already stored for this trial (or for the end questionnaire)."""
+    rows = Response.objects.filter(participant=participant, stimulus_id=stimulus_id)
+    return dict(rows.values_list("item__code", "value"))
+
+
+@transaction.atomic
+def submit_consent(participant: Participant, agreed: bool, now: datetime | None = None) -> Participant:
+    now = now or timezone.now()
+    participant = _lock_page(participant, CONSENT)
+    _mark_submitted(participant, CONSENT, now)
+    if agreed:
+        participant.pages_done += 1
+    else:
+        participant.status = Participant.Status.NO_CONSENT
+        participant.ended_at = now
+    participant.save(update_fields=["pages_done", "status", "ended_at"])
+    return participant
+
+
+@transaction.atomic
+def submit_instructions(participant: Participant, now: datetime | None = None) -> Participant:
+    now = now or timezone.now()
+    participant = _lock_page(participant, INSTRUCTIONS)
+    _mark_submitted(participant, INSTRUCTIONS, now)
+    return _advance(participant, now)
+
+
+@transaction.atomic
+def submit_trial(
+    participant: Participant, trial: int, answers: dict[str, int], now: datetime | None = None
+) -> Participant:
+    """Store one trial's answers (item code → 1..5), already validated against trial_items."""
+    now = now or timezone.now()
+    page = f"{TRIAL_PREFIX}{trial}"
+    participant = _lock_page(participant, page)
+    items = trial_items(participant, trial)
+    time_ms = _mark_submitted(participant, page, now)
+    _store(participant, participant.stimulus_sequence[trial - 1], items, answers, time_ms, now)
+    for item in items:
+        if item.is_attention_check:
+            participant.attention_passed = answers[item.code] == item.expected_value
+    return _advance(participant, now)
+
+
+@transaction.atomic
+def submit_questionnaire(
+    participant: Participant, answers: dict[str, int], comment: str, now: datetime | None = None
+) -> Participant:
+    """Store the end-of-study answers and finish: completed, or screened out on a failed check."""
+    now = now or timezone.now()
+    participant = _lock_page(participant, QUESTIONNAIRE)
+    time_ms = _mark_submitted(participant, QUESTIONNAIRE, now)
+    _store(participant, None, end_items(participant), answers, time_ms, now)
+    participant.comment = comment
+    participant.pages_done += 1
+    participant.status = (
+        Participant.Status.SCREENED_OUT
+        if participant.attention_passed is False
+        else Participant.Status.COMPLETED
+    )
+    participant.ended_at = now
+    participant.save()
+    return participant
+
+
+def completion_code(participant: Participant) -> str | None:
+    """The Prolific code this participant is sent back with, if any."""
+    study = participant.study
+    return {
+        Participant.Status.COMPLETED: study.completion_code,
+        Participant.Status.SCREENED_OUT: study.failed_attention_code,
+        Participant.Status.NO_CONSENT: study.no_consent_code,
+    }.get(participant.status)
+
+
+def prolific_return_url(code: str) -> str:
+    return f"{settings.PROLIFIC_COMPLETION_URL}?{urlencode({'cc': code})}"
+
+
+def _lock_page(participant: Participant, page: str) -> Participant:
+    """Re-read the participant under a row lock and check that `page` is the one to submit now."""
+    locked = (
+        Participant.objects.select_for_update()
+        .select_related("study", "condition")
+        .get(pk=participant.pk)
+    )
+    state = page_state(locked, page)
+    if state in ("saved", "closed"):
+        raise PageAlreadySaved(page)
+    if state != "current":
+        raise PageNotReached(page)
+    return locked
+
+
+def _mark_submitted(participant: Participant, page: str, now: datetime) -> int | None:
+    """Close the page's visit; return the server time on page in ms (None if never shown)."""
+    visit = PageVisit.objects.filter(participant=participant, page=page).first()
+    if visit is None:
+        PageVisit.objects.create(
+            participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
+            first_shown_at=now, last_shown_at=now, times_shown=0, submitted_at=now,
+        )
+        return None
+    visit.submitted_at = now
+    visit.save(update_fields=["submitted_at"])
+    return max(0, round((now - visit.first_shown_at).total_seconds() * 1000))
+
+
+def _store(
+    participant: Participant,
+    stimulus_id: int | None,
+    items: list[Item],
+    answers: dict[str, int],
+    time_ms: int | None,
+    now: datetime,
+) -> None:
+    Response.objects.bulk_create(
+        Response(
+            participant=participant, stimulus_id=stimulus_id, item=item, value=answers[item.code],
+            position=position, time_on_page_ms=time_ms, submitted_at=now,
+        )
+        for position, item in enumerate(items, start=1)
+    )
+
+
+def _advance(participant: Participant, now: datetime) -> Participant:
+    participant.pages_done += 1
+    participant.last_seen_at = now
+    participant.save(update_fields=["pages_done", "last_seen_at", "attention_passed"])
+    return participant

@@ -1,0 +1,18 @@
+"""Site URLs: the admin, and the study app's participant and monitor pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+study_patterns = [
+    path("<slug:slug>/", views.entry, name="entry"),
+    path("<slug:slug>/preview/", views.preview, name="preview"),
+    path("<slug:slug>/monitor/", views.monitor, name="monitor"),
+    path("<slug:slug>/p/<uuid:token>/<str:page>/", views.page, name="page"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("study/", include((study_patterns, "studyapp"))),
+]

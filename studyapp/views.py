@@ -1,0 +1,213 @@
+"""Participant pages and the researchers' study monitor. The logic lives in allocation and services."""
+
+import logging
+import re
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from . import allocation, services
+from .forms import LikertPageForm
+from .models import ConditionCode, Participant, Study
+from .monitoring import study_progress
+from .rendering import render_trace
+
+logger = logging.getLogger(__name__)
+
+PROLIFIC_PID = re.compile(r"^[0-9a-f]{24}$")
+PROLIFIC_OTHER_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+
+
+def page_url(participant: Participant, page: str) -> str:
+    return reverse(
+        "studyapp:page",
+        kwargs={"slug": participant.study.slug, "token": participant.token, "page": page},
+    )
+
+
+def redirect_to_current(participant: Participant) -> HttpResponse:
+    return redirect(page_url(participant, services.current_page(participant)))
+
+
+@require_http_methods(["GET"])
+def entry(request: HttpRequest, slug: str) -> HttpResponse:
+    """The Prolific study link: validate the IDs, then assign (or resume) and go to the right page."""
+    study = get_object_or_404(Study, slug=slug)
+    pid = request.GET.get("PROLIFIC_PID", "").strip().lower()
+    study_id = request.GET.get("STUDY_ID", "").strip()
+    session_id = request.GET.get("SESSION_ID", "").strip()
+    if not PROLIFIC_PID.match(pid) or not (
+        PROLIFIC_OTHER_ID.match(study_id) and PROLIFIC_OTHER_ID.match(session_id)
+    ):
+        return render(request, "studyapp/invalid_link.html", {"study": study}, status=400)
+    try:
+        participant = allocation.arrive(study, pid, study_id, session_id)
+    except allocation.StudyFull:
+        return render(request, "studyapp/full.html", {"study": study})
+    except allocation.StudyNotOpen:
+        return render(request, "studyapp/not_open.html", {"study": study})
+    except allocation.StudyNotReady:
+        logger.exception("Study %s is live but not ready for participants", study.slug)
+        return render(request, "studyapp/not_open.html", {"study": study})
+    return redirect_to_current(participant)
+
+
+@staff_member_required
+@require_http_methods(["GET"])
+def preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """A researcher's run through the study in a chosen condition; it never counts."""
+    study = get_object_or_404(Study, slug=slug)
+    code = request.GET.get("condition")
+    if code is None:
+        return render(
+            request, "studyapp/preview_choose.html",
+            {"study": study, "conditions": study.conditions.all()},
+        )
+    if code not in ConditionCode.values:
+        return render(
+            request, "studyapp/preview_choose.html",
+            {"study": study, "conditions": study.conditions.all(), "error": f"No condition '{code}'."},
+            status=400,
+        )
+    try:
+        participant = allocation.start_preview(study, code)
+    except allocation.StudyNotReady as problem:
+        return render(
+            request, "studyapp/preview_choose.html",
+            {"study": study, "conditions": study.conditions.all(), "error": str(problem)},
+            status=400,
+        )
+    return redirect_to_current(participant)
+
+
+@require_http_methods(["GET", "POST"])
+def page(request: HttpRequest, slug: str, token: str, page: str) -> HttpResponse:
+    participant = get_object_or_404(
+        Participant.objects.select_related("study", "condition"), token=token, study__slug=slug
+    )
+    if request.method == "POST":
+        return _submit(request, participant, page)
+    services.time_out_if_late(participant, timezone.now())
+    if page == services.DONE:
+        if services.current_page(participant) != services.DONE:
+            return redirect_to_current(participant)
+        return _render_done(request, participant)
+    state = services.page_state(participant, page)
+    if state == "unknown":
+        raise Http404("No such page in this study.")
+    if state in ("ahead", "closed"):
+        return redirect_to_current(participant)
+    if state == "current":
+        services.record_page_shown(participant, page)
+    return _render_page(request, participant, page, saved=state == "saved")
+
+
+def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
+    state = services.page_state(participant, page)
+    if state == "unknown":
+        raise Http404("No such page in this study.")
+    if state != "current":
+        return redirect_to_current(participant)
+    form = None
+    try:
+        if page == services.CONSENT:
+            choice = request.POST.get("consent")
+            if choice not in ("yes", "no"):
+                return _render_page(
+                    request, participant, page, status=400,
+                    error="Please choose whether you agree to take part.",
+                )
+            participant = services.submit_consent(participant, agreed=choice == "yes")
+        elif page == services.INSTRUCTIONS:
+            participant = services.submit_instructions(participant)
+        elif (trial := services.trial_number(page)) is not None:
+            form = LikertPageForm(
+                services.trial_items(participant, trial),
+                stimulus_id=services.stimulus_id_for(participant, page),
+                data=request.POST,
+            )
+            if not form.is_valid():
+                return _render_page(request, participant, page, form=form, status=400)
+            participant = services.submit_trial(participant, trial, form.answers())
+        else:
+            form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
+            if not form.is_valid():
+                return _render_page(request, participant, page, form=form, status=400)
+            participant = services.submit_questionnaire(
+                participant, form.answers(), form.cleaned_data["comment"]
+            )
+    except (services.PageAlreadySaved, services.PageNotReached):
+        participant.refresh_from_db()
+    services.time_out_if_late(participant, timezone.now())
+    return redirect_to_current(participant)
+
+
+def _render_page(
+    request: HttpRequest,
+    participant: Participant,
+    page: str,
+    *,
+    saved: bool = False,
+    form: LikertPageForm | None = None,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
+    context = {
+        "participant": participant,
+        "study": participant.study,
+        "page": page,
+        "saved": saved,
+        "error": error,
+        "progress_label": services.progress_label(participant, page),
+        "progress_percent": round(100 * services.progress_fraction(participant)),
+        "next_url": page_url(participant, services.current_page(participant)),
+    }
+    trial = services.trial_number(page)
+    if page in (services.CONSENT, services.INSTRUCTIONS):
+        template = f"studyapp/{page}.html"
+    elif trial is not None:
+        content = services.trial_content(participant, trial)
+        form = form or LikertPageForm(content.items, stimulus_id=content.stimulus.id)
+        stored = services.saved_answers(participant, content.stimulus.id) if saved else None
+        context.update(
+            trial=trial, stimulus=content.stimulus, trace_html=render_trace(content.trace.text),
+            answer_html=render_trace(content.stimulus.model_answer),
+            rows=form.rows(stored), form=form,
+        )
+        template = "studyapp/trial.html"
+    else:
+        form = form or LikertPageForm(services.end_items(participant), with_comment=True)
+        stored = services.saved_answers(participant, None) if saved else None
+        context.update(rows=form.rows(stored), form=form)
+        template = "studyapp/questionnaire.html"
+    return render(request, template, context, status=status)
+
+
+def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse:
+    code = services.completion_code(participant)
+    return render(
+        request,
+        "studyapp/done.html",
+        {
+            "participant": participant,
+            "study": participant.study,
+            "code": code,
+            "return_url": services.prolific_return_url(code) if code else None,
+            "progress_label": services.progress_label(participant, services.DONE),
+            "progress_percent": 100,
+        },
+    )
+
+
+@staff_member_required
+def monitor(request: HttpRequest, slug: str) -> HttpResponse:
+    """Staff-only: how far each condition has filled."""
+    study = get_object_or_404(Study, slug=slug)
+    return render(
+        request, "studyapp/monitor.html",
+        {"study": study, "progress": study_progress(study, timezone.now())},
+    )

@@ -1,0 +1,108 @@
+"""Shared fixtures: a live study built the way a researcher builds one, and a participant walker."""
+
+import re
+import secrets
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from studyapp.models import ConditionCode, Participant, Stimulus, StimulusTrace, Study
+from studyapp.study_setup import add_defaults
+
+
+def make_study(
+    slug: str = "s1",
+    *,
+    n_stimuli: int = 6,
+    target: int = 25,
+    trials: int = 3,
+    status: str = Study.Status.LIVE,
+) -> Study:
+    study = Study.objects.create(
+        slug=slug, title=f"Study {slug}", status=status, target_per_condition=target,
+        trials_per_participant=trials, completion_code="C-OK", no_consent_code="C-NOCONSENT",
+        failed_attention_code="C-ATTN",
+    )
+    add_defaults(study)
+    for n in range(n_stimuli):
+        stimulus = Stimulus.objects.create(
+            study=study, code=f"p{n}", context_facts=[f"Fact {n}a.", f"Fact {n}b."],
+            question=f"Question {n}?", gold_answers=[f"Gold {n}"], model_answer=f"Answer {n}",
+        )
+        for code in ConditionCode.values:
+            StimulusTrace.objects.create(stimulus=stimulus, condition=code, text=f"{code} trace for {n}")
+    return study
+
+
+def new_pid() -> str:
+    return secrets.token_hex(12)
+
+
+@pytest.fixture
+def study(db) -> Study:
+    return make_study()
+
+
+class Walker:
+    """Drives one participant through the study with Django's test client, as a browser would."""
+
+    def __init__(self, client: Client, study: Study, pid: str | None = None) -> None:
+        self.client = client
+        self.study = study
+        self.pid = pid or new_pid()
+        self.last = None
+
+    def arrive(self):
+        self.last = self.client.get(
+            reverse("studyapp:entry", args=[self.study.slug]),
+            {"PROLIFIC_PID": self.pid, "STUDY_ID": "abc", "SESSION_ID": "xyz"},
+            follow=True,
+        )
+        return self.last
+
+    @property
+    def participant(self) -> Participant:
+        return Participant.objects.get(study=self.study, prolific_pid=self.pid)
+
+    def url(self, page: str) -> str:
+        p = self.participant
+        return reverse("studyapp:page", kwargs={"slug": self.study.slug, "token": p.token, "page": page})
+
+    def get(self, page: str):
+        self.last = self.client.get(self.url(page), follow=True)
+        return self.last
+
+    def post(self, page: str, data: dict, follow: bool = True):
+        self.last = self.client.post(self.url(page), data, follow=follow)
+        return self.last
+
+    def answers_for(self, page: str, value: int = 4, attention_value: int | None = 2) -> dict:
+        """Answer every item on a trial page (shown to us by GET), the attention check as told."""
+        response = self.client.get(self.url(page))
+        names = sorted(set(re.findall(r'name="(item-[\w-]+)"', response.content.decode())))
+        data = {n: value for n in names}
+        if attention_value is not None:
+            for n in names:
+                if n.startswith("item-attention_check"):
+                    data[n] = attention_value
+        stimulus = re.search(r'name="stimulus" value="(\d+)"', response.content.decode())
+        if stimulus:
+            data["stimulus"] = stimulus.group(1)
+        return data
+
+    def complete(self, value: int = 4, attention_value: int = 2, comment: str = "fine"):
+        self.arrive()
+        self.post("consent", {"consent": "yes"})
+        self.post("instructions", {})
+        for n in range(1, self.study.trials_per_participant + 1):
+            page = f"trial-{n}"
+            self.post(page, self.answers_for(page, value, attention_value))
+        data = self.answers_for("questionnaire", value)
+        data["comment"] = comment
+        return self.post("questionnaire", data)
+
+
+@pytest.fixture
+def walker(client, study) -> Walker:
+    return Walker(client, study)
