@@ -22,8 +22,6 @@ QUESTIONNAIRE = "questionnaire"
 DONE = "done"
 TRIAL_PREFIX = "trial-"
 
-# A participant whose time ran out while a page was open may still submit that page: what they
-# answered is kept, and they are told afterwards that the time limit has passed.
 SUBMITTING_STATUSES = (Participant.Status.ACTIVE, Participant.Status.TIMED_OUT)
 
 
@@ -56,16 +54,21 @@ def current_page(participant: Participant) -> str:
     return keys[participant.pages_done]
 
 
-def page_state(participant: Participant, page: str) -> str:
-    """'saved' (submitted before), 'current' (to submit now), 'ahead' (not reached yet),
-    'closed' (the participant has left the study) or 'unknown' (no such page)."""
+def page_state(participant: Participant, page: str, *, submitting: bool = False) -> str:
+    """'saved' (submitted before), 'current' (to show or submit now), 'ahead' (not reached yet),
+    'closed' (the participant has left the study) or 'unknown' (no such page).
+
+    When `submitting`, a participant whose time ran out while the page was open may still
+    submit it: what they answered is kept, and they are told afterwards that time is up.
+    """
     keys = page_keys(participant)
     if page not in keys:
         return "unknown"
     index = keys.index(page)
     if index < participant.pages_done:
         return "saved"
-    if participant.status not in SUBMITTING_STATUSES:
+    allowed = SUBMITTING_STATUSES if submitting else (Participant.Status.ACTIVE,)
+    if participant.status not in allowed:
         return "closed"
     return "current" if index == participant.pages_done else "ahead"
 
@@ -246,7 +249,7 @@ def _lock_page(participant: Participant, page: str) -> Participant:
         .select_related("study", "condition")
         .get(pk=participant.pk)
     )
-    state = page_state(locked, page)
+    state = page_state(locked, page, submitting=True)
     if state in ("saved", "closed"):
         raise PageAlreadySaved(page)
     if state != "current":

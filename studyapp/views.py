@@ -107,7 +107,7 @@ def page(request: HttpRequest, slug: str, token: str, page: str) -> HttpResponse
 
 
 def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
-    state = services.page_state(participant, page)
+    state = services.page_state(participant, page, submitting=True)
     if state == "unknown":
         raise Http404("No such page in this study.")
     if state != "current":

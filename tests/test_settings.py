@@ -1,0 +1,40 @@
+"""Production refuses to start on unsafe settings; the demo starts with none."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _django_check(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env={**clean, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_debug_off_with_the_demo_secret_key_refuses_to_start():
+    result = _django_check(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY is the demo key" in result.stderr
+
+
+def test_debug_off_with_a_real_secret_key_starts():
+    result = _django_check(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="study.example.org")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_misspelt_yes_no_setting_is_an_error_not_a_silent_default():
+    result = _django_check(DEBUG="maybe")
+    assert result.returncode != 0 and "DEBUG='maybe' is not a yes/no value" in result.stderr
+
+
+def test_gunicorn_refuses_to_serve_with_debug_on():
+    result = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('gunicorn.conf.py')['on_starting'](None)"],
+        cwd=ROOT, env={**os.environ, "DEBUG": "1"}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0 and "DEBUG is on" in result.stderr
