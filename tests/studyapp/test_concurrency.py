@@ -36,7 +36,7 @@ def test_200_simultaneous_arrivals_fill_4_x_25_exactly_without_duplicates():
                 outcomes[n] = (pid, f"{participant.pk}:{participant.condition.code}")
             except StudyFull:
                 outcomes[n] = (pid, "full")
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
             finally:
                 connection.close()

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 
 from studyapp.allocation import arrive
-from studyapp.models import Item, Response
+from studyapp.models import Item, Participant, Response
 from tests.conftest import make_study, new_pid
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +46,6 @@ def test_value_off_the_five_point_scale_is_refused(study, value):
 
 def test_same_prolific_pid_twice_in_one_study_is_refused(study):
     first = arrive(study, new_pid())
-    from studyapp.models import Participant
-
     with pytest.raises(IntegrityError), transaction.atomic():
         Participant.objects.create(
             study=study, condition=first.condition, prolific_pid=first.prolific_pid,
@@ -91,7 +89,10 @@ def test_default_questionnaire_has_two_items_per_construct_on_labelled_five_poin
         ({"anchors": ["a", "b", "c", "d"]}, "anchors"),
         ({"anchors": ["a", "b", "", "d", "e"]}, "anchors"),
         ({"code": "trust_1"}, "code"),
-        ({"construct": "attention_check", "code": "attention_check_2", "expected_value": None}, "expected_value"),
+        (
+            {"construct": "attention_check", "code": "attention_check_2", "expected_value": None},
+            "expected_value",
+        ),
     ],
 )
 def test_item_edits_that_would_break_the_scale_are_explained(study, changes, field):

@@ -25,7 +25,8 @@ def test_completing_the_study_stores_everything_and_returns_to_prolific(walker, 
     assert final.status_code == 200
     html = final.content.decode()
     assert "C-OK" in html
-    assert 'http-equiv="refresh" content="3;url=https://app.prolific.com/submissions/complete?cc=C-OK"' in html
+    prolific = "https://app.prolific.com/submissions/complete?cc=C-OK"
+    assert f'http-equiv="refresh" content="3;url={prolific}"' in html
     assert 'href="https://app.prolific.com/submissions/complete?cc=C-OK"' in html
 
     responses = Response.objects.filter(participant=p)
@@ -164,7 +165,7 @@ def _on_first_trial(walker) -> dict:
         (lambda data, w: data.update({"item-faithfulness_1": "abc"}), "Choose one of the points 1 to 5"),
         (lambda data, w: data.pop("item-faithfulness_1"), "Please choose an answer"),
         (lambda data, w: data.update({"item-trust_9": "3"}), "items it does not have: trust_9"),
-        (lambda data, w: data.update({"stimulus": str(w.participant.stimulus_sequence[1])}), "not this trial"),
+        (lambda data, w: data.update({"stimulus": str(w.participant.stimulus_sequence[1])}), "not this"),
         (lambda data, w: data.update({"stimulus": "999999"}), "not this trial"),
         (lambda data, w: data.pop("stimulus"), "without its problem"),
     ],
