@@ -13,6 +13,7 @@ study_patterns = [
 ]
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("study/", include((study_patterns, "studyapp"))),
 ]

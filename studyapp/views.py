@@ -34,6 +34,13 @@ def redirect_to_current(participant: Participant) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
+def home(request: HttpRequest) -> HttpResponse:
+    """Where someone lands without a study link: participants are sent to Prolific, staff see studies."""
+    studies = Study.objects.all() if request.user.is_staff else Study.objects.none()
+    return render(request, "home.html", {"studies": studies})
+
+
+@require_http_methods(["GET"])
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The Prolific study link: validate the IDs, then assign (or resume) and go to the right page."""
     study = get_object_or_404(Study, slug=slug)

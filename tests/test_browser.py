@@ -72,7 +72,8 @@ def new_page(browser, viewport: dict) -> tuple:
     def fulfil_prolific(route) -> None:
         prolific_urls.append(route.request.url)
         route.fulfill(
-            status=200, content_type="text/html",
+            status=200,
+            content_type="text/html",
             body="<!doctype html><title>Prolific</title><h1>Submission complete (stub)</h1>",
         )
 
@@ -210,9 +211,11 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     end_codes = set(participant.study.items.filter(scope="end").values_list("code", flat=True))
     for number, stimulus_id in enumerate(participant.stimulus_sequence, start=1):
         codes = {code for (s, code) in clicked if s == stimulus_id}
-        expected = per_trial_codes if number == participant.attention_trial else {
-            c for c in per_trial_codes if not c.startswith("attention_check")
-        }
+        expected = (
+            per_trial_codes
+            if number == participant.attention_trial
+            else {c for c in per_trial_codes if not c.startswith("attention_check")}
+        )
         assert codes == expected, f"Trial {number}: answered {sorted(codes)}"
     assert {code for (s, code) in clicked if s is None} == end_codes
 

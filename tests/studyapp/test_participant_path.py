@@ -317,3 +317,9 @@ def test_a_second_study_with_the_same_pid_is_separate(client, study):
     Walker(client, study, pid=pid).complete()
     response = Walker(client, other, pid=pid).arrive()
     assert response.redirect_chain[-1][0].endswith("/consent/")
+
+
+def test_home_page_points_participants_to_prolific_and_staff_to_their_studies(client, admin_client, study):
+    assert "open the study from its link on Prolific" in client.get("/").content.decode()
+    assert study.slug not in client.get("/").content.decode()
+    assert f"/study/{study.slug}/monitor/" in admin_client.get("/").content.decode()
