@@ -29,7 +29,7 @@ How it runs
 Run (from the repository root)::
 
     .venv/bin/python bench/participants.py --participants 200 --concurrency 32
-    .venv/bin/python bench/participants.py --worker-class sync --workers 5
+    .venv/bin/python bench/participants.py --worker-class gthread --workers 3 --threads 4
 
 The exit status is 0 only when there were no errors and no lost, duplicated or changed answers.
 """
@@ -129,9 +129,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--warmup", type=int, default=8, help="participants walked first, not timed (but verified) [8]"
     )
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes [3]")
+    # sync x 5 (2 x cores + 1) measured best on the 2-core machine; see bench/README.md
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn worker processes [5]")
     parser.add_argument(
-        "--worker-class", choices=("sync", "gthread"), default="gthread", help="gunicorn worker [gthread]"
+        "--worker-class", choices=("sync", "gthread"), default="sync", help="gunicorn worker [sync]"
     )
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker [4]")
     parser.add_argument(
@@ -388,16 +389,44 @@ def machine_busy_s() -> float:
     return (sum(values[:8]) - idle) / CLOCK_TICKS  # user..steal; guest time is inside user
 
 
+def postgres_pids(db_name: str) -> list[int]:
+    """PostgreSQL's own processes and the backends connected to `db_name` (not other databases')."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        is_backend = re.search(r"\(\d+\)|\[local\]", cmdline) is not None
+        if not is_backend or db_name in cmdline.split():
+            pids.append(int(entry.name))
+    return pids
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
     machine_s: float
     client_s: float
     server_s: dict[int, float]
+    database_s: dict[int, float]
 
     @classmethod
-    def take(cls, server: Server) -> CpuSnapshot:
+    def take(cls, server: Server, db_name: str) -> CpuSnapshot:
         times = os.times()
-        return cls(machine_busy_s(), times.user + times.system, process_cpu_s(server.worker_pids()))
+        return cls(
+            machine_busy_s(),
+            times.user + times.system,
+            process_cpu_s(server.worker_pids()),
+            process_cpu_s(postgres_pids(db_name)),
+        )
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 @dataclass(frozen=True)
@@ -405,15 +434,21 @@ class CpuUse:
     machine_s: float
     client_s: float
     server_s: float
+    database_s: float
 
     @property
     def other_s(self) -> float:
-        return max(0.0, self.machine_s - self.client_s - self.server_s)
+        """Everything else the machine did meanwhile: other people's jobs, the kernel's own work."""
+        return max(0.0, self.machine_s - self.client_s - self.server_s - self.database_s)
 
     @classmethod
     def between(cls, before: CpuSnapshot, after: CpuSnapshot) -> CpuUse:
-        server = sum(t - before.server_s.get(pid, 0.0) for pid, t in after.server_s.items())
-        return cls(after.machine_s - before.machine_s, after.client_s - before.client_s, server)
+        return cls(
+            after.machine_s - before.machine_s,
+            after.client_s - before.client_s,
+            _grown(before.server_s, after.server_s),
+            _grown(before.database_s, after.database_s),
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -762,11 +797,15 @@ def report(
             ("machine busy", cpu.machine_s),
             ("this client", cpu.client_s),
             ("gunicorn", cpu.server_s),
-            ("PostgreSQL + other", cpu.other_s),
+            ("PostgreSQL", cpu.database_s),
+            ("other (not ours)", cpu.other_s),
         ):
             share = 100 * seconds / (cores * wall)
             print(f"  {name:<20} {seconds:7.1f} core-s  {share:5.1f} % of the machine")
-        server_cpu = cpu.server_s + cpu.other_s
+        if cpu.other_s > 0.1 * cores * wall:
+            print(f"  WARNING: processes outside this benchmark used {cpu.other_s:.1f} core-s; "
+                  "the figures understate what the app can do on an idle machine")
+        server_cpu = cpu.server_s + cpu.database_s
         if posts and server_cpu > 0:
             per_walk_ms = 1000 * server_cpu / max(1, completed)
             print(f"  server + database CPU per participant walk: {per_walk_ms:.0f} ms "
@@ -814,12 +853,12 @@ def run(opts: Options) -> bool:
             measured = Phase(walks=new_walks(opts.participants, timed=True), wall_s=0.0)
             time.sleep(0.5)  # let the access log of the warm-up settle
             measured.log_offset = server.access_log.stat().st_size if server.access_log.exists() else 0
-            before = CpuSnapshot.take(server)
+            before = CpuSnapshot.take(server, opts.db_name)
             measured.wall_s = drive(
                 server.base_url, measured.walks, opts.concurrency, completion_code,
                 None if opts.seed is None else opts.seed + 1, deadline, "measured",
             )
-            measured.cpu = CpuUse.between(before, CpuSnapshot.take(server))
+            measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name))
             time.sleep(0.3)  # the last access-log lines
         finally:
             server.stop()
@@ -828,8 +867,16 @@ def run(opts: Options) -> bool:
         return report(opts, server, measured, all_walks, check)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
+    # Ctrl-C and SIGTERM both end the run through the `finally` that stops gunicorn, also when the
+    # shell started us with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return 0 if run(opts) else 1
     except KeyboardInterrupt:
