@@ -147,7 +147,6 @@ def _create_participant(
         prolific_session_id=prolific_session_id,
         is_preview=is_preview,
         started_at=now,
-        last_seen_at=now,
         stimulus_sequence=rng.sample(stimulus_ids, n_trials),
         item_order=trial_items,
         end_item_order=end_items,

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 LIKERT_MIN = 1
 LIKERT_MAX = 5
@@ -80,6 +81,15 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.slug})"
+
+    @cached_property
+    def item_list(self) -> list["Item"]:
+        """The study's items, read once per request however many pages' worth are needed."""
+        return list(self.items.all())
+
+    @property
+    def attention_check(self) -> "Item | None":
+        return next((i for i in self.item_list if i.is_attention_check), None)
 
     @property
     def time_limit(self) -> timedelta:
@@ -238,7 +248,6 @@ class Participant(models.Model):
     is_preview = models.BooleanField(default=False, help_text="A researcher's preview; never counted.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     stimulus_sequence = models.JSONField(help_text="Stimulus ids, in the order shown.")
     item_order = models.JSONField(help_text="Per-trial item ids, in the order shown under each trace.")

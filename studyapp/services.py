@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Construct, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
+from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
 
 CONSENT = "consent"
 INSTRUCTIONS = "instructions"
@@ -112,14 +112,20 @@ def time_out_if_late(participant: Participant, now: datetime) -> bool:
 def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
     """Keep the server time the page was first (and last) shown: reading time starts here."""
     now = now or timezone.now()
-    stimulus_id = stimulus_id_for(participant, page)
-    visit, created = PageVisit.objects.get_or_create(
-        participant=participant, page=page,
-        defaults={"first_shown_at": now, "last_shown_at": now, "stimulus_id": stimulus_id},
+    refreshed = PageVisit.objects.filter(participant=participant, page=page).update(
+        last_shown_at=now, times_shown=F("times_shown") + 1
     )
-    if not created:
-        PageVisit.objects.filter(pk=visit.pk).update(last_shown_at=now, times_shown=F("times_shown") + 1)
-    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    if not refreshed:
+        # A concurrent first showing may win the insert; its time is as good as ours.
+        PageVisit.objects.bulk_create(
+            [
+                PageVisit(
+                    participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
+                    first_shown_at=now, last_shown_at=now,
+                )
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -137,17 +143,17 @@ class TrialContent:
 
 
 def trial_content(participant: Participant, trial: int) -> TrialContent:
-    stimulus = Stimulus.objects.get(pk=participant.stimulus_sequence[trial - 1])
-    trace = StimulusTrace.objects.get(stimulus=stimulus, condition=participant.condition.code)
-    return TrialContent(stimulus, trace, trial_items(participant, trial))
+    trace = StimulusTrace.objects.select_related("stimulus").get(
+        stimulus_id=participant.stimulus_sequence[trial - 1], condition=participant.condition.code
+    )
+    return TrialContent(trace.stimulus, trace, trial_items(participant, trial))
 
 
 def trial_items(participant: Participant, trial: int) -> list[Item]:
     """The per-trial items in the participant's stored order, with the attention check on its trial."""
     items = _items_in_order(participant, participant.item_order)
     if trial == participant.attention_trial:
-        checks = participant.study.items.filter(construct=Construct.ATTENTION_CHECK)
-        check = checks.order_by("position").first()
+        check = participant.study.attention_check
         if check is not None:
             items.insert(participant.attention_position - 1, check)
     return items
@@ -158,7 +164,7 @@ def end_items(participant: Participant) -> list[Item]:
 
 
 def _items_in_order(participant: Participant, ids: list[int]) -> list[Item]:
-    by_id = participant.study.items.in_bulk(ids)
+    by_id = {item.id: item for item in participant.study.item_list}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -244,11 +250,10 @@ def prolific_return_url(code: str) -> str:
 
 def _lock_page(participant: Participant, page: str) -> Participant:
     """Re-read the participant under a row lock and check that `page` is the one to submit now."""
-    locked = (
-        Participant.objects.select_for_update()
-        .select_related("study", "condition")
-        .get(pk=participant.pk)
-    )
+    # Lock the participant's row alone: joining the study here would lock the study row too and
+    # queue every page save in the study behind one another.
+    locked = Participant.objects.select_for_update().get(pk=participant.pk)
+    locked.study, locked.condition = participant.study, participant.condition
     state = page_state(locked, page, submitting=True)
     if state in ("saved", "closed"):
         raise PageAlreadySaved(page)
@@ -290,6 +295,5 @@ def _store(
 
 def _advance(participant: Participant, now: datetime) -> Participant:
     participant.pages_done += 1
-    participant.last_seen_at = now
-    participant.save(update_fields=["pages_done", "last_seen_at", "attention_passed"])
+    participant.save(update_fields=["pages_done", "attention_passed"])
     return participant
