@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from studyapp.demo import seed_demo
 from studyapp.models import PageVisit, Participant, Response, Study
@@ -53,6 +54,9 @@ def browser(monkeypatch) -> Iterator:
             yield chromium
         finally:
             chromium.close()
+            # Playwright runs this code in a greenlet with its own context variables, so the ORM
+            # opened a connection of its own here; close it, or the test database cannot be dropped.
+            connections.close_all()
 
 
 @pytest.fixture
