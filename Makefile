@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 demo: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	$(BIN)/python manage.py demo_admin
+	$(BIN)/python manage.py demo_admin --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -50,3 +50,18 @@ def test_seeding_again_changes_nothing_not_even_a_researchers_edits(capsys):
     out = capsys.readouterr().out
     assert "0 stimuli and 0 traces added, 16 stimuli in all" in out
     assert "/study/demo/?PROLIFIC_PID=" in out
+
+
+def test_demo_admin_account_is_created_once_and_its_login_printed(capsys, tmp_path, monkeypatch):
+    from django.contrib.auth import authenticate
+
+    from studyapp.management.commands import demo_admin
+
+    monkeypatch.setattr(demo_admin, "PASSWORD_FILE", tmp_path / "pw.txt")
+    call_command("demo_admin", "--base-url", "http://127.0.0.1:8123")
+    call_command("demo_admin", "--base-url", "http://127.0.0.1:8123")
+    password = (tmp_path / "pw.txt").read_text().strip()
+    out = capsys.readouterr().out
+    assert out.count(f"http://127.0.0.1:8123/admin/  user 'admin', password '{password}'") == 2
+    user = authenticate(username="admin", password=password)
+    assert user is not None and user.is_staff and user.is_superuser

@@ -10,7 +10,10 @@ PASSWORD_FILE = settings.VAR_DIR / "demo-admin-password.txt"
 class Command(BaseCommand):
     help = "Create the local demo admin account once (user 'admin') and print how to log in."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="For the printed link.")
+
+    def handle(self, *args, base_url: str, **options) -> None:
         User = get_user_model()
         if not PASSWORD_FILE.exists():
             PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -23,7 +26,7 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
         self.stdout.write(
-            "Admin: http://127.0.0.1:8000/admin/  user 'admin', password "
+            f"Admin: {base_url}/admin/  user 'admin', password "
             f"'{password}' (kept in {PASSWORD_FILE})"
             + ("" if created else "; if you changed it since, use yours")
         )
