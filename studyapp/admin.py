@@ -122,6 +122,6 @@ class ResponseAdmin(ReadOnlyAdmin):
 
 @admin.register(PageVisit)
 class PageVisitAdmin(ReadOnlyAdmin):
-    list_display = ("participant", "page", "first_shown_at", "submitted_at", "times_shown")
+    list_display = ("participant", "page", "first_shown_at", "last_shown_at", "submitted_at")
     list_filter = ("participant__study", "page")
     list_select_related = ("participant",)

@@ -1,8 +1,8 @@
 """Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial."""
 
-from dataclasses import dataclass
-
 from django import forms
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from .models import LIKERT_MAX, LIKERT_MIN, Item
 
@@ -11,23 +11,6 @@ ITEM_PREFIX = "item-"
 
 def field_name(item: Item) -> str:
     return f"{ITEM_PREFIX}{item.code}"
-
-
-@dataclass(frozen=True)
-class LikertOption:
-    value: int
-    label: str
-    checked: bool
-
-
-@dataclass(frozen=True)
-class LikertRow:
-    """What the template needs to draw one item as a fieldset of native radio inputs."""
-
-    name: str
-    text: str
-    options: list[LikertOption]
-    errors: list[str]
 
 
 class LikertPageForm(forms.Form):
@@ -85,19 +68,38 @@ class LikertPageForm(forms.Form):
         """Item code → value; call only after is_valid()."""
         return {item.code: self.cleaned_data[field_name(item)] for item in self.items}
 
-    def rows(self, saved: dict[str, int] | None = None) -> list[LikertRow]:
-        """One row per item, checked as submitted (after an error) or as saved (going back)."""
-        rows = []
-        for item in self.items:
-            name = field_name(item)
-            if saved is not None:
-                chosen = str(saved.get(item.code, ""))
-            else:
-                chosen = str(self.data.get(name, "")) if self.is_bound else ""
-            options = [
-                LikertOption(value, label, str(value) == chosen)
+    def likert_html(self, saved: dict[str, int] | None = None) -> SafeString:
+        """The items as fieldsets of native radios, checked as submitted (after an error) or as
+        saved (going back, then read-only). Built here rather than in a template loop: a trial
+        page has dozens of options, and the loop was most of the page's rendering time."""
+        return mark_safe("".join(self._fieldset(item, saved) for item in self.items))  # noqa: S308
+
+    def _fieldset(self, item: Item, saved: dict[str, int] | None) -> str:
+        name = field_name(item)
+        if saved is not None:
+            chosen = str(saved.get(item.code, ""))
+        else:
+            chosen = str(self.data.get(name, "")) if self.is_bound else ""
+        errors = list(self.errors.get(name, [])) if self.is_bound else []
+        input_attrs = " disabled" if saved is not None else " required"
+        if errors:
+            input_attrs += f' aria-describedby="{escape(name)}-error"'
+        attrs = mark_safe(input_attrs)  # noqa: S308 - built from literals and an escaped name
+        options = format_html_join(
+            "",
+            '<label class="likert-option"><input type="radio" name="{}" value="{}"{}{}>'
+            "<span>{}</span></label>",
+            (
+                (name, value, " checked" if str(value) == chosen else "", attrs, label)
                 for value, label in enumerate(item.anchors, start=LIKERT_MIN)
-            ]
-            errors = list(self.errors.get(name, [])) if self.is_bound else []
-            rows.append(LikertRow(name, item.text, options, errors))
-        return rows
+            ),
+        )
+        return format_html(
+            '<fieldset class="likert{}"{}><legend>{}</legend>{}'
+            '<div class="likert-options">{}</div></fieldset>',
+            " has-error" if errors else "",
+            mark_safe(' aria-invalid="true"') if errors else "",
+            item.text,
+            format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
+            options,
+        )

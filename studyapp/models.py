@@ -278,14 +278,16 @@ class Participant(models.Model):
 
 
 class PageVisit(models.Model):
-    """Server-side times of one page for one participant: when first shown and when submitted."""
+    """Server-side times of one page for one participant: first and last shown, and submitted.
+
+    The times are empty only for a page submitted without ever being shown (not by a browser).
+    """
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
     page = models.CharField(max_length=20)
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, null=True, blank=True)
-    first_shown_at = models.DateTimeField()
-    last_shown_at = models.DateTimeField()
-    times_shown = models.PositiveIntegerField(default=1)
+    first_shown_at = models.DateTimeField(null=True, blank=True, help_text="Empty if never shown.")
+    last_shown_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
@@ -110,22 +109,20 @@ def time_out_if_late(participant: Participant, now: datetime) -> bool:
 
 
 def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
-    """Keep the server time the page was first (and last) shown: reading time starts here."""
+    """Keep the server time the page was first (and last) shown: reading time starts here.
+
+    One statement: insert the visit, or on a refresh only move its last-shown time.
+    """
     now = now or timezone.now()
-    refreshed = PageVisit.objects.filter(participant=participant, page=page).update(
-        last_shown_at=now, times_shown=F("times_shown") + 1
+    PageVisit.objects.bulk_create(
+        [
+            PageVisit(
+                participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
+                first_shown_at=now, last_shown_at=now,
+            )
+        ],
+        update_conflicts=True, unique_fields=["participant", "page"], update_fields=["last_shown_at"],
     )
-    if not refreshed:
-        # A concurrent first showing may win the insert; its time is as good as ours.
-        PageVisit.objects.bulk_create(
-            [
-                PageVisit(
-                    participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
-                    first_shown_at=now, last_shown_at=now,
-                )
-            ],
-            ignore_conflicts=True,
-        )
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -268,7 +265,7 @@ def _mark_submitted(participant: Participant, page: str, now: datetime) -> int |
     if visit is None:
         PageVisit.objects.create(
             participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
-            first_shown_at=now, last_shown_at=now, times_shown=0, submitted_at=now,
+            submitted_at=now,
         )
         return None
     visit.submitted_at = now

@@ -183,13 +183,13 @@ def _render_page(
         context.update(
             trial=trial, stimulus=content.stimulus, trace_html=render_trace(content.trace.text),
             answer_html=render_trace(content.stimulus.model_answer),
-            rows=form.rows(stored), form=form,
+            likert_html=form.likert_html(stored), form=form,
         )
         template = "studyapp/trial.html"
     else:
         form = form or LikertPageForm(services.end_items(participant), with_comment=True)
         stored = services.saved_answers(participant, None) if saved else None
-        context.update(rows=form.rows(stored), form=form)
+        context.update(likert_html=form.likert_html(stored), form=form)
         template = "studyapp/questionnaire.html"
     return render(request, template, context, status=status)
 
