@@ -80,10 +80,8 @@ def start_preview(study: Study, condition_code: str | None = None) -> Participan
 
 def expire_abandoned(study: Study, now: datetime) -> int:
     """Mark active participants past the time limit as timed out, so the record says what happened."""
-    return (
-        Participant.objects.real()
-        .filter(study=study, status=Participant.Status.ACTIVE, started_at__lt=study.abandon_cutoff(now))
-        .update(status=Participant.Status.TIMED_OUT, ended_at=now)
+    return Participant.objects.out_of_time(study, now).update(
+        status=Participant.Status.TIMED_OUT, ended_at=now
     )
 
 

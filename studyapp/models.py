@@ -222,6 +222,12 @@ class ParticipantQuerySet(models.QuerySet):
         """Participants from Prolific, not researchers previewing the study."""
         return self.filter(is_preview=False)
 
+    def out_of_time(self, study: Study, now: datetime) -> "ParticipantQuerySet":
+        """Active participants who started before the time limit: their slots have re-opened."""
+        return self.real().filter(
+            study=study, status=Participant.Status.ACTIVE, started_at__lt=study.abandon_cutoff(now)
+        )
+
     def holding_a_slot(self, study: Study, now: datetime) -> "ParticipantQuerySet":
         """Those counted toward a condition's target: completed, or active within the time limit."""
         return self.real().filter(study=study).filter(
@@ -275,6 +281,14 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.prolific_pid
+
+    def is_out_of_time(self, now: datetime) -> bool:
+        """The same rule as ParticipantQuerySet.out_of_time, for one participant in hand."""
+        return (
+            not self.is_preview
+            and self.status == self.Status.ACTIVE
+            and self.started_at < self.study.abandon_cutoff(now)
+        )
 
 
 class PageVisit(models.Model):

@@ -89,17 +89,9 @@ def progress_fraction(participant: Participant) -> float:
     return min(participant.pages_done / len(page_keys(participant)), 1.0)
 
 
-def is_out_of_time(participant: Participant, now: datetime) -> bool:
-    return (
-        not participant.is_preview
-        and participant.status == Participant.Status.ACTIVE
-        and participant.started_at < participant.study.abandon_cutoff(now)
-    )
-
-
 def time_out_if_late(participant: Participant, now: datetime) -> bool:
     """Mark an active participant past the time limit as timed out (its slot has re-opened)."""
-    if not is_out_of_time(participant, now):
+    if not participant.is_out_of_time(now):
         return False
     Participant.objects.filter(pk=participant.pk, status=Participant.Status.ACTIVE).update(
         status=Participant.Status.TIMED_OUT, ended_at=now
