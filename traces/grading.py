@@ -181,11 +181,17 @@ class TraceGrade:
         return self.classification_correct and self.retrieval_correct
 
 
+def _find(tag: str, text: str, start: int = 0) -> int:
+    """Index of ``tag`` in ``text`` (any case), or -1. Case-folding the whole text
+    could change its length (e.g. "\u0130".lower()), so indices come from a regex."""
+    m = re.compile(re.escape(tag), re.IGNORECASE).search(text, start)
+    return m.start() if m else -1
+
+
 def _split_think(text: str, errors: list[str]) -> tuple[str | None, str | None]:
     """(reasoning region, answer region) of a generation."""
-    lower = text.lower()
-    open_i = lower.find("<think>")
-    close_i = lower.find("</think>", open_i + 1 if open_i >= 0 else 0)
+    open_i = _find("<think>", text)
+    close_i = _find("</think>", text, open_i + 1 if open_i >= 0 else 0)
     if open_i >= 0 and close_i >= 0:
         return text[open_i + len("<think>") : close_i], text[close_i + len("</think>") :]
     if close_i >= 0:  # chat templates often put <think> in the prompt
@@ -194,21 +200,20 @@ def _split_think(text: str, errors: list[str]) -> tuple[str | None, str | None]:
     if open_i >= 0:
         errors.append("<think> is never closed (truncated?)")
         rest = text[open_i + len("<think>") :]
-        ans = rest.lower().find("<answer>")
+        ans = _find("<answer>", rest)
         return (rest[:ans], rest[ans:]) if ans >= 0 else (rest, None)
     errors.append("no <think>...</think> block")
-    ans = lower.find("<answer>")
+    ans = _find("<answer>", text)
     return (text[:ans], text[ans:]) if ans >= 0 else (text, None)
 
 
 def _parse_answer(text: str, tail: str | None, has_steps: bool, errors: list[str]) -> str | None:
-    if tail is not None and "<answer>" in tail.lower():
+    if tail is not None and _find("<answer>", tail) >= 0:
         text = tail  # an <answer> mentioned inside the reasoning is not the answer
-    lower = text.lower()
-    open_i = lower.find("<answer>")
+    open_i = _find("<answer>", text)
     if open_i >= 0:
         start = open_i + len("<answer>")
-        close_i = lower.find("</answer>", start)
+        close_i = _find("</answer>", text, start)
         if close_i >= 0:
             return text[start:close_i].strip()
         errors.append("<answer> is never closed (truncated?); took the rest of the text")

@@ -144,6 +144,12 @@ OTHER = "Henry Barwell is a member of the The Jewish Home in May 2, 1923."
             PREFIX.format(rel="equal") + f"\n- {ANCHOR}\n- {GOLD_FACT}\n</think>\nLiberal Federation",
             (True, True, True),
         ),
+        # characters whose lower-case form is longer must not shift the tags
+        (
+            "\u0130\u0130\u0130 " + PREFIX.format(rel="equal") + f"['{ANCHOR}', '{GOLD_FACT}']</think>"
+            " <answer>['Liberal Federation']</answer>",
+            (True, True, True),
+        ),
         # right facts, wrong relation
         (PREFIX.format(rel="overlap") + f"['{ANCHOR}', '{GOLD_FACT}']</think> <answer>['Liberal Federation']"
          "</answer>", (True, False, True)),
