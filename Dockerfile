@@ -16,6 +16,7 @@ RUN pip install -r requirements.txt
 COPY . .
 # Static files are collected at build time and served by WhiteNoise; the key is only for this step.
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput -v 0 \
+    && mkdir -p /app/var/checkpoints \
     && useradd --create-home --uid 1000 app \
     && chown -R app /app/var
 USER app

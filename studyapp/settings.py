@@ -139,6 +139,22 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_celery_queue_dir),
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Model jobs run for minutes to hours on a GPU worker: one at a time per process, acknowledged only
+# when finished (a killed worker's job is delivered again), never prefetched by a busy worker.
+CELERY_TASK_ROUTES = {"traces.run_job": {"queue": "gpu"}}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Recycle worker processes now and then so that leaked host or GPU memory is returned.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "50"))
+# Redis redelivers an unacknowledged job after this long: longer than the longest job, or a job
+# still running would be started twice. A killed worker's job comes back after it (or re-run it).
+CELERY_VISIBILITY_TIMEOUT_S = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", str(24 * 3600)))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+
+# Where fine-tuning jobs write their checkpoints (a disk the GPU workers share).
+CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
 
 # Prolific: where participants are sent back with their completion code.
 PROLIFIC_COMPLETION_URL = os.environ.get(

@@ -1,0 +1,260 @@
+"""Importing problems, launching jobs and running them on a tiny model, as an admin would."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from studyapp.models import StimulusTrace
+from tests.conftest import make_study
+from traces import jobs, loaders, modeling, runners
+from traces.importing import import_problems
+from traces.models import Checkpoint, GeneratedTrace, Job, Problem
+
+from .conftest import DATA
+
+pytestmark = pytest.mark.django_db
+FAST = {"max_new_tokens": 24, "batch_size": 4}
+
+
+def test_importing_cotempqa_is_idempotent():
+    first = import_problems("cotempqa", DATA / "overlap.json", "overlap")
+    again = import_problems("cotempqa", DATA / "overlap.json", "overlap")
+    assert (first.created, first.already_there) == (653, 0)
+    assert (again.created, again.already_there) == (0, 653)
+    problem = Problem.objects.get(source_id="cotempqa-overlap-0")
+    assert problem.facts and problem.gold_answers and problem.question.startswith("While")
+
+
+def test_a_malformed_file_is_refused_whole_naming_its_line():
+    good = (DATA / "equal.json").read_text().splitlines()[:3]
+    broken = io.StringIO("\n".join([*good, '{"index": 99, "question": "no facts"}']) + "\n")
+    with pytest.raises(loaders.LoadError, match="line 4"):
+        import_problems("cotempqa", broken, "equal")
+    assert not Problem.objects.exists()
+
+
+def test_admin_upload_imports_or_explains(admin_client):
+    url = reverse("admin:traces_problem_import")
+    bad = io.BytesIO(b'{"index": 1}\nnot json\n')
+    bad.name = "bad.json"
+    response = admin_client.post(url, {"format": "cotempqa", "split": "equal", "file": bad})
+    assert response.status_code == 400
+    assert "Nothing was imported" in response.content.decode() and "line 1" in response.content.decode()
+    assert not Problem.objects.exists()
+    with (DATA / "equal.json").open("rb") as good:
+        response = admin_client.post(url, {"format": "cotempqa", "split": "equal", "file": good})
+    assert response.status_code == 302
+    assert Problem.objects.filter(split="equal").count() == 436
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"max_tokens": 5}, "Unknown parameters"),
+        ({"max_new_tokens": "many"}, "must be a int"),
+        ({"max_new_tokens": 0}, "between"),
+        ({"do_sample": "maybe"}, "true or false"),
+        ({"temperature": -1}, "between"),
+    ],
+)
+def test_bad_job_parameters_are_refused_with_a_reason(given, message):
+    with pytest.raises(jobs.JobError, match=message):
+        jobs.clean_parameters(Job.Kind.GENERATE, given)
+
+
+def test_parameters_take_defaults_and_types():
+    cleaned = jobs.clean_parameters(Job.Kind.GENERATE, {"max_new_tokens": "64", "do_sample": "true"})
+    assert cleaned["max_new_tokens"] == 64 and cleaned["do_sample"] is True
+    assert cleaned["batch_size"] == jobs.GENERATION_DEFAULTS["batch_size"]
+    assert jobs.clean_parameters(Job.Kind.FINETUNE, {})["steps"] == modeling.TrainingSettings().steps
+
+
+def test_a_checkpoint_must_be_a_local_save_pretrained_directory(tmp_path):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="No directory"):
+        Checkpoint(name="x", path=str(tmp_path / "absent")).full_clean()
+    with pytest.raises(ValidationError, match=r"config\.json"):
+        Checkpoint(name="x", path=str(tmp_path)).full_clean()
+
+
+def test_generation_stores_graded_traces_with_tokens_and_progress(checkpoint, equal_problems):
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:6], "vanilla", FAST)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert (job.progress_done, job.progress_total) == (6, 6)
+    traces = GeneratedTrace.objects.filter(job=job)
+    assert traces.count() == 6
+    for trace in traces:
+        assert trace.prompt.startswith("Answer the question based on the context:\n")
+        assert trace.prompt_tokens > 0 and 0 < trace.completion_tokens <= FAST["max_new_tokens"]
+        assert trace.latency_ms >= 0
+        # A random model writes no decomposition: graded wrong, with the reason kept.
+        assert not trace.classification_correct and trace.grade_notes
+    assert "Attempt 1 started" in job.log and "Succeeded" in job.log
+
+
+def test_evaluation_reports_accuracies_consistent_with_its_traces(checkpoint, equal_problems):
+    job = jobs.launch(Job.Kind.EVALUATE, checkpoint, equal_problems[:5], "decomposition_correct", FAST)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    traces = list(job.traces.all())
+    assert job.metrics["n"] == 5
+    assert job.metrics["answer_accuracy"] == sum(t.answer_correct for t in traces) / 5
+    table = job.metrics["table"]
+    assert sum(table.values()) == 5
+    assert table["trace_correct_answer_correct"] + table["trace_correct_answer_wrong"] == sum(
+        t.trace_correct for t in traces
+    )
+
+
+def test_a_resumed_job_generates_only_what_is_missing(checkpoint, equal_problems, monkeypatch):
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:6], "vanilla", {**FAST, "batch_size": 2})
+    real_generate = modeling.generate
+    calls = []
+
+    def dies_after_two_batches(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker lost")
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(modeling, "generate", dies_after_two_batches)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "worker lost" in job.error
+    assert job.traces.count() == 4 and job.progress_done == 4
+    first = {t.problem_id: t.raw_text for t in job.traces.all()}
+
+    jobs.rerun(job)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
+    assert job.traces.count() == 6 == job.traces.values("problem").distinct().count()
+    assert {t.problem_id: t.raw_text for t in job.traces.filter(problem_id__in=first)} == first
+    assert "Resuming: 4 of 6" in job.log
+
+
+def test_output_with_nul_characters_is_stored_and_graded_not_a_crash(
+    checkpoint, equal_problems, monkeypatch
+):
+    def writes_nul(model, tokenizer, prompts, settings):
+        return [modeling.Generation(p, "<answer>x\x00y</answer>", 10, 3, 0.01) for p in prompts]
+
+    monkeypatch.setattr(modeling, "generate", writes_nul)
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:2], "vanilla", FAST)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    trace = job.traces.first()
+    assert trace.raw_text == "<answer>x\ufffdy</answer>" and not trace.answer_correct
+    assert any("NUL" in note for note in trace.grade_notes)
+
+
+def test_cancelling(checkpoint, equal_problems, monkeypatch):
+    queued = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:2], "vanilla", FAST)
+    jobs.cancel(queued)
+    runners.run_job(queued.pk)
+    queued.refresh_from_db()
+    assert queued.status == Job.Status.CANCELLED and not queued.traces.exists()
+
+    running = jobs.launch(
+        Job.Kind.GENERATE, checkpoint, equal_problems[:6], "vanilla", {**FAST, "batch_size": 2}
+    )
+    real_generate = modeling.generate
+
+    def cancel_during_first_batch(*args, **kwargs):
+        jobs.cancel(Job.objects.get(pk=running.pk))
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(modeling, "generate", cancel_during_first_batch)
+    runners.run_job(running.pk)
+    running.refresh_from_db()
+    assert running.status == Job.Status.CANCELLED
+    assert running.traces.count() == 2, "the batch in flight is kept, no further batch starts"
+    with pytest.raises(jobs.JobError, match="already finished"):
+        jobs.cancel(running)
+
+
+def test_a_missing_model_fails_the_job_with_the_error_and_it_can_be_rerun(equal_problems, tmp_path):
+    gone = Checkpoint.objects.create(name="gone", path=str(tmp_path / "gone"))
+    job = jobs.launch(Job.Kind.GENERATE, gone, equal_problems[:1], "vanilla", FAST)
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error
+    assert jobs.rerun(job).status == Job.Status.QUEUED
+    with pytest.raises(jobs.JobError, match="Only failed or cancelled"):
+        jobs.rerun(job)
+
+
+def test_fine_tuning_registers_a_new_checkpoint_that_loads(checkpoint, equal_problems, settings, tmp_path):
+    settings.CHECKPOINT_DIR = tmp_path
+    job = jobs.launch(
+        Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
+        {"steps": 4, "batch_size": 2},
+    )
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert (job.progress_done, job.progress_total) == (4, 4)
+    assert len(job.metrics["losses"]) == 4 and job.metrics["train_examples"] > 0
+    trained = Checkpoint.objects.get(made_by=job)
+    assert trained.base == checkpoint and trained.setting == "decomposition_correct"
+    assert Path(trained.path).is_relative_to(tmp_path)
+    trained.full_clean()
+    model, tokenizer = modeling.load_model(trained.path)
+    assert model is not None and tokenizer is not None
+
+
+def test_fine_tuning_without_reference_traces_fails_with_a_clear_reason(checkpoint, equal_problems):
+    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:5], "r1", {"steps": 1})
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "No training examples for setting r1" in job.error
+
+
+def test_admin_launches_a_job_from_the_add_form_and_shows_its_progress(
+    admin_client, checkpoint, equal_problems
+):
+    response = admin_client.post(
+        reverse("admin:traces_job_add"),
+        {
+            "kind": "generate", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "cotempqa",
+            "split": "equal", "limit": 3, "parameters_json": '{"max_new_tokens": 8}',
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    job = Job.objects.get()
+    assert job.problems.count() == 3 and job.parameters["max_new_tokens"] == 8
+    assert job.created_by.is_superuser and job.status == Job.Status.QUEUED
+    bad = admin_client.post(
+        reverse("admin:traces_job_add"),
+        {"kind": "generate", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "cotempqa",
+         "parameters_json": '{"max_new_tokens": -3}'},
+    )
+    assert bad.status_code == 200 and "max_new_tokens must be between" in bad.content.decode()
+    assert Job.objects.count() == 1
+    runners.run_job(job.pk)
+    page = admin_client.get(reverse("admin:traces_job_change", args=[job.pk])).content.decode()
+    assert "3 / 3" in page and "Succeeded" in page
+
+
+def test_admin_turns_generated_traces_into_stimuli_for_a_condition(admin_client, checkpoint, equal_problems):
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:3], "vanilla", FAST)
+    runners.run_job(job.pk)
+    study = make_study("gen", n_stimuli=0)
+    ids = list(job.traces.values_list("pk", flat=True))
+    admin_client.post(
+        reverse("admin:traces_generatedtrace_changelist"),
+        {"action": "make_stimuli", "_selected_action": ids, "apply": "1", "study": study.pk,
+         "condition": "r1"},
+    )
+    made = StimulusTrace.objects.filter(stimulus__study=study, condition="r1")
+    assert made.count() == 3
+    assert set(made.values_list("text", flat=True)) == set(job.traces.values_list("raw_text", flat=True))
+    assert set(study.stimuli.values_list("code", flat=True)) == {p.source_id for p in equal_problems[:3]}

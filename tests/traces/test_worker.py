@@ -1,0 +1,100 @@
+"""Jobs through real Celery workers on the Redis server, with PostgreSQL, as in production."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connection
+
+from studyapp.celery import app
+from traces import jobs
+from traces.models import Job
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def broker():
+    """The Redis broker, its gpu queue emptied of anything an earlier run left behind."""
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL (CI does)")
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("gpu", "unacked", "unacked_index", "unacked_mutex")
+    yield client
+    client.delete("gpu", "unacked", "unacked_index", "unacked_mutex")
+
+
+def _wait_for(job: Job, condition, timeout_s: float) -> Job:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if condition(job):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job #{job.pk} still {job.status} at {job.progress_done}/{job.progress_total}")
+
+
+def test_a_launched_job_runs_on_a_gpu_queue_worker(broker, checkpoint, equal_problems):
+    with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
+        job = jobs.launch(Job.Kind.EVALUATE, checkpoint, equal_problems[:4], "vanilla",
+                          {"max_new_tokens": 16, "batch_size": 2})
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.traces.count() == 4 and job.metrics["n"] == 4
+
+
+def _worker(visibility_timeout_s: int) -> subprocess.Popen:
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_VISIBILITY_TIMEOUT_S": str(visibility_timeout_s),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "-Q", "gpu", "--pool=solo",
+         "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
+    broker, checkpoint, equal_problems
+):
+    first = _worker(visibility_timeout_s=2)
+    second = None
+    try:
+        job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:24], "vanilla",
+                          {"max_new_tokens": 48, "batch_size": 1})
+        job = _wait_for(job, lambda j: j.progress_done >= 3 or j.is_finished, timeout_s=120)
+        assert not job.is_finished, job.error
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        job.refresh_from_db()
+        assert job.status == Job.Status.RUNNING and job.progress_done < 24, "killed too late to test"
+        stored_before = {t.problem_id: t.raw_text for t in job.traces.all()}
+
+        # Redis hands the unacknowledged job to the next worker once its visibility timeout passes.
+        second = _worker(visibility_timeout_s=2)
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=180)
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 2
+    assert job.traces.count() == 24 == job.traces.values("problem").distinct().count()
+    assert job.progress_done == 24
+    kept = {t.problem_id: t.raw_text for t in job.traces.filter(problem_id__in=stored_before)}
+    assert kept == stored_before, "traces committed before the kill were kept as they were"
+    assert "Resuming:" in job.log

@@ -1,0 +1,55 @@
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from traces import jobs
+from traces.models import Checkpoint, Job, Setting
+
+
+class Command(BaseCommand):
+    help = (
+        "Launch a fine-tune, generate or evaluate job on the GPU queue. Example: launch_job evaluate "
+        "--checkpoint tiny --setting decomposition_correct --dataset cotempqa --test-only "
+        "--param max_new_tokens=128 --wait"
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("kind", choices=Job.Kind.values)
+        parser.add_argument("--checkpoint", required=True, help="Checkpoint name.")
+        parser.add_argument("--setting", required=True, choices=Setting.values)
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--split", default="")
+        parser.add_argument("--test-only", action="store_true", help="Only the held-out problems.")
+        parser.add_argument("--limit", type=int)
+        parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+        parser.add_argument("--wait", action="store_true", help="Print progress until the job ends.")
+
+    def handle(self, *args, **options) -> None:
+        checkpoint = Checkpoint.objects.filter(name=options["checkpoint"]).first()
+        if checkpoint is None:
+            raise CommandError(f"No checkpoint named {options['checkpoint']!r}; see register_checkpoint.")
+        parameters = {}
+        for pair in options["param"]:
+            name, sep, value = pair.partition("=")
+            if not sep:
+                raise CommandError(f"--param takes NAME=VALUE, not {pair!r}.")
+            parameters[name] = value
+        problems = jobs.select_problems(
+            options["dataset"], options["split"], test_only=options["test_only"], limit=options["limit"]
+        )
+        try:
+            job = jobs.launch(options["kind"], checkpoint, problems, options["setting"], parameters)
+        except jobs.JobError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"Launched job #{job.pk} ({job.problems.count()} problems).")
+        while options["wait"] and not job.is_finished:
+            time.sleep(2)
+            job.refresh_from_db()
+            self.stdout.write(f"  {job.status}: {job.progress_done} / {job.progress_total}")
+        if options["wait"]:
+            self.stdout.write(job.log)
+            if job.metrics:
+                self.stdout.write(json.dumps(job.metrics, indent=2))
+            if job.status != Job.Status.SUCCEEDED:
+                raise CommandError(f"Job #{job.pk} {job.status}. {job.error}")
