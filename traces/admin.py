@@ -121,7 +121,8 @@ class LaunchJobForm(forms.ModelForm):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "kind", "status", "progress", "checkpoint", "setting", "created_at", "finished_at",
+        "id", "kind", "status", "progress", "checkpoint", "setting", "answer_accuracy",
+        "p_answer_given_correct_trace", "created_at", "finished_at",
     )
     list_filter = ("kind", "status", "setting")
     actions = ["cancel_jobs", "rerun_jobs"]
@@ -175,6 +176,14 @@ class JobAdmin(admin.ModelAdmin):
             percent, obj.progress_done, obj.progress_total,
         )
 
+    @admin.display(description="Answer accuracy")
+    def answer_accuracy(self, obj: Job) -> str:
+        return _rate(obj.metrics.get("answer_accuracy"))
+
+    @admin.display(description="P(correct answer | correct trace)")
+    def p_answer_given_correct_trace(self, obj: Job) -> str:
+        return _rate(obj.metrics.get("p_answer_given_correct_trace"))
+
     @admin.display(description="Problems")
     def problem_count(self, obj: Job) -> int:
         return obj.problems.count()
@@ -203,6 +212,11 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, str(error), messages.ERROR)
             else:
                 self.message_user(request, f"Job #{job.pk} {done}.", messages.SUCCESS)
+
+
+def _rate(value: float | None) -> str:
+    """A rate as a percentage; '-' where it was not computed or is undefined (no such traces)."""
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 class MakeStimuliForm(forms.Form):

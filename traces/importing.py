@@ -1,11 +1,13 @@
 """Bringing QA problems into the database from data files, all or nothing."""
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 
 from . import loaders
-from .models import Problem
+from .models import Problem, ReferenceTrace
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,44 @@ def import_problems(fmt: str, path_or_file: loaders.PathOrFile, split: str) -> I
             for p in new
         )
     return ImportResult(created=len(new), already_there=len(problems) - len(new))
+
+
+# Keys of the published traces in the pilot file format (studyapp/data/cotempqa_pilot/README.md).
+_REFERENCE_KEYS = {"r1": "r1", "r1_summary": "r1_summary", "posthoc_explanation": "posthoc"}
+
+
+def import_reference_traces(path: str | Path, source: str = "") -> ImportResult:
+    """Store published traces for CoTempQA problems already imported, from JSON Lines of
+    ``{"id": <source id>, "traces": {"r1": …, "r1_summary": …, "posthoc_explanation": …}}``.
+
+    Every id must name an imported problem, or nothing is stored; traces already there are kept.
+    """
+    name = str(path)
+    rows = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append((lineno, row["id"], dict(row["traces"])))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise loaders.LoadError(name, lineno, f"expected id and traces: {error}") from error
+    problems = {
+        p.source_id: p
+        for p in Problem.objects.filter(dataset="cotempqa", source_id__in=[sid for _, sid, _ in rows])
+    }
+    missing = [f"line {lineno}: {source_id}" for lineno, source_id, _ in rows if source_id not in problems]
+    if missing:
+        raise loaders.LoadError(name, None, "no imported problem for " + ", ".join(missing[:10]))
+    created = already_there = 0
+    with transaction.atomic():
+        for _, source_id, traces in rows:
+            for key, kind in _REFERENCE_KEYS.items():
+                if traces.get(key):
+                    _, was_created = ReferenceTrace.objects.get_or_create(
+                        problem=problems[source_id], kind=kind,
+                        defaults={"text": traces[key], "source": source or name},
+                    )
+                    created += was_created
+                    already_there += not was_created
+    return ImportResult(created=created, already_there=already_there)

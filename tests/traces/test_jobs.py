@@ -258,3 +258,66 @@ def test_admin_turns_generated_traces_into_stimuli_for_a_condition(admin_client,
     assert made.count() == 3
     assert set(made.values_list("text", flat=True)) == set(job.traces.values_list("raw_text", flat=True))
     assert set(study.stimuli.values_list("code", flat=True)) == {p.source_id for p in equal_problems[:3]}
+
+
+def test_reference_traces_import_for_imported_problems_only(equal_problems, tmp_path):
+    from studyapp.demo import PILOT_FILE
+    from traces.importing import import_reference_traces
+    from traces.models import ReferenceTrace
+
+    result = import_reference_traces(PILOT_FILE)
+    assert (result.created, result.already_there) == (48, 0)
+    trace = ReferenceTrace.objects.get(problem__source_id="cotempqa-equal-291", kind="r1_summary")
+    assert trace.text.startswith("On October 16, 1923, Henry Barwell")
+    assert import_reference_traces(PILOT_FILE).created == 0
+    stray = tmp_path / "stray.jsonl"
+    stray.write_text('{"id": "cotempqa-equal-291", "traces": {"r1": "x"}}\n{"id": "nope", "traces": {}}\n')
+    with pytest.raises(loaders.LoadError, match="line 2: nope"):
+        import_reference_traces(stray)
+    assert ReferenceTrace.objects.count() == 48
+
+
+def test_fine_tuning_on_r1_traces_uses_the_reference_traces(checkpoint, equal_problems, settings, tmp_path):
+    from studyapp.demo import PILOT_FILE
+    from traces.importing import import_reference_traces
+
+    settings.CHECKPOINT_DIR = tmp_path
+    import_reference_traces(PILOT_FILE)
+    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems, "r1", {"steps": 2, "batch_size": 2})
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert 0 < job.metrics["train_examples"] <= 16
+    assert job.metrics["skipped"] == 436 - 16
+
+
+def test_admin_cancels_and_reruns_jobs_and_says_when_it_cannot(admin_client, checkpoint, equal_problems):
+    from django.contrib.messages import get_messages
+
+    url = reverse("admin:traces_job_changelist")
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST)
+    admin_client.post(url, {"action": "cancel_jobs", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    admin_client.post(url, {"action": "rerun_jobs", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+    runners.run_job(job.pk)
+    response = admin_client.post(url, {"action": "rerun_jobs", "_selected_action": [job.pk]}, follow=True)
+    assert "Only failed or cancelled jobs can be re-run" in " ".join(
+        str(m) for m in get_messages(response.wsgi_request)
+    )
+    listing = admin_client.get(url).content.decode()
+    assert "Answer accuracy" in listing
+
+
+def test_a_worker_process_loads_a_checkpoint_once_for_several_jobs(checkpoint, equal_problems, monkeypatch):
+    from traces import model_cache
+
+    loads = []
+    real_load = modeling.load_model
+    monkeypatch.setattr(model_cache, "_loaded", {})
+    monkeypatch.setattr(modeling, "load_model", lambda path: loads.append(path) or real_load(path))
+    for _ in range(3):
+        runners.run_job(jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST).pk)
+    assert loads == [checkpoint.path]
