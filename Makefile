@@ -23,6 +23,9 @@ demo: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py demo_admin --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py seed_traces_demo
+	@echo "To run model jobs launched in the admin, start a worker in another terminal:"
+	@echo "  $(BIN)/celery -A studyapp worker -Q gpu --pool=solo --concurrency=1"
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -321,3 +321,17 @@ def test_a_worker_process_loads_a_checkpoint_once_for_several_jobs(checkpoint, e
     for _ in range(3):
         runners.run_job(jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST).pk)
     assert loads == [checkpoint.path]
+
+
+def test_the_traces_demo_seeds_once_and_its_model_runs_a_job(settings, tmp_path):
+    from traces.demo import DEMO_CHECKPOINT, seed_traces_demo
+
+    settings.VAR_DIR = tmp_path
+    first = seed_traces_demo()
+    again = seed_traces_demo()
+    assert (first.problems_created, first.reference_traces_created) == (1652, 48)
+    assert (again.problems_created, again.reference_traces_created) == (0, 0)
+    assert again.checkpoint == first.checkpoint and first.checkpoint.name == DEMO_CHECKPOINT
+    job = jobs.launch(Job.Kind.GENERATE, first.checkpoint, Problem.objects.all()[:2], "vanilla", FAST)
+    runners.run_job(job.pk)
+    assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED

@@ -12,6 +12,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
+from django.urls import reverse
 
 from studyapp.celery import app
 from traces import jobs
@@ -43,13 +44,32 @@ def _wait_for(job: Job, condition, timeout_s: float) -> Job:
     raise AssertionError(f"job #{job.pk} still {job.status} at {job.progress_done}/{job.progress_total}")
 
 
-def test_a_launched_job_runs_on_a_gpu_queue_worker(broker, checkpoint, equal_problems):
+def test_each_kind_of_job_runs_on_a_gpu_queue_worker_as_an_admin_sees_it(
+    broker, checkpoint, equal_problems, admin_client, settings, tmp_path
+):
+    settings.CHECKPOINT_DIR = tmp_path
     with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
-        job = jobs.launch(Job.Kind.EVALUATE, checkpoint, equal_problems[:4], "vanilla",
-                          {"max_new_tokens": 16, "batch_size": 2})
-        job = _wait_for(job, lambda j: j.is_finished, timeout_s=120)
-    assert job.status == Job.Status.SUCCEEDED, job.error
-    assert job.traces.count() == 4 and job.metrics["n"] == 4
+        tune = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
+                           {"steps": 6, "batch_size": 4, "learning_rate": 3e-3})
+        tune = _wait_for(tune, lambda j: j.is_finished, timeout_s=180)
+        assert tune.status == Job.Status.SUCCEEDED, tune.error
+        trained = tune.checkpoints_made.get()
+        generate = jobs.launch(Job.Kind.GENERATE, trained, equal_problems[:4], "decomposition_correct",
+                               {"max_new_tokens": 16, "batch_size": 2})
+        evaluate = jobs.launch(Job.Kind.EVALUATE, trained, equal_problems[:4], "decomposition_correct",
+                               {"max_new_tokens": 16, "batch_size": 2})
+        evaluate = _wait_for(evaluate, lambda j: j.is_finished, timeout_s=120)
+        generate.refresh_from_db()
+    losses = tune.metrics["losses"]
+    assert len(losses) == 6 and sum(losses[-2:]) < sum(losses[:2]), f"loss did not go down: {losses}"
+    for job in (generate, evaluate):
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert job.traces.count() == 4 and job.traces.filter(checkpoint=trained).count() == 4
+        page = admin_client.get(reverse("admin:traces_job_change", args=[job.pk])).content.decode()
+        assert "4 / 4" in page and "Succeeded" in page
+    assert evaluate.metrics["n"] == 4
+    listing = admin_client.get(reverse("admin:traces_job_changelist")).content.decode()
+    assert listing.count("Succeeded") >= 3
 
 
 def _worker(visibility_timeout_s: int) -> subprocess.Popen:
