@@ -51,8 +51,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "studyapp",
     "traces",
+    "analysis",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +126,24 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
+
+# The researchers' API: token authentication for scripts, the session for the browsable API; who may
+# read a study's data is decided per view (staff or the researchers group).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trace study API",
+    "DESCRIPTION": "Exports of a study's participants, responses, page times and codebook.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+RESEARCHERS_GROUP = os.environ.get("RESEARCHERS_GROUP", "researchers")
 
 # Cookies travel over HTTPS only in production, unless told otherwise (a benchmark over plain HTTP).
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

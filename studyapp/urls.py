@@ -16,4 +16,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("study/", include((study_patterns, "studyapp"))),
+    path("analysis/", include("analysis.urls")),
 ]
