@@ -156,6 +156,6 @@ def rerun(job: Job) -> Job:
 
 
 def _queue_on_commit(job: Job) -> None:
-    from .tasks import run_job  # the task module imports this one's callers; import late
+    from .tasks import run_job  # tasks -> runners -> jobs: importing it at the top would be circular
 
     transaction.on_commit(lambda: run_job.delay(job.pk))

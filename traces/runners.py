@@ -54,7 +54,9 @@ def _claim(job_id: int) -> Job | None:
     A job found 'running' was left so by a worker that died: acks_late redelivered it here.
     """
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("checkpoint").filter(pk=job_id).first()
+        # of=("self",): lock the job's row only, not the checkpoint that other jobs share.
+        locked = Job.objects.select_for_update(of=("self",)).select_related("checkpoint")
+        job = locked.filter(pk=job_id).first()
         if job is None or job.status not in (Job.Status.QUEUED, Job.Status.RUNNING):
             return None
         if job.cancel_requested:

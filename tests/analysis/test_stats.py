@@ -1,0 +1,193 @@
+"""analysis.stats against published reference values; pure, no database.
+
+Each test names where its numbers come from. Only small published example data are copied here.
+"""
+
+import math
+
+import pytest
+from scipy import stats as sps
+
+from analysis import stats as st
+
+approx = pytest.approx
+
+
+def test_kruskal_scipy_docstring_examples():
+    # scipy.stats.kruskal docstring: x = [1, 3, 5, 7, 9], y = [2, 4, 6, 8, 10]
+    # -> statistic = 0.2727272727272734, pvalue = 0.6015081344405895;
+    # x = [1, 1, 1], y = [2, 2, 2], z = [2, 2] -> statistic = 7.0, pvalue = 0.0301973834223185.
+    res = st.kruskal_wallis({"x": [1, 3, 5, 7, 9], "y": [2, 4, 6, 8, 10]})
+    assert res["H"] == approx(0.2727272727272734) and res["p"] == approx(0.6015081344405895)
+    assert res["df"] == 1
+    res = st.kruskal_wallis({"x": [1, 1, 1], "y": [2, 2, 2], "z": [2, 2]})
+    assert res["H"] == approx(7.0) and res["p"] == approx(0.0301973834223185) and res["df"] == 2
+
+
+def test_kruskal_r_hollander_wolfe_example_and_epsilon_squared():
+    # R ?kruskal.test, Hollander & Wolfe (1973) p. 116, mucociliary efficiency:
+    # "Kruskal-Wallis chi-squared = 0.77143, df = 2, p-value = 0.68".
+    res = st.kruskal_wallis({
+        "normal": [2.9, 3.0, 2.5, 2.6, 3.2],
+        "obstructive": [3.8, 2.7, 4.0, 2.4],
+        "asbestosis": [2.8, 3.4, 3.7, 2.2, 2.0],
+    })
+    assert res["H"] == approx(0.77143, abs=5e-6) and res["df"] == 2 and res["p"] == approx(0.68, abs=5e-3)
+    # Tomczak & Tomczak (2014): epsilon^2 = H / ((n^2 - 1) / (n + 1)), n = 14.
+    assert res["epsilon_squared"] == approx(0.77143 / ((14**2 - 1) / 15), abs=1e-6)
+
+
+def test_kruskal_undefined_cases_give_words():
+    assert st.kruskal_wallis({"a": [3, 3], "b": [3]})["H"] is None
+    assert "no variance" in st.kruskal_wallis({"a": [3, 3], "b": [3]})["reason"]
+    res = st.kruskal_wallis({"a": [1, 2], "b": []})
+    assert res["H"] is None and "b" in res["reason"]
+
+
+def test_mann_whitney_scipy_docstring_and_rank_biserial():
+    # scipy.stats.mannwhitneyu docstring (Conover 1971 example): males = [19, 22, 16, 29, 24],
+    # females = [20, 11, 17, 12] -> U1 = 17.0, p = 0.1111111111111111 (exact).
+    res = st.mann_whitney([19, 22, 16, 29, 24], [20, 11, 17, 12])
+    assert res["U"] == 17.0 and res["p"] == approx(0.1111111111111111)
+    # Rank-biserial r = 2 U1 / (n1 n2) - 1 (Wendt 1972; Kerby 2014 "simple difference formula":
+    # proportion of favourable minus unfavourable pairs = 17/20 - 3/20 = 0.70).
+    assert res["r_rb"] == approx(0.70)
+
+
+def test_dunn_published_example():
+    # Example in the README of the public GitHub repository BarataAP/dunn (two-tailed Dunn test,
+    # no adjustment): z(a, b) = -0.9882 ... z(d, e) = 0.42967; p(a, b) = 0.32304 ... p(d, e) = 0.66744.
+    groups = {
+        "a": [0.28551035, 0.338524035, 0.088631321, 0.205930807, 0.363240102],
+        "b": [0.52173913, 0.763358779, 0.325436786, 0.425305688, 0.378071834],
+        "c": [0.98911968, 1.192718142, 0.788288288, 0.549176236, 0.544588155],
+        "d": [1.26705653, 1.625320787, 1.266108976, 1.154187629, 1.268489431],
+        "e": [1.25697569, 1.265897356, 1.237814561, 0.954612564, 2.365415457],
+    }
+    z = [-0.9882, -2.1054, -3.8241, -3.3944, -1.1171, -2.8358, -2.4061, -1.7187, -1.2890, 0.42967]
+    p = [0.32304, 0.03526, 0.00013, 0.00069, 0.26393, 0.00457, 0.01612, 0.08567, 0.19740, 0.66744]
+    rows = st.dunn(groups)
+    assert [r["z"] for r in rows] == approx(z, abs=1e-4)
+    assert [r["p"] for r in rows] == approx(p, abs=1e-5)
+    assert [r["p_holm"] for r in rows] == approx(st.holm([r["p"] for r in rows]))
+
+
+def test_dunn_two_groups_equals_kruskal():
+    # With two groups Dunn's z^2 is the tie-corrected Kruskal-Wallis H: scipy's kruskal docstring p.
+    (row,) = st.dunn({"x": [1, 3, 5, 7, 9], "y": [2, 4, 6, 8, 10]})
+    assert row["p"] == approx(0.6015081344405895)
+
+
+def test_holm_r_p_adjust():
+    # R p.adjust(c(.52, .12, .0001, .03, .14), "holm") as quoted in pingouin's tests/test_multicomp.py.
+    assert st.holm([0.52, 0.12, 0.0001, 0.03, 0.14]) == approx([0.52, 0.36, 0.0005, 0.12, 0.36])
+    assert st.holm([0.52, 0.12, 0.10, 0.30, 0.14]) == approx([0.6, 0.5, 0.5, 0.6, 0.5])
+    assert st.holm([0.02, None, 0.04]) == approx([0.04, None, 0.04])
+
+
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_welch_anova_r_sleep():
+    # R datasets::sleep (Student 1908); R ?t.test / ?oneway.test: Welch two-sample t-test
+    # t = -1.8608, df = 17.776, p-value = 0.07939, so oneway.test gives F = t^2 = 3.4626 on (1, 17.776).
+    res = st.welch_anova({"1": SLEEP_1, "2": SLEEP_2})
+    assert res["F"] == approx(1.8608**2, abs=1e-3) and res["df1"] == 1
+    assert res["df2"] == approx(17.776, abs=1e-3) and res["p"] == approx(0.07939, abs=1e-5)
+
+
+def test_games_howell_two_groups_is_welch_t():
+    # With two groups the studentized range reduces to the Welch t test: R's sleep example above.
+    (row,) = st.games_howell({"1": SLEEP_1, "2": SLEEP_2})
+    assert row["t"] == approx(-1.8608, abs=1e-4) and row["df"] == approx(17.776, abs=1e-3)
+    assert row["p"] == approx(0.07939, abs=1e-5) and row["diff"] == approx(-1.58)
+
+
+def test_games_howell_and_welch_undefined_cases():
+    res = st.welch_anova({"a": [1, 2, 3], "b": [2, 2, 2]})
+    assert res["F"] is None and "no variance within b" in res["reason"]
+    res = st.welch_anova({"a": [1, 2, 3], "b": [2, 3, 5], "c": [4]})
+    assert res["F"] is not None and "c (n = 1)" in res["reason"]
+    rows = st.games_howell({"a": [1, 2, 3], "b": [4]})
+    assert rows[0]["p"] is None and rows[0]["reason"]
+
+
+# Pingouin's example data set "cronbach_alpha" (pingouin/datasets/cronbach_alpha.csv), 15 people x 10
+# items, one row per person; pingouin.cronbach_alpha docstring: alpha = 0.591719 (checked against psych).
+CRONBACH = [
+    [3, 2, 4, 1, 4, 5, 1, 4, 3, 2], [5, 4, 6, 3, 5, 1, 2, 5, 5, 5], [7, 3, 5, 5, 6, 4, 3, 3, 6, 5],
+    [2, 4, 3, 3, 2, 2, 2, 6, 6, 3], [6, 5, 6, 5, 4, 4, 4, 6, 7, 5], [1, 2, 3, 4, 2, 5, 2, 3, 5, 2],
+    [4, 3, 5, 3, 5, 2, 1, 2, 4, 3], [2, 4, 4, 3, 7, 2, 2, 4, 6, 5], [6, 5, 5, 5, 1, 6, 5, 2, 3, 2],
+    [5, 4, 6, 4, 3, 5, 3, 1, 7, 2], [4, 3, 5, 2, 5, 3, 2, 3, 4, 1], [4, 2, 3, 2, 5, 3, 4, 2, 3, 4],
+    [5, 5, 6, 2, 3, 3, 2, 4, 4, 5], [6, 5, 5, 4, 2, 2, 1, 4, 6, 5], [4, 3, 5, 5, 3, 1, 3, 2, 3, 4],
+]
+
+
+def test_cronbach_alpha_pingouin_example():
+    res = st.cronbach_alpha(CRONBACH)
+    assert res["alpha"] == approx(0.591719, abs=1e-6) and res["n"] == 15 and res["k"] == 10
+    assert st.cronbach_alpha([[1, 2]])["alpha"] is None
+    assert st.cronbach_alpha([[3, 3], [3, 3]])["reason"] == "no variance in the total score"
+
+
+def test_power_pwr_anova_examples():
+    # R pwr::pwr.anova.test examples (Cohen 1988, exercises 8.1 and 8.10):
+    # pwr.anova.test(f = 0.28, k = 4, n = 20) -> power = 0.5149793;
+    # pwr.anova.test(f = 0.28, k = 4, power = 0.80) -> n = 35.75789.
+    assert st.anova_power(0.28, 4, 20) == approx(0.5149793, abs=1e-7)
+    res = st.sensitivity(4, 35.75789)
+    assert res["f"] == approx(0.28, abs=1e-6) and res["eta_squared"] == approx(0.28**2 / (1 + 0.28**2))
+    assert st.sensitivity(4, 1)["f"] is None
+
+
+def test_independence_tests_published():
+    # scipy.stats.chi2_contingency docstring: [[10, 10, 20], [20, 20, 20]] -> statistic 2.7777777777777777,
+    # p 0.24935220877729619, dof 2.
+    res = st.independence_test([[10, 10, 20], [20, 20, 20]])
+    assert res["test"] == "chi2" and res["statistic"] == approx(2.7777777777777777)
+    assert res["p"] == approx(0.24935220877729619) and res["df"] == 2
+    # scipy.stats.fisher_exact docstring: [[6, 2], [1, 4]] -> p = 0.10256410256410257.
+    assert st.independence_test([[6, 2], [1, 4]])["p"] == approx(0.10256410256410257)
+    # R ?fisher.test, Agresti's tea tasting: [[3, 1], [1, 3]] -> p-value = 0.4857 (two-sided).
+    res = st.independence_test([[3, 1], [1, 3]])
+    assert res["test"] == "fisher" and res["p"] == approx(0.4857, abs=1e-4)
+    res = st.independence_test([[3, 1, 2], [1, 3, 0]])
+    assert res["test"] == "fisher_monte_carlo" and 0 < res["p"] <= 1
+    assert st.independence_test([[0, 0], [1, 2]])["p"] is None
+
+
+def test_proportional_odds_two_categories_is_the_odds_ratio():
+    # With two categories and two groups the model is a logistic regression on a 2 x 2 table; its
+    # coefficient is the sample log odds ratio, 12.0 for scipy's fisher_exact docstring table
+    # [[6, 2], [1, 4]], with Woolf's SE sqrt(1/6 + 1/2 + 1/1 + 1/4), and the LR test is the G-test.
+    res = st.proportional_odds({"A": [6, 2], "B": [1, 4]})
+    (coef,) = res["coefficients"]
+    assert coef["odds_ratio"] == approx(12.0, rel=1e-5)
+    assert coef["se"] == approx(math.sqrt(1 / 6 + 1 / 2 + 1 + 1 / 4), rel=1e-3)
+    g = sps.chi2_contingency([[6, 2], [1, 4]], correction=False, lambda_="log-likelihood")
+    assert res["lr_chi2"] == approx(g.statistic, rel=1e-6) and res["df"] == 1
+
+
+def test_proportional_odds_undefined_cases():
+    assert st.proportional_odds({"A": [0, 5, 0], "B": [0, 3, 0]})["reason"].startswith("no variance")
+    res = st.proportional_odds({"A": [1, 2, 3], "B": [0, 0, 0]})
+    assert res["lr_chi2"] is None and res["reason"]
+    res = st.proportional_odds({"A": [3, 2, 1, 0, 0], "B": [1, 2, 3, 1, 0], "C": [0, 0, 0, 0, 0]})
+    assert res["df"] == 1 and "C" in res["reason"]
+
+
+def test_describe_and_bootstrap_are_seeded():
+    res = st.describe([1, 2, 3, 4, 5, 5])
+    # R: quantile(c(1, 2, 3, 4, 5, 5)) -> 25% 2.25, 50% 3.5, 75% 4.75 (type 7); sd = 1.632993.
+    assert (res["q1"], res["median"], res["q3"]) == approx((2.25, 3.5, 4.75))
+    assert res["sd"] == approx(1.632993, abs=1e-6) and res["iqr"] == approx(2.5)
+    assert res["ci_low"] < res["mean"] < res["ci_high"]
+    assert st.describe([1, 2, 3, 4, 5, 5]) == res
+    one = st.describe([3])
+    assert one["sd"] is None and one["ci_low"] is None and "one participant" in one["reason"]
+    assert st.describe([])["mean"] is None
+
+
+def test_clean_turns_nan_into_none():
+    assert st.clean({"a": float("nan"), "b": [1.0, float("inf")]}) == {"a": None, "b": [1.0, None]}
