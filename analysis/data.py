@@ -39,6 +39,7 @@ class ParticipantData:
 class StudyData:
     slug: str
     title: str
+    target_per_condition: int
     conditions: list[tuple[str, str]]  # (code, label), in the ConditionCode order
     items: list[ItemInfo]
     participants: list[ParticipantData]  # finished (completed or screened out), real
@@ -71,14 +72,22 @@ def gather(study: Study, now=None) -> StudyData:
         if code in item_codes:
             people[pk].answers[(stimulus, code)] = value
     visits = PageVisit.objects.filter(
-        participant__in=finished, page__startswith=TRIAL_PREFIX,
-        first_shown_at__isnull=False, submitted_at__isnull=False,
+        participant__in=finished,
+        page__startswith=TRIAL_PREFIX,
+        first_shown_at__isnull=False,
+        submitted_at__isnull=False,
     ).values_list("participant_id", "first_shown_at", "submitted_at")
     for pk, shown, submitted in visits.iterator(chunk_size=20000):
         people[pk].trial_seconds.append((submitted - shown).total_seconds())
     return StudyData(
-        slug=study.slug, title=study.title, conditions=conditions, items=items,
-        participants=list(people.values()), attrition=attrition(study, now), evaluations=evaluations(),
+        slug=study.slug,
+        title=study.title,
+        target_per_condition=study.target_per_condition,
+        conditions=conditions,
+        items=items,
+        participants=list(people.values()),
+        attrition=attrition(study, now),
+        evaluations=evaluations(),
     )
 
 
@@ -105,8 +114,12 @@ def attrition(study: Study, now) -> dict[str, dict[str, int]]:
     )
     return {
         c.code: {
-            "assigned": c.n_assigned, "completed": c.n_completed, "abandoned": c.n_abandoned,
-            "screened_out": c.n_screened_out, "no_consent": c.n_no_consent, "active": c.n_active,
+            "assigned": c.n_assigned,
+            "completed": c.n_completed,
+            "abandoned": c.n_abandoned,
+            "screened_out": c.n_screened_out,
+            "no_consent": c.n_no_consent,
+            "active": c.n_active,
         }
         for c in rows
     }
@@ -134,9 +147,16 @@ def evaluations() -> list[dict]:
     )
     return [
         {
-            "checkpoint": r["job__checkpoint__name"], "setting": r["job__setting"], "jobs": r["jobs"],
-            "n": r["n"], "answer": r["answer"], "classification": r["classification"],
-            "retrieval": r["retrieval"], "tc_ac": r["tc_ac"], "tc_aw": r["tc_aw"], "tw_ac": r["tw_ac"],
+            "checkpoint": r["job__checkpoint__name"],
+            "setting": r["job__setting"],
+            "jobs": r["jobs"],
+            "n": r["n"],
+            "answer": r["answer"],
+            "classification": r["classification"],
+            "retrieval": r["retrieval"],
+            "tc_ac": r["tc_ac"],
+            "tc_aw": r["tc_aw"],
+            "tw_ac": r["tw_ac"],
             "tw_aw": r["tw_aw"],
         }
         for r in rows

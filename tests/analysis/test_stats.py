@@ -152,8 +152,11 @@ def test_independence_tests_published():
     # R ?fisher.test, Agresti's tea tasting: [[3, 1], [1, 3]] -> p-value = 0.4857 (two-sided).
     res = st.independence_test([[3, 1], [1, 3]])
     assert res["test"] == "fisher" and res["p"] == approx(0.4857, abs=1e-4)
-    res = st.independence_test([[3, 1, 2], [1, 3, 0]])
-    assert res["test"] == "fisher_monte_carlo" and 0 < res["p"] <= 1
+    # R ?fisher.test, job satisfaction by income (Agresti 2002, p. 57), 4 x 4: fisher.test(Job) -> p = 0.7827.
+    job = [[1, 3, 10, 6], [2, 3, 10, 7], [1, 6, 14, 12], [0, 1, 9, 11]]
+    res = st.independence_test(job, n_resamples=20000)
+    assert res["test"] == "fisher_monte_carlo" and res["p"] == approx(0.7827, abs=0.01)
+    assert st.independence_test(job) == st.independence_test(job)  # seeded
     assert st.independence_test([[0, 0], [1, 2]])["p"] is None
 
 

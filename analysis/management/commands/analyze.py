@@ -1,0 +1,50 @@
+"""python manage.py analyze <slug> [--json]: the analysis report as JSON, or a short text summary."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.data import gather
+from analysis.report import Options, build, to_json
+from studyapp.models import Study
+
+
+class Command(BaseCommand):
+    help = "Print a study's analysis report: the same JSON as /analysis/<slug>/?format=json, or a summary."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("slug")
+        parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
+        parser.add_argument("--no-attention", action="store_true", help="Keep failed attention checks.")
+        parser.add_argument("--no-speeders", action="store_true", help="Keep speeders.")
+        parser.add_argument("--speeder-seconds", type=float, default=Options.speeder_seconds)
+        parser.add_argument("--no-straightlining", action="store_true", help="Keep straight-liners.")
+        parser.add_argument("--straightline-scope", choices=["all", "trial"], default="all")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            study = Study.objects.get(slug=options["slug"])
+        except Study.DoesNotExist as missing:
+            raise CommandError(f"No study with slug {options['slug']!r}.") from missing
+        report = build(gather(study), Options(
+            attention=not options["no_attention"], speeders=not options["no_speeders"],
+            speeder_seconds=options["speeder_seconds"], straightlining=not options["no_straightlining"],
+            straightline_scope=options["straightline_scope"],
+        ))
+        if options["json"]:
+            self.stdout.write(to_json(report))
+            return
+        ex = report["exclusions"]
+        self.stdout.write(f"{report['study']['title']} ({report['study']['slug']})")
+        self.stdout.write(
+            f"Finished: {sum(ex['finished'].values())}, excluded: {ex['excluded_total']}, "
+            f"analysed: {ex['analysed_total']} ("
+            + ", ".join(f"{c}: {n}" for c, n in ex["analysed"].items()) + ")"
+        )
+        for c in report["constructs"]:
+            means = ", ".join(
+                f"{d['condition']} {d['mean']:.2f}" if d["mean"] is not None else f"{d['condition']} -"
+                for d in c["descriptives"]
+            )
+            self.stdout.write(f"{c['label']}: {means}. Kruskal-Wallis: {c['kruskal']['words']}")
+        self.stdout.write(f"Attrition: {report['attrition']['test']['words']}")
+        self.stdout.write(f"Sample size: {report['power']['planned']['words']}")
+        self.stdout.write(f"Model evaluations: {len(report['models'])} checkpoint x setting rows.")
