@@ -3,6 +3,8 @@
 from django import template
 from django.template.defaultfilters import floatformat
 
+from analysis.report import fmt_p
+
 register = template.Library()
 
 
@@ -20,3 +22,9 @@ def pct(value) -> str:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def apa_p(value, name: str = "p") -> str:
+    """A p-value in APA style ("p < .001", "p = .042"), as the report's own wording; a dash for None."""
+    return "\u2014" if value is None else fmt_p(value, name)

@@ -197,3 +197,11 @@ def test_model_evaluations(staff):
     assert (model["tc_ac"], model["tc_aw"], model["tw_ac"], model["tw_aw"]) == (2, 1, 1, 1)
     assert model["p_answer_given_correct_trace"] == pytest.approx(2 / 3)
     assert model["test"]["test"] == "fisher" and model["test"]["p"] == pytest.approx(1.0)
+
+
+def test_p_values_are_worded_in_apa_style_never_as_zero():
+    from analysis.templatetags.analysis_format import apa_p
+
+    assert apa_p(0.0000001) == "p < .001"
+    assert apa_p(0.0421) == "p = .042"
+    assert apa_p(None) == "\u2014"
