@@ -380,23 +380,31 @@ def to_json(report: dict) -> str:
 # --- SVG plots ------------------------------------------------------------------------------
 
 LIKERT_COLOURS = ["#b2182b", "#ef8a62", "#cccccc", "#67a9cf", "#2166ac"]
+LEGEND_CHAR_W = 5.8  # average width of a character at font-size 10 in a sans-serif font, in px
 
 
 def diverging_bars(item: dict, conditions: list[str]) -> str:
     """Diverging stacked bars: one row per condition, centred on the middle of the neutral point."""
-    width, left, row_h, top = 560, 120, 26, 24
+    width, left, row_h = 560, 120, 26
     half = (width - left - 20) / 2
     centre = left + half
+    # The legend: entries spaced by the length of their labels, wrapping to a new line when full.
+    legend, x, legend_y = [], 4.0, 4
+    for i, anchor in enumerate(item["anchors"][:5]):
+        entry_w = 13 + len(anchor) * LEGEND_CHAR_W + 16
+        if x > 4 and x + entry_w > width:
+            x, legend_y = 4.0, legend_y + 15
+        legend.append(f'<rect x="{x:.1f}" y="{legend_y}" width="10" height="10" fill="{LIKERT_COLOURS[i]}"/>')
+        legend.append(f'<text x="{x + 13:.1f}" y="{legend_y + 9}" font-size="10">{escape(anchor)}</text>')
+        x += entry_w
+    top = legend_y + 20
     height = top + row_h * len(conditions) + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="Responses to {escape(item["code"])} by condition">',
         f"<title>{escape(item['code'])}: {escape(item['text'])}</title>",
+        *legend,
     ]
-    for i, anchor in enumerate(item["anchors"][:5]):
-        x = left + i * (width - left) / 5
-        parts.append(f'<rect x="{x:.1f}" y="4" width="10" height="10" fill="{LIKERT_COLOURS[i]}"/>')
-        parts.append(f'<text x="{x + 13:.1f}" y="13" font-size="10">{escape(anchor[:18])}</text>')
     for r, code in enumerate(conditions):
         counts = item["counts"].get(code, [0] * 5)
         y = top + r * row_h

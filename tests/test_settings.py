@@ -38,3 +38,19 @@ def test_gunicorn_refuses_to_serve_with_debug_on():
         cwd=ROOT, env={**os.environ, "DEBUG": "1"}, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode != 0 and "DEBUG is on" in result.stderr
+
+
+def test_the_web_process_does_not_import_torch_even_when_it_queues_a_job():
+    """Only GPU workers need torch; gunicorn web workers would each carry it for nothing."""
+    script = (
+        "import os, sys; import django; django.setup();"
+        "from django.contrib import admin; admin.autodiscover(); import studyapp.urls;"
+        "from celery import current_app; current_app.send_task('traces.run_job', args=[0]);"
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studyapp.settings", "CELERY_BROKER_URL": "memory://"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("False")

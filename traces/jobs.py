@@ -7,13 +7,15 @@ sends it to the Celery ``gpu`` queue.
 from dataclasses import asdict, fields
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 
 from . import sft
-from .modeling import GenerationSettings, TrainingSettings
 from .models import Checkpoint, Job, Problem
+from .run_settings import GenerationSettings, TrainingSettings
 
+RUN_JOB_TASK = "traces.run_job"  # routed to the gpu queue by CELERY_TASK_ROUTES
 GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings())}
 TRAINING_DEFAULTS: dict[str, Any] = {"test_fraction": 0.2, **asdict(TrainingSettings())}
 
@@ -156,6 +158,5 @@ def rerun(job: Job) -> Job:
 
 
 def _queue_on_commit(job: Job) -> None:
-    from .tasks import run_job  # tasks -> runners -> jobs: importing it at the top would be circular
-
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    # By name: the web process never imports the worker's code (and with it torch).
+    transaction.on_commit(lambda: current_app.send_task(RUN_JOB_TASK, args=[job.pk]))

@@ -41,6 +41,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from .run_settings import GenerationSettings, TrainingSettings
+
 __all__ = [
     "IGNORE_INDEX",
     "TINY_CHAT_TEMPLATE",
@@ -141,17 +143,6 @@ def chat_prompt(tokenizer: PreTrainedTokenizerBase, user_message: str) -> str:
 
 
 @dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding parameters; the defaults are greedy decoding."""
-
-    max_new_tokens: int = 256
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class Generation:
     """One completion, with the counts needed for throughput and cost figures."""
 
@@ -243,19 +234,6 @@ def generate(
 
 
 # --- fine-tuning ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Hyper-parameters of ``fine_tune``; ``steps`` counts optimizer steps."""
-
-    steps: int = 100
-    learning_rate: float = 5e-5
-    batch_size: int = 4
-    max_length: int = 1024
-    lora: bool = False
-    lora_r: int = 8
-    seed: int = 0
 
 
 class TrainingCancelled(Exception):
