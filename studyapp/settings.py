@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "studyapp",
     "traces",
     "analysis",
@@ -142,6 +143,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Exports of a study's participants, responses, page times and codebook.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc served from the sidecar package: no CDN is reachable from a study server.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 RESEARCHERS_GROUP = os.environ.get("RESEARCHERS_GROUP", "researchers")
 

@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("study/", include((study_patterns, "studyapp"))),
     path("analysis/", include("analysis.urls")),
+    path("api/v1/", include("studyapp.api_urls")),
 ]

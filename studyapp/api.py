@@ -1,0 +1,364 @@
+"""The researchers' API (``/api/v1/``): a study's participants, responses, page times and codebook.
+
+Who may read: staff, and members of the researchers group (``settings.RESEARCHERS_GROUP``); anyone
+else gets 401 (not authenticated) or 403. Scripts authenticate with a token
+(``Authorization: Token <key>``), browsers with the admin session.
+
+Formats: JSON, or CSV with ``?format=csv`` or ``Accept: text/csv``.
+
+Streaming. The data exports (participants, responses long and wide, page times) are streamed in both
+formats, row batch by row batch, from the same generators in :mod:`studyapp.exports`; JSON is one
+array of objects written as it goes. We chose a streaming JSON array over cursor pagination because
+the exports are read whole (into R, pandas or SPSS), not browsed page by page: one request gives the
+complete, consistent table as CSV does, with no paging loop in every client, no page boundaries to
+keep stable while participants are still answering, and the same bounded memory on the server.
+The views stay thin: they check the filters, pick the table and format, and hand over.
+"""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import exports
+from .models import ConditionCode, Item, Participant, Study
+
+# --- permissions -------------------------------------------------------------------------------
+
+
+class IsResearcher(BasePermission):
+    """Staff, or an active member of the researchers group; never anonymous users or anyone else."""
+
+    message = "Only staff and members of the researchers group may read study data."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        return user.is_staff or user.groups.filter(name=settings.RESEARCHERS_GROUP).exists()
+
+
+# --- renderers ---------------------------------------------------------------------------------
+
+
+class CSVRenderer(BaseRenderer):
+    """``text/csv`` for content negotiation (``?format=csv`` or ``Accept: text/csv``).
+
+    The exports write their CSV themselves (streamed); this renders the small, non-streamed
+    answers (the list of studies): a list of flat objects, lists joined with ";".
+    """
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        rows = data if isinstance(data, list) else [data]
+        header = list(rows[0]) if rows else []
+        flat = (
+            tuple(";".join(map(str, v)) if isinstance(v, list) else v for v in row.values()) for row in rows
+        )
+        return b"".join(exports.csv_chunks(header, flat))
+
+
+class ResearcherAPIView(APIView):
+    permission_classes = [IsResearcher]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors (401, 403, 400, 404) are always JSON, also when CSV was asked for.
+        if isinstance(response, Response) and response.exception:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# --- serializers -------------------------------------------------------------------------------
+
+
+class ExportFilterSerializer(serializers.Serializer):
+    """The query parameters that choose which participants a data export covers."""
+
+    condition = serializers.ChoiceField(
+        choices=ConditionCode.choices, required=False, help_text="Only this condition."
+    )
+    status = serializers.ChoiceField(
+        choices=Participant.Status.choices, required=False, help_text="Only participants with this status."
+    )
+    completed = serializers.BooleanField(
+        required=False, default=False, help_text="1: only participants who completed the study."
+    )
+    include_previews = serializers.BooleanField(
+        required=False, default=False, help_text="1: include researchers' preview runs (excluded by default)."
+    )
+
+    def to_filter(self) -> exports.ParticipantFilter:
+        data = self.validated_data
+        return exports.ParticipantFilter(
+            condition=data.get("condition"), status=data.get("status"),
+            completed_only=data["completed"], include_previews=data["include_previews"],
+        )
+
+
+class StudySerializer(serializers.ModelSerializer):
+    conditions = serializers.SerializerMethodField()
+    exports = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = [
+            "slug", "title", "status", "target_per_condition", "trials_per_participant",
+            "time_limit_minutes", "created_at", "conditions", "exports",
+        ]
+
+    def get_conditions(self, study: Study) -> list[str]:
+        return [c.code for c in study.conditions.all()]
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "format": "uri"}})
+    def get_exports(self, study: Study) -> dict[str, str]:
+        request = self.context.get("request")
+        urls = {name: reverse(f"api:{name}", args=[study.slug]) for name in EXPORT_URL_NAMES}
+        return {name: request.build_absolute_uri(url) if request else url for name, url in urls.items()}
+
+
+# Row schemas: documentation of the JSON exports (the rows themselves come from exports.py).
+
+
+class ParticipantRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    participant_id = serializers.IntegerField()
+    prolific_pid = serializers.CharField()
+    prolific_study_id = serializers.CharField()
+    prolific_session_id = serializers.CharField()
+    condition = serializers.ChoiceField(choices=ConditionCode.choices)
+    status = serializers.ChoiceField(choices=Participant.Status.choices)
+    is_preview = serializers.IntegerField(help_text="1 or 0.")
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    pages_done = serializers.IntegerField()
+    attention_trial = serializers.IntegerField(allow_null=True)
+    attention_position = serializers.IntegerField(allow_null=True)
+    attention_passed = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
+    comment = serializers.CharField()
+
+
+class ResponseRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    participant_id = serializers.IntegerField()
+    prolific_pid = serializers.CharField()
+    condition = serializers.ChoiceField(choices=ConditionCode.choices)
+    is_preview = serializers.IntegerField(help_text="1 or 0.")
+    trial = serializers.IntegerField(allow_null=True, help_text="Null for end-of-study items.")
+    stimulus = serializers.CharField(allow_null=True, help_text="Null for end-of-study items.")
+    construct = serializers.CharField()
+    item = serializers.CharField()
+    value = serializers.IntegerField(min_value=1, max_value=5)
+    position = serializers.IntegerField()
+    time_on_page_ms = serializers.IntegerField(allow_null=True)
+    submitted_at = serializers.DateTimeField()
+
+
+class PageTimeRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    participant_id = serializers.IntegerField()
+    prolific_pid = serializers.CharField()
+    condition = serializers.ChoiceField(choices=ConditionCode.choices)
+    page = serializers.CharField()
+    trial = serializers.IntegerField(allow_null=True)
+    stimulus = serializers.CharField(allow_null=True)
+    first_shown_at = serializers.DateTimeField(allow_null=True)
+    last_shown_at = serializers.DateTimeField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    seconds_on_page = serializers.FloatField(allow_null=True)
+
+
+class AnchorSerializer(serializers.Serializer):
+    value = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class CodebookItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    construct = serializers.CharField()
+    construct_label = serializers.CharField()
+    scope = serializers.ChoiceField(choices=Item.Scope.choices)
+    text = serializers.CharField()
+    expected_value = serializers.IntegerField(allow_null=True)
+    anchors = AnchorSerializer(many=True)
+    source = serializers.CharField()
+
+
+class CodeLabelSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class CodebookColumnsSerializer(serializers.Serializer):
+    responses = ColumnSerializer(many=True)
+    responses_wide = ColumnSerializer(many=True)
+    page_times = ColumnSerializer(many=True)
+    participants = ColumnSerializer(many=True)
+
+
+class CodebookSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    title = serializers.CharField()
+    items = CodebookItemSerializer(many=True)
+    conditions = CodeLabelSerializer(many=True)
+    participant_statuses = CodeLabelSerializer(many=True)
+    columns = CodebookColumnsSerializer()
+
+
+# --- views -------------------------------------------------------------------------------------
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format", str, enum=["json", "csv"], description="Output format (or send Accept: text/csv)."
+)
+CSV_BODY = OpenApiTypes.STR
+
+
+class StudyList(ResearcherAPIView, generics.ListAPIView):
+    """The studies, with links to their exports."""
+
+    queryset = Study.objects.prefetch_related("conditions").order_by("slug")
+    serializer_class = StudySerializer
+
+
+class StudyDetail(ResearcherAPIView, generics.RetrieveAPIView):
+    """One study, with links to its exports."""
+
+    queryset = Study.objects.prefetch_related("conditions")
+    serializer_class = StudySerializer
+    lookup_field = "slug"
+
+
+class ExportView(ResearcherAPIView):
+    """Base of the streamed data exports: filters checked, then the table streamed as JSON or CSV."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]  # never HTML: a stream has no browsable page
+
+    def make_table(self, study: Study, flt: exports.ParticipantFilter) -> exports.Table:
+        raise NotImplementedError
+
+    def get(self, request: Request, slug: str):
+        study = get_object_or_404(Study, slug=slug)
+        filters = ExportFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        table = self.make_table(study, filters.to_filter())
+        return exports.streaming_response(table, study, request.accepted_renderer.format)
+
+
+def _export_schema(row: type[serializers.Serializer], summary: str):
+    return extend_schema(
+        summary=summary,
+        parameters=[ExportFilterSerializer, FORMAT_PARAMETER],
+        responses={(200, "application/json"): row(many=True), (200, "text/csv"): CSV_BODY},
+    )
+
+
+class ParticipantsExport(ExportView):
+    """Participants: condition, status, times, attention-check outcome, Prolific ids, preview flag."""
+
+    @_export_schema(ParticipantRowSerializer, "Participants")
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.participants_table(study, flt)
+
+
+class ResponsesExport(ExportView):
+    """Responses, long (tidy): one row per participant x stimulus x item."""
+
+    @_export_schema(ResponseRowSerializer, "Responses, long")
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.long_table(study, flt)
+
+
+class WideResponsesExport(ExportView):
+    """Responses, wide: one row per participant, one column per (trial, item), e.g. t1_predictability_1,
+    then end items (end_predictability_overall); participant columns first. The codebook lists the
+    columns of a study."""
+
+    @extend_schema(
+        summary="Responses, wide",
+        parameters=[ExportFilterSerializer, FORMAT_PARAMETER],
+        responses={
+            (200, "application/json"): {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
+                    },
+                },
+            },
+            (200, "text/csv"): CSV_BODY,
+        },
+    )
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.wide_table(study, flt)
+
+
+class PageTimesExport(ExportView):
+    """Page times: one row per page visit."""
+
+    @_export_schema(PageTimeRowSerializer, "Page times")
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.page_times_table(study, flt)
+
+
+class CodebookView(ResearcherAPIView):
+    """The codebook: items with wording and anchors, condition and status codes, every export's columns."""
+
+    @extend_schema(
+        summary="Codebook",
+        parameters=[FORMAT_PARAMETER],
+        responses={(200, "application/json"): CodebookSerializer, (200, "text/csv"): CSV_BODY},
+    )
+    def get(self, request: Request, slug: str):
+        study = get_object_or_404(Study, slug=slug)
+        if request.accepted_renderer.format == "csv":
+            return exports.streaming_response(exports.codebook_table(study), study, "csv")
+        return Response(exports.codebook(study))
+
+
+EXPORT_URL_NAMES = ["participants", "responses", "responses-wide", "page-times", "codebook"]
+
+
+class ApiRoot(ResearcherAPIView):
+    """The researchers' API: the studies, the OpenAPI schema, and (per study) the exports.
+
+    Data exports take ``format`` (json or csv) and the filters ``condition``, ``status``,
+    ``completed=1`` and ``include_previews=1``.
+    """
+
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request):
+        return Response({
+            "studies": request.build_absolute_uri(reverse("api:study-list")),
+            "schema": request.build_absolute_uri(reverse("api:schema")),
+            "docs": request.build_absolute_uri(reverse("api:docs")),
+        })

@@ -1,0 +1,27 @@
+"""URLs of the researchers' API, mounted at ``/api/v1/``: one URL per study and export."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import api
+
+app_name = "api"
+
+
+urlpatterns = [
+    path("", api.ApiRoot.as_view(), name="root"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[api.IsResearcher]), name="schema"),
+    # Swagger UI's files come from drf-spectacular-sidecar (settings.SPECTACULAR_SETTINGS): no CDN.
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[api.IsResearcher]),
+        name="docs",
+    ),
+    path("studies/", api.StudyList.as_view(), name="study-list"),
+    path("studies/<slug:slug>/", api.StudyDetail.as_view(), name="study-detail"),
+    path("studies/<slug:slug>/participants/", api.ParticipantsExport.as_view(), name="participants"),
+    path("studies/<slug:slug>/responses/", api.ResponsesExport.as_view(), name="responses"),
+    path("studies/<slug:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
+    path("studies/<slug:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
+    path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
+]

@@ -1,0 +1,508 @@
+"""A study's data as tables: the row-building logic shared by the API and ``export_study``.
+
+Every export is a :class:`Table`: a header (plain ASCII column names) and a generator of rows (tuples
+in header order) built from ``values_list`` querysets iterated with ``.iterator(chunk_size=…)``.
+No model instance is created and no export is loaded whole: memory stays bounded by one chunk of
+rows, one participant and the study's design (its items and stimuli), whatever the number of
+responses. The same rows are written as CSV (:func:`csv_chunks`) or as one JSON array
+(:func:`json_chunks`), so the API, the monitor's download buttons and the command give identical files.
+
+Cell values are the same in both formats: text, integers, ISO 8601 times (UTC), yes/no as 1/0, and
+empty (CSV) / null (JSON) for anything missing.
+"""
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.http import StreamingHttpResponse
+
+from .models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
+from .services import trial_number
+
+CHUNK_SIZE = 5000  # rows fetched from the database at a time
+BATCH_ROWS = 2000  # rows encoded per chunk of output
+
+_S = Participant.Status
+
+
+@dataclass(frozen=True)
+class ParticipantFilter:
+    """Which participants an export covers; by default every real (non-preview) participant."""
+
+    condition: str | None = None
+    status: str | None = None
+    completed_only: bool = False
+    include_previews: bool = False
+
+    def q(self, study: Study, prefix: str = "") -> Q:
+        """The filter as a Q on Participant (prefix "") or on a model pointing to it ("participant__")."""
+        lookups: dict[str, object] = {f"{prefix}study": study}
+        if self.condition:
+            lookups[f"{prefix}condition__code"] = self.condition
+        if self.status:
+            lookups[f"{prefix}status"] = self.status
+        if not self.include_previews:
+            lookups[f"{prefix}is_preview"] = False
+        q = Q(**lookups)
+        if self.completed_only:
+            q &= Q(**{f"{prefix}status": _S.COMPLETED})
+        return q
+
+
+@dataclass(frozen=True)
+class Table:
+    """One export: its file name stem, its columns (name → description) and a row generator."""
+
+    name: str
+    columns: list[tuple[str, str]]
+    make_rows: Callable[[], Iterator[tuple]] = field(repr=False)
+
+    @property
+    def header(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def rows(self) -> Iterator[tuple]:
+        return self.make_rows()
+
+    def filename(self, study: Study, fmt: str) -> str:
+        return f"{study.slug}-{self.name}.{fmt}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def column_name(text: str) -> str:
+    """A plain ASCII column name SPSS and R accept: letters, digits and underscores."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+# --- participants ------------------------------------------------------------------------------
+
+PARTICIPANT_COLUMNS = [
+    ("study", "Study slug."),
+    ("participant_id", "The participant's id, the same in every export of the study."),
+    ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
+    ("prolific_study_id", "Prolific STUDY_ID from the study link."),
+    ("prolific_session_id", "Prolific SESSION_ID from the study link."),
+    ("condition", "Condition code (see the codebook's conditions)."),
+    ("status", "Participant status code (see the codebook's participant statuses)."),
+    ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
+    ("started_at", "Arrival time (ISO 8601, UTC)."),
+    ("ended_at", "When the participant finished or left the study; empty while active."),
+    ("pages_done", "Pages submitted (consent, instructions, each trial, final questions)."),
+    ("attention_trial", "Trial (from 1) that carried the attention check."),
+    ("attention_position", "Position (from 1) of the attention check among that trial's items."),
+    ("attention_passed", "1 passed, 0 failed the attention check; empty if not answered yet."),
+    ("comment", "The participant's optional comment at the end."),
+]
+
+
+def participants_queryset(study: Study, flt: ParticipantFilter) -> QuerySet:
+    return Participant.objects.filter(flt.q(study)).order_by("id")
+
+
+def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    rows = participants_queryset(study, flt).values_list(
+        "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code", "status",
+        "is_preview", "started_at", "ended_at", "pages_done", "attention_trial", "attention_position",
+        "attention_passed", "comment",
+    )
+    slug = study.slug
+    for (pk, pid, sid, sess, cond, status, preview, started, ended, pages, a_trial, a_pos, a_passed,
+         comment) in rows.iterator(chunk_size=CHUNK_SIZE):
+        yield (
+            slug, pk, pid, sid, sess, cond, status, int(preview), _iso(started), _iso(ended), pages,
+            a_trial, a_pos, _flag(a_passed), comment,
+        )
+
+
+def participants_table(study: Study, flt: ParticipantFilter) -> Table:
+    return Table("participants", PARTICIPANT_COLUMNS, lambda: participant_rows(study, flt))
+
+
+# --- responses, long ---------------------------------------------------------------------------
+
+LONG_COLUMNS = [
+    ("study", "Study slug."),
+    ("participant_id", "The participant's id, the same in every export of the study."),
+    ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
+    ("condition", "Condition code (see the codebook's conditions)."),
+    ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
+    ("trial", "Position (from 1) of the stimulus in the participant's sequence; empty for end-of-study "
+              "items."),
+    ("stimulus", "Stimulus code; empty for end-of-study items."),
+    ("construct", "Construct the item measures (see the codebook's items)."),
+    ("item", "Item code (see the codebook's items)."),
+    ("value", "The answer, 1 to 5 (the item's anchors give the meaning of each value)."),
+    ("position", "Position (from 1) at which the item was shown among its page's items."),
+    ("time_on_page_ms", "Server time from first showing the page to its submission, in milliseconds; "
+                        "empty if the page was never shown."),
+    ("submitted_at", "When the page with this answer was submitted (ISO 8601, UTC)."),
+]
+
+
+def _response_values(study: Study, flt: ParticipantFilter, *fields: str) -> Iterator[tuple]:
+    """The filtered participants' responses, ordered by participant then page then position.
+
+    ``submitted_at_text`` is the submission time as the database writes it: turning text into a
+    datetime is most of the cost of reading a row (Django's time-zone-aware loader is pure
+    Python), and all the answers on a page share one time, so :func:`long_rows` parses each
+    distinct time once.
+    """
+    return (
+        Response.objects.filter(flt.q(study, "participant__"))
+        .order_by("participant_id", "submitted_at", "position", "id")
+        .annotate(submitted_at_text=Cast("submitted_at", CharField()))
+        .values_list("participant_id", *fields)
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+
+
+def _iso_from_text(text: str) -> str:
+    """ISO 8601 in UTC from a time as PostgreSQL ("…+00") or SQLite (naive UTC) writes it as text;
+    the same string as ``datetime.isoformat()`` gives for the value read through the ORM."""
+    value = datetime.fromisoformat(text)
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def _people(study: Study, flt: ParticipantFilter, *fields: str) -> Iterator[tuple]:
+    return participants_queryset(study, flt).values_list("id", *fields).iterator(chunk_size=CHUNK_SIZE)
+
+
+def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
+    """Advance the participants (ordered by id) to this one; both queries select the same people."""
+    for person in people:
+        if person[0] == participant_id:
+            return person
+    raise RuntimeError(f"Participant {participant_id} is missing from the participants query.")
+
+
+def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    """One row per participant x stimulus x item (end-of-study items: stimulus and trial empty).
+
+    Responses and participants are both read in participant order and merged here, so each
+    participant's details and trial numbers are looked up once, not joined into every answer.
+    """
+    slug = study.slug
+    stimuli = dict(study.stimuli.values_list("id", "code"))
+    items = {
+        pk: (code, construct) for pk, code, construct in study.items.values_list("id", "code", "construct")
+    }
+    people = _people(study, flt, "prolific_pid", "condition__code", "is_preview", "stimulus_sequence")
+    answers = _response_values(
+        study, flt, "stimulus_id", "item_id", "value", "position", "time_on_page_ms", "submitted_at_text"
+    )
+    current = None
+    head: tuple = ()
+    trials: dict[int, int] = {}
+    last_at, last_at_text = None, None
+    for participant_id, stimulus_id, item_id, value, position, ms, at in answers:
+        if participant_id != current:
+            pk, pid, cond, preview, sequence = _seek(people, participant_id)
+            current = participant_id
+            head = (slug, pk, pid, cond, int(preview))
+            trials = {s: n for n, s in enumerate(sequence, start=1)}
+        if at != last_at:
+            last_at, last_at_text = at, _iso_from_text(at)
+        code, construct = items[item_id]
+        if stimulus_id is None:
+            yield (*head, None, None, construct, code, value, position, ms, last_at_text)
+        else:
+            yield (*head, trials.get(stimulus_id), stimuli[stimulus_id], construct, code, value, position,
+                   ms, last_at_text)
+
+
+def long_table(study: Study, flt: ParticipantFilter) -> Table:
+    return Table("responses", LONG_COLUMNS, lambda: long_rows(study, flt))
+
+
+# --- responses, wide ---------------------------------------------------------------------------
+
+WIDE_PARTICIPANT_COLUMNS = [
+    ("study", "Study slug."),
+    ("participant_id", "The participant's id, the same in every export of the study."),
+    ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
+    ("condition", "Condition code (see the codebook's conditions)."),
+    ("status", "Participant status code (see the codebook's participant statuses)."),
+    ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
+    ("started_at", "Arrival time (ISO 8601, UTC)."),
+    ("ended_at", "When the participant finished or left the study; empty while active."),
+    ("attention_trial", "Trial (from 1) that carried the attention check."),
+    ("attention_passed", "1 passed, 0 failed the attention check; empty if not answered yet."),
+]
+
+
+@dataclass(frozen=True)
+class WideLayout:
+    """Where each answer goes in a wide row: (trial, item id) or ("end", item id) → column index."""
+
+    columns: list[tuple[str, str]]
+    cells: dict[tuple[object, int], int]
+    stimulus_cells: dict[int, int]  # trial → column of its stimulus code
+    time_cells: dict[object, int]  # trial or "end" → column of its time on page
+
+
+def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
+    columns = list(WIDE_PARTICIPANT_COLUMNS)
+    cells: dict[tuple[object, int], int] = {}
+    stimulus_cells: dict[int, int] = {}
+    time_cells: dict[object, int] = {}
+    items = list(study.items.order_by("scope", "position", "code"))
+    trial_items = [i for i in items if i.scope == Item.Scope.TRIAL and not i.is_attention_check]
+    checks = [i for i in items if i.scope == Item.Scope.TRIAL and i.is_attention_check]
+    end_items = [i for i in items if i.scope == Item.Scope.END]
+    for item in checks:  # one attention check per participant, on a trial recorded in attention_trial
+        cells[("check", item.id)] = len(columns)
+        columns.append((column_name(item.code), f"Answer to the attention check: {item.text}"))
+    # Trials per participant: the study's setting, or more if the setting was lowered after some
+    # participants started (one pass over the participants, no answers read).
+    n_trials = study.trials_per_participant
+    for sequence in participants_queryset(study, flt).values_list("stimulus_sequence", flat=True).iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        n_trials = max(n_trials, len(sequence))
+    for t in range(1, n_trials + 1):
+        stimulus_cells[t] = len(columns)
+        columns.append((f"t{t}_stimulus", f"Trial {t}: stimulus code."))
+        time_cells[t] = len(columns)
+        columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
+        for item in trial_items:
+            cells[(t, item.id)] = len(columns)
+            columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
+    for item in end_items:
+        cells[("end", item.id)] = len(columns)
+        columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} (1-5). {item.text}"))
+    time_cells["end"] = len(columns)
+    columns.append(("end_time_on_page_ms", "End-of-study page: server time on the page, in milliseconds."))
+    return WideLayout(columns, cells, stimulus_cells, time_cells)
+
+
+def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Iterator[tuple]:
+    """One row per participant, answers placed by (trial, item); one participant in memory at a time."""
+    slug = study.slug
+    width = len(layout.columns)
+    stimuli = dict(study.stimuli.values_list("id", "code"))
+    checks = {item_id for kind, item_id in layout.cells if kind == "check"}
+    cells, stimulus_cells, time_cells = layout.cells, layout.stimulus_cells, layout.time_cells
+    people = _people(
+        study, flt, "prolific_pid", "condition__code", "status", "is_preview", "started_at", "ended_at",
+        "attention_trial", "attention_passed", "stimulus_sequence",
+    )
+    answers = _response_values(study, flt, "stimulus_id", "item_id", "value", "time_on_page_ms")
+    pending = next(answers, None)
+    for pk, pid, cond, status, preview, started, ended, a_trial, a_passed, sequence in people:
+        row: list[object] = [None] * width
+        row[:10] = (slug, pk, pid, cond, status, int(preview), _iso(started), _iso(ended), a_trial,
+                    _flag(a_passed))
+        trials = {s: n for n, s in enumerate(sequence, start=1)}
+        while pending is not None and pending[0] == pk:
+            _, stimulus_id, item_id, value, ms = pending
+            if item_id in checks:
+                row[cells[("check", item_id)]] = value
+            elif stimulus_id is None:
+                row[cells[("end", item_id)]] = value
+                row[time_cells["end"]] = ms
+            else:
+                t = trials[stimulus_id]
+                row[cells[(t, item_id)]] = value
+                row[stimulus_cells[t]] = stimuli[stimulus_id]
+                row[time_cells[t]] = ms
+            pending = next(answers, None)
+        yield tuple(row)
+
+
+def wide_table(study: Study, flt: ParticipantFilter) -> Table:
+    layout = wide_layout(study, flt)
+    return Table("responses-wide", layout.columns, lambda: wide_rows(study, flt, layout))
+
+
+# --- page times --------------------------------------------------------------------------------
+
+PAGE_TIME_COLUMNS = [
+    ("study", "Study slug."),
+    ("participant_id", "The participant's id, the same in every export of the study."),
+    ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
+    ("condition", "Condition code (see the codebook's conditions)."),
+    ("page", "Page key: consent, instructions, trial-1 … trial-N, questionnaire."),
+    ("trial", "Trial number (from 1) for a trial page; empty otherwise."),
+    ("stimulus", "Stimulus code shown on a trial page; empty otherwise."),
+    ("first_shown_at", "When the page was first shown (ISO 8601, UTC); empty if never shown."),
+    ("last_shown_at", "When the page was last shown (a refresh or a return moves it)."),
+    ("submitted_at", "When the page was submitted; empty if not submitted."),
+    ("seconds_on_page", "submitted_at minus first_shown_at, in seconds; empty if either is missing."),
+]
+
+
+def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    visits = (
+        PageVisit.objects.filter(flt.q(study, "participant__"))
+        .order_by("participant_id", "id")
+        .values_list(
+            "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
+            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at",
+        )
+    )
+    slug = study.slug
+    for pk, pid, cond, page, stimulus, first, last, submitted in visits.iterator(chunk_size=CHUNK_SIZE):
+        seconds = (
+            round((submitted - first).total_seconds(), 3) if first is not None and submitted is not None
+            else None
+        )
+        yield (slug, pk, pid, cond, page, trial_number(page), stimulus, _iso(first), _iso(last),
+               _iso(submitted), seconds)
+
+
+def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
+    return Table("page-times", PAGE_TIME_COLUMNS, lambda: page_time_rows(study, flt))
+
+
+# --- codebook ----------------------------------------------------------------------------------
+
+CODEBOOK_COLUMNS = [
+    ("section", "item, condition, participant_status, or <export>_column for a column of an export."),
+    ("code", "Item code, condition code, status code or column name."),
+    ("label", "Item wording, condition or status label, or column description."),
+    ("construct", "Items: the construct measured."),
+    ("scope", "Items: trial (under every trace) or end (end of study)."),
+    ("expected_value", "Attention checks: the instructed answer."),
+    ("anchor_1", "Items: label of value 1."),
+    ("anchor_2", "Items: label of value 2."),
+    ("anchor_3", "Items: label of value 3."),
+    ("anchor_4", "Items: label of value 4."),
+    ("anchor_5", "Items: label of value 5."),
+    ("source", "Items: the instrument the item is adapted from."),
+]
+
+
+def codebook(study: Study) -> dict:
+    """The study's codebook: items, conditions, participant statuses and every export's columns."""
+    constructs = dict(Construct.choices)
+    condition_labels = dict(ConditionCode.choices)
+    no_filter = ParticipantFilter()
+    return {
+        "study": study.slug,
+        "title": study.title,
+        "items": [
+            {
+                "code": item.code, "construct": item.construct,
+                "construct_label": constructs.get(item.construct, item.construct),
+                "scope": item.scope, "text": item.text, "expected_value": item.expected_value,
+                "anchors": [{"value": n, "label": label} for n, label in enumerate(item.anchors, start=1)],
+                "source": item.source,
+            }
+            for item in study.items.order_by("scope", "position", "code")
+        ],
+        "conditions": [
+            {"code": code, "label": condition_labels.get(code, code)}
+            for code in study.conditions.order_by("code").values_list("code", flat=True)
+        ],
+        "participant_statuses": [{"code": code, "label": label} for code, label in _S.choices],
+        "columns": {
+            "responses": _describe(LONG_COLUMNS),
+            "responses_wide": _describe(wide_layout(study, no_filter).columns),
+            "page_times": _describe(PAGE_TIME_COLUMNS),
+            "participants": _describe(PARTICIPANT_COLUMNS),
+        },
+    }
+
+
+def _describe(columns: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "description": text} for name, text in columns]
+
+
+def codebook_rows(study: Study) -> Iterator[tuple]:
+    book = codebook(study)
+    for item in book["items"]:
+        anchors = [a["label"] for a in item["anchors"]]
+        anchors += [None] * (5 - len(anchors))
+        yield ("item", item["code"], item["text"], item["construct"], item["scope"], item["expected_value"],
+               *anchors[:5], item["source"])
+    blank = (None,) * 9
+    for condition in book["conditions"]:
+        yield ("condition", condition["code"], condition["label"], *blank)
+    for status in book["participant_statuses"]:
+        yield ("participant_status", status["code"], status["label"], *blank)
+    for export, columns in book["columns"].items():
+        for column in columns:
+            yield (f"{export}_column", column["name"], column["description"], *blank)
+
+
+def codebook_table(study: Study) -> Table:
+    return Table("codebook", CODEBOOK_COLUMNS, lambda: codebook_rows(study))
+
+
+def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
+    """Every export of a study, as the ``export_study`` command writes them."""
+    return [
+        long_table(study, flt), wide_table(study, flt), page_times_table(study, flt),
+        participants_table(study, flt), codebook_table(study),
+    ]
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def csv_chunks(header: list[str], rows: Iterable[tuple], batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """UTF-8 CSV (RFC 4180: quoted where needed, CRLF line ends), header first, a batch of rows a chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for batch in _batches(rows, batch_rows):
+        writer.writerows(batch)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # header only: no rows
+        yield buffer.getvalue().encode()
+
+
+def json_chunks(header: list[str], rows: Iterable[tuple], batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """One JSON array of objects (column → value), written a batch of rows at a time."""
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield b"["
+    separator = ""
+    for batch in _batches(rows, batch_rows):
+        yield (separator + ",".join(encode(dict(zip(header, row, strict=True))) for row in batch)).encode()
+        separator = ","
+    yield b"]"
+
+
+def write_table(table: Table, out: io.BufferedIOBase, fmt: str) -> None:
+    chunks = csv_chunks if fmt == "csv" else json_chunks
+    for chunk in chunks(table.header, table.rows()):
+        out.write(chunk)
+
+
+def streaming_response(table: Table, study: Study, fmt: str) -> StreamingHttpResponse:
+    """The table as a streamed download: CSV (``fmt="csv"``) or a JSON array (``fmt="json"``)."""
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            csv_chunks(table.header, table.rows()), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{table.filename(study, "csv")}"'
+    else:
+        response = StreamingHttpResponse(
+            json_chunks(table.header, table.rows()), content_type="application/json"
+        )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Accel-Buffering"] = "no"  # let a proxy (nginx) pass chunks on as they come
+    return response
