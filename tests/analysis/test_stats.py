@@ -3,7 +3,9 @@
 Each test names where its numbers come from. Only small published example data are copied here.
 """
 
+import csv
 import math
+from pathlib import Path
 
 import pytest
 from scipy import stats as sps
@@ -11,6 +13,7 @@ from scipy import stats as sps
 from analysis import stats as st
 
 approx = pytest.approx
+DATA = Path(__file__).parent / "data"
 
 
 def test_kruskal_scipy_docstring_examples():
@@ -72,6 +75,27 @@ def test_dunn_published_example():
     assert [r["p_holm"] for r in rows] == approx(st.holm([r["p"] for r in rows]))
 
 
+
+def test_dunn_exercise_data_r_holm():
+    """Dunn's test, Holm-adjusted, on pulse by kind of exercise (seaborn's example data set "exercise",
+    mwaskom/seaborn-data exercise.csv, 30 pulses per kind). R reference p-values quoted in scikit-posthocs'
+    tests/test_posthocs.py, test_posthoc_dunn (posthoc_dunn(..., p_adjust="holm"); maximtrp/scikit-posthocs
+    commit b25db40b11a6cbfe911bad81ae582a63d276e6dd): rest-walking 4.390066e-02, rest-running 9.570998e-09,
+    walking-running 1.873208e-04. The data have ties, so this also checks the tie correction."""
+    groups = {
+        "rest": [85, 85, 88, 90, 92, 93, 97, 97, 94, 80, 82, 83, 91, 92, 91, 83, 83, 84, 87, 88, 90, 92, 94,
+                 95, 97, 99, 96, 100, 97, 100],
+        "walking": [86, 86, 84, 93, 103, 104, 90, 92, 93, 95, 96, 100, 89, 96, 95, 84, 86, 89, 103, 109, 90,
+                    92, 96, 101, 97, 98, 100, 102, 104, 103],
+        "running": [93, 98, 110, 98, 104, 112, 98, 105, 99, 87, 132, 120, 94, 110, 116, 95, 126, 143, 100,
+                    126, 140, 103, 124, 140, 94, 135, 130, 99, 111, 150],
+    }
+    rows = st.dunn(groups)
+    pairs = [("rest", "walking"), ("rest", "running"), ("walking", "running")]
+    assert [(r["a"], r["b"]) for r in rows] == pairs
+    assert [r["p_holm"] for r in rows] == approx([4.390066e-02, 9.570998e-09, 1.873208e-04], rel=1e-6)
+    assert all(r["z"] < 0 for r in rows)  # first group of each pair has the lower mean rank
+
 def test_dunn_two_groups_equals_kruskal():
     # With two groups Dunn's z^2 is the tie-corrected Kruskal-Wallis H: scipy's kruskal docstring p.
     (row,) = st.dunn({"x": [1, 3, 5, 7, 9], "y": [2, 4, 6, 8, 10]})
@@ -103,6 +127,59 @@ def test_games_howell_two_groups_is_welch_t():
     assert row["t"] == approx(-1.8608, abs=1e-4) and row["df"] == approx(17.776, abs=1e-3)
     assert row["p"] == approx(0.07939, abs=1e-5) and row["diff"] == approx(-1.58)
 
+
+
+def test_welch_anova_four_groups_jan_shieh():
+    """Welch's ANOVA with four groups (n = 10, 12, 13, 15): Jan & Shieh (2019), "On the extended Welch test
+    for assessing equivalence of standardized means", Statistics in Biopharmaceutical Research, p. 6: Welch
+    F = 0.1102 on (3, 22.6536) df, as quoted with the data in statsmodels'
+    statsmodels/stats/tests/test_oneway.py (TestOnewayEquivalenc.test_equivalence_welch;
+    statsmodels/statsmodels commit 019c3c1187a1900b9321cabd347b72c327cb7efe). The p-value is F's upper tail
+    on those df."""
+    groups = {
+        "1": [112.488, 103.738, 86.344, 101.708, 95.108, 105.931, 95.815, 91.864, 102.479, 102.644],
+        "2": [100.421, 101.966, 99.636, 105.983, 88.377, 102.618, 105.486, 98.662, 94.137, 98.626, 89.367,
+              106.204],
+        "3": [84.846, 100.488, 119.763, 103.736, 93.141, 108.254, 99.510, 89.005, 108.200, 82.209, 100.104,
+              103.706, 107.067],
+        "4": [100.825, 100.255, 103.363, 93.230, 95.325, 100.288, 94.750, 107.129, 98.246, 96.365, 99.740,
+              106.049, 92.691, 93.111, 98.243],
+    }
+    res = st.welch_anova(groups)
+    assert res["F"] == approx(0.1102, abs=5e-5) and res["df1"] == 3
+    assert res["df2"] == approx(22.6536, abs=5e-5)
+    assert res["p"] == approx(sps.f.sf(res["F"], 3, res["df2"])) and res["reason"] is None
+
+
+def _penguin_body_mass() -> dict[str, list[float]]:
+    groups: dict[str, list[float]] = {"Adelie": [], "Chinstrap": [], "Gentoo": []}
+    with open(DATA / "penguins_body_mass.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["body_mass_g"] != "NA":
+                groups[row["species"]].append(float(row["body_mass_g"]))
+    return groups
+
+
+def test_games_howell_three_groups_penguins():
+    """Games-Howell on body mass by species, Palmer Penguins (tests/analysis/data/penguins_body_mass.csv,
+    CC0).
+    pingouin.pairwise_gameshowell docstring (https://pingouin-stats.org/build/html/generated/
+    pingouin.pairwise_gameshowell.html; src/pingouin/pairwise.py), ``.round(3)``:
+    Adelie-Chinstrap diff -32.426, se 59.706, T -0.543, df 152.455, pval 0.85;
+    Adelie-Gentoo -1375.354, 58.811, -23.386, 249.643, 0.00; Chinstrap-Gentoo -1342.928, 65.103, -20.628,
+    170.404, 0.00. The p-values to four decimals are JASP's, quoted in pingouin's tests/test_pairwise.py
+    (test_pairwise_gameshowell; raphaelvallat/pingouin commit 06199b3815483e293271d0e5f21a772a31a6f9ff):
+    [0.8502, 0.0000, 0.0000]."""
+    groups = _penguin_body_mass()
+    assert [len(v) for v in groups.values()] == [151, 68, 123]  # 344 penguins, two without a body mass
+    rows = st.games_howell(groups)
+    assert [(r["a"], r["b"]) for r in rows] == [("Adelie", "Chinstrap"), ("Adelie", "Gentoo"),
+                                                 ("Chinstrap", "Gentoo")]
+    assert [r["diff"] for r in rows] == approx([-32.426, -1375.354, -1342.928], abs=5e-4)
+    assert [r["se"] for r in rows] == approx([59.706, 58.811, 65.103], abs=5e-4)
+    assert [r["t"] for r in rows] == approx([-0.543, -23.386, -20.628], abs=5e-4)
+    assert [r["df"] for r in rows] == approx([152.455, 249.643, 170.404], abs=5e-4)
+    assert [r["p"] for r in rows] == approx([0.8502, 0.0, 0.0], abs=5e-5)
 
 def test_games_howell_and_welch_undefined_cases():
     res = st.welch_anova({"a": [1, 2, 3], "b": [2, 2, 2]})
