@@ -309,6 +309,7 @@ def test_monitor_is_staff_only_and_counts_per_condition(client, admin_client):
     assert sum(c.active for c in progress.conditions) == 3
     assert sum(c.abandoned for c in progress.conditions) == 1
     assert "1 of 8" in response.content.decode()
+    assert f"/analysis/{study.slug}/" in response.content.decode()
 
 
 def test_a_second_study_with_the_same_pid_is_separate(client, study):
@@ -322,4 +323,5 @@ def test_a_second_study_with_the_same_pid_is_separate(client, study):
 def test_home_page_points_participants_to_prolific_and_staff_to_their_studies(client, admin_client, study):
     assert "open the study from its link on Prolific" in client.get("/").content.decode()
     assert study.slug not in client.get("/").content.decode()
-    assert f"/study/{study.slug}/monitor/" in admin_client.get("/").content.decode()
+    staff_home = admin_client.get("/").content.decode()
+    assert f"/study/{study.slug}/monitor/" in staff_home and f"/analysis/{study.slug}/" in staff_home
