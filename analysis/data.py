@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from studyapp.models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
+from studyapp.monitoring import status_counts
 from traces.models import GeneratedTrace, Job
 
 _S = Participant.Status
@@ -92,37 +93,8 @@ def gather(study: Study, now=None) -> StudyData:
 
 
 def attrition(study: Study, now) -> dict[str, dict[str, int]]:
-    """Per condition: assigned, completed, abandoned (returned, timed out, or past the time limit),
-    screened out, no consent, still active. Previews are not counted."""
-    cutoff = study.abandon_cutoff(now)
-    in_time = Q(participants__started_at__gte=cutoff)
-    real = Q(participants__is_preview=False)
-
-    def count(condition: Q | None = None) -> Count:
-        return Count("participants", filter=real & condition if condition is not None else real)
-
-    rows = study.conditions.annotate(
-        n_assigned=count(),
-        n_completed=count(Q(participants__status=_S.COMPLETED)),
-        n_abandoned=count(
-            Q(participants__status__in=[_S.RETURNED, _S.TIMED_OUT])
-            | (Q(participants__status=_S.ACTIVE) & ~in_time)
-        ),
-        n_screened_out=count(Q(participants__status=_S.SCREENED_OUT)),
-        n_no_consent=count(Q(participants__status=_S.NO_CONSENT)),
-        n_active=count(Q(participants__status=_S.ACTIVE) & in_time),
-    )
-    return {
-        c.code: {
-            "assigned": c.n_assigned,
-            "completed": c.n_completed,
-            "abandoned": c.n_abandoned,
-            "screened_out": c.n_screened_out,
-            "no_consent": c.n_no_consent,
-            "active": c.n_active,
-        }
-        for c in rows
-    }
+    """Per condition: assigned, active, completed, abandoned, screened out, no consent (as the monitor)."""
+    return status_counts(study, now)
 
 
 def evaluations() -> list[dict]:

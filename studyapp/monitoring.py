@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 
-from .models import Participant, Study
+from .models import ConditionCode, Participant, Study
 
 _S = Participant.Status
 
@@ -43,15 +43,18 @@ class StudyProgress:
         return round(100 * self.completed / self.target) if self.target else 0
 
 
-def study_progress(study: Study, now: datetime) -> StudyProgress:
-    cutoff = study.abandon_cutoff(now)
-    in_time = Q(participants__started_at__gte=cutoff)
+def status_counts(study: Study, now: datetime) -> dict[str, dict[str, int]]:
+    """Per condition code: assigned, active (within the time limit), completed, abandoned
+    (returned, timed out, or active past the time limit), screened out and no consent.
+    Previews are not counted. The monitor and the analysis report's attrition both read this."""
+    in_time = Q(participants__started_at__gte=study.abandon_cutoff(now))
     real = Q(participants__is_preview=False)
 
-    def count(condition: Q) -> Count:
-        return Count("participants", filter=real & condition)
+    def count(condition: Q | None = None) -> Count:
+        return Count("participants", filter=real & condition if condition is not None else real)
 
     rows = study.conditions.annotate(
+        n_assigned=count(),
         n_active=count(Q(participants__status=_S.ACTIVE) & in_time),
         n_completed=count(Q(participants__status=_S.COMPLETED)),
         n_abandoned=count(
@@ -61,13 +64,28 @@ def study_progress(study: Study, now: datetime) -> StudyProgress:
         n_screened_out=count(Q(participants__status=_S.SCREENED_OUT)),
         n_no_consent=count(Q(participants__status=_S.NO_CONSENT)),
     )
+    return {
+        c.code: {
+            "assigned": c.n_assigned,
+            "active": c.n_active,
+            "completed": c.n_completed,
+            "abandoned": c.n_abandoned,
+            "screened_out": c.n_screened_out,
+            "no_consent": c.n_no_consent,
+        }
+        for c in rows
+    }
+
+
+def study_progress(study: Study, now: datetime) -> StudyProgress:
+    labels = dict(ConditionCode.choices)
     return StudyProgress(
         [
             ConditionProgress(
-                code=c.code, label=c.get_code_display(), target=study.target_per_condition,
-                active=c.n_active, completed=c.n_completed, abandoned=c.n_abandoned,
-                screened_out=c.n_screened_out, no_consent=c.n_no_consent,
+                code=code, label=labels[code], target=study.target_per_condition,
+                active=n["active"], completed=n["completed"], abandoned=n["abandoned"],
+                screened_out=n["screened_out"], no_consent=n["no_consent"],
             )
-            for c in rows
+            for code, n in status_counts(study, now).items()
         ]
     )
