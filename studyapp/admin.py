@@ -61,9 +61,17 @@ class StudyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{n} studies closed.", messages.SUCCESS)
 
 
+def _study_has_participants(stimulus: Stimulus | None) -> bool:
+    """Participants' stored sequences name the study's stimuli: deleting one would break their trials."""
+    return stimulus is not None and stimulus.study.participants.exists()
+
+
 class StimulusTraceInline(admin.StackedInline):
     model = StimulusTrace
     extra = 0
+
+    def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
+        return not _study_has_participants(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Stimulus)
@@ -72,6 +80,10 @@ class StimulusAdmin(admin.ModelAdmin):
     list_filter = ("study",)
     search_fields = ("code", "question")
     inlines = [StimulusTraceInline]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
+        """Once a study has participants, its stimuli stay (their text can still be corrected)."""
+        return not _study_has_participants(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Item)

@@ -69,3 +69,25 @@ def test_participants_and_answers_are_read_only_in_the_admin(admin_client, study
     )
     assert change.status_code == 403
     assert admin_client.get(reverse("admin:studyapp_response_add")).status_code == 403
+
+
+def test_stimuli_of_a_study_with_participants_cannot_be_deleted(admin_client, study):
+    from django.urls import reverse
+
+    from studyapp.models import Stimulus, StimulusTrace
+
+    unused = make_study("fresh")
+    arrive(study, new_pid())
+    in_use = study.stimuli.first()
+    page = admin_client.get(reverse("admin:studyapp_stimulus_delete", args=[in_use.pk]))
+    assert page.status_code == 403
+    admin_client.post(
+        reverse("admin:studyapp_stimulus_changelist"),
+        {"action": "delete_selected", "_selected_action": [in_use.pk], "post": "yes"},
+    )
+    assert Stimulus.objects.filter(pk=in_use.pk).exists()
+    assert StimulusTrace.objects.filter(stimulus=in_use).count() == 4
+    # A study nobody has started can still be edited freely.
+    spare = unused.stimuli.first()
+    admin_client.post(reverse("admin:studyapp_stimulus_delete", args=[spare.pk]), {"post": "yes"})
+    assert not Stimulus.objects.filter(pk=spare.pk).exists()
