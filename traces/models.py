@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from . import loaders, sft
+from . import loaders
 
 
 class Setting(models.TextChoices):
@@ -18,9 +18,6 @@ class Setting(models.TextChoices):
     R1 = "r1", "DeepSeek-R1 trace"
     R1_SUMMARY = "r1_summary", "Summary of the R1 trace"
     POSTHOC = "posthoc", "Post-hoc explanation"
-
-
-assert set(Setting.values) == set(sft.SETTINGS), "Setting must list exactly traces.sft.SETTINGS"
 
 
 class Problem(models.Model):

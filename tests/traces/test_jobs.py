@@ -335,3 +335,12 @@ def test_the_traces_demo_seeds_once_and_its_model_runs_a_job(settings, tmp_path)
     job = jobs.launch(Job.Kind.GENERATE, first.checkpoint, Problem.objects.all()[:2], "vanilla", FAST)
     runners.run_job(job.pk)
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+
+
+def test_the_models_settings_are_the_sft_settings():
+    """Jobs store sft's setting names, and fine-tuning finds reference traces by kind == setting."""
+    from traces import sft
+    from traces.models import ReferenceTrace, Setting
+
+    assert tuple(Setting.values) == sft.SETTINGS
+    assert tuple(ReferenceTrace.Kind.values) == sft.TRACE_SETTINGS
