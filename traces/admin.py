@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from studyapp.models import ConditionCode, Study
 
 from . import jobs, loaders
+from .grading import percent
 from .importing import import_problems
 from .models import Checkpoint, GeneratedTrace, Job, Problem, ReferenceTrace
 from .stimuli import traces_to_stimuli
@@ -178,11 +179,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Answer accuracy")
     def answer_accuracy(self, obj: Job) -> str:
-        return _rate(obj.metrics.get("answer_accuracy"))
+        return percent(obj.metrics.get("answer_accuracy"), "-")
 
     @admin.display(description="P(correct answer | correct trace)")
     def p_answer_given_correct_trace(self, obj: Job) -> str:
-        return _rate(obj.metrics.get("p_answer_given_correct_trace"))
+        return percent(obj.metrics.get("p_answer_given_correct_trace"), "-")
 
     @admin.display(description="Problems")
     def problem_count(self, obj: Job) -> int:
@@ -212,11 +213,6 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, str(error), messages.ERROR)
             else:
                 self.message_user(request, f"Job #{job.pk} {done}.", messages.SUCCESS)
-
-
-def _rate(value: float | None) -> str:
-    """A rate as a percentage; '-' where it was not computed or is undefined (no such traces)."""
-    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 class MakeStimuliForm(forms.Form):

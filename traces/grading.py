@@ -421,6 +421,11 @@ def _rate(k: int, n: int) -> float | None:
     return k / n if n else None
 
 
+def percent(rate: float | None, undefined: str = "undefined") -> str:
+    """A rate as a percentage for people to read; `undefined` where there were no cases."""
+    return undefined if rate is None else f"{100 * rate:.1f}%"
+
+
 def summarize(grades: Iterable[TraceGrade]) -> GradeSummary:
     """Aggregate grades: the paper's question is P(correct answer | correct trace)."""
     grades = list(grades)

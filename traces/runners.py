@@ -114,12 +114,9 @@ def _generate(job: Job) -> None:
     if job.kind == Job.Kind.EVALUATE:
         summary = grading.summarize(job.traces.all())
         Job.objects.filter(pk=job.pk).update(metrics=summary_to_metrics(summary))
-        log(job, f"Final-answer accuracy {_percent(summary.answer_accuracy)}; P(correct answer | correct "
-                 f"trace) {_percent(summary.p_answer_given_correct_trace, 'undefined: no correct trace')}.")
-
-
-def _percent(rate: float | None, undefined: str = "undefined") -> str:
-    return undefined if rate is None else f"{100 * rate:.1f}%"
+        given_trace = grading.percent(summary.p_answer_given_correct_trace, "undefined: no correct trace")
+        log(job, f"Final-answer accuracy {grading.percent(summary.answer_accuracy)}; "
+                 f"P(correct answer | correct trace) {given_trace}.")
 
 
 def storable_text(text: str) -> tuple[str, list[str]]:
