@@ -1,6 +1,5 @@
 """Bringing QA problems into the database from data files, all or nothing."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,16 +50,13 @@ def import_reference_traces(path: str | Path, source: str = "") -> ImportResult:
 
     Every id must name an imported problem, or nothing is stored; traces already there are kept.
     """
-    name = str(path)
+    name, records = loaders.read_json_lines(path)
     rows = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            rows.append((lineno, row["id"], dict(row["traces"])))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise loaders.LoadError(name, lineno, f"expected id and traces: {error}") from error
+    for lineno, record in records:
+        source_id, traces = record.get("id"), record.get("traces")
+        if not isinstance(source_id, str) or not isinstance(traces, dict):
+            raise loaders.LoadError(name, lineno, "expected an 'id' string and a 'traces' object")
+        rows.append((lineno, source_id, traces))
     problems = {
         p.source_id: p
         for p in Problem.objects.filter(dataset="cotempqa", source_id__in=[sid for _, sid, _ in rows])

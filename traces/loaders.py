@@ -124,8 +124,9 @@ def _read_lines(path_or_file: PathOrFile) -> tuple[str, list[str]]:
     return name, text.split("\n")
 
 
-def _json_objects(path_or_file: PathOrFile) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
-    """Non-blank lines of a JSON Lines file as (line number, object)."""
+def read_json_lines(path_or_file: PathOrFile) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    """(name for messages, [(line number, object)]) for the non-blank lines of a JSON Lines file;
+    LoadError, naming the line, for bad UTF-8, bad JSON, a non-object or a NUL character."""
     name, lines = _read_lines(path_or_file)
     out: list[tuple[int, dict[str, Any]]] = []
     for lineno, line in enumerate(lines, start=1):
@@ -137,8 +138,21 @@ def _json_objects(path_or_file: PathOrFile) -> tuple[str, list[tuple[int, dict[s
             raise LoadError(name, lineno, f"invalid JSON: {exc}") from exc
         if not isinstance(obj, dict):
             raise LoadError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        if _has_nul(obj):
+            raise LoadError(name, lineno, "text contains a NUL character (\\u0000), which cannot be stored")
         out.append((lineno, obj))
     return name, out
+
+
+def _has_nul(value: Any) -> bool:
+    """NUL anywhere in the record's strings: PostgreSQL text refuses it, so refuse it here, by line."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], name: str, lineno: int) -> Any:
@@ -172,7 +186,7 @@ def load_cotempqa(path_or_file: PathOrFile, relation: str) -> list[Problem]:
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {RELATIONS}, got {relation!r}")
-    name, rows = _json_objects(path_or_file)
+    name, rows = read_json_lines(path_or_file)
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for lineno, obj in rows:
@@ -223,7 +237,7 @@ def load_babi(path_or_file: PathOrFile, task: str) -> list[Problem]:
     "apple,football" in task 8 are kept whole). ``task`` names the subset
     (e.g. "en-qa1"). Source ids are ``babi-<task>-<file line>-<question id>``.
     """
-    name, rows = _json_objects(path_or_file)
+    name, rows = read_json_lines(path_or_file)
     problems: list[Problem] = []
     for lineno, obj in rows:
         story = _field(obj, "story", dict, name, lineno)

@@ -217,3 +217,12 @@ def test_babi_malformed_line_raises(tmp_path: Path, bad_line: str, reason: str) 
 
 def test_load_error_is_value_error() -> None:
     assert issubclass(LoadError, ValueError)
+
+
+def test_a_nul_character_is_refused_naming_its_line() -> None:
+    """PostgreSQL text cannot hold NUL: the import must say where, not fail in the database."""
+    good = {"index": 1, "triple_element": "S1_R1_O2", "question": "Q?", "facts": ["a"], "answer": ["x"]}
+    bad = {**good, "index": 2, "facts": ["a\u0000b"]}
+    stream = io.StringIO(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(LoadError, match=r"line 2: text contains a NUL character"):
+        load_cotempqa(stream, "equal")
