@@ -119,7 +119,6 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         raise Http404("No such page in this study.")
     if state != "current":
         return redirect_to_current(participant)
-    form = None
     try:
         if page == services.CONSENT:
             choice = request.POST.get("consent")
