@@ -257,6 +257,81 @@ def test_proportional_odds_undefined_cases():
     assert res["df"] == 1 and "C" in res["reason"]
 
 
+# MASS::housing (Copenhagen housing conditions survey; Madsen 1976), the 72 rows in their order in the
+# data frame: one line per (Infl, Type, Cont) with the Freq of Sat = Low, Medium, High.
+HOUSING = [
+    ("Low", "Tower", "Low", (21, 21, 28)),
+    ("Medium", "Tower", "Low", (34, 22, 36)),
+    ("High", "Tower", "Low", (10, 11, 36)),
+    ("Low", "Apartment", "Low", (61, 23, 17)),
+    ("Medium", "Apartment", "Low", (43, 35, 40)),
+    ("High", "Apartment", "Low", (26, 18, 54)),
+    ("Low", "Atrium", "Low", (13, 9, 10)),
+    ("Medium", "Atrium", "Low", (8, 8, 12)),
+    ("High", "Atrium", "Low", (6, 7, 9)),
+    ("Low", "Terrace", "Low", (18, 6, 7)),
+    ("Medium", "Terrace", "Low", (15, 13, 13)),
+    ("High", "Terrace", "Low", (7, 5, 11)),
+    ("Low", "Tower", "High", (14, 19, 37)),
+    ("Medium", "Tower", "High", (17, 23, 40)),
+    ("High", "Tower", "High", (3, 5, 23)),
+    ("Low", "Apartment", "High", (78, 46, 43)),
+    ("Medium", "Apartment", "High", (48, 45, 86)),
+    ("High", "Apartment", "High", (15, 25, 62)),
+    ("Low", "Atrium", "High", (20, 23, 20)),
+    ("Medium", "Atrium", "High", (10, 22, 24)),
+    ("High", "Atrium", "High", (7, 10, 21)),
+    ("Low", "Terrace", "High", (57, 23, 13)),
+    ("Medium", "Terrace", "High", (31, 21, 13)),
+    ("High", "Terrace", "High", (5, 6, 13)),
+]
+
+
+def test_cumulative_logit_matches_polr_on_the_housing_data():
+    """R: polr(Sat ~ Infl + Type + Cont, weights = Freq, data = housing), the proportional-odds example
+    of Venables & Ripley, Modern Applied Statistics with S, 4th ed. (2002), §7.3, and of MASS's ?polr.
+
+    Data: MASS::housing as exported by Rdatasets,
+    https://github.com/vincentarelbundock/Rdatasets/blob/master/csv/MASS/housing.csv (the same 72 rows
+    as https://github.com/fabianp/mord/blob/master/mord/datasets/data/copenhagen_housing_survey.csv).
+
+    Reference output, printed by R in Li Dongfeng's R book, ch. "广义线性模型" (polr section),
+    https://www.math.pku.edu.cn/teachers/lidf/docs/Rbook/html/_Rbook/stat-glm.html: coefficients
+    InflMedium 0.5663937, InflHigh 1.2888191, TypeApartment -0.5723501, TypeAtrium -0.3661866,
+    TypeTerrace -1.0910149, ContHigh 0.3602841; intercepts Low|Medium -0.4961353, Medium|High 0.6907083;
+    residual deviance 3479.149, AIC 3495.149; summary() SEs 0.10465, 0.12716, 0.11924, 0.15517,
+    0.15149, 0.09554 and 0.1248, 0.1255. The same estimates and deviance are the reference values of
+    https://github.com/OpenMendel/OrdinalMultinomialModels.jl (test/polrfit_test.jl).
+    Tolerances follow the printed digits: polr's optim stops ~1e-7 short of the optimum.
+    """
+    design, y, w = [], [], []
+    for infl, kind, cont, freqs in HOUSING:
+        x = [infl == "Medium", infl == "High", kind == "Apartment", kind == "Atrium", kind == "Terrace",
+             cont == "High"]
+        for category, freq in enumerate(freqs):
+            design.append([float(v) for v in x])
+            y.append(category)
+            w.append(freq)
+    assert len(y) == 72 and sum(w) == 1681
+    res = st.cumulative_logit(design, y, w)
+    assert res["converged"]
+    polr = [0.5663937, 1.2888191, -0.5723501, -0.3661866, -1.0910149, 0.3602841]
+    assert res["coefficients"] == approx(polr, abs=1e-5)
+    assert res["thresholds"] == approx([-0.4961353, 0.6907083], abs=1e-5)
+    assert res["deviance"] == approx(3479.149, abs=1e-3)
+    assert res["loglik"] == approx(-3479.149 / 2, abs=1e-3)
+    assert res["deviance"] + 2 * (6 + 2) == approx(3495.149, abs=1e-3)  # AIC
+    assert res["coefficient_se"] == approx([0.10465, 0.12716, 0.11924, 0.15517, 0.15149, 0.09554], abs=1e-4)
+    assert res["threshold_se"] == approx([0.1248, 0.1255], abs=1e-4)
+
+
+def test_cumulative_logit_refuses_malformed_input():
+    with pytest.raises(ValueError, match="every category"):
+        st.cumulative_logit([[0.0], [1.0]], [0, 2], [3, 4])  # category 1 unused
+    with pytest.raises(ValueError, match="n x p"):
+        st.cumulative_logit([0.0, 1.0], [0, 1], [3, 4])
+
+
 def test_describe_and_bootstrap_are_seeded():
     res = st.describe([1, 2, 3, 4, 5, 5])
     # R: quantile(c(1, 2, 3, 4, 5, 5)) -> 25% 2.25, 50% 3.5, 75% 4.75 (type 7); sd = 1.632993.
