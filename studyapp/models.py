@@ -12,7 +12,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 LIKERT_MIN = 1
 LIKERT_MAX = 5
@@ -74,6 +73,10 @@ class Study(models.Model):
     )
     consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
+    content_version = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="Bumped whenever the study's items, stimuli or traces change (see studyapp.content).",
+    )
 
     class Meta:
         verbose_name_plural = "studies"
@@ -82,14 +85,16 @@ class Study(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.slug})"
 
-    @cached_property
-    def item_list(self) -> list["Item"]:
-        """The study's items, read once per request however many pages' worth are needed."""
-        return list(self.items.all())
-
-    @property
-    def attention_check(self) -> "Item | None":
-        return next((i for i in self.item_list if i.is_attention_check), None)
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Never write content_version back: only content.bump_version moves it, in SQL, so an
+        edit of the study made from an older copy cannot roll it back to a version some process
+        has cached with older content."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "content_version"
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def time_limit(self) -> timedelta:

@@ -6,13 +6,15 @@ already submitted are shown again with their saved answers and are never overwri
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from . import content
 from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
 
 CONSENT = "consent"
@@ -103,18 +105,17 @@ def time_out_if_late(participant: Participant, now: datetime) -> bool:
 def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
     """Keep the server time the page was first (and last) shown: reading time starts here.
 
-    One statement: insert the visit, or on a refresh only move its last-shown time.
+    One statement, outside any transaction: insert the visit, or on a refresh only move its
+    last-shown time. (The ORM's bulk_create upsert would wrap it in BEGIN/COMMIT.)
     """
-    now = now or timezone.now()
-    PageVisit.objects.bulk_create(
-        [
-            PageVisit(
-                participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
-                first_shown_at=now, last_shown_at=now,
-            )
-        ],
-        update_conflicts=True, unique_fields=["participant", "page"], update_fields=["last_shown_at"],
-    )
+    shown = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PageVisit._meta.db_table} "  # noqa: S608 - the model's own table name
+            "(participant_id, page, stimulus_id, first_shown_at, last_shown_at) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (participant_id, page) DO UPDATE SET last_shown_at = EXCLUDED.last_shown_at",
+            [participant.pk, page, stimulus_id_for(participant, page), shown, shown],
+        )
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -132,8 +133,8 @@ class TrialContent:
 
 
 def trial_content(participant: Participant, trial: int) -> TrialContent:
-    trace = StimulusTrace.objects.select_related("stimulus").get(
-        stimulus_id=participant.stimulus_sequence[trial - 1], condition=participant.condition.code
+    trace = content.trace(
+        participant.study, participant.stimulus_sequence[trial - 1], participant.condition.code
     )
     return TrialContent(trace.stimulus, trace, trial_items(participant, trial))
 
@@ -142,7 +143,7 @@ def trial_items(participant: Participant, trial: int) -> list[Item]:
     """The per-trial items in the participant's stored order, with the attention check on its trial."""
     items = _items_in_order(participant, participant.item_order)
     if trial == participant.attention_trial:
-        check = participant.study.attention_check
+        check = content.for_study(participant.study).attention_check
         if check is not None:
             items.insert(participant.attention_position - 1, check)
     return items
@@ -153,7 +154,7 @@ def end_items(participant: Participant) -> list[Item]:
 
 
 def _items_in_order(participant: Participant, ids: list[int]) -> list[Item]:
-    by_id = {item.id: item for item in participant.study.item_list}
+    by_id = content.for_study(participant.study).items_by_id
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -253,16 +254,32 @@ def _lock_page(participant: Participant, page: str) -> Participant:
 
 def _mark_submitted(participant: Participant, page: str, now: datetime) -> int | None:
     """Close the page's visit; return the server time on page in ms (None if never shown)."""
-    visit = PageVisit.objects.filter(participant=participant, page=page).first()
-    if visit is None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {PageVisit._meta.db_table} SET submitted_at = %s "  # noqa: S608 - the model's table
+            "WHERE participant_id = %s AND page = %s RETURNING first_shown_at",
+            [connection.ops.adapt_datetimefield_value(now), participant.pk, page],
+        )
+        row = cursor.fetchone()
+    if row is None:
         PageVisit.objects.create(
             participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
             submitted_at=now,
         )
         return None
-    visit.submitted_at = now
-    visit.save(update_fields=["submitted_at"])
-    return max(0, round((now - visit.first_shown_at).total_seconds() * 1000))
+    first_shown = _aware(row[0])
+    if first_shown is None:
+        return None
+    return max(0, round((now - first_shown).total_seconds() * 1000))
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp read by raw SQL: SQLite gives naive UTC text, PostgreSQL an aware datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
 
 
 def _store(

@@ -1,0 +1,73 @@
+"""What every participant of a study reads (its items, stimuli and traces), kept in memory per process.
+
+These rows change only when a researcher edits the study, and every such save or delete bumps the
+study's ``content_version`` (the signal handlers below). The version comes with the participant's
+row, which every page reads anyway, so a page takes the items and its trace from memory instead of
+querying them, and an edit is seen by the next page once it has committed.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import Item, Stimulus, StimulusTrace, Study
+
+
+@dataclass
+class StudyContent:
+    items: list[Item]
+    traces: dict[tuple[int, str], StimulusTrace] = field(default_factory=dict)  # (stimulus, condition)
+
+    def __post_init__(self) -> None:
+        self.items_by_id = {item.id: item for item in self.items}
+        self.attention_check = next((i for i in self.items if i.is_attention_check), None)
+
+
+# study id -> (created_at, content_version, content); created_at tells a re-created study apart
+_cache: dict[int, tuple[datetime, int, StudyContent]] = {}
+_lock = threading.Lock()
+
+
+def for_study(study: Study) -> StudyContent:
+    """The study's content at its current version, read from the database at most once per version."""
+    key = (study.created_at, study.content_version)
+    entry = _cache.get(study.pk)
+    if entry is not None and entry[:2] == key:
+        return entry[2]
+    content = StudyContent(items=list(Item.objects.filter(study_id=study.pk)))
+    with _lock:
+        _cache[study.pk] = (*key, content)
+    return content
+
+
+def trace(study: Study, stimulus_id: int, condition: str) -> StimulusTrace:
+    """The trace (with its stimulus) a participant in `condition` reads for one stimulus."""
+    content = for_study(study)
+    found = content.traces.get((stimulus_id, condition))
+    if found is None:
+        found = StimulusTrace.objects.select_related("stimulus").get(
+            stimulus_id=stimulus_id, stimulus__study_id=study.pk, condition=condition
+        )
+        content.traces[(stimulus_id, condition)] = found
+    return found
+
+
+def bump_version(study_id: int) -> None:
+    Study.objects.filter(pk=study_id).update(content_version=F("content_version") + 1)
+
+
+@receiver([post_save, post_delete], sender=Item)
+@receiver([post_save, post_delete], sender=Stimulus)
+def _study_row_changed(sender: type, instance: Item | Stimulus, **kwargs: object) -> None:
+    bump_version(instance.study_id)
+
+
+@receiver([post_save, post_delete], sender=StimulusTrace)
+def _trace_changed(sender: type, instance: StimulusTrace, **kwargs: object) -> None:
+    study_id = Stimulus.objects.filter(pk=instance.stimulus_id).values_list("study_id", flat=True).first()
+    if study_id is not None:
+        bump_version(study_id)
