@@ -1,5 +1,8 @@
 """Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial."""
 
+from collections.abc import Sequence
+from functools import lru_cache
+
 from django import forms
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -75,31 +78,42 @@ class LikertPageForm(forms.Form):
         return mark_safe("".join(self._fieldset(item, saved) for item in self.items))  # noqa: S308
 
     def _fieldset(self, item: Item, saved: dict[str, int] | None) -> str:
+        if saved is None and not self.is_bound:
+            return _blank_fieldset(item.code, item.text, tuple(item.anchors))
         name = field_name(item)
-        if saved is not None:
-            chosen = str(saved.get(item.code, ""))
-        else:
-            chosen = str(self.data.get(name, "")) if self.is_bound else ""
+        chosen = str(saved.get(item.code, "") if saved is not None else self.data.get(name, ""))
         errors = list(self.errors.get(name, [])) if self.is_bound else []
-        input_attrs = " disabled" if saved is not None else " required"
-        if errors:
-            input_attrs += f' aria-describedby="{escape(name)}-error"'
-        attrs = mark_safe(input_attrs)  # noqa: S308 - built from literals and an escaped name
-        options = format_html_join(
-            "",
-            '<label class="likert-option"><input type="radio" name="{}" value="{}"{}{}>'
-            "<span>{}</span></label>",
-            (
-                (name, value, " checked" if str(value) == chosen else "", attrs, label)
-                for value, label in enumerate(item.anchors, start=LIKERT_MIN)
-            ),
-        )
-        return format_html(
-            '<fieldset class="likert{}"{}><legend>{}</legend>{}'
-            '<div class="likert-options">{}</div></fieldset>',
-            " has-error" if errors else "",
-            mark_safe(' aria-invalid="true"') if errors else "",
-            item.text,
-            format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
-            options,
-        )
+        return _render_fieldset(name, item.text, item.anchors, chosen, errors, disabled=saved is not None)
+
+
+@lru_cache(maxsize=4096)
+def _blank_fieldset(code: str, text: str, anchors: tuple[str, ...]) -> str:
+    """An item as most pages show it (nothing chosen yet), the same for every participant: cached."""
+    return _render_fieldset(f"{ITEM_PREFIX}{code}", text, anchors, "", [], disabled=False)
+
+
+def _render_fieldset(
+    name: str, text: str, anchors: Sequence[str], chosen: str, errors: list[str], *, disabled: bool
+) -> str:
+    input_attrs = " disabled" if disabled else " required"
+    if errors:
+        input_attrs += f' aria-describedby="{escape(name)}-error"'
+    attrs = mark_safe(input_attrs)  # noqa: S308 - built from literals and an escaped name
+    options = format_html_join(
+        "",
+        '<label class="likert-option"><input type="radio" name="{}" value="{}"{}{}>'
+        "<span>{}</span></label>",
+        (
+            (name, value, " checked" if str(value) == chosen else "", attrs, label)
+            for value, label in enumerate(anchors, start=LIKERT_MIN)
+        ),
+    )
+    return format_html(
+        '<fieldset class="likert{}"{}><legend>{}</legend>{}'
+        '<div class="likert-options">{}</div></fieldset>',
+        " has-error" if errors else "",
+        mark_safe(' aria-invalid="true"') if errors else "",
+        text,
+        format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
+        options,
+    )
