@@ -5,6 +5,8 @@ submit, a second tab or a refresh finds the page already saved and stores nothin
 already submitted are shown again with their saved answers and are never overwritten.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -164,10 +166,27 @@ def saved_answers(participant: Participant, stimulus_id: int | None) -> dict[str
     return dict(rows.values_list("item__code", "value"))
 
 
-@transaction.atomic
+@contextmanager
+def submitting(slug: str, token: str) -> Iterator[Participant]:
+    """One page's save: a transaction that first reads the participant, with its study and
+    condition, under a lock on the participant's row. A double submit or a second tab waits here
+    and then finds the page saved. Raises Participant.DoesNotExist.
+
+    The submit_* functions below take the participant read here and must run inside it.
+    """
+    with transaction.atomic():
+        # FOR UPDATE OF the participant alone: locking the joined study row too would queue every
+        # page save in the study behind one another.
+        yield (
+            Participant.objects.select_related("study", "condition")
+            .select_for_update(of=("self",))
+            .get(token=token, study__slug=slug)
+        )
+
+
 def submit_consent(participant: Participant, agreed: bool, now: datetime | None = None) -> Participant:
     now = now or timezone.now()
-    participant = _lock_page(participant, CONSENT)
+    _check_page(participant, CONSENT)
     _mark_submitted(participant, CONSENT, now)
     if agreed:
         participant.pages_done += 1
@@ -178,22 +197,20 @@ def submit_consent(participant: Participant, agreed: bool, now: datetime | None 
     return participant
 
 
-@transaction.atomic
 def submit_instructions(participant: Participant, now: datetime | None = None) -> Participant:
     now = now or timezone.now()
-    participant = _lock_page(participant, INSTRUCTIONS)
+    _check_page(participant, INSTRUCTIONS)
     _mark_submitted(participant, INSTRUCTIONS, now)
     return _advance(participant, now)
 
 
-@transaction.atomic
 def submit_trial(
     participant: Participant, trial: int, answers: dict[str, int], now: datetime | None = None
 ) -> Participant:
     """Store one trial's answers (item code → 1..5), already validated against trial_items."""
     now = now or timezone.now()
     page = f"{TRIAL_PREFIX}{trial}"
-    participant = _lock_page(participant, page)
+    _check_page(participant, page)
     items = trial_items(participant, trial)
     time_ms = _mark_submitted(participant, page, now)
     _store(participant, participant.stimulus_sequence[trial - 1], items, answers, time_ms, now)
@@ -203,13 +220,12 @@ def submit_trial(
     return _advance(participant, now)
 
 
-@transaction.atomic
 def submit_questionnaire(
     participant: Participant, answers: dict[str, int], comment: str, now: datetime | None = None
 ) -> Participant:
     """Store the end-of-study answers and finish: completed, or screened out on a failed check."""
     now = now or timezone.now()
-    participant = _lock_page(participant, QUESTIONNAIRE)
+    _check_page(participant, QUESTIONNAIRE)
     time_ms = _mark_submitted(participant, QUESTIONNAIRE, now)
     _store(participant, None, end_items(participant), answers, time_ms, now)
     participant.comment = comment
@@ -238,18 +254,15 @@ def prolific_return_url(code: str) -> str:
     return f"{settings.PROLIFIC_COMPLETION_URL}?{urlencode({'cc': code})}"
 
 
-def _lock_page(participant: Participant, page: str) -> Participant:
-    """Re-read the participant under a row lock and check that `page` is the one to submit now."""
-    # Lock the participant's row alone: joining the study here would lock the study row too and
-    # queue every page save in the study behind one another.
-    locked = Participant.objects.select_for_update().get(pk=participant.pk)
-    locked.study, locked.condition = participant.study, participant.condition
-    state = page_state(locked, page, submitting=True)
+def _check_page(participant: Participant, page: str) -> None:
+    """Refuse to save unless inside submitting() and `page` is the one to submit now."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a page is saved only inside services.submitting()")
+    state = page_state(participant, page, submitting=True)
     if state in ("saved", "closed"):
         raise PageAlreadySaved(page)
     if state != "current":
         raise PageNotReached(page)
-    return locked
 
 
 def _mark_submitted(participant: Participant, page: str, now: datetime) -> int | None:

@@ -93,11 +93,15 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, slug: str, token: str, page: str) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            with services.submitting(slug, token) as participant:
+                return _submit(request, participant, page)
+        except Participant.DoesNotExist:
+            raise Http404("No such participant in this study.") from None
     participant = get_object_or_404(
         Participant.objects.select_related("study", "condition"), token=token, study__slug=slug
     )
-    if request.method == "POST":
-        return _submit(request, participant, page)
     services.time_out_if_late(participant, timezone.now())
     if page == services.DONE:
         if services.current_page(participant) != services.DONE:
@@ -114,40 +118,38 @@ def page(request: HttpRequest, slug: str, token: str, page: str) -> HttpResponse
 
 
 def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
+    """Validate and save one page; runs inside services.submitting(), under the participant's lock."""
     state = services.page_state(participant, page, submitting=True)
     if state == "unknown":
         raise Http404("No such page in this study.")
     if state != "current":
         return redirect_to_current(participant)
-    try:
-        if page == services.CONSENT:
-            choice = request.POST.get("consent")
-            if choice not in ("yes", "no"):
-                return _render_page(
-                    request, participant, page, status=400,
-                    error="Please choose whether you agree to take part.",
-                )
-            participant = services.submit_consent(participant, agreed=choice == "yes")
-        elif page == services.INSTRUCTIONS:
-            participant = services.submit_instructions(participant)
-        elif (trial := services.trial_number(page)) is not None:
-            form = LikertPageForm(
-                services.trial_items(participant, trial),
-                stimulus_id=services.stimulus_id_for(participant, page),
-                data=request.POST,
+    if page == services.CONSENT:
+        choice = request.POST.get("consent")
+        if choice not in ("yes", "no"):
+            return _render_page(
+                request, participant, page, status=400,
+                error="Please choose whether you agree to take part.",
             )
-            if not form.is_valid():
-                return _render_page(request, participant, page, form=form, status=400)
-            participant = services.submit_trial(participant, trial, form.answers())
-        else:
-            form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
-            if not form.is_valid():
-                return _render_page(request, participant, page, form=form, status=400)
-            participant = services.submit_questionnaire(
-                participant, form.answers(), form.cleaned_data["comment"]
-            )
-    except (services.PageAlreadySaved, services.PageNotReached):
-        participant.refresh_from_db()
+        participant = services.submit_consent(participant, agreed=choice == "yes")
+    elif page == services.INSTRUCTIONS:
+        participant = services.submit_instructions(participant)
+    elif (trial := services.trial_number(page)) is not None:
+        form = LikertPageForm(
+            services.trial_items(participant, trial),
+            stimulus_id=services.stimulus_id_for(participant, page),
+            data=request.POST,
+        )
+        if not form.is_valid():
+            return _render_page(request, participant, page, form=form, status=400)
+        participant = services.submit_trial(participant, trial, form.answers())
+    else:
+        form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
+        if not form.is_valid():
+            return _render_page(request, participant, page, form=form, status=400)
+        participant = services.submit_questionnaire(
+            participant, form.answers(), form.cleaned_data["comment"]
+        )
     services.time_out_if_late(participant, timezone.now())
     return redirect_to_current(participant)
 
