@@ -72,18 +72,32 @@ class LikertPageForm(forms.Form):
         return {item.code: self.cleaned_data[field_name(item)] for item in self.items}
 
     def likert_html(self, saved: dict[str, int] | None = None) -> SafeString:
-        """The items as fieldsets of native radios, checked as submitted (after an error) or as
-        saved (going back, then read-only). Built here rather than in a template loop: a trial
-        page has dozens of options, and the loop was most of the page's rendering time."""
-        return mark_safe("".join(self._fieldset(item, saved) for item in self.items))  # noqa: S308
+        """The items checked as submitted, with their errors (a bound form), else as likert_html()."""
+        if not self.is_bound:
+            return likert_html(self.items, saved)
+        return mark_safe("".join(  # noqa: S308 - every part is built by format_html
+            _render_fieldset(
+                field_name(item), item.text, item.anchors, str(self.data.get(field_name(item), "")),
+                list(self.errors.get(field_name(item), [])), disabled=False,
+            )
+            for item in self.items
+        ))
 
-    def _fieldset(self, item: Item, saved: dict[str, int] | None) -> str:
-        if saved is None and not self.is_bound:
-            return _blank_fieldset(item.code, item.text, tuple(item.anchors))
-        name = field_name(item)
-        chosen = str(saved.get(item.code, "") if saved is not None else self.data.get(name, ""))
-        errors = list(self.errors.get(name, [])) if self.is_bound else []
-        return _render_fieldset(name, item.text, item.anchors, chosen, errors, disabled=saved is not None)
+
+def likert_html(items: list[Item], saved: dict[str, int] | None = None) -> SafeString:
+    """The items as fieldsets of native radios: blank, or as saved (going back, then read-only).
+    Built here rather than in a template loop: a trial page has dozens of options, and the loop
+    was most of the page's rendering time. No form is needed to show a page."""
+    if saved is None:
+        parts = (_blank_fieldset(item.code, item.text, tuple(item.anchors)) for item in items)
+    else:
+        parts = (
+            _render_fieldset(
+                field_name(item), item.text, item.anchors, str(saved.get(item.code, "")), [], disabled=True
+            )
+            for item in items
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every part is built by format_html
 
 
 @lru_cache(maxsize=4096)

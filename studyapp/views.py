@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import allocation, services
-from .forms import LikertPageForm
+from .forms import LikertPageForm, likert_html
 from .models import ConditionCode, Participant, Study
 from .monitoring import study_progress
 from .rendering import render_trace
@@ -179,12 +179,11 @@ def _render_page(
         template = f"studyapp/{page}.html"
     elif trial is not None:
         content = services.trial_content(participant, trial)
-        form = form or LikertPageForm(content.items, stimulus_id=content.stimulus.id)
         stored = services.saved_answers(participant, content.stimulus.id) if saved else None
         context.update(
             trial=trial, stimulus=content.stimulus, trace_html=render_trace(content.trace.text),
             answer_html=render_trace(content.stimulus.model_answer),
-            likert_html=form.likert_html(stored), form=form,
+            likert_html=form.likert_html() if form else likert_html(content.items, stored), form=form,
         )
         template = "studyapp/trial.html"
     else:
