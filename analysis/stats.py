@@ -43,8 +43,21 @@ def _arrays(groups: Groups) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in groups.items()}
 
 
-def _unusable(groups: dict[str, np.ndarray], minimum: int) -> list[str]:
-    return [f"{k} (n = {len(v)})" for k, v in groups.items() if len(v) < minimum]
+def _left_out(sizes: Mapping[str, int]) -> str | None:
+    """The note naming the groups under two participants, which every test leaves out: one value
+    says nothing about its group's spread, and a rank test on it would report a result regardless."""
+    small = [f"{k} (n = {n})" for k, n in sizes.items() if n < 2]
+    return f"left out for fewer than two participants: {', '.join(small)}" if small else None
+
+
+def _refusal(note: str | None) -> str:
+    return "fewer than two groups with at least two participants" + (f"; {note}" if note else "")
+
+
+def _pair_gap(g: dict[str, np.ndarray], a: str, b: str) -> str | None:
+    """Why a pairwise comparison is left out, naming the groups under two; None if both have two."""
+    small = [k for k in (a, b) if len(g[k]) < 2]
+    return f"fewer than two participants in {' and '.join(small)}" if small else None
 
 
 # --- multiple comparisons -------------------------------------------------------------------
@@ -136,34 +149,35 @@ def cronbach_alpha(matrix: Sequence[Sequence[float]]) -> dict:
 
 def kruskal_wallis(groups: Groups) -> dict:
     """Kruskal-Wallis H (tie-corrected, as scipy and R), df = k - 1, and
-    ε² = H / ((n² - 1)/(n + 1)) (Tomczak & Tomczak 2014), i.e. H / (n - 1)."""
+    ε² = H / ((n² - 1)/(n + 1)) (Tomczak & Tomczak 2014), i.e. H / (n - 1).
+
+    Groups under two participants are left out and named in ``reason``."""
     g = _arrays(groups)
     out = {"H": None, "df": None, "p": None, "epsilon_squared": None, "n": 0, "reason": None}
-    empty = [k for k, v in g.items() if len(v) == 0]
-    g = {k: v for k, v in g.items() if len(v)}
+    note = _left_out({k: len(v) for k, v in g.items()})
+    g = {k: v for k, v in g.items() if len(v) >= 2}
     n = sum(len(v) for v in g.values())
     out["n"] = n
     if len(g) < 2:
-        none_in = f" (none in {', '.join(empty)})" if empty else ""
-        out["reason"] = "fewer than two groups with data" + none_in
+        out["reason"] = _refusal(note)
         return out
     allv = np.concatenate(list(g.values()))
     if np.ptp(allv) == 0:
         out["reason"] = "no variance: every value is the same"
         return out
     h, p = sps.kruskal(*g.values())
-    out.update(H=float(h), df=len(g) - 1, p=float(p), epsilon_squared=float(h / ((n**2 - 1) / (n + 1))))
-    if empty:
-        out["reason"] = f"groups without data left out: {', '.join(empty)}"
+    out.update(H=float(h), df=len(g) - 1, p=float(p), epsilon_squared=float(h / ((n**2 - 1) / (n + 1))),
+               reason=note)
     return out
 
 
 def dunn(groups: Groups) -> list[dict]:
     """Dunn's (1964) pairwise z tests on the pooled ranks with the tie correction, two-sided,
-    Holm-adjusted over all pairs (as R's dunn.test(…, method = "holm", altp = TRUE))."""
-    g = {k: v for k, v in _arrays(groups).items()}
-    labels = list(g)
-    present = [k for k in labels if len(g[k])]
+    Holm-adjusted over all pairs (as R's dunn.test(…, method = "holm", altp = TRUE)).
+
+    As in ``kruskal_wallis``, groups under two participants are left out of the ranks and their pairs."""
+    g = _arrays(groups)
+    present = [k for k, v in g.items() if len(v) >= 2]
     results = []
     var, mean_rank = 0.0, {}
     if len(present) >= 2:
@@ -171,18 +185,16 @@ def dunn(groups: Groups) -> list[dict]:
         ranks = sps.rankdata(allv)
         n = len(allv)
         _, ties = np.unique(allv, return_counts=True)
-        var = n * (n + 1) / 12 - (ties**3 - ties).sum() / (12 * (n - 1)) if n > 1 else 0.0
+        var = n * (n + 1) / 12 - (ties**3 - ties).sum() / (12 * (n - 1))
         start = 0
         for k in present:
             mean_rank[k] = ranks[start:start + len(g[k])].mean()
             start += len(g[k])
-    for a, b in combinations(labels, 2):
-        row = {"a": a, "b": b, "z": None, "p": None, "p_holm": None, "reason": None}
-        if not len(g[a]) or not len(g[b]):
-            row["reason"] = "a group has no data"
-        elif var <= 0:
+    for a, b in combinations(g, 2):
+        row = {"a": a, "b": b, "z": None, "p": None, "p_holm": None, "reason": _pair_gap(g, a, b)}
+        if row["reason"] is None and var <= 0:
             row["reason"] = "no variance: every value is the same"
-        else:
+        elif row["reason"] is None:
             z = (mean_rank[a] - mean_rank[b]) / math.sqrt(var * (1 / len(g[a]) + 1 / len(g[b])))
             row.update(z=float(z), p=float(2 * sps.norm.sf(abs(z))))
         results.append(row)
@@ -193,11 +205,12 @@ def dunn(groups: Groups) -> list[dict]:
 
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> dict:
     """Two-sided Mann-Whitney U (U of the first sample; scipy's 'auto' method) and the rank-biserial
-    correlation r = 2U/(n₁n₂) - 1 (Wendt 1972; Kerby 2014): positive when x tends to be larger."""
+    correlation r = 2U/(n₁n₂) - 1 (Wendt 1972; Kerby 2014): positive when x tends to be larger.
+    Refused for a sample under two, as the other tests leave such groups out."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     out = {"U": None, "p": None, "r_rb": None, "n1": len(x), "n2": len(y), "reason": None}
-    if not len(x) or not len(y):
-        out["reason"] = "a group has no data"
+    if len(x) < 2 or len(y) < 2:
+        out["reason"] = "fewer than two participants in a group"
     elif np.ptp(np.concatenate([x, y])) == 0:
         out["reason"] = "no variance: every value is the same"
     else:
@@ -207,9 +220,13 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> dict:
 
 
 def pairwise_mann_whitney(groups: Groups) -> list[dict]:
-    """Mann-Whitney U for every pair, Holm-adjusted over the pairs."""
+    """Mann-Whitney U for every pair, Holm-adjusted over the pairs; a refused pair names its small group."""
     g = _arrays(groups)
-    rows = [{"a": a, "b": b, **mann_whitney(g[a], g[b])} for a, b in combinations(g, 2)]
+    rows = []
+    for a, b in combinations(g, 2):
+        row = {"a": a, "b": b, **mann_whitney(g[a], g[b])}
+        row["reason"] = _pair_gap(g, a, b) or row["reason"]
+        rows.append(row)
     for row, adj in zip(rows, holm([r["p"] for r in rows]), strict=True):
         row["p_holm"] = adj
     return rows
@@ -221,18 +238,19 @@ def pairwise_mann_whitney(groups: Groups) -> list[dict]:
 def welch_anova(groups: Groups) -> dict:
     """Welch's (1951) heteroscedastic one-way ANOVA, as R's oneway.test(var.equal = FALSE).
 
-    Groups under two are left out (named in ``reason``); a group without variance makes it undefined.
+    Groups under two participants are left out (named in ``reason``); a group without variance
+    makes it undefined (its weight n/s² is infinite).
     """
     g = _arrays(groups)
     out = {"F": None, "df1": None, "df2": None, "p": None, "reason": None}
-    small = _unusable(g, 2)
+    note = _left_out({k: len(v) for k, v in g.items()})
     g = {k: v for k, v in g.items() if len(v) >= 2}
     if len(g) < 2:
-        out["reason"] = "fewer than two groups with at least two participants"
+        out["reason"] = _refusal(note)
         return out
     flat = [k for k, v in g.items() if v.var(ddof=1) == 0]
     if flat:
-        out["reason"] = f"no variance within {', '.join(flat)}"
+        out["reason"] = "; ".join(filter(None, [f"no variance within {', '.join(flat)}", note]))
         return out
     n = np.array([len(v) for v in g.values()], dtype=float)
     m = np.array([v.mean() for v in g.values()])
@@ -242,30 +260,34 @@ def welch_anova(groups: Groups) -> dict:
     lam = (((1 - w / w.sum()) ** 2) / (n - 1)).sum()
     f = ((w * (m - grand) ** 2).sum() / (k - 1)) / (1 + 2 * (k - 2) * lam / (k**2 - 1))
     df2 = (k**2 - 1) / (3 * lam)
-    out.update(F=float(f), df1=k - 1, df2=float(df2), p=float(sps.f.sf(f, k - 1, df2)))
-    if small:
-        out["reason"] = f"left out for fewer than two participants: {', '.join(small)}"
+    out.update(F=float(f), df1=k - 1, df2=float(df2), p=float(sps.f.sf(f, k - 1, df2)), reason=note)
     return out
 
 
 def games_howell(groups: Groups) -> list[dict]:
     """Games-Howell (1976) pairwise comparisons: Welch t with Welch-Satterthwaite df, p from the
-    studentized range for the k groups compared (as pingouin.pairwise_gameshowell)."""
+    studentized range for the k groups compared (as pingouin.pairwise_gameshowell).
+
+    k counts every group of at least two participants, whatever its variance: a flat group is still
+    one of the means compared. Groups under two are left out; a pair is undefined only when its SE
+    is 0 (neither group varies)."""
     g = _arrays(groups)
-    usable = [k for k, v in g.items() if len(v) >= 2 and v.var(ddof=1) > 0]
+    k = sum(len(v) >= 2 for v in g.values())
     rows = []
     for a, b in combinations(g, 2):
-        row = {"a": a, "b": b, "diff": None, "se": None, "t": None, "df": None, "p": None, "reason": None}
-        if a not in usable or b not in usable:
-            row["reason"] = "a group has fewer than two participants or no variance"
-        else:
+        row = {"a": a, "b": b, "diff": None, "se": None, "t": None, "df": None, "p": None,
+               "reason": _pair_gap(g, a, b)}
+        if not row["reason"]:
             va, vb = g[a].var(ddof=1) / len(g[a]), g[b].var(ddof=1) / len(g[b])
-            se = math.sqrt(va + vb)
-            diff = g[a].mean() - g[b].mean()
-            t = diff / se
-            df = (va + vb) ** 2 / (va**2 / (len(g[a]) - 1) + vb**2 / (len(g[b]) - 1))
-            p = sps.studentized_range.sf(abs(t) * math.sqrt(2), len(usable), df)
-            row.update(diff=float(diff), se=float(se), t=float(t), df=float(df), p=float(min(1.0, p)))
+            if va + vb == 0:
+                row["reason"] = f"neither {a} nor {b} varies: the standard error is 0"
+            else:
+                se = math.sqrt(va + vb)
+                diff = g[a].mean() - g[b].mean()
+                t = diff / se
+                df = (va + vb) ** 2 / (va**2 / (len(g[a]) - 1) + vb**2 / (len(g[b]) - 1))
+                p = sps.studentized_range.sf(abs(t) * math.sqrt(2), k, df)
+                row.update(diff=float(diff), se=float(se), t=float(t), df=float(df), p=float(min(1.0, p)))
         rows.append(row)
     return rows
 
@@ -363,23 +385,30 @@ def cumulative_logit(design: ArrayLike, y: ArrayLike, weights: ArrayLike) -> dic
     }
 
 
-def proportional_odds(counts: Mapping[str, Sequence[int]]) -> dict:
+def proportional_odds(
+    counts: Mapping[str, Sequence[int]], participants: Mapping[str, int] | None = None
+) -> dict:
     """Cumulative-logit (proportional-odds) model of an ordinal response on group, fitted by maximum
     likelihood on the group x category counts: logit P(Y ≤ j) = θ_j - β_group, β of the first group
     = 0 (as R's MASS::polr). Positive β: higher categories than the reference group.
 
     A thin wrapper: dummy-codes the groups and calls ``cumulative_logit``. Returns the coefficients
     with Wald SEs and the likelihood-ratio test against the thresholds-only model (χ², df = groups
-    - 1). Categories nobody used are dropped.
+    - 1). Categories nobody used are dropped. ``participants`` is how many people gave each group's
+    responses (default: one per response); as in the other tests, groups under two are left out,
+    since the responses of one person stand for their group no better than a single value.
     """
-    labels = [k for k, v in counts.items() if sum(v) > 0]
-    missing = [k for k, v in counts.items() if sum(v) == 0]
+    sizes = {
+        k: sum(v) if participants is None else min(participants.get(k, 0), sum(v)) for k, v in counts.items()
+    }
+    labels = [k for k, n in sizes.items() if n >= 2]
+    note = _left_out(sizes)
     out = {
         "reference": labels[0] if labels else None, "coefficients": [], "thresholds": None,
         "lr_chi2": None, "df": None, "p": None, "n": 0, "reason": None,
     }
     if len(labels) < 2:
-        out["reason"] = "fewer than two groups with responses"
+        out["reason"] = _refusal(note)
         return out
     table = np.asarray([counts[k] for k in labels], dtype=float)
     table = table[:, table.sum(axis=0) > 0]
@@ -402,12 +431,8 @@ def proportional_odds(counts: Mapping[str, Sequence[int]]) -> dict:
             "group": label, "beta": b, "se": se, "odds_ratio": float(math.exp(b)) if abs(b) < 700 else None,
             "z": b / se if se else None, "p": float(2 * sps.norm.sf(abs(b / se))) if se else None,
         })
-    notes = []
-    if missing:
-        notes.append(f"groups without responses left out: {', '.join(missing)}")
-    if unstable:
-        notes.append("estimates unstable (a group may lie entirely at one end of the scale)")
-    out["reason"] = "; ".join(notes) or None
+    unstable_note = "estimates unstable, as a group may lie entirely at one end of the scale"
+    out["reason"] = "; ".join(filter(None, [note, unstable_note if unstable else None])) or None
     return out
 
 

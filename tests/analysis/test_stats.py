@@ -41,10 +41,50 @@ def test_kruskal_r_hollander_wolfe_example_and_epsilon_squared():
 
 
 def test_kruskal_undefined_cases_give_words():
-    assert st.kruskal_wallis({"a": [3, 3], "b": [3]})["H"] is None
-    assert "no variance" in st.kruskal_wallis({"a": [3, 3], "b": [3]})["reason"]
+    assert st.kruskal_wallis({"a": [3, 3], "b": [3, 3]})["H"] is None
+    assert "no variance" in st.kruskal_wallis({"a": [3, 3], "b": [3, 3]})["reason"]
     res = st.kruskal_wallis({"a": [1, 2], "b": []})
-    assert res["H"] is None and "b" in res["reason"]
+    assert res["H"] is None and "b (n = 0)" in res["reason"]
+
+
+ONE_EACH = {"decomposition": [1.0], "r1": [2.0], "r1_summary": [3.0], "posthoc": [4.0]}
+
+
+def test_rank_tests_and_ordinal_model_refuse_groups_of_one_in_words():
+    """One participant per condition: no test, though H, U and z could be computed on four values."""
+    refusal = ("fewer than two groups with at least two participants; left out for fewer than two "
+               "participants: decomposition (n = 1), r1 (n = 1), r1_summary (n = 1), posthoc (n = 1)")
+    res = st.kruskal_wallis(ONE_EACH)
+    assert res["H"] is None and res["p"] is None and res["reason"] == refusal
+    for row in [*st.dunn(ONE_EACH), *st.pairwise_mann_whitney(ONE_EACH)]:
+        assert row["p"] is None and row["p_holm"] is None
+        assert row["reason"] == f"fewer than two participants in {row['a']} and {row['b']}"
+    counts = {"decomposition": [1, 0, 0], "r1": [0, 1, 0], "r1_summary": [0, 3, 0], "posthoc": [0, 0, 5]}
+    res = st.proportional_odds(counts, participants={k: 1 for k in counts})
+    assert res["lr_chi2"] is None and res["reason"] == refusal
+
+
+def test_rank_tests_leave_out_a_group_of_one_and_name_it():
+    # scipy.stats.kruskal docstring: x = [1, 3, 5, 7, 9], y = [2, 4, 6, 8, 10] -> H = 0.2727272727272734,
+    # p = 0.6015081344405895 (Dunn's p for two groups is the same); a third group of one changes nothing.
+    groups = {"x": [1, 3, 5, 7, 9], "y": [2, 4, 6, 8, 10], "z": [11]}
+    res = st.kruskal_wallis(groups)
+    assert res["H"] == approx(0.2727272727272734) and res["p"] == approx(0.6015081344405895)
+    assert res["df"] == 1 and res["n"] == 10
+    assert res["reason"] == "left out for fewer than two participants: z (n = 1)"
+    rows = st.dunn(groups)
+    assert rows[0]["p"] == approx(0.6015081344405895) and rows[0]["p_holm"] == approx(0.6015081344405895)
+    assert [r["reason"] for r in rows[1:]] == ["fewer than two participants in z"] * 2
+    # scipy.stats.mannwhitneyu docstring (Conover 1971): U1 = 17.0, p = 0.1111111111111111 (exact).
+    rows = st.pairwise_mann_whitney({"males": [19, 22, 16, 29, 24], "females": [20, 11, 17, 12], "one": [15]})
+    assert rows[0]["U"] == 17.0 and rows[0]["p_holm"] == approx(0.1111111111111111)
+    assert [r["p"] for r in rows[1:]] == [None, None]
+    assert rows[2]["reason"] == "fewer than two participants in one"
+    # The 2 x 2 odds ratio of 12.0 (scipy's fisher_exact docstring table [[6, 2], [1, 4]]); group C's
+    # six answers come from one participant, so C is left out.
+    res = st.proportional_odds({"A": [6, 2], "B": [1, 4], "C": [3, 3]}, participants={"A": 8, "B": 5, "C": 1})
+    assert res["df"] == 1 and res["coefficients"][0]["odds_ratio"] == approx(12.0, rel=1e-5)
+    assert res["reason"] == "left out for fewer than two participants: C (n = 1)"
 
 
 def test_mann_whitney_scipy_docstring_and_rank_biserial():
@@ -181,13 +221,44 @@ def test_games_howell_three_groups_penguins():
     assert [r["df"] for r in rows] == approx([152.455, 249.643, 170.404], abs=5e-4)
     assert [r["p"] for r in rows] == approx([0.8502, 0.0, 0.0], abs=5e-5)
 
+def test_games_howell_k_counts_every_group_of_two_whatever_its_variance():
+    """The studentized range compares all k means, so a group with SD 0 still counts in k; a pair's p
+    depends only on its two groups and k. With the published three-group penguin values above: a fourth
+    group of one is left out (k stays 3, same p); a fourth group of two counts, flat or not."""
+    penguins = _penguin_body_mass()
+    flat = st.games_howell({**penguins, "Flat": [4000.0, 4000.0]})
+    varied = st.games_howell({**penguins, "Varied": [3500.0, 4500.0]})
+    assert flat[0]["p"] == approx(varied[0]["p"], rel=1e-12) and flat[0]["p"] > 0.8502 + 1e-3  # k = 4
+    # Four conditions of two, two of them flat: decomposition-r1 is still compared among k = 4.
+    flat = st.games_howell({"decomposition": [1, 3], "r1": [4, 6], "r1_summary": [2, 2], "posthoc": [3, 3]})
+    varied = st.games_howell({"decomposition": [1, 3], "r1": [4, 6], "r1_summary": [2, 3], "posthoc": [3, 4]})
+    assert flat[0]["p"] == approx(varied[0]["p"], rel=1e-12)
+    rows = st.games_howell({**penguins, "One": [4000.0]})
+    assert [r["p"] for r in rows if r["p"] is not None] == approx([0.8502, 0.0, 0.0], abs=5e-5)
+    assert [r["reason"] for r in rows if r["b"] == "One"] == ["fewer than two participants in One"] * 3
+
+
+def test_games_howell_pair_with_one_flat_group_is_the_welch_t_test():
+    # With two groups Games-Howell is Welch's t test (see the sleep example). When one group has no
+    # variance the SE is still positive and Welch's t is the one-sample t test of the other group against
+    # the flat group's value, df = n1 - 1: scipy's ttest_1samp on sleep group 1 against 0 is the reference.
+    (row,) = st.games_howell({"1": SLEEP_1, "flat": [0.0] * 10})
+    one_sample = sps.ttest_1samp(SLEEP_1, 0.0)
+    assert row["t"] == approx(one_sample.statistic) and row["p"] == approx(one_sample.pvalue)
+    assert row["df"] == approx(9.0)
+    (row,) = st.games_howell({"a": [2, 2], "b": [3, 3, 3]})
+    assert row["p"] is None and row["reason"] == "neither a nor b varies: the standard error is 0"
+
+
 def test_games_howell_and_welch_undefined_cases():
     res = st.welch_anova({"a": [1, 2, 3], "b": [2, 2, 2]})
     assert res["F"] is None and "no variance within b" in res["reason"]
     res = st.welch_anova({"a": [1, 2, 3], "b": [2, 3, 5], "c": [4]})
-    assert res["F"] is not None and "c (n = 1)" in res["reason"]
+    assert res["F"] is not None and res["reason"] == "left out for fewer than two participants: c (n = 1)"
+    res = st.welch_anova({"a": [1, 2, 3], "b": [2, 2, 2], "c": [4]})
+    assert res["reason"] == "no variance within b; left out for fewer than two participants: c (n = 1)"
     rows = st.games_howell({"a": [1, 2, 3], "b": [4]})
-    assert rows[0]["p"] is None and rows[0]["reason"]
+    assert rows[0]["p"] is None and rows[0]["reason"] == "fewer than two participants in b"
 
 
 # Pingouin's example data set "cronbach_alpha" (pingouin/datasets/cronbach_alpha.csv), 15 people x 10
