@@ -46,10 +46,8 @@ class Options:
             return default if value is None else value.lower() not in ("0", "false", "no", "off")
 
         try:
-            seconds = float(query.get("speeder_seconds", cls.speeder_seconds))
+            seconds = speeder_seconds(query.get("speeder_seconds", cls.speeder_seconds))
         except ValueError:
-            seconds = cls.speeder_seconds
-        if not math.isfinite(seconds) or seconds < 0:
             seconds = cls.speeder_seconds
         scope = query.get("straightline_scope", "all")
         return cls(
@@ -59,6 +57,18 @@ class Options:
             straightlining=flag("straightlining", True),
             straightline_scope=scope if scope in ("all", "trial") else "all",
         )
+
+
+def speeder_seconds(text: str | float) -> float:
+    """The speeder threshold: a finite number of seconds, zero or more, else ValueError in words; one
+    check for the page's query and the analyze command (nan or -5 would flag no one, inf everyone)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"the speeder threshold must be a number of seconds, zero or more, not {text!r}")
+    return value
 
 
 # --- APA wording ----------------------------------------------------------------------------
@@ -227,14 +237,14 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         )
         kruskal = st.kruskal_wallis(groups)
         welch = st.welch_anova(groups)
-        ordinal = st.proportional_odds(responses[key])
+        ordinal = st.proportional_odds(responses[key], {c: len(groups[c]) for c in codes})
         constructs.append(
             {
                 "key": key,
                 "label": label,
                 "items": members,
                 "descriptives": [
-                    {"condition": c, **st.describe(groups[c], n_boot=N_BOOT, seed=SEED + 100 * i + j)}
+                    _describe(c, groups[c], finished[c], analysed[c], seed=SEED + 100 * i + j)
                     for j, c in enumerate(codes)
                 ],
                 "reliability": {
@@ -307,6 +317,8 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
             "Holm-adjusted across the five outcomes. Pairwise: Dunn tests and Mann\u2013Whitney U with the "
             "rank-biserial r, two-sided, Holm-adjusted within each outcome.",
             "Sensitivity analysis: Welch's ANOVA with Games\u2013Howell comparisons.",
+            "Conditions with fewer than two participants are left out of every test (and named); "
+            "Games\u2013Howell's studentized range counts every condition of two or more.",
             "Robustness: proportional-odds (cumulative logit) model of the item responses on condition, "
             "fitted by maximum likelihood, likelihood-ratio test against the thresholds-only model; it "
             "treats responses as independent (no participant random effect).",
@@ -348,6 +360,15 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         "models": models,
     }
     return st.clean(report), scores
+
+
+def _describe(condition: str, scores: list[float], finished: int, analysed: int, seed: int) -> dict:
+    """A condition's descriptives; where everyone who finished was excluded, the note says so, since
+    "no participants" beside an exclusions table counting them reads as a contradiction."""
+    out = {"condition": condition, **st.describe(scores, n_boot=N_BOOT, seed=seed)}
+    if finished and not analysed:
+        out["reason"] = f"none left after the exclusions ({finished} finished)"
+    return out
 
 
 def _power(k: int, n: float, what: str) -> dict:
@@ -502,8 +523,12 @@ def box_plot(construct: dict, scores: dict[str, list[float]] | None = None) -> s
     return "".join(parts)
 
 
-def render_html(report: dict, scores: dict | None = None, query: str = "") -> str:
-    """The report page (self-contained: inline CSS and SVG, no scripts, no external files)."""
+def render_html(report: dict, scores: dict | None = None, query: str | None = None) -> str:
+    """The report page (self-contained: inline CSS and SVG, no scripts, no external files).
+
+    ``query`` is the page's query string, for its exclusion form and download links; None renders
+    the file to save, without them (they would do nothing there): it states the exclusions applied.
+    """
     from django.template.loader import render_to_string
     from django.utils.safestring import mark_safe
 
@@ -516,6 +541,8 @@ def render_html(report: dict, scores: dict | None = None, query: str = "") -> st
         {"item": item, "svg": mark_safe(diverging_bars(item, codes))}  # noqa: S308 - built with escape()
         for item in report["items"]
     ]
+    applied = [c["label"] for c in report["exclusions"]["criteria"] if c["enabled"]]
     return render_to_string(
-        "analysis/report.html", {"report": report, "plots": plots, "bars": bars, "query": query}
+        "analysis/report.html",
+        {"report": report, "plots": plots, "bars": bars, "query": query, "applied": applied},
     )

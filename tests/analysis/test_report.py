@@ -6,12 +6,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import Condition, ConditionCode, PageVisit, Participant
+from studyapp.models import Condition, ConditionCode, PageVisit, Participant, Response
 from tests.conftest import Walker, make_study
 from traces.models import Checkpoint, GeneratedTrace, Job, Problem
 
@@ -55,12 +55,12 @@ def staff(client, django_user_model):
 
 @pytest.fixture
 def uneven_study():
-    """decomposition: 3 participants (plus one failing the attention check), r1: 1, r1_summary: 1,
+    """decomposition: 3 participants (plus one failing the attention check), r1: 2, r1_summary: 1,
     posthoc: none."""
     study = make_study("uneven", trials=2)
-    people = [complete(Client(), study, offset) for offset in range(5)]
+    people = [complete(Client(), study, offset) for offset in range(6)]
     failed = complete(Client(), study, 7, attention_value=5)
-    plan = ["decomposition", "decomposition", "decomposition", "r1", "r1_summary"]
+    plan = ["decomposition", "decomposition", "decomposition", "r1", "r1", "r1_summary"]
     for person, code in zip(people, plan, strict=True):
         move(person, code)
     move(failed, "decomposition")
@@ -94,8 +94,8 @@ def test_json_report_words_not_nan(staff, uneven_study):
     assert "NaN" not in text and "Infinity" not in text
     report = json.loads(text)
     ex = report["exclusions"]
-    assert ex["finished"] == {"decomposition": 4, "r1": 1, "r1_summary": 1, "posthoc": 0}
-    assert ex["analysed"] == {"decomposition": 3, "r1": 1, "r1_summary": 1, "posthoc": 0}
+    assert ex["finished"] == {"decomposition": 4, "r1": 2, "r1_summary": 1, "posthoc": 0}
+    assert ex["analysed"] == {"decomposition": 3, "r1": 2, "r1_summary": 1, "posthoc": 0}
     attention = next(c for c in ex["criteria"] if c["key"] == "attention")
     assert attention["flagged"]["decomposition"] == 1 and attention["enabled"]
     assert all(c["flagged_total"] == 0 for c in ex["criteria"] if c["key"] != "attention")
@@ -103,17 +103,21 @@ def test_json_report_words_not_nan(staff, uneven_study):
     construct = next(c for c in report["constructs"] if c["key"] == "faithfulness")
     by = {d["condition"]: d for d in construct["descriptives"]}
     assert by["decomposition"]["n"] == 3 and by["decomposition"]["sd"] is not None
-    assert by["r1"]["n"] == 1 and by["r1"]["sd"] is None and "one participant" in by["r1"]["reason"]
+    single = by["r1_summary"]
+    assert single["n"] == 1 and single["sd"] is None and "one participant" in single["reason"]
     assert by["posthoc"]["n"] == 0 and by["posthoc"]["mean"] is None
     assert by["posthoc"]["reason"] == "no participants"
-    assert construct["kruskal"]["df"] == 2 and "posthoc" in construct["kruskal"]["reason"]
-    assert construct["kruskal"]["words"].startswith("H(2) = ")
-    assert construct["welch"]["F"] is None and construct["welch"]["words"].startswith("Not computed:")
+    # Groups under two are left out of the tests, and named.
+    left_out = "left out for fewer than two participants: r1_summary (n = 1), posthoc (n = 0)"
+    assert construct["kruskal"]["df"] == 1 and construct["kruskal"]["reason"] == left_out
+    assert construct["kruskal"]["words"].startswith("H(1) = ")
+    assert construct["welch"]["df1"] == 1 and construct["welch"]["reason"] == left_out
+    assert construct["ordinal"]["df"] == 1 and left_out in construct["ordinal"]["reason"]
     pair = next(d for d in construct["dunn"] if d["b"] == "posthoc")
-    assert pair["p"] is None and pair["words"] == "Not computed: a group has no data."
+    assert pair["p"] is None and pair["words"] == "Not computed: fewer than two participants in posthoc."
     assert construct["reliability"]["k"] == 2
     assert report["power"]["planned"]["f"] == pytest.approx(0.3375, abs=1e-3)  # 4 groups of 25
-    assert report["power"]["analysed"]["f"] is None  # harmonic mean of 3, 1, 1 is under 2
+    assert report["power"]["analysed"]["f"] is None  # harmonic mean of 3, 2, 1 is under 2
     assert report["power"]["analysed"]["words"].startswith("Not computed")
     assert [r["condition"] for r in report["attrition"]["rows"]] == ConditionCode.values
     assert report["models"] == []
@@ -126,18 +130,19 @@ def test_attention_exclusion_can_be_switched_off(staff, uneven_study):
 
 
 def test_speeders_and_straightliners_are_flagged(staff, uneven_study):
-    person = Participant.objects.filter(study=uneven_study, condition__code="r1").get()
+    person = Participant.objects.filter(study=uneven_study, condition__code="r1_summary").get()
     visits = PageVisit.objects.filter(participant=person)
     visits.update(first_shown_at=F("submitted_at") - timedelta(seconds=2))
     person.responses.filter(stimulus__isnull=False).update(value=4)
     report = staff.get(url(uneven_study, format="json")).json()
     crit = {c["key"]: c for c in report["exclusions"]["criteria"]}
-    assert crit["speeders"]["flagged"]["r1"] == 1 and crit["straightlining"]["flagged"]["r1"] == 1
-    assert report["exclusions"]["analysed"]["r1"] == 0
+    assert crit["speeders"]["flagged"]["r1_summary"] == 1
+    assert crit["straightlining"]["flagged"]["r1_summary"] == 1
+    assert report["exclusions"]["analysed"]["r1_summary"] == 0
     report = staff.get(url(uneven_study, format="json", speeders=0, straightlining=0)).json()
-    assert report["exclusions"]["analysed"]["r1"] == 1
+    assert report["exclusions"]["analysed"]["r1_summary"] == 1
     report = staff.get(url(uneven_study, format="json", speeder_seconds=1, straightlining=0)).json()
-    assert report["exclusions"]["analysed"]["r1"] == 1
+    assert report["exclusions"]["analysed"]["r1_summary"] == 1
 
 
 def test_html_page_and_download(staff, uneven_study):
@@ -146,12 +151,88 @@ def test_html_page_and_download(staff, uneven_study):
     html = response.content.decode()
     assert "NaN" not in html and "nan" not in re.sub(r"[A-Za-z]nan|nan[a-z]", "", html)
     assert html.count("<svg") == 5 + 12  # a box plot per outcome, a bar chart per item (8 + 4 end)
-    assert "H(2) = " in html and "\u03b5\u00b2 = " in html
-    assert "only one participant" in html and "Not computed: a group has no data." in html
+    assert "H(1) = " in html and "\u03b5\u00b2 = " in html
+    assert "only one participant" in html and "Not computed: fewer than two participants in posthoc." in html
+    assert "Left out for fewer than two participants: r1_summary (n = 1), posthoc (n = 0)." in html
     assert "<script" not in html and "<link" not in html
     download = staff.get(url(uneven_study, format="html"))
     assert download["Content-Disposition"] == 'attachment; filename="analysis-uneven.html"'
     assert download.content.decode().startswith("<!doctype html>")
+
+
+def test_one_participant_per_condition_gives_no_tests_but_words(staff):
+    study = make_study("singles", trials=2)
+    for offset, code in enumerate(ConditionCode.values):
+        move(complete(Client(), study, offset), code)
+    report = staff.get(url(study, format="json")).json()
+    for construct in report["constructs"]:
+        assert construct["kruskal"]["H"] is None and construct["ordinal"]["lr_chi2"] is None
+        assert construct["kruskal"]["words"].startswith(
+            "Not computed: fewer than two groups with at least two participants; left out for fewer than two "
+            "participants: decomposition (n = 1), r1 (n = 1)"
+        )
+        pairs = [*construct["dunn"], *construct["mann_whitney"], *construct["games_howell"]]
+        assert all(p["p"] is None and p["words"].startswith("Not computed: fewer than two") for p in pairs)
+    html = staff.get(url(study)).content.decode()
+    assert "H(3)" not in html and "U = " not in html and "z = " not in html and "LR " not in html
+
+
+def test_report_notes_are_sentences_not_nested_parentheses(staff, uneven_study):
+    # r1's two participants answer 5 to every trial item: the ordinal model's estimates are unstable.
+    Response.objects.filter(
+        participant__study=uneven_study, participant__condition__code="r1", stimulus__isnull=False
+    ).update(value=5)
+    report = staff.get(url(uneven_study, format="json", straightlining=0)).json()
+    ordinal = next(c for c in report["constructs"] if c["key"] == "predictability")["ordinal"]
+    assert ordinal["lr_chi2"] is not None and "estimates unstable" in ordinal["reason"]
+    html = staff.get(url(uneven_study, straightlining=0)).content.decode()
+    assert ("Left out for fewer than two participants: r1_summary (n = 1), posthoc (n = 0); estimates "
+            "unstable, as a group may lie entirely at one end of the scale.") in html
+    results = re.findall(r"<p>(?:Kruskal|Welch|Proportional-odds).*?</p>", html, flags=re.S)
+    assert len(results) == 3 * 5
+    for text in results:
+        depth = deepest = 0
+        for char in re.sub(r"<[^>]+>", "", text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            deepest = max(deepest, depth)
+        assert deepest <= 1, text
+
+
+def test_everyone_excluded_says_none_are_left_after_the_exclusions(staff, uneven_study):
+    Response.objects.filter(participant__study=uneven_study, stimulus__isnull=False).update(value=4)
+    report = staff.get(url(uneven_study, format="json", attention=0)).json()
+    assert report["exclusions"]["analysed_total"] == 0
+    by = {d["condition"]: d for d in report["constructs"][0]["descriptives"]}
+    assert by["decomposition"]["reason"] == "none left after the exclusions (4 finished)"
+    assert by["r1_summary"]["reason"] == "none left after the exclusions (1 finished)"
+    assert by["posthoc"]["reason"] == "no participants"  # nobody finished in it
+
+
+def test_downloaded_html_has_no_controls_and_states_the_exclusions(staff, uneven_study):
+    html = staff.get(url(uneven_study, speeders=0, format="html")).content.decode()
+    assert "<form" not in html and "format=" not in html and "<a href" not in html
+    assert ("Exclusions applied: Failed the attention check; Same value on every per-trial item of all "
+            "trials.") in html
+    page = staff.get(url(uneven_study, speeders=0)).content.decode()
+    assert "<form" in page and "speeders=0&amp;format=html" in page
+
+
+@pytest.mark.parametrize("fmt", ["xml", "csv", ""])
+def test_unknown_report_format_is_a_400_in_words(staff, uneven_study, fmt):
+    response = staff.get(url(uneven_study, format=fmt))
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        f"Unknown format {fmt!r}: use format=html (a file to save) or format=json, or leave it out for the "
+        "page."
+    )
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-5", "soon"])
+def test_analyze_command_refuses_a_bad_speeder_threshold(uneven_study, seconds):
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="speeder threshold must be a number of seconds, zero or more"):
+        call_command("analyze", "uneven", f"--speeder-seconds={seconds}", stdout=out)
+    assert out.getvalue() == ""
 
 
 def test_analyze_command_json_equals_view_json(staff, uneven_study):
@@ -161,7 +242,7 @@ def test_analyze_command_json_equals_view_json(staff, uneven_study):
     assert json.loads(out.getvalue()) == view
     out = io.StringIO()
     call_command("analyze", "uneven", stdout=out)
-    assert "Kruskal-Wallis: H(2) = " in out.getvalue() and "analysed: 5" in out.getvalue()
+    assert "Kruskal-Wallis: H(1) = " in out.getvalue() and "analysed: 6" in out.getvalue()
 
 
 def test_empty_study_does_not_crash(staff):

@@ -1,10 +1,21 @@
-"""python manage.py analyze <slug> [--json]: the analysis report as JSON, or a short text summary."""
+"""python manage.py analyze <slug> [--json] [exclusion options]: the analysis report as JSON, or a short text
+summary."""
+
+from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.data import gather
-from analysis.report import Options, build, to_json
+from analysis.report import Options, build, speeder_seconds, to_json
 from studyapp.models import Study
+
+
+def _seconds(text: str) -> float:
+    """argparse's type for --speeder-seconds: report.speeder_seconds, its message shown as the error."""
+    try:
+        return speeder_seconds(text)
+    except ValueError as error:
+        raise ArgumentTypeError(str(error)) from error
 
 
 class Command(BaseCommand):
@@ -15,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
         parser.add_argument("--no-attention", action="store_true", help="Keep failed attention checks.")
         parser.add_argument("--no-speeders", action="store_true", help="Keep speeders.")
-        parser.add_argument("--speeder-seconds", type=float, default=Options.speeder_seconds)
+        parser.add_argument(
+            "--speeder-seconds", type=_seconds, default=Options.speeder_seconds,
+            help="Speeders: median trial page time under this many seconds (default 10).",
+        )
         parser.add_argument("--no-straightlining", action="store_true", help="Keep straight-liners.")
         parser.add_argument("--straightline-scope", choices=["all", "trial"], default="all")
 
