@@ -2,7 +2,8 @@
 
 Who may read: staff, and members of the researchers group (``settings.RESEARCHERS_GROUP``); anyone
 else gets 401 (not authenticated) or 403. Scripts authenticate with a token
-(``Authorization: Token <key>``), browsers with the admin session.
+(``Authorization: Token <key>``), browsers with a session from DRF's sign-in page at
+``/api/v1/auth/login/`` (researchers need not be staff, so the admin login is not theirs) or the admin.
 
 Formats: JSON, or CSV with ``?format=csv`` or ``Accept: text/csv``.
 
@@ -48,11 +49,23 @@ class IsResearcher(BasePermission):
 # --- renderers ---------------------------------------------------------------------------------
 
 
+def _flat(row: dict) -> dict:
+    """One CSV cell per value: a nested object's entries become columns ``<key>_<entry>`` (the study's
+    ``exports`` links: ``exports_participants`` …), a list is joined with ";"."""
+    cells = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            cells.update({exports.column_name(f"{key}_{k}"): v for k, v in value.items()})
+        else:
+            cells[key] = ";".join(map(str, value)) if isinstance(value, list) else value
+    return cells
+
+
 class CSVRenderer(BaseRenderer):
     """``text/csv`` for content negotiation (``?format=csv`` or ``Accept: text/csv``).
 
     The exports write their CSV themselves (streamed); this renders the small, non-streamed
-    answers (the list of studies): a list of flat objects, lists joined with ";".
+    answers (the studies) with the same writer, one flat row per object.
     """
 
     media_type = "text/csv"
@@ -60,12 +73,9 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        rows = data if isinstance(data, list) else [data]
+        rows = [_flat(row) for row in (data if isinstance(data, list) else [data])]
         header = list(rows[0]) if rows else []
-        flat = (
-            tuple(";".join(map(str, v)) if isinstance(v, list) else v for v in row.values()) for row in rows
-        )
-        return b"".join(exports.csv_chunks(header, flat))
+        return b"".join(exports.csv_chunks(header, (tuple(row.values()) for row in rows)))
 
 
 class ResearcherAPIView(APIView):
@@ -73,8 +83,10 @@ class ResearcherAPIView(APIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # Errors (401, 403, 400, 404) are always JSON, also when CSV was asked for.
-        if isinstance(response, Response) and response.exception:
+        # Errors (401, 403, 400, 404) are JSON, also when CSV was asked for; a browser gets the browsable
+        # API's page, whose "Log in" link (/api/v1/auth/login/) is how a researcher signs in.
+        browser = isinstance(getattr(request, "accepted_renderer", None), BrowsableAPIRenderer)
+        if isinstance(response, Response) and response.exception and not browser:
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
@@ -106,7 +118,15 @@ class ExportFilterSerializer(serializers.Serializer):
         )
 
 
+class UTCDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC as the exports write it (``+00:00``), not DRF's ``Z``: one form in every file."""
+
+    def to_representation(self, value):
+        return exports.iso(value)
+
+
 class StudySerializer(serializers.ModelSerializer):
+    created_at = UTCDateTimeField(read_only=True)
     conditions = serializers.SerializerMethodField()
     exports = serializers.SerializerMethodField()
 

@@ -8,7 +8,8 @@ responses. The same rows are written as CSV (:func:`csv_chunks`) or as one JSON 
 (:func:`json_chunks`), so the API, the monitor's download buttons and the command give identical files.
 
 Cell values are the same in both formats: text, integers, ISO 8601 times (UTC), yes/no as 1/0, and
-empty (CSV) / null (JSON) for anything missing.
+empty (CSV) / null (JSON) for anything missing. One exception, for spreadsheets' sake: in CSV, text
+that starts like a formula gets a leading ' (see :func:`csv_chunks`); JSON keeps it verbatim.
 """
 
 import csv
@@ -18,7 +19,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
+from operator import itemgetter
 
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -76,7 +78,8 @@ class Table:
         return f"{study.slug}-{self.name}.{fmt}"
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 as the exports write times (UTC from the database, so ``+00:00``); None stays None."""
     return None if value is None else value.isoformat()
 
 
@@ -124,7 +127,7 @@ def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     for (pk, pid, sid, sess, cond, status, preview, started, ended, pages, a_trial, a_pos, a_passed,
          comment) in rows.iterator(chunk_size=CHUNK_SIZE):
         yield (
-            slug, pk, pid, sid, sess, cond, status, int(preview), _iso(started), _iso(ended), pages,
+            slug, pk, pid, sid, sess, cond, status, int(preview), iso(started), iso(ended), pages,
             a_trial, a_pos, _flag(a_passed), comment,
         )
 
@@ -305,7 +308,7 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
     pending = next(answers, None)
     for pk, pid, cond, status, preview, started, ended, a_trial, a_passed, sequence in people:
         row: list[object] = [None] * width
-        row[:10] = (slug, pk, pid, cond, status, int(preview), _iso(started), _iso(ended), a_trial,
+        row[:10] = (slug, pk, pid, cond, status, int(preview), iso(started), iso(ended), a_trial,
                     _flag(a_passed))
         trials = {s: n for n, s in enumerate(sequence, start=1)}
         while pending is not None and pending[0] == pk:
@@ -361,8 +364,8 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             round((submitted - first).total_seconds(), 3) if first is not None and submitted is not None
             else None
         )
-        yield (slug, pk, pid, cond, page, trial_number(page), stimulus, _iso(first), _iso(last),
-               _iso(submitted), seconds)
+        yield (slug, pk, pid, cond, page, trial_number(page), stimulus, iso(first), iso(last),
+               iso(submitted), seconds)
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -461,13 +464,34 @@ def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
         yield batch
 
 
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+_first_char = itemgetter(slice(0, 1))
+
+
+def _inert(value: object) -> object:
+    """Text that Excel or LibreOffice would run as a formula, behind a single quote (OWASP's advice)."""
+    return "'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value
+
+
+def _formula_like(batch: list[tuple]) -> bool:
+    """Whether a text cell of the batch starts like a formula. Each distinct value is looked at once,
+    in C (rows repeat their participant, item and page time): a tenth of the cost of writing them."""
+    distinct = set(chain.from_iterable(batch))
+    return not _FORMULA_STARTS.isdisjoint(map(_first_char, filter(str.__instancecheck__, distinct)))
+
+
 def csv_chunks(header: list[str], rows: Iterable[tuple], batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
-    """UTF-8 CSV (RFC 4180: quoted where needed, CRLF line ends), header first, a batch of rows a chunk."""
+    """UTF-8 CSV (RFC 4180: quoted where needed, CRLF line ends), header first, a batch of rows a chunk.
+
+    Text cells starting with = + - @ tab or CR (a participant's comment, say) get a leading ' so that
+    a spreadsheet shows them instead of evaluating them; numbers are left alone. Only a batch that
+    holds such a cell is rewritten cell by cell.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
     for batch in _batches(rows, batch_rows):
-        writer.writerows(batch)
+        writer.writerows([tuple(map(_inert, row)) for row in batch] if _formula_like(batch) else batch)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

@@ -127,6 +127,7 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "api:root"  # after signing in to the browsable API without a ?next=
 
 # The researchers' API: token authentication for scripts, the session for the browsable API; who may
 # read a study's data is decided per view (staff or the researchers group).

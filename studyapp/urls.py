@@ -17,5 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("study/", include((study_patterns, "studyapp"))),
     path("analysis/", include("analysis.urls")),
+    # DRF's sign-in page for the browsable API and the docs: researchers who are not staff have no
+    # admin login. Outside the "api" namespace, where the browsable API looks for "rest_framework:login".
+    path("api/v1/auth/", include("rest_framework.urls")),
     path("api/v1/", include("studyapp.api_urls")),
 ]

@@ -181,6 +181,19 @@ def test_studies_list_and_detail(researcher_client, built):
     assert researcher_client.get(url("study-detail", "nope")).status_code == 404
 
 
+def test_studies_csv_is_flat_with_one_column_per_export_and_times_as_in_the_exports(researcher_client, built):
+    as_csv = researcher_client.get(url("study-list"), {"format": "csv"})
+    (row,) = list(csv.DictReader(io.StringIO(as_csv.content.decode())))
+    for name in ["participants", "responses", "responses-wide", "page-times", "codebook"]:
+        assert row[f"exports_{name.replace('-', '_')}"] == f"http://testserver{url(name)}"
+    assert "exports" not in row and "{" not in as_csv.content.decode()
+    # Every export writes times as datetime.isoformat() in UTC ("+00:00"), the studies too.
+    assert row["created_at"] == built.study.created_at.isoformat() and row["created_at"].endswith("+00:00")
+    assert researcher_client.get(url("study-detail")).json()["created_at"] == row["created_at"]
+    _, participants = csv_rows(researcher_client.get(url("participants"), {"format": "csv"}))
+    assert participants[0]["started_at"].endswith("+00:00")
+
+
 def test_unknown_study_is_404(researcher_client, built):
     for name in STUDY_URLS:
         assert researcher_client.get(url(name, "nope")).status_code == 404
@@ -226,6 +239,39 @@ def test_bad_filters_are_a_400(researcher_client, built, params):
     response = researcher_client.get(url("responses"), {"format": "csv", **params})
     assert response.status_code == 400
     assert list(response.json()) == list(params)
+
+
+# --- signing in with a browser ------------------------------------------------------------------
+
+
+def test_a_researcher_who_is_not_staff_signs_in_to_the_browsable_api_and_docs(built, researcher):
+    client = Client(enforce_csrf_checks=True)
+    login = reverse("rest_framework:login")
+    assert login == "/api/v1/auth/login/"
+    page = client.get(login, {"next": url("docs")})
+    assert page.status_code == 200
+    response = client.post(login, {
+        "username": "res", "password": "pw-res-123", "next": url("docs"),
+        "csrfmiddlewaretoken": page.cookies["csrftoken"].value,
+    })
+    assert response.status_code == 302 and response["Location"] == url("docs")
+    docs = client.get(url("docs"), HTTP_ACCEPT="text/html")
+    assert docs.status_code == 200 and "swagger-ui" in docs.content.decode()
+    # The browsable API offers the sign-in link to anonymous browsers, and sign-out once signed in.
+    assert "Log out" in client.get(url("study-list"), HTTP_ACCEPT="text/html").content.decode()
+    anonymous = Client().get(url("root"), HTTP_ACCEPT="text/html")
+    assert anonymous.status_code == 401
+    assert f"{login}?next={url('root')}'>Log in</a>" in anonymous.content.decode()
+
+
+def test_a_user_outside_the_group_signs_in_but_may_not_read_data(built):
+    User.objects.create_user("someone", password="pw-someone-1")
+    client = Client()
+    login = {"username": "someone", "password": "pw-someone-1"}
+    response = client.post(reverse("rest_framework:login"), login)
+    assert response.status_code == 302 and response["Location"] == url("root")  # no ?next=: the API root
+    for name in ["responses", "docs", "study-list"]:
+        assert client.get(url(name)).status_code == 403
 
 
 # --- schema and docs ---------------------------------------------------------------------------

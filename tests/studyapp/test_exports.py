@@ -278,6 +278,28 @@ def test_csv_quotes_commas_quotes_and_new_lines():
     assert b"".join(exports.csv_chunks(["a"], [])) == b"a\r\n"
 
 
+def test_csv_text_that_a_spreadsheet_would_run_as_a_formula_is_quoted_but_numbers_are_not():
+    # OWASP, "CSV Injection": prefix cells starting with = + - @ tab or carriage return with a single quote.
+    rows = [("=HYPERLINK(\"http://x\")", -5), ("+1", 2.5), ("-2", "ok - fine"), ("@SUM(A1)", None),
+            ("\tx", "\ry"), ("a\n=b", 0)]
+    data = b"".join(exports.csv_chunks(["a", "b"], rows, batch_rows=2)).decode()
+    assert list(csv.reader(io.StringIO(data)))[1:] == [
+        ["'=HYPERLINK(\"http://x\")", "-5"], ["'+1", "2.5"], ["'-2", "ok - fine"], ["'@SUM(A1)", ""],
+        ["'\tx", "'\ry"], ["a\n=b", "0"],
+    ]
+
+
+def test_a_participants_formula_comment_is_inert_in_csv_and_verbatim_in_json(db):
+    study = make_study("formula")
+    walker = Walker(Client(), study)
+    walker.complete(comment="=cmd|' /C calc'!A0")
+    table = exports.participants_table(study, exports.ParticipantFilter())
+    (row,) = table_dicts(table)
+    assert row["comment"] == "'=cmd|' /C calc'!A0"
+    (obj,) = json.loads(b"".join(exports.json_chunks(table.header, table.rows())))
+    assert obj["comment"] == "=cmd|' /C calc'!A0"
+
+
 def test_json_chunks_make_one_array_of_objects():
     rows = [(n, f"r{n}", None) for n in range(5)]
     data = b"".join(exports.json_chunks(["n", "s", "x"], rows, batch_rows=2))
