@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import AutoTokenizer
+from transformers.cache_utils import DynamicLayer
 
+from traces import modeling
 from traces.modeling import (
     IGNORE_INDEX,
     TRACE_TOKENS,
@@ -24,6 +26,7 @@ from traces.modeling import (
     GenerationSettings,
     TrainingCancelled,
     TrainingSettings,
+    batches_by_length,
     build_tiny_model,
     chat_prompt,
     encode_chat,
@@ -235,6 +238,87 @@ def test_greedy_batch_equals_one_at_a_time(which, tiny, tuned):
             together.completion_tokens,
         )
     assert any(g.text for g in batched)
+
+
+def _prompt_tokens(tokenizer, prompt: str) -> int:
+    return len(tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("which", ["random", "tuned"])
+def test_generate_writes_the_cache_in_place_with_the_output_of_the_default_cache(
+    which, tiny, tuned, monkeypatch
+):
+    model, tokenizer = tiny if which == "random" else load_model(tuned[0])
+    prompts = PROMPTS if which == "random" else [PROMPTS[0], *(r["question"] for r in _qa_rows(3))]
+    settings = GenerationSettings(max_new_tokens=24)
+    caches = []
+    real = modeling._preallocated_cache
+
+    def spy(model, capacity):
+        caches.append(real(model, capacity))
+        return caches[-1]
+
+    monkeypatch.setattr(modeling, "_preallocated_cache", spy)
+    ours = generate(model, tokenizer, prompts, settings)
+    (cache,) = caches
+    width = max(_prompt_tokens(tokenizer, p) for p in prompts)
+    for layer in cache.layers:
+        assert isinstance(layer, modeling._PreallocatedLayer)
+        assert layer._key_buffer.shape[2] == width + settings.max_new_tokens  # allocated once
+        assert layer.keys.data_ptr() == layer._key_buffer.data_ptr()  # a view, never copied
+    monkeypatch.setattr(modeling, "_preallocated_cache", lambda model, capacity: None)
+    default = generate(model, tokenizer, prompts, settings)  # transformers' concatenating cache
+    assert [(g.text, g.completion_tokens) for g in ours] == [(g.text, g.completion_tokens) for g in default]
+
+
+def test_preallocated_layer_returns_what_a_dynamic_layer_returns():
+    """Growing past its capacity, cropped or with rows selected, it keeps the same keys and values."""
+    torch.manual_seed(0)
+    ours, reference = modeling._PreallocatedLayer(capacity=3), DynamicLayer()
+
+    def step(tokens: int, batch: int = 2) -> None:
+        keys, values = torch.randn(batch, 2, tokens, 4), torch.randn(batch, 2, tokens, 4)
+        got, expected = ours.update(keys, values), reference.update(keys, values)
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+        assert ours.get_seq_length() == reference.get_seq_length()
+
+    step(2)
+    step(1)
+    full = ours._key_buffer
+    step(1)  # past the capacity: a bigger buffer
+    assert ours._key_buffer is not full and ours._key_buffer.shape[2] >= 4
+    ours.crop(-2)
+    reference.crop(-2)
+    step(1)
+    ours.batch_select_indices(torch.tensor([1]))
+    reference.batch_select_indices(torch.tensor([1]))
+    step(2, batch=1)
+
+
+def test_models_asking_for_another_cache_keep_it(tiny, monkeypatch):
+    model, tokenizer = tiny
+    assert modeling._preallocated_cache(model, 10) is not None
+    monkeypatch.setattr(model.generation_config, "cache_implementation", "static")
+    assert modeling._preallocated_cache(model, 10) is None
+    settings = GenerationSettings(max_new_tokens=8)
+    static = [g.text for g in generate(model, tokenizer, PROMPTS, settings)]
+    monkeypatch.undo()
+    assert static == [g.text for g in generate(model, tokenizer, PROMPTS, settings)]
+
+
+def test_batches_by_length_groups_prompts_of_similar_length(tiny):
+    _, tokenizer = tiny
+    prompts = [PROMPTS[2], PROMPTS[0], PROMPTS[3], PROMPTS[1], "Hi"]
+    batches = batches_by_length(tokenizer, prompts, 2)
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert sorted(i for b in batches for i in b) == list(range(len(prompts)))
+    lengths = [_prompt_tokens(tokenizer, p) for p in prompts]
+    in_order = [lengths[i] for b in batches for i in b]
+    assert in_order == sorted(in_order)
+    assert batches[0] == [1, 4]  # the two "Hi" prompts, equally long: given order kept
+    assert batches_by_length(tokenizer, [], 4) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        batches_by_length(tokenizer, prompts, 0)
 
 
 def test_sampling_is_reproducible_with_seed(tiny):
