@@ -4,16 +4,19 @@ What it measures
     ``traces.modeling.generate`` on N CoTempQA prompts in the paper's format ("Answer the question
     based on the context:\\n<facts>\\nQuestion: <question> Only return the answer.", built by
     ``traces.sft.build_prompt``), greedy, the same ``max_new_tokens``, once per batch size (default
-    1, 4, 8 and 16; the prompts in the same order, cut into consecutive batches). For each batch
-    size it reports the wall time, the completion tokens per second and the speed-up over batch
-    size 1. Only real completion tokens count (up to and including EOS): a batch runs until its
-    longest member finishes, and the padding the others get meanwhile is reported separately
-    (``padded``), not counted as throughput. Prompt tokens are processed too (prefill) and are in
-    the wall time, but not in tokens/s.
+    1, 4, 8 and 16). The prompts are batched as a generation job batches them: grouped by length
+    with ``traces.modeling.batches_by_length``, shortest first, so that a batch pads little
+    (``--order given`` cuts the prompts in their given order into consecutive batches instead).
+    For each batch size it reports the wall time (grouping included), the completion tokens per
+    second and the speed-up over batch size 1. Only real completion tokens count (up to and
+    including EOS): a batch runs until its longest member finishes, and the padding the others get
+    meanwhile is reported separately (``padded``), not counted as throughput. Prompt tokens are
+    processed too (prefill) and are in the wall time, but not in tokens/s.
 
-    It then checks that every batch size produced exactly the outputs of batch size 1 (text and
-    token counts) and reports how many prompts differ. In float32 (CPU) they should not; in bf16
-    (CUDA) near-ties can flip, so a few differences there are a numerics matter, not a bug.
+    It then checks that every batch size produced exactly the outputs of batch size 1 for every
+    prompt (text and token counts) and reports how many prompts differ. In float32 (CPU) they
+    should not; in bf16 (CUDA) near-ties can flip, so a few differences there are a numerics
+    matter, not a bug.
 
 Model
     ``--model PATH`` takes any local ``save_pretrained`` directory. Without it, a random
@@ -32,6 +35,7 @@ Run (from the repository root)::
 
     .venv/bin/python bench/generation.py
     .venv/bin/python bench/generation.py --prompts 64 --max-new-tokens 32 --batch-sizes 1,4,8,16
+    .venv/bin/python bench/generation.py --order given   # consecutive batches, not grouped by length
     .venv/bin/python bench/generation.py --model var/models/some-checkpoint
 
 Exit status 0 when all batch sizes gave identical outputs, 1 when some differ.
@@ -61,6 +65,7 @@ from traces.modeling import (  # noqa: E402
     Generation,
     GenerationSettings,
     TrainingSettings,
+    batches_by_length,
     build_tiny_model,
     fine_tune,
     generate,
@@ -75,7 +80,8 @@ DATA = ROOT / "traces" / "data" / "cotempqa"
 @dataclass
 class Run:
     batch_size: int
-    outputs: list[Generation]
+    outputs: list[Generation]  # in the order of the prompts, whatever the batches were
+    batches: list[list[int]]  # indices of the prompts generated together
     wall_s: float
 
     @property
@@ -90,8 +96,8 @@ class Run:
     def padded_tokens(self) -> int:
         """Decoding slots spent on rows that had already finished (batch ran on for a longer one)."""
         total = 0
-        for start in range(0, len(self.outputs), self.batch_size):
-            batch = self.outputs[start : start + self.batch_size]
+        for indices in self.batches:
+            batch = [self.outputs[i] for i in indices]
             longest = max(g.completion_tokens for g in batch)
             total += sum(longest - g.completion_tokens for g in batch)
         return total
@@ -114,12 +120,21 @@ def cotempqa_prompts(n: int) -> list[tuple[str, list[str]]]:
     return out
 
 
-def run_batches(model, tokenizer, prompts: list[str], batch_size: int, settings: GenerationSettings) -> Run:
-    outputs: list[Generation] = []
+def run_batches(
+    model, tokenizer, prompts: list[str], batch_size: int, settings: GenerationSettings, by_length: bool
+) -> Run:
     start = time.perf_counter()
-    for i in range(0, len(prompts), batch_size):
-        outputs.extend(generate(model, tokenizer, prompts[i : i + batch_size], settings))
-    return Run(batch_size, outputs, time.perf_counter() - start)
+    if by_length:
+        batches = batches_by_length(tokenizer, prompts, batch_size)
+    else:
+        indices = list(range(len(prompts)))
+        batches = [indices[i : i + batch_size] for i in range(0, len(prompts), batch_size)]
+    outputs: list[Generation | None] = [None] * len(prompts)
+    for indices in batches:
+        generated = generate(model, tokenizer, [prompts[i] for i in indices], settings)
+        for i, g in zip(indices, generated, strict=True):
+            outputs[i] = g
+    return Run(batch_size, outputs, batches, time.perf_counter() - start)
 
 
 def differences(reference: Run, other: Run) -> list[int]:
@@ -149,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=64, help="number of CoTempQA prompts (default 64)")
     parser.add_argument("--max-new-tokens", type=int, default=128, help="(default 128, a short trace)")
     parser.add_argument("--batch-sizes", default="1,4,8,16", help="comma-separated, must include 1")
+    parser.add_argument(
+        "--order",
+        choices=("length", "given"),
+        default="length",
+        help="batch prompts of similar length together, as jobs do (default), or in the given order",
+    )
     parser.add_argument("--hidden", type=int, default=256, help="built model: hidden size")
     parser.add_argument("--layers", type=int, default=4, help="built model: layers")
     parser.add_argument("--heads", type=int, default=4, help="built model: attention heads")
@@ -207,13 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, seed=args.seed)
         generate(model, tokenizer, prompts[: max(batch_sizes)], settings)  # warm-up, not timed
         cpu_before = cpu_times()
-        runs = [run_batches(model, tokenizer, prompts, b, settings) for b in batch_sizes]
+        by_length = args.order == "length"
+        runs = [run_batches(model, tokenizer, prompts, b, settings, by_length) for b in batch_sizes]
         cpu_after = cpu_times()
 
     base = runs[0]
     print(
         f"\n{len(prompts)} prompts ({base.prompt_tokens / len(prompts):.0f} prompt tokens on average), "
-        f"greedy, max_new_tokens {args.max_new_tokens}"
+        f"greedy, max_new_tokens {args.max_new_tokens}, "
+        f"{'batched by length' if by_length else 'batched in the given order'}"
     )
     header = ("batch", "wall s", "compl. tok", "padded", "tok/s", "speed-up", "differ")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (5, 8, 10, 7, 8, 8, 6), strict=True)))

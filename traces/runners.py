@@ -8,7 +8,6 @@ the middle loses at most the batch in flight; run again, the job skips the probl
 import logging
 import socket
 import traceback
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -87,11 +86,6 @@ def _stop_if_cancelled(job: Job) -> None:
         raise JobCancelled()
 
 
-def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _generate(job: Job) -> None:
     """Generate, parse and grade a trace for every problem of the job; evaluation also sums up."""
     problems = list(job.problems.order_by("pk"))
@@ -102,11 +96,12 @@ def _generate(job: Job) -> None:
         log(job, f"Resuming: {len(done)} of {len(problems)} problems already have a trace.")
     model, tokenizer = cached_model(job.checkpoint.path)
     gen_settings = generation_settings(job)
-    for batch in _batches(todo, job.parameters["batch_size"]):
+    prompts = [sft.build_prompt(p.question, p.facts) for p in todo]
+    # Prompts of similar length share a batch (less padding); greedy output does not depend on the batch.
+    for indices in modeling.batches_by_length(tokenizer, prompts, job.parameters["batch_size"]):
         _stop_if_cancelled(job)
-        outputs = modeling.generate(
-            model, tokenizer, [sft.build_prompt(p.question, p.facts) for p in batch], gen_settings
-        )
+        batch = [todo[i] for i in indices]
+        outputs = modeling.generate(model, tokenizer, [prompts[i] for i in indices], gen_settings)
         rows = [_graded_trace(job, problem, output) for problem, output in zip(batch, outputs, strict=True)]
         with transaction.atomic():
             GeneratedTrace.objects.bulk_create(rows)
