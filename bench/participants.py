@@ -129,8 +129,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--warmup", type=int, default=8, help="participants walked first, not timed (but verified) [8]"
     )
-    # sync x 5 (2 x cores + 1) measured best on the 2-core machine; see bench/README.md
-    parser.add_argument("--workers", type=int, default=5, help="gunicorn worker processes [5]")
+    # sync x 2 (one per core) measured best on the 2-core machine: the app is CPU-bound there;
+    # see bench/README.md
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes [2]")
     parser.add_argument(
         "--worker-class", choices=("sync", "gthread"), default="sync", help="gunicorn worker [sync]"
     )
