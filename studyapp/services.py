@@ -5,6 +5,7 @@ submit, a second tab or a refresh finds the page already saved and stores nothin
 already submitted are shown again with their saved answers and are never overwritten.
 """
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import content
+from .lookup import participant_for_page
 from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
 
 CONSENT = "consent"
@@ -167,7 +169,7 @@ def saved_answers(participant: Participant, stimulus_id: int | None) -> dict[str
 
 
 @contextmanager
-def submitting(slug: str, token: str) -> Iterator[Participant]:
+def submitting(slug: str, token: uuid.UUID) -> Iterator[Participant]:
     """One page's save: a transaction that first reads the participant, with its study and
     condition, under a lock on the participant's row. A double submit or a second tab waits here
     and then finds the page saved. Raises Participant.DoesNotExist.
@@ -175,13 +177,7 @@ def submitting(slug: str, token: str) -> Iterator[Participant]:
     The submit_* functions below take the participant read here and must run inside it.
     """
     with transaction.atomic():
-        # FOR UPDATE OF the participant alone: locking the joined study row too would queue every
-        # page save in the study behind one another.
-        yield (
-            Participant.objects.select_related("study", "condition")
-            .select_for_update(of=("self",))
-            .get(token=token, study__slug=slug)
-        )
+        yield participant_for_page(slug, token, lock=True)
 
 
 def submit_consent(participant: Participant, agreed: bool, now: datetime | None = None) -> Participant:

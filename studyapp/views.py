@@ -2,6 +2,7 @@
 
 import logging
 import re
+import uuid
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import allocation, services
 from .forms import LikertPageForm, likert_html
+from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
 from .monitoring import study_progress
 from .rendering import render_trace
@@ -92,16 +94,17 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def page(request: HttpRequest, slug: str, token: str, page: str) -> HttpResponse:
+def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
     if request.method == "POST":
         try:
             with services.submitting(slug, token) as participant:
                 return _submit(request, participant, page)
         except Participant.DoesNotExist:
             raise Http404("No such participant in this study.") from None
-    participant = get_object_or_404(
-        Participant.objects.select_related("study", "condition"), token=token, study__slug=slug
-    )
+    try:
+        participant = participant_for_page(slug, token)
+    except Participant.DoesNotExist:
+        raise Http404("No such participant in this study.") from None
     services.time_out_if_late(participant, timezone.now())
     if page == services.DONE:
         if services.current_page(participant) != services.DONE:
