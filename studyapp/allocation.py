@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from . import content
 from .models import Condition, Construct, Item, Participant, Study
 
 _system_random = random.SystemRandom()
@@ -68,7 +69,7 @@ def arrive(
 
 def start_preview(study: Study, condition_code: str | None = None) -> Participant:
     """A researcher's run through the study: any status, any condition, never counted."""
-    conditions = list(study.conditions.all())
+    conditions = content.for_study(study).conditions
     chosen = [c for c in conditions if c.code == condition_code] or conditions
     if not chosen:
         raise StudyNotReady("The study has no conditions.")
@@ -98,7 +99,8 @@ def slots_taken(study: Study, now: datetime) -> Counter:
 def choose_condition(study: Study, now: datetime, rng: random.Random) -> Condition:
     """The least-filled condition with room left; ties at random. Raises StudyFull."""
     taken = slots_taken(study, now)
-    open_conditions = [c for c in study.conditions.all() if taken[c.id] < study.target_per_condition]
+    conditions = content.for_study(study).conditions
+    open_conditions = [c for c in conditions if taken[c.id] < study.target_per_condition]
     if not open_conditions:
         raise StudyFull()
     fewest = min(taken[c.id] for c in open_conditions)
@@ -118,21 +120,19 @@ def _create_participant(
 ) -> Participant:
     """Draw the participant's stimuli and item orders, and store them with the assignment."""
     n_trials = study.trials_per_participant
-    stimulus_ids = list(
-        study.stimuli.filter(traces__condition=condition.code).values_list("id", flat=True).distinct()
-    )
+    study_content = content.for_study(study)
+    stimulus_ids = study_content.stimuli_by_condition.get(condition.code, [])
     if len(stimulus_ids) < n_trials:
         raise StudyNotReady(
             f"Condition '{condition.code}' has traces for {len(stimulus_ids)} stimuli, fewer than "
             f"the {n_trials} trials each participant sees."
         )
-    items = list(study.items.values("id", "scope", "construct"))
+    items = study_content.items
     trial_items = [
-        i["id"] for i in items
-        if i["scope"] == Item.Scope.TRIAL and i["construct"] != Construct.ATTENTION_CHECK
+        i.id for i in items if i.scope == Item.Scope.TRIAL and i.construct != Construct.ATTENTION_CHECK
     ]
-    end_items = [i["id"] for i in items if i["scope"] == Item.Scope.END]
-    has_attention_check = any(i["construct"] == Construct.ATTENTION_CHECK for i in items)
+    end_items = [i.id for i in items if i.scope == Item.Scope.END]
+    has_attention_check = any(i.construct == Construct.ATTENTION_CHECK for i in items)
     if not trial_items:
         raise StudyNotReady("The study has no per-trial questionnaire items.")
     rng.shuffle(trial_items)

@@ -1,9 +1,10 @@
-"""What every participant of a study reads (its items, stimuli and traces), kept in memory per process.
+"""What every participant of a study reads or is assigned from (its conditions, items, stimuli and
+traces), kept in memory per process.
 
 These rows change only when a researcher edits the study, and every such save or delete bumps the
-study's ``content_version`` (the signal handlers below). The version comes with the participant's
-row, which every page reads anyway, so a page takes the items and its trace from memory instead of
-querying them, and an edit is seen by the next page once it has committed.
+study's ``content_version`` (the signal handlers below). The version comes with the study's row,
+which every page and arrival reads anyway, so pages and arrivals take these from memory instead of
+querying them, and an edit is seen by the next request once it has committed.
 """
 
 from dataclasses import dataclass, field
@@ -13,12 +14,14 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Item, Stimulus, StimulusTrace, Study
+from .models import Condition, Item, Stimulus, StimulusTrace, Study
 
 
 @dataclass
 class StudyContent:
     items: list[Item]
+    conditions: list[Condition]  # by code
+    stimuli_by_condition: dict[str, list[int]]  # condition code -> ids of stimuli with a trace in it
     traces: dict[tuple[int, str], StimulusTrace] = field(default_factory=dict)  # (stimulus, condition)
 
     def __post_init__(self) -> None:
@@ -36,7 +39,15 @@ def for_study(study: Study) -> StudyContent:
     entry = _cache.get(study.pk)
     if entry is not None and entry[:2] == key:
         return entry[2]
-    content = StudyContent(items=list(Item.objects.filter(study_id=study.pk)))
+    stimuli_by_condition: dict[str, list[int]] = {}
+    pairs = StimulusTrace.objects.filter(stimulus__study_id=study.pk).values_list("condition", "stimulus_id")
+    for code, stimulus_id in pairs.order_by("condition", "stimulus_id").distinct():
+        stimuli_by_condition.setdefault(code, []).append(stimulus_id)
+    content = StudyContent(
+        items=list(Item.objects.filter(study_id=study.pk)),
+        conditions=list(Condition.objects.filter(study_id=study.pk).order_by("code")),
+        stimuli_by_condition=stimuli_by_condition,
+    )
     _cache[study.pk] = (*key, content)  # one assignment: threads of a gthread worker may race harmlessly
     return content
 
@@ -57,9 +68,10 @@ def bump_version(study_id: int) -> None:
     Study.objects.filter(pk=study_id).update(content_version=F("content_version") + 1)
 
 
+@receiver([post_save, post_delete], sender=Condition)
 @receiver([post_save, post_delete], sender=Item)
 @receiver([post_save, post_delete], sender=Stimulus)
-def _study_row_changed(sender: type, instance: Item | Stimulus, **kwargs: object) -> None:
+def _study_row_changed(sender: type, instance: Condition | Item | Stimulus, **kwargs: object) -> None:
     bump_version(instance.study_id)
 
 

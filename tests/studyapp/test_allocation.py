@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from studyapp.allocation import StudyFull, StudyNotOpen, StudyNotReady, arrive, start_preview
-from studyapp.models import Participant, Study
+from studyapp.models import Condition, ConditionCode, Participant, Stimulus, StimulusTrace, Study
 from tests.conftest import make_study, new_pid
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +129,29 @@ def test_study_without_enough_stimuli_is_not_ready():
     with pytest.raises(StudyNotReady, match="fewer than the 3 trials"):
         arrive(study, new_pid())
     assert not Participant.objects.filter(study=study).exists()
+
+
+def test_a_study_made_ready_by_an_edit_takes_the_next_arrival():
+    """Arrivals draw from the per-process copy of the study's content: an edit must reach it."""
+    study = make_study(n_stimuli=2, trials=3)
+    with pytest.raises(StudyNotReady):
+        arrive(study, new_pid())
+
+    stimulus = Stimulus.objects.create(
+        study=study, code="p-new", context_facts=["A fact."], question="Q?", gold_answers=["A"],
+        model_answer="A",
+    )
+    for code in ConditionCode.values:
+        StimulusTrace.objects.create(stimulus=stimulus, condition=code, text=f"{code} trace")
+
+    participant = arrive(Study.objects.get(pk=study.pk), new_pid())
+    assert stimulus.id in participant.stimulus_sequence
+
+
+def test_a_condition_removed_from_a_study_gets_no_more_arrivals():
+    study = Study.objects.get(pk=make_study().pk)  # at its current content version
+    start_preview(study, "r1")  # fills this process's copy of the study's conditions
+    Condition.objects.get(study=study, code="posthoc").delete()
+
+    codes = {arrive(Study.objects.get(pk=study.pk), new_pid()).condition.code for _ in range(12)}
+    assert "posthoc" not in codes and len(codes) == 3
