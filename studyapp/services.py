@@ -197,7 +197,7 @@ def submit_instructions(participant: Participant, now: datetime | None = None) -
     now = now or timezone.now()
     _check_page(participant, INSTRUCTIONS)
     _mark_submitted(participant, INSTRUCTIONS, now)
-    return _advance(participant, now)
+    return _advance(participant)
 
 
 def submit_trial(
@@ -213,7 +213,7 @@ def submit_trial(
     for item in items:
         if item.is_attention_check:
             participant.attention_passed = answers[item.code] == item.expected_value
-    return _advance(participant, now)
+    return _advance(participant)
 
 
 def submit_questionnaire(
@@ -299,16 +299,33 @@ def _store(
     time_ms: int | None,
     now: datetime,
 ) -> None:
-    Response.objects.bulk_create(
-        Response(
-            participant=participant, stimulus_id=stimulus_id, item=item, value=answers[item.code],
-            position=position, time_on_page_ms=time_ms, submitted_at=now,
-        )
+    """Insert the page's answers in one statement. (bulk_create built the same INSERT anew for every
+    page, through a model instance per answer: a tenth of a participant's CPU in the benchmark.)"""
+    submitted = connection.ops.adapt_datetimefield_value(now)
+    rows = [
+        (participant.pk, stimulus_id, item.pk, answers[item.code], position, time_ms, submitted)
         for position, item in enumerate(items, start=1)
-    )
+    ]
+    if not rows:  # every item of the page was deleted from the study since it was drawn
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Response._meta.db_table} "  # noqa: S608 - the model's own table name
+            "(participant_id, stimulus_id, item_id, value, position, time_on_page_ms, submitted_at) "
+            f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(rows))}",
+            [value for row in rows for value in row],
+        )
 
 
-def _advance(participant: Participant, now: datetime) -> Participant:
+def _advance(participant: Participant) -> Participant:
+    """Count the page as done (and keep the attention check's outcome, set on its trial).
+
+    One UPDATE in SQL: the ORM's save() built it anew on every page."""
     participant.pages_done += 1
-    participant.save(update_fields=["pages_done", "attention_passed"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Participant._meta.db_table} SET pages_done = %s, attention_passed = %s "  # noqa: S608
+            "WHERE id = %s",
+            [participant.pages_done, participant.attention_passed, participant.pk],
+        )
     return participant

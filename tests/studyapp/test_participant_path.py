@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from studyapp.models import PageVisit, Participant, Response, StimulusTrace, Study
+from studyapp.models import Item, PageVisit, Participant, Response, StimulusTrace, Study
 from studyapp.services import trial_items
 from tests.conftest import Walker, make_study, new_pid
 
@@ -325,3 +325,19 @@ def test_home_page_points_participants_to_prolific_and_staff_to_their_studies(cl
     assert study.slug not in client.get("/").content.decode()
     staff_home = admin_client.get("/").content.decode()
     assert f"/study/{study.slug}/monitor/" in staff_home and f"/analysis/{study.slug}/" in staff_home
+
+
+def test_a_page_whose_items_were_all_removed_from_the_study_still_saves_and_moves_on(walker, study):
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {})
+    for n in range(1, study.trials_per_participant + 1):
+        walker.post(f"trial-{n}", walker.answers_for(f"trial-{n}"))
+    Item.objects.filter(study=study, scope=Item.Scope.END).delete()  # none answered yet
+
+    final = walker.post("questionnaire", {"comment": "no questions left"})
+
+    assert final.status_code == 200 and "C-OK" in final.content.decode()
+    p = walker.participant
+    assert p.status == Participant.Status.COMPLETED and p.comment == "no questions left"
+    assert not Response.objects.filter(participant=p, stimulus__isnull=True).exists()
