@@ -96,6 +96,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+on_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if on_postgresql and env_bool("DB_PREPARED_STATEMENTS", True):
+    # Parameters bound by the server, and statements a connection has run twice kept prepared there:
+    # the participant pages repeat the same few statements, and parsing and planning them again was
+    # a third of PostgreSQL's CPU in bench/participants.py. Turn off behind a pooler in transaction
+    # mode that cannot carry prepared statements (PgBouncer before 1.21).
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock up front, so concurrent writers wait for
     # each other instead of failing with "database is locked" half-way through a page's answers.

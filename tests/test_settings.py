@@ -54,3 +54,20 @@ def test_the_web_process_does_not_import_torch_even_when_it_queues_a_job():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("False")
+
+
+def _database_options(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_PREPARED_STATEMENTS"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_postgresql_keeps_statements_prepared_unless_turned_off_for_a_pooler():
+    url = "postgres://postgres@127.0.0.1:5432/anything"  # settings only; nothing connects
+    assert _database_options(DATABASE_URL=url) == "{'server_side_binding': True, 'prepare_threshold': 2}"
+    assert _database_options(DATABASE_URL=url, DB_PREPARED_STATEMENTS="0") == "{}"
