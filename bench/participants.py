@@ -643,6 +643,22 @@ class Phase:
     wall_s: float
     cpu: CpuUse | None = None
     log_offset: int = 0
+    reference_ms: tuple[float, float] = (0.0, 0.0)  # the machine's speed before and after
+
+
+def reference_loop_ms(repeats: int = 5) -> float:
+    """A fixed pure-Python loop, best of `repeats`: how fast this machine runs Python right now.
+
+    The same code ran twice as fast on one day as on another on this kind of machine; figures from
+    runs whose reference differs are not comparable."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
 
 
 def drive(
@@ -840,6 +856,8 @@ def report(
         ):
             share = 100 * seconds / (cores * wall)
             print(f"  {name:<20} {seconds:7.1f} core-s  {share:5.1f} % of the machine")
+        print(f"  machine speed: a reference Python loop took {measured.reference_ms[0]:.0f} ms before "
+              f"and {measured.reference_ms[1]:.0f} ms after (compare runs only at similar speeds)")
         if cpu.other_s > 0.1 * cores * wall:
             print(f"  WARNING: processes outside this benchmark used {cpu.other_s:.1f} core-s; "
                   "the figures understate what the app can do on an idle machine")
@@ -891,12 +909,14 @@ def run(opts: Options) -> bool:
             measured = Phase(walks=new_walks(opts.participants, timed=True), wall_s=0.0)
             time.sleep(0.5)  # let the access log of the warm-up settle
             measured.log_offset = server.access_log.stat().st_size if server.access_log.exists() else 0
+            reference_before = reference_loop_ms()
             before = CpuSnapshot.take(server, opts.db_name)
             measured.wall_s = drive(
                 server.base_url, measured.walks, opts.concurrency, completion_code,
                 None if opts.seed is None else opts.seed + 1, deadline, "measured",
             )
             measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name))
+            measured.reference_ms = (reference_before, reference_loop_ms())
             time.sleep(0.3)  # the last access-log lines
         finally:
             server.stop()
