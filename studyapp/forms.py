@@ -16,6 +16,15 @@ def field_name(item: Item) -> str:
     return f"{ITEM_PREFIX}{item.code}"
 
 
+_OFF_SCALE = f"Choose one of the points {LIKERT_MIN} to {LIKERT_MAX}."
+_LIKERT_ERRORS = {
+    "required": "Please choose an answer for this statement.",
+    "invalid": _OFF_SCALE,
+    "min_value": _OFF_SCALE,
+    "max_value": _OFF_SCALE,
+}
+
+
 class LikertPageForm(forms.Form):
     """Answers to one page's items. `stimulus_id` (trial pages) must match the trial's stimulus."""
 
@@ -31,13 +40,10 @@ class LikertPageForm(forms.Form):
         self.items = items
         self.expected_stimulus_id = stimulus_id
         for item in items:
-            self.fields[field_name(item)] = forms.TypedChoiceField(
-                choices=[(v, label) for v, label in enumerate(item.anchors, start=LIKERT_MIN)],
-                coerce=int,
-                error_messages={
-                    "required": "Please choose an answer for this statement.",
-                    "invalid_choice": f"Choose one of the points {LIKERT_MIN} to {LIKERT_MAX}.",
-                },
+            # A range check is all a radio's value needs (the page draws the radios itself); a
+            # choice field re-normalised its choices for every item of every page submitted.
+            self.fields[field_name(item)] = forms.IntegerField(
+                min_value=LIKERT_MIN, max_value=LIKERT_MAX, error_messages=_LIKERT_ERRORS
             )
         if stimulus_id is not None:
             self.fields["stimulus"] = forms.IntegerField(

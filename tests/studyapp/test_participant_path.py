@@ -163,6 +163,7 @@ def _on_first_trial(walker) -> dict:
         (lambda data, w: data.update({"item-faithfulness_1": "6"}), "Choose one of the points 1 to 5"),
         (lambda data, w: data.update({"item-faithfulness_1": "0"}), "Choose one of the points 1 to 5"),
         (lambda data, w: data.update({"item-faithfulness_1": "abc"}), "Choose one of the points 1 to 5"),
+        (lambda data, w: data.update({"item-faithfulness_1": "3.5"}), "Choose one of the points 1 to 5"),
         (lambda data, w: data.pop("item-faithfulness_1"), "Please choose an answer"),
         (lambda data, w: data.update({"item-trust_9": "3"}), "items it does not have: trust_9"),
         (lambda data, w: data.update({"stimulus": str(w.participant.stimulus_sequence[1])}), "not this"),
