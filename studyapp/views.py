@@ -95,13 +95,10 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
-    if request.method == "POST":
-        try:
+    try:
+        if request.method == "POST":
             with services.submitting(slug, token) as participant:
                 return _submit(request, participant, page)
-        except Participant.DoesNotExist:
-            raise Http404("No such participant in this study.") from None
-    try:
         participant = participant_for_page(slug, token)
     except Participant.DoesNotExist:
         raise Http404("No such participant in this study.") from None
