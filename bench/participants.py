@@ -122,8 +122,8 @@ class Options:
         return self.workers * (self.threads if self.worker_class == "gthread" else 1)
 
 
-def parse_options(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_options(argv: Sequence[str] | None = None, description: str | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=(description or __doc__ or "").split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=200, help="participants measured [200]")
     parser.add_argument("--concurrency", type=int, default=32, help="participants at once [32]")
     parser.add_argument(

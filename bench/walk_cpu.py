@@ -1,0 +1,177 @@
+"""CPU cost of one participant's walk through the study, in-process: no HTTP, no gunicorn, no client.
+
+The load benchmark (participants.py) shares two cores between the client, gunicorn and PostgreSQL
+on a machine whose speed drifts, so its throughput moves by 20% between runs. This script walks the
+same participants (the same walk, answers and checks) one after another through Django's WSGI
+handler and reports what the app itself costs: CPU per walk and per request kind, the PostgreSQL
+backend's CPU per walk, and SQL queries per walk. For a figure stable to about 1%, count
+instructions with ``perf`` over two lengths; both include the set-up (migrate, seed), so the
+difference divided by 40 is the instructions of one walk::
+
+    perf stat -e instructions:u -- .venv/bin/python bench/walk_cpu.py --participants 5
+    perf stat -e instructions:u -- .venv/bin/python bench/walk_cpu.py --participants 45
+
+It drops and re-creates its PostgreSQL database (``bench_walk_cpu`` by default) like participants.py.
+Exit status 0 when every walk completed with its answers stored exactly once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from participants import (
+    HOST,
+    REPO,
+    BenchError,
+    Deadline,
+    Participant,
+    Reply,
+    Walk,
+    app_environment,
+    new_walks,
+    page_kind,
+    parse_options,
+    prepare_database,
+    study_codes,
+    verify,
+)
+
+BASE_URL = f"http://{HOST}:8000"
+
+
+class WsgiBrowser:
+    """participants.Browser's interface, calling the WSGI application in this process.
+
+    Counts this thread's CPU time and the SQL queries of every request, per method and page kind.
+    """
+
+    def __init__(self, application: object, cpu_s: dict[str, float], statements: Counter) -> None:
+        self.application = application
+        self.cookies: dict[str, str] = {}
+        self.cpu_s = cpu_s
+        self.statements = statements
+
+    def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Reply:
+        from django.db import connection
+
+        parts = urlsplit(url)
+        body = urlencode(data).encode() if data is not None else b""
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
+            "SERVER_NAME": HOST, "SERVER_PORT": "8000", "HTTP_HOST": f"{HOST}:8000",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": HOST, "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)),
+        }
+        if data is not None:
+            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        reply: dict[str, object] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+            reply["status"], reply["headers"] = int(status.split()[0]), headers
+
+        kind = f"{method} {page_kind(url) or 'entry'}"
+        executed = 0
+
+        def count(execute, sql, params, many, context):
+            nonlocal executed
+            executed += 1
+            return execute(sql, params, many, context)
+
+        start = time.thread_time()
+        with connection.execute_wrapper(count):
+            text = b"".join(self.application(environ, start_response)).decode()  # type: ignore[operator]
+        self.cpu_s[kind] += time.thread_time() - start
+        self.statements[kind] += executed
+        headers: list[tuple[str, str]] = reply["headers"]  # type: ignore[assignment]
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                cookie, _, rest = value.partition("=")
+                self.cookies[cookie.strip()] = rest.split(";", 1)[0]
+        location = next((v for k, v in headers if k.lower() == "location"), None)
+        return Reply(int(reply["status"]), location, text)  # type: ignore[arg-type]
+
+
+def backend_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def walk_all(walks: list[Walk], completion_code: str, application: object, seed: int | None) -> tuple:
+    cpu_s: dict[str, float] = defaultdict(float)
+    statements: Counter = Counter()
+    rng = random.Random(seed)
+    for walk in walks:
+        participant = Participant(BASE_URL, walk, rng, completion_code, threading.Event())
+        participant.browser = WsgiBrowser(application, cpu_s, statements)  # type: ignore[assignment]
+        participant.run()
+    return cpu_s, statements
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a == "--db-name" or a.startswith("--db-name=") for a in argv):
+        argv += ["--db-name", "bench_walk_cpu"]
+    opts = parse_options(argv, description=__doc__)
+    deadline = Deadline(opts.time_limit_s)
+    with tempfile.TemporaryDirectory(prefix="bench-walk-cpu-") as tmp:
+        env = app_environment(opts, Path(tmp) / "var")
+        print(f"preparing database {opts.db_name!r} (migrate, collectstatic, seed_demo) ...")
+        try:
+            prepare_database(opts, env, deadline)
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 2
+        completion_code, _trials = study_codes(opts)
+        os.environ.update(env)
+        sys.path.insert(0, str(REPO))
+        from django.core.wsgi import get_wsgi_application
+        from django.db import connection
+
+        application = get_wsgi_application()
+        warm = new_walks(opts.warmup, timed=False)
+        walk_all(warm, completion_code, application, opts.seed)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        measured = new_walks(opts.participants, timed=True)
+        database_before, app_before = backend_cpu_s(backend), time.process_time()
+        cpu_s, statements = walk_all(
+            measured, completion_code, application, None if opts.seed is None else opts.seed + 1
+        )
+        app_s, database_s = time.process_time() - app_before, backend_cpu_s(backend) - database_before
+        connection.close()
+        check = verify(opts, warm + measured)
+
+    n = opts.participants
+    print(f"\n{n} walks, one after another, in-process (warm-up {opts.warmup})")
+    print(f"app CPU per walk            {1000 * app_s / n:6.1f} ms")
+    print(f"PostgreSQL CPU per walk     {1000 * database_s / n:6.1f} ms")
+    print(f"SQL queries per walk        {sum(statements.values()) / n:6.1f}   "
+          "(BEGIN, COMMIT and the per-request connection check not counted)")
+    print("per request                   CPU ms  queries")
+    for kind in sorted(cpu_s, key=lambda k: -cpu_s[k]):
+        requests = sum(1 for w in measured for t in w.timings if f"{t.method} {t.kind}" == kind)
+        print(f"  {kind:<26} {1000 * cpu_s[kind] / requests:6.2f}  {statements[kind] / requests:6.1f}")
+    errors = [message for walk in warm + measured for message in walk.errors]
+    print(f"errors                      {len(errors)}")
+    print(f"answers sent / stored / missing / duplicated / mismatched: "
+          f"{check.sent} / {check.stored} / {check.missing} / {check.duplicated} / {check.mismatched}")
+    ok = not errors and check.ok and all(walk.completed for walk in measured)
+    print("RESULT: " + ("OK" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
