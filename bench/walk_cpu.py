@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -49,17 +50,25 @@ from participants import (
 BASE_URL = f"http://{HOST}:8000"
 
 
+@dataclass
+class Tally:
+    """Per method and page kind ("POST trial"): requests, CPU seconds of this thread, SQL queries."""
+
+    requests: Counter = field(default_factory=Counter)
+    cpu_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    queries: Counter = field(default_factory=Counter)
+
+
 class WsgiBrowser:
     """participants.Browser's interface, calling the WSGI application in this process.
 
-    Counts this thread's CPU time and the SQL queries of every request, per method and page kind.
+    Counts requests, this thread's CPU time and the SQL queries, per method and page kind.
     """
 
-    def __init__(self, application: object, cpu_s: dict[str, float], statements: Counter) -> None:
+    def __init__(self, application: object, tally: Tally) -> None:
         self.application = application
         self.cookies: dict[str, str] = {}
-        self.cpu_s = cpu_s
-        self.statements = statements
+        self.tally = tally
 
     def request(self, method: str, url: str, data: dict[str, str] | None = None) -> Reply:
         from django.db import connection
@@ -92,8 +101,9 @@ class WsgiBrowser:
         start = time.thread_time()
         with connection.execute_wrapper(count):
             text = b"".join(self.application(environ, start_response)).decode()  # type: ignore[operator]
-        self.cpu_s[kind] += time.thread_time() - start
-        self.statements[kind] += executed
+        self.tally.requests[kind] += 1
+        self.tally.cpu_s[kind] += time.thread_time() - start
+        self.tally.queries[kind] += executed
         headers: list[tuple[str, str]] = reply["headers"]  # type: ignore[assignment]
         for name, value in headers:
             if name.lower() == "set-cookie":
@@ -108,15 +118,14 @@ def backend_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def walk_all(walks: list[Walk], completion_code: str, application: object, seed: int | None) -> tuple:
-    cpu_s: dict[str, float] = defaultdict(float)
-    statements: Counter = Counter()
+def walk_all(walks: list[Walk], completion_code: str, application: object, seed: int | None) -> Tally:
+    tally = Tally()
     rng = random.Random(seed)
     for walk in walks:
         participant = Participant(BASE_URL, walk, rng, completion_code, threading.Event())
-        participant.browser = WsgiBrowser(application, cpu_s, statements)  # type: ignore[assignment]
+        participant.browser = WsgiBrowser(application, tally)  # type: ignore[assignment]
         participant.run()
-    return cpu_s, statements
+    return tally
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend = cursor.fetchone()[0]
         measured = new_walks(opts.participants, timed=True)
         database_before, app_before = backend_cpu_s(backend), time.process_time()
-        cpu_s, statements = walk_all(
+        tally = walk_all(
             measured, completion_code, application, None if opts.seed is None else opts.seed + 1
         )
         app_s, database_s = time.process_time() - app_before, backend_cpu_s(backend) - database_before
@@ -158,12 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{n} walks, one after another, in-process (warm-up {opts.warmup})")
     print(f"app CPU per walk            {1000 * app_s / n:6.1f} ms")
     print(f"PostgreSQL CPU per walk     {1000 * database_s / n:6.1f} ms")
-    print(f"SQL queries per walk        {sum(statements.values()) / n:6.1f}   "
+    print(f"SQL queries per walk        {sum(tally.queries.values()) / n:6.1f}   "
           "(BEGIN, COMMIT and the per-request connection check not counted)")
     print("per request                   CPU ms  queries")
-    for kind in sorted(cpu_s, key=lambda k: -cpu_s[k]):
-        requests = sum(1 for w in measured for t in w.timings if f"{t.method} {t.kind}" == kind)
-        print(f"  {kind:<26} {1000 * cpu_s[kind] / requests:6.2f}  {statements[kind] / requests:6.1f}")
+    for kind, requests in tally.requests.most_common():
+        cpu_ms, queries = 1000 * tally.cpu_s[kind] / requests, tally.queries[kind] / requests
+        print(f"  {kind:<26} {cpu_ms:6.2f}  {queries:6.1f}")
     errors = [message for walk in warm + measured for message in walk.errors]
     print(f"errors                      {len(errors)}")
     print(f"answers sent / stored / missing / duplicated / mismatched: "
