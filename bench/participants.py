@@ -29,6 +29,7 @@ How it runs
 Run (from the repository root)::
 
     .venv/bin/python bench/participants.py --participants 200 --concurrency 32
+    .venv/bin/python bench/participants.py --participants 200 --concurrency 32 --ramp-up 1
     .venv/bin/python bench/participants.py --worker-class gthread --workers 3 --threads 4
 
 The exit status is 0 only when there were no errors and no lost, duplicated or changed answers.
@@ -93,6 +94,7 @@ class BenchError(Exception):
 class Options:
     participants: int
     concurrency: int
+    ramp_up_s: float
     warmup: int
     workers: int
     worker_class: str
@@ -127,6 +129,11 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     parser.add_argument("--participants", type=int, default=200, help="participants measured [200]")
     parser.add_argument("--concurrency", type=int, default=32, help="participants at once [32]")
     parser.add_argument(
+        "--ramp-up", type=float, default=0.0, metavar="SECONDS",
+        help="spread the first arrivals of the concurrent participants evenly over this many seconds "
+        "(0: all at once, like a study's launch) [0]",
+    )
+    parser.add_argument(
         "--warmup", type=int, default=8, help="participants walked first, not timed (but verified) [8]"
     )
     # sync x 2 (one per core) measured best on the 2-core machine: the app is CPU-bound there;
@@ -145,8 +152,8 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the answers")
     args = parser.parse_args(argv)
-    if args.participants < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--participants and --concurrency must be positive, --warmup not negative")
+    if args.participants < 1 or args.concurrency < 1 or args.warmup < 0 or args.ramp_up < 0:
+        parser.error("--participants and --concurrency must be positive, --warmup and --ramp-up not negative")
     if args.workers < 1 or args.threads < 1 or args.time_limit <= 0:
         parser.error("--workers, --threads and --time-limit must be positive")
     if not DB_NAME.match(args.db_name) or args.db_name in ("postgres", "template0", "template1"):
@@ -154,6 +161,7 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     return Options(
         participants=args.participants,
         concurrency=args.concurrency,
+        ramp_up_s=args.ramp_up,
         warmup=args.warmup,
         workers=args.workers,
         worker_class=args.worker_class,
@@ -669,15 +677,21 @@ def drive(
     seed: int | None,
     deadline: Deadline,
     label: str,
+    ramp_up_s: float = 0.0,
 ) -> float:
-    """Walk all `walks` with `concurrency` threads; return the wall time. Stops at the deadline."""
+    """Walk all `walks` with `concurrency` threads; return the wall time. Stops at the deadline.
+
+    With `ramp_up_s`, thread i starts its first walk i/concurrency of the way into the ramp-up.
+    Started all at once, the threads walk in step: walks of equal length end together, so the next
+    participants arrive in bursts of `concurrency` for the rest of the run."""
     todo: queue.SimpleQueue[tuple[Walk, int]] = queue.SimpleQueue()
     master = random.Random(seed)
     for walk in walks:
         todo.put((walk, master.getrandbits(64)))
     stop = threading.Event()
 
-    def worker() -> None:
+    def worker(delay_s: float) -> None:
+        stop.wait(delay_s)
         while not stop.is_set():
             try:
                 walk, walk_seed = todo.get_nowait()
@@ -685,7 +699,11 @@ def drive(
                 return
             Participant(base_url, walk, random.Random(walk_seed), completion_code, stop).run()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, len(walks)))]
+    n_threads = min(concurrency, len(walks))
+    threads = [
+        threading.Thread(target=worker, args=(ramp_up_s * i / n_threads,), daemon=True)
+        for i in range(n_threads)
+    ]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -826,8 +844,9 @@ def report(
     if opts.worker_class == "gthread":
         config += f" x {opts.threads} threads"
     print()
-    print(f"gunicorn {config}; {opts.participants} participants, concurrency {opts.concurrency}, "
-          f"warm-up {opts.warmup}")
+    arrivals = f"first arrivals over {opts.ramp_up_s:g} s" if opts.ramp_up_s else "first arrivals at once"
+    print(f"gunicorn {config}; {opts.participants} participants, concurrency {opts.concurrency} "
+          f"({arrivals}), warm-up {opts.warmup}")
     print(f"completed participants      {completed} / {len(walks)}")
     print(f"page submissions (POSTs)    {posts}   (GETs {gets})")
     print(f"driving phase wall time     {wall:.2f} s")
@@ -913,7 +932,7 @@ def run(opts: Options) -> bool:
             before = CpuSnapshot.take(server, opts.db_name)
             measured.wall_s = drive(
                 server.base_url, measured.walks, opts.concurrency, completion_code,
-                None if opts.seed is None else opts.seed + 1, deadline, "measured",
+                None if opts.seed is None else opts.seed + 1, deadline, "measured", opts.ramp_up_s,
             )
             measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name))
             measured.reference_ms = (reference_before, reference_loop_ms())
