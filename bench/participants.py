@@ -681,7 +681,7 @@ def drive(
 ) -> float:
     """Walk all `walks` with `concurrency` threads; return the wall time. Stops at the deadline.
 
-    With `ramp_up_s`, thread i starts its first walk i/concurrency of the way into the ramp-up.
+    With `ramp_up_s`, thread i of n starts its first walk i/n of the way into the ramp-up.
     Started all at once, the threads walk in step: walks of equal length end together, so the next
     participants arrive in bursts of `concurrency` for the rest of the run."""
     todo: queue.SimpleQueue[tuple[Walk, int]] = queue.SimpleQueue()
