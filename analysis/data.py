@@ -5,12 +5,16 @@ Only queries live here: a handful of flat ``values_list`` reads, no per-particip
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from studyapp.models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
 from studyapp.monitoring import status_counts
-from traces.models import GeneratedTrace, Job
+from traces.evaluations import graded_records
+from traces.grading.table import DEFINITIONS, model_rows
+from traces.models import GRADING_VERSION, Evaluation, ModelOutput
+
+from .model_table import decorate
 
 _S = Participant.Status
 TRIAL_PREFIX = "trial-"
@@ -45,7 +49,7 @@ class StudyData:
     items: list[ItemInfo]
     participants: list[ParticipantData]  # finished (completed or screened out), real
     attrition: dict[str, dict[str, int]]  # condition -> counts
-    evaluations: list[dict]
+    model_tables: list[dict]  # Table 1 of each dataset with evaluations (model_table_data)
 
 
 def gather(study: Study, now=None) -> StudyData:
@@ -88,7 +92,7 @@ def gather(study: Study, now=None) -> StudyData:
         items=items,
         participants=list(people.values()),
         attrition=attrition(study, now),
-        evaluations=evaluations(),
+        model_tables=[model_table_data(dataset) for dataset in model_datasets()],
     )
 
 
@@ -97,39 +101,33 @@ def attrition(study: Study, now) -> dict[str, dict[str, int]]:
     return status_counts(study, now)
 
 
-def evaluations() -> list[dict]:
-    """Succeeded evaluation jobs' graded traces, counted per (checkpoint, setting)."""
-    jobs = Job.objects.filter(kind=Job.Kind.EVALUATE, status=Job.Status.SUCCEEDED)
-    tc = Q(classification_correct=True, retrieval_correct=True)
-    rows = (
-        GeneratedTrace.objects.filter(job__in=jobs)
-        .values("job__checkpoint__name", "job__setting")
-        .annotate(
-            n=Count("pk"),
-            answer=Count("pk", filter=Q(answer_correct=True)),
-            classification=Count("pk", filter=Q(classification_correct=True)),
-            retrieval=Count("pk", filter=Q(retrieval_correct=True)),
-            tc_ac=Count("pk", filter=tc & Q(answer_correct=True)),
-            tc_aw=Count("pk", filter=tc & Q(answer_correct=False)),
-            tw_ac=Count("pk", filter=~tc & Q(answer_correct=True)),
-            tw_aw=Count("pk", filter=~tc & Q(answer_correct=False)),
-            jobs=Count("job", distinct=True),
-        )
-        .order_by("job__checkpoint__name", "job__setting")
+def model_datasets() -> list[str]:
+    """The datasets that have evaluations, in name order."""
+    return list(Evaluation.objects.order_by("dataset").values_list("dataset", flat=True).distinct())
+
+
+def model_table_data(dataset: str) -> dict:
+    """Table 1 of one dataset from every evaluation's graded outputs, with its provenance.
+
+    Where several evaluations of a model and setting graded the same problem, the newest counts.
+    Outputs graded under an older definition are left out and counted (``regrade_outputs``).
+    """
+    outputs = ModelOutput.objects.filter(evaluation__dataset=dataset)
+    current = outputs.filter(evaluation__grading_version=GRADING_VERSION)
+    evaluations = (
+        Evaluation.objects.filter(dataset=dataset)
+        .annotate(n=Count("outputs"))
+        .order_by("model_name", "setting", "created_at")
+        .values("pk", "model_name", "setting", "subset", "source", "file_name", "sha256", "job_id",
+                "imported_by__username", "created_at", "grading_version", "n")
     )
-    return [
-        {
-            "checkpoint": r["job__checkpoint__name"],
-            "setting": r["job__setting"],
-            "jobs": r["jobs"],
-            "n": r["n"],
-            "answer": r["answer"],
-            "classification": r["classification"],
-            "retrieval": r["retrieval"],
-            "tc_ac": r["tc_ac"],
-            "tc_aw": r["tc_aw"],
-            "tw_ac": r["tw_ac"],
-            "tw_aw": r["tw_aw"],
-        }
-        for r in rows
-    ]
+    return {
+        "dataset": dataset,
+        "definitions": DEFINITIONS,
+        "rows": decorate(model_rows(graded_records(current, latest_per_problem=True))),
+        "evaluations": [
+            {**e, "imported_by": e.pop("imported_by__username"), "created_at": e["created_at"].isoformat()}
+            for e in evaluations
+        ],
+        "outdated": outputs.exclude(evaluation__grading_version=GRADING_VERSION).count(),
+    }

@@ -282,23 +282,6 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
     attrition_test = st.independence_test([[r[k] for k in columns] for r in attrition_rows], seed=SEED)
     attrition_test["words"] = words_independence(attrition_test)
 
-    models = []
-    for row in data.evaluations:
-        table = [[row["tc_ac"], row["tc_aw"]], [row["tw_ac"], row["tw_aw"]]]
-        test = st.independence_test(table, seed=SEED)
-        models.append(
-            {
-                **row,
-                "answer_accuracy": st.rate(row["answer"], row["n"]),
-                "classification_accuracy": st.rate(row["classification"], row["n"]),
-                "retrieval_accuracy": st.rate(row["retrieval"], row["n"]),
-                "trace_accuracy": st.rate(row["tc_ac"] + row["tc_aw"], row["n"]),
-                "p_answer_given_correct_trace": st.rate(row["tc_ac"], row["tc_ac"] + row["tc_aw"]),
-                "p_answer_given_incorrect_trace": st.rate(row["tw_ac"], row["tw_ac"] + row["tw_aw"]),
-                "test": {**test, "words": words_independence(test)},
-            }
-        )
-
     report = {
         "study": {"slug": data.slug, "title": data.title},
         "options": asdict(options),
@@ -357,7 +340,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
             for i in data.items
         ],
         "attrition": {"rows": attrition_rows, "test": attrition_test},
-        "models": models,
+        "models": data.model_tables,
     }
     return st.clean(report), scores
 
@@ -532,6 +515,8 @@ def render_html(report: dict, scores: dict | None = None, query: str | None = No
     from django.template.loader import render_to_string
     from django.utils.safestring import mark_safe
 
+    from .model_table import TABLE_NAMES
+
     codes = [c["code"] for c in report["conditions"]]
     plots = {
         c["key"]: mark_safe(box_plot(c, (scores or {}).get(c["key"])))  # noqa: S308 - built with escape()
@@ -544,5 +529,6 @@ def render_html(report: dict, scores: dict | None = None, query: str | None = No
     applied = [c["label"] for c in report["exclusions"]["criteria"] if c["enabled"]]
     return render_to_string(
         "analysis/report.html",
-        {"report": report, "plots": plots, "bars": bars, "query": query, "applied": applied},
+        {"report": report, "plots": plots, "bars": bars, "query": query, "applied": applied,
+         "table_names": TABLE_NAMES},
     )

@@ -1,4 +1,5 @@
-"""The researchers' analysis report: /analysis/<slug>/ (staff only)."""
+"""The researchers' analysis pages (staff only): /analysis/<slug>/, a study's report, and
+/analysis/models/table/, the models' Table 1 (two path segments, so that no study slug takes it)."""
 
 from django.urls import path
 
@@ -6,5 +7,6 @@ from . import views
 
 app_name = "analysis"
 urlpatterns = [
+    path("models/table/", views.model_table, name="model-table"),
     path("<slug:slug>/", views.report, name="report"),
 ]

@@ -1,13 +1,17 @@
-"""Staff-only analysis report of a study: HTML page, downloadable HTML file, or JSON."""
+"""Staff-only analysis pages: a study's report (HTML page, downloadable HTML file, or JSON) and the
+models' Table 1 (HTML, JSON or CSV)."""
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods
 
+from studyapp.exports import csv_chunks
 from studyapp.models import Study
 
-from .data import gather
+from .data import gather, model_datasets, model_table_data
+from .model_table import TABLE_NAMES, csv_header, csv_rows
 from .report import Options, build_with_scores, render_html, to_json
 
 FORMATS = ("html", "json")
@@ -36,3 +40,27 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     query = request.GET.copy()
     query.pop("format", None)
     return HttpResponse(render_html(result, scores, query=query.urlencode()))
+
+
+@staff_member_required
+@require_http_methods(["GET"])
+def model_table(request: HttpRequest) -> HttpResponse:
+    """Table 1 of one dataset (``dataset``, default the first with evaluations) as a page, or
+    ``format=json`` / ``format=csv``."""
+    datasets = model_datasets()
+    dataset = request.GET.get("dataset") or (datasets[0] if datasets else "cotempqa")
+    fmt = request.GET.get("format")
+    if fmt is not None and fmt not in ("json", "csv"):
+        return HttpResponseBadRequest(
+            f"Unknown format {fmt!r}: use format=json or format=csv, or leave it out for the page.",
+            content_type="text/plain; charset=utf-8",
+        )
+    table = model_table_data(dataset)
+    if fmt == "json":
+        return HttpResponse(to_json(table), content_type="application/json; charset=utf-8")
+    if fmt == "csv":
+        response = HttpResponse(b"".join(csv_chunks(csv_header(), csv_rows(table))), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="table1-{dataset}.csv"'
+        return response
+    context = {"table": table, "datasets": datasets, "table_names": TABLE_NAMES}
+    return HttpResponse(render_to_string("analysis/model_table.html", context))

@@ -381,4 +381,5 @@ class ApiRoot(ResearcherAPIView):
             "studies": request.build_absolute_uri(reverse("api:study-list")),
             "schema": request.build_absolute_uri(reverse("api:schema")),
             "docs": request.build_absolute_uri(reverse("api:docs")),
+            "model_table": request.build_absolute_uri(reverse("api:model-table")) + "?dataset=cotempqa",
         })

@@ -3,6 +3,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analysis.api import ModelTableView
+
 from . import api
 
 app_name = "api"
@@ -24,4 +26,5 @@ urlpatterns = [
     path("studies/<slug:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
     path("studies/<slug:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
     path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
+    path("model-table/", ModelTableView.as_view(), name="model-table"),
 ]

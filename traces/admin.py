@@ -1,10 +1,12 @@
-"""Admin for problems, checkpoints and jobs: import data, launch and watch jobs, make stimuli."""
+"""Admin for problems, splits, checkpoints, jobs and evaluations: import data and outputs, launch and
+watch jobs, make stimuli."""
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -12,23 +14,37 @@ from django.utils.html import format_html
 
 from studyapp.models import ConditionCode, Study
 
-from . import jobs, loaders
-from .grading import percent
+from . import jobs, loaders, splits
+from .evaluations import EvaluationError, import_outputs, regrade
+from .grading.table import percent
 from .importing import import_problems
-from .models import Checkpoint, GeneratedTrace, Job, Problem, ReferenceTrace
+from .models import (
+    Checkpoint,
+    Evaluation,
+    Job,
+    ModelOutput,
+    Problem,
+    ProblemSplit,
+    ReferenceTrace,
+    Setting,
+    SplitMember,
+)
 from .stimuli import traces_to_stimuli
 
 
 class ImportProblemsForm(forms.Form):
     format = forms.ChoiceField(choices=[(name, name) for name in sorted(loaders.LOADERS)])
-    split = forms.CharField(help_text="CoTempQA: the relation (equal, overlap, mix, during). bAbI: the task.")
-    file = forms.FileField(help_text="JSON Lines, one problem (or bAbI story) a line.")
+    subset = forms.CharField(
+        help_text="CoTempQA: the relation (equal, overlap, mix, during). bAbI (Hugging Face): the task. "
+        "bAbI (the authors' CSV, whose rows name their task): a name for the file, e.g. test."
+    )
+    file = forms.FileField(help_text="JSON Lines (CSV for the authors' formats), one problem a line.")
 
 
 @admin.register(Problem)
 class ProblemAdmin(admin.ModelAdmin):
-    list_display = ("source_id", "dataset", "split", "question")
-    list_filter = ("dataset", "split")
+    list_display = ("source_id", "dataset", "subset", "question")
+    list_filter = ("dataset", "subset")
     search_fields = ("source_id", "question")
     change_list_template = "admin/traces/problem/change_list.html"
 
@@ -40,11 +56,13 @@ class ProblemAdmin(admin.ModelAdmin):
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         """Upload a data file; a malformed one is refused whole, naming the line."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = ImportProblemsForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
                 result = import_problems(
-                    form.cleaned_data["format"], form.cleaned_data["file"], form.cleaned_data["split"]
+                    form.cleaned_data["format"], form.cleaned_data["file"], form.cleaned_data["subset"]
                 )
             except (loaders.LoadError, ValueError) as error:
                 form.add_error("file", f"Nothing was imported. {error}")
@@ -67,6 +85,74 @@ class ReferenceTraceAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
 
 
+class SplitForm(forms.ModelForm):
+    """A new split drawn at random (reproducibly, from the seed); stored splits are not edited."""
+
+    test_fraction = forms.FloatField(min_value=0.01, max_value=0.99, initial=0.2)
+    seed = forms.IntegerField(initial=0)
+    subset = forms.CharField(required=False, help_text="Draw from one relation or task only; empty: all.")
+
+    class Meta:
+        model = ProblemSplit
+        fields = ("dataset", "name")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                splits.draw_sides(
+                    cleaned["dataset"], cleaned["name"], test_fraction=cleaned["test_fraction"],
+                    seed=cleaned["seed"], subset=cleaned["subset"],
+                )
+            except splits.SplitError as error:
+                raise forms.ValidationError(str(error)) from error
+        return cleaned
+
+
+@admin.register(ProblemSplit)
+class ProblemSplitAdmin(admin.ModelAdmin):
+    list_display = ("name", "dataset", "train", "test", "description", "created_at")
+    list_filter = ("dataset",)
+    readonly_fields = ("dataset", "name", "description", "created_by", "created_at", "train", "test")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        side = SplitMember.Side
+        return super().get_queryset(request).annotate(
+            n_train=Count("members", filter=Q(members__side=side.TRAIN)),
+            n_test=Count("members", filter=Q(members__side=side.TEST)),
+        )
+
+    @admin.display(description="Train problems", ordering="n_train")
+    def train(self, obj: ProblemSplit) -> int:
+        return obj.n_train
+
+    @admin.display(description="Test problems", ordering="n_test")
+    def test(self, obj: ProblemSplit) -> int:
+        return obj.n_test
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SplitForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ("dataset", "name", "test_fraction", "seed", "subset") if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple:
+        return self.readonly_fields if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: ProblemSplit, form: forms.Form, change: bool) -> None:
+        data = form.cleaned_data
+        made = splits.create_random_split(
+            data["dataset"], data["name"], test_fraction=data["test_fraction"], seed=data["seed"],
+            subset=data["subset"], user=request.user,
+        )
+        obj.pk = made.pk
+
+
 @admin.register(Checkpoint)
 class CheckpointAdmin(admin.ModelAdmin):
     list_display = ("name", "path", "base", "setting", "made_by", "created_at")
@@ -78,15 +164,25 @@ class LaunchJobForm(forms.ModelForm):
     """Choose checkpoint, problems, setting and parameters; saving launches the job."""
 
     dataset = forms.ChoiceField(choices=())
-    split = forms.CharField(required=False, help_text="Leave empty for every split of the dataset.")
-    test_only = forms.BooleanField(
-        required=False, help_text="Only the held-out problems of the train/test split (for evaluation)."
+    subset = forms.CharField(
+        required=False, help_text="The CoTempQA relation or bAbI task; empty for all of the dataset."
+    )
+    split = forms.CharField(
+        required=False, initial="authors",
+        help_text="Choose the problems from one side of this stored split (empty: all problems).",
+    )
+    side = forms.ChoiceField(
+        choices=SplitMember.Side.choices, initial=SplitMember.Side.TEST,
+        help_text="Evaluate on the test side; fine-tune on the train side.",
     )
     limit = forms.IntegerField(required=False, min_value=1, help_text="At most this many problems.")
     parameters_json = forms.CharField(
         label="Parameters", widget=forms.Textarea(attrs={"rows": 8, "cols": 60}), required=False,
         help_text="JSON; anything left out takes its default. Generation: "
-        + json.dumps(jobs.GENERATION_DEFAULTS) + ". Fine-tuning: " + json.dumps(jobs.TRAINING_DEFAULTS),
+        + json.dumps(jobs.GENERATION_DEFAULTS) + ". Fine-tuning: " + json.dumps(jobs.TRAINING_DEFAULTS)
+        + ". prompt_style 'authors' writes prompts as the paper's authors did (facts as a Python list, "
+        "their system message for the model's family); 'split' is the stored split a fine-tune keeps "
+        "out and whose test problems the published step lookup reads.",
     )
 
     class Meta:
@@ -110,21 +206,31 @@ class LaunchJobForm(forms.ModelForm):
         except jobs.JobError as error:
             self.add_error("parameters_json", str(error))
         if "dataset" in cleaned:
-            cleaned["problems"] = jobs.select_problems(
-                cleaned["dataset"], cleaned.get("split", ""), test_only=cleaned.get("test_only", False),
-                limit=cleaned.get("limit"),
-            )
-            if not cleaned["problems"].exists():
-                self.add_error("split", "No problems match this choice.")
+            try:
+                cleaned["problems"] = jobs.select_problems(
+                    cleaned["dataset"], cleaned.get("subset", ""), split=cleaned.get("split", ""),
+                    side=cleaned.get("side", ""), limit=cleaned.get("limit"),
+                )
+            except splits.SplitError as error:
+                self.add_error("split", str(error))
+            else:
+                if not cleaned["problems"].exists():
+                    self.add_error("subset", "No problems match this choice.")
+        if not self.errors:
+            try:
+                jobs.check_launch(
+                    cleaned["kind"], cleaned["checkpoint"], list(cleaned["problems"]), cleaned["setting"],
+                    cleaned["parameters"],
+                )
+            except jobs.JobError as error:
+                self.add_error(None, str(error))
         return cleaned
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = (
-        "id", "kind", "status", "progress", "checkpoint", "setting", "answer_accuracy",
-        "p_answer_given_correct_trace", "created_at", "finished_at",
-    )
+    list_display = ("id", "kind", "status", "progress", "checkpoint", "setting", "answer_em", "created_at",
+                    "finished_at")
     list_filter = ("kind", "status", "setting")
     actions = ["cancel_jobs", "rerun_jobs"]
     readonly_fields = (
@@ -146,9 +252,8 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
-            return (
-                "kind", "checkpoint", "setting", "dataset", "split", "test_only", "limit", "parameters_json",
-            )
+            return ("kind", "checkpoint", "setting", "dataset", "subset", "split", "side", "limit",
+                    "parameters_json")
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Job, form: forms.Form, change: bool) -> None:
@@ -177,13 +282,10 @@ class JobAdmin(admin.ModelAdmin):
             percent, obj.progress_done, obj.progress_total,
         )
 
-    @admin.display(description="Answer accuracy")
-    def answer_accuracy(self, obj: Job) -> str:
-        return percent(obj.metrics.get("answer_accuracy"), "-")
-
-    @admin.display(description="P(correct answer | correct trace)")
-    def p_answer_given_correct_trace(self, obj: Job) -> str:
-        return percent(obj.metrics.get("p_answer_given_correct_trace"), "-")
+    @admin.display(description="Answer exact match")
+    def answer_em(self, obj: Job) -> str:
+        value = obj.metrics.get("overall", {}).get("answer_em")
+        return percent(None if value is None else value / 100, "-")
 
     @admin.display(description="Problems")
     def problem_count(self, obj: Job) -> int:
@@ -215,20 +317,117 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Job #{job.pk} {done}.", messages.SUCCESS)
 
 
+class ImportOutputsForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSON Lines of outputs (the authors' format, or id/question+facts and prediction)."
+    )
+    dataset = forms.ChoiceField(choices=())
+    subset = forms.CharField(
+        required=False, help_text="CoTempQA: the relation the file holds (equal, overlap, mix, during). "
+        "bAbI: leave empty (each line names its task).",
+    )
+    model_name = forms.CharField(max_length=200, help_text="e.g. Llama-3.2-1B-Instruct (QLoRA, authors)")
+    setting = forms.ChoiceField(choices=Setting.choices)
+    split = forms.CharField(
+        required=False, initial="authors",
+        help_text="The stored split whose test problems the published step lookup reads.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
+        self.fields["dataset"].choices = [(d, d) for d in datasets]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    list_display = ("id", "model_name", "setting", "dataset", "subset", "source", "outputs", "answer_em",
+                    "created_at")
+    list_filter = ("dataset", "setting", "source", "model_name")
+    search_fields = ("model_name", "file_name", "sha256")
+    fields = ("model_name", "setting", "dataset", "subset", "split", "source", "job", "file_name", "sha256",
+              "imported_by", "created_at", "grading_version", "details", "outputs", "answer_em")
+    readonly_fields = ("setting", "dataset", "subset", "split", "source", "job", "file_name", "sha256",
+                       "imported_by", "created_at", "grading_version", "details", "outputs", "answer_em")
+    change_list_template = "admin/traces/evaluation/change_list.html"
+    actions = ["regrade_evaluations"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            n_outputs=Count("outputs"), n_right=Count("outputs", filter=Q(outputs__answer_correct=True))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # evaluations come from jobs and from imported files (import_view)
+
+    def get_urls(self) -> list:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="traces_evaluation_import"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        can_import = self.has_change_permission(request) and request.user.has_perm("traces.add_evaluation")
+        return super().changelist_view(request, {**(extra_context or {}), "has_add_permission": can_import})
+
+    @admin.display(description="Outputs", ordering="n_outputs")
+    def outputs(self, obj: Evaluation) -> int:
+        return obj.n_outputs
+
+    @admin.display(description="Answer exact match")
+    def answer_em(self, obj: Evaluation) -> str:
+        return percent(obj.n_right / obj.n_outputs if obj.n_outputs else None, "-")
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a file of outputs; it is stored as an evaluation, graded, or refused whole."""
+        if not request.user.has_perm("traces.add_evaluation"):
+            raise PermissionDenied
+        form = ImportOutputsForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                evaluation = import_outputs(
+                    data["file"], dataset=data["dataset"], model_name=data["model_name"],
+                    setting=data["setting"], subset=data["subset"], split_name=data["split"],
+                    file_name=data["file"].name, user=request.user,
+                )
+            except (loaders.LoadError, EvaluationError, splits.SplitError) as error:
+                form.add_error("file", f"Nothing was imported. {error}")
+            else:
+                self.message_user(
+                    request, f"Imported {evaluation.outputs.count()} outputs as evaluation #{evaluation.pk} "
+                    f"({evaluation}).", messages.SUCCESS,
+                )
+                return redirect("admin:traces_evaluation_change", evaluation.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Import model outputs",
+                   "opts": self.model._meta}
+        status = 400 if form.errors else 200
+        return render(request, "admin/traces/evaluation/import.html", context, status=status)
+
+    @admin.action(description="Grade the selected evaluations' outputs again", permissions=["change"])
+    def regrade_evaluations(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for evaluation in queryset:
+            n = regrade(evaluation)
+            message = f"Evaluation #{evaluation.pk}: {n} outputs graded again."
+            self.message_user(request, message, messages.SUCCESS)
+
+
 class MakeStimuliForm(forms.Form):
     study = forms.ModelChoiceField(queryset=Study.objects.all())
     condition = forms.ChoiceField(choices=ConditionCode.choices)
 
 
-@admin.register(GeneratedTrace)
-class GeneratedTraceAdmin(admin.ModelAdmin):
+@admin.register(ModelOutput)
+class ModelOutputAdmin(admin.ModelAdmin):
     list_display = (
-        "problem", "job", "checkpoint", "answer_correct", "classification_correct", "retrieval_correct",
-        "completion_tokens", "latency_ms",
+        "problem", "evaluation", "answer_correct", "answer_correct_strict", "unevaluated",
+        "classification_published", "retrieval_published", "classification_authors", "retrieval_authors",
+        "classification_strict", "retrieval_strict",
     )
-    list_filter = ("job", "checkpoint", "answer_correct", "classification_correct", "retrieval_correct")
+    list_filter = ("evaluation", "answer_correct", "unevaluated", "retrieval_published", "retrieval_authors",
+                   "retrieval_strict")
     search_fields = ("problem__source_id", "raw_text")
-    list_select_related = ("problem", "job", "checkpoint")
+    list_select_related = ("problem", "evaluation")
     actions = ["make_stimuli"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -237,12 +436,12 @@ class GeneratedTraceAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Use the selected traces as study stimuli for a condition…")
+    @admin.action(description="Use the selected outputs as study stimuli for a condition…")
     def make_stimuli(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         form = MakeStimuliForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             result = traces_to_stimuli(
-                list(queryset.select_related("problem", "checkpoint")),
+                list(queryset.select_related("problem", "evaluation")),
                 form.cleaned_data["study"], form.cleaned_data["condition"],
             )
             self.message_user(
@@ -261,8 +460,7 @@ class GeneratedTraceAdmin(admin.ModelAdmin):
             return None
         context = {
             **self.admin_site.each_context(request), "form": form, "traces": queryset,
-            "title": "Use traces as study stimuli", "opts": self.model._meta,
+            "title": "Use outputs as study stimuli", "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return render(request, "admin/traces/generatedtrace/make_stimuli.html", context)
-
+        return render(request, "admin/traces/modeloutput/make_stimuli.html", context)

@@ -1,6 +1,7 @@
-"""Data for trying the model side in the demo: CoTempQA problems, the pilot's reference traces, and
-a tiny random model registered as a checkpoint, so a job can be launched without any download.
-Idempotent, like the study's demo seed."""
+"""Data for trying the model side in the demo: CoTempQA and bAbI problems with the paper authors'
+split, their fine-tuned model's published outputs (so Table 1 has rows), the pilot's reference
+traces, and a tiny random model registered as a checkpoint, so a job can be launched without any
+download. Idempotent, like the study's demo seed."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,25 +10,24 @@ from django.conf import settings
 
 from studyapp.demo import PILOT_FILE
 
-from .importing import import_problems, import_reference_traces
+from .authors_data import import_authors_data, import_published_outputs
+from .importing import import_reference_traces
 from .models import Checkpoint
 
-COTEMPQA_DIR = Path(__file__).resolve().parent / "data" / "cotempqa"
 DEMO_CHECKPOINT = "tiny-random-demo"
 
 
 @dataclass(frozen=True)
 class TracesDemo:
     problems_created: int
+    evaluations_created: int
     reference_traces_created: int
     checkpoint: Checkpoint
 
 
 def seed_traces_demo() -> TracesDemo:
-    problems = sum(
-        import_problems("cotempqa", COTEMPQA_DIR / f"{relation}.json", relation).created
-        for relation in ("equal", "overlap", "mix")
-    )
+    problems = import_authors_data().problems_created
+    evaluations = import_published_outputs()
     references = import_reference_traces(PILOT_FILE).created
     checkpoint = Checkpoint.objects.filter(name=DEMO_CHECKPOINT).first()
     if checkpoint is None or not (Path(checkpoint.path) / "config.json").is_file():
@@ -37,4 +37,4 @@ def seed_traces_demo() -> TracesDemo:
         checkpoint, _ = Checkpoint.objects.update_or_create(
             name=DEMO_CHECKPOINT, defaults={"path": str(path)}
         )
-    return TracesDemo(problems, references, checkpoint)
+    return TracesDemo(problems, evaluations, references, checkpoint)

@@ -15,24 +15,40 @@ class ImportResult:
     already_there: int
 
 
-def import_problems(fmt: str, path_or_file: loaders.PathOrFile, split: str) -> ImportResult:
+def import_problems(fmt: str, path_or_file: loaders.PathOrFile, subset: str) -> ImportResult:
     """Load a file with the loader for `fmt` and store its new problems.
 
     A malformed file raises loaders.LoadError (naming the line) before anything is written;
-    problems already imported (same dataset and source id) are left as they are.
+    problems already imported (same dataset and source id) are left as they are, unless they say
+    something else (another question, facts or answers): then nothing is imported.
     """
-    problems = loaders.load(fmt, path_or_file, split)
+    return store_problems(loaders.load(fmt, path_or_file, subset))
+
+
+def store_problems(problems: list[loaders.Problem]) -> ImportResult:
+    """Store loaded problems that are not there yet, all or nothing (see ``import_problems``)."""
     with transaction.atomic():
-        existing = set(
-            Problem.objects.filter(
+        existing = {
+            (p.dataset, p.source_id): p
+            for p in Problem.objects.filter(
                 dataset__in={p.dataset for p in problems},
                 source_id__in=[p.source_id for p in problems],
-            ).values_list("dataset", "source_id")
-        )
+            )
+        }
+        for p in problems:
+            there = existing.get((p.dataset, p.source_id))
+            if there is not None and (there.question, there.facts, there.gold_answers) != (
+                p.question, p.facts, p.gold_answers
+            ):
+                raise loaders.LoadError(
+                    p.source_id, None,
+                    "a problem with this id is already stored with another question, facts or answers; "
+                    "nothing was imported (load the file under another name)",
+                )
         new = [p for p in problems if (p.dataset, p.source_id) not in existing]
         Problem.objects.bulk_create(
             Problem(
-                dataset=p.dataset, split=p.split, source_id=p.source_id, question=p.question,
+                dataset=p.dataset, subset=p.subset, source_id=p.source_id, question=p.question,
                 facts=p.facts, gold_answers=p.gold_answers, metadata=p.metadata,
             )
             for p in new

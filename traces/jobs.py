@@ -4,6 +4,7 @@ Jobs never run inside a web request: launching stores the job and, once the tran
 sends it to the Celery ``gpu`` queue.
 """
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -11,13 +12,21 @@ from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 
-from . import sft
-from .models import Checkpoint, Job, Problem
+from . import loaders, sft
+from .models import Checkpoint, Job, Problem, ProblemSplit
 from .run_settings import GenerationSettings, TrainingSettings
+from .splits import SplitError, get_split, split_problems, test_side_conflicts
 
 RUN_JOB_TASK = "traces.run_job"  # routed to the gpu queue by CELERY_TASK_ROUTES
-GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings())}
-TRAINING_DEFAULTS: dict[str, Any] = {"test_fraction": 0.2, **asdict(TrainingSettings())}
+# Every job: how its prompts are written (sft.PROMPT_STYLES), and the stored split it keeps out of
+# training (fine-tune) or whose test problems the published step lookup reads (generate, evaluate).
+PROMPT_DEFAULTS: dict[str, Any] = {"prompt_style": "project", "model_family": "", "split": "authors"}
+GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings()), **PROMPT_DEFAULTS}
+TRAINING_DEFAULTS: dict[str, Any] = {**asdict(TrainingSettings()), **PROMPT_DEFAULTS}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "prompt_style": sft.PROMPT_STYLES,
+    "model_family": ("", *sft.MODEL_FAMILIES),
+}
 
 # Bounds that keep a typo from launching a job that can never finish (or never start).
 _BOUNDS: dict[str, tuple[float, float]] = {
@@ -29,7 +38,6 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "learning_rate": (1e-12, 1),
     "max_length": (8, 131072),
     "lora_r": (1, 1024),
-    "test_fraction": (0, 1),
 }
 
 
@@ -51,6 +59,9 @@ def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     for name, default in defaults.items():
         value = given.get(name, default)
         cleaned[name] = _coerce(name, value, type(default))
+        if name in _CHOICES and cleaned[name] not in _CHOICES[name]:
+            choices = ", ".join(repr(c) for c in _CHOICES[name])
+            raise JobError(f"{name} must be one of {choices}, not {cleaned[name]!r}.")
         low, high = _BOUNDS.get(name, (None, None))
         if low is not None and not low <= cleaned[name] <= high:
             raise JobError(f"{name} must be between {low:g} and {high:g}, not {cleaned[name]}.")
@@ -58,6 +69,8 @@ def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is str:
+        return str(value).strip()
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -85,22 +98,109 @@ def training_settings(job: Job) -> TrainingSettings:
     return TrainingSettings(**{k: v for k, v in job.parameters.items() if k in names})
 
 
+def system_message(job: Job) -> str:
+    """The system message of the job's prompts: the authors' for the model's family in their style
+    (the family named in ``model_family``, else read from the checkpoint's name), none in ours."""
+    if job.parameters.get("prompt_style") != "authors":
+        return ""
+    try:
+        return sft.authors_system_message(job.parameters.get("model_family") or job.checkpoint.name)
+    except ValueError as error:
+        raise JobError(str(error)) from None
+
+
+def prompt_turns(job: Job, problem: loaders.Problem, phase: str = "train") -> list[dict[str, str]]:
+    """The prompt turns the job gives the model for a problem."""
+    return sft.build_messages(
+        problem, style=job.parameters["prompt_style"], system_message=system_message(job), phase=phase
+    )
+
+
+def split_kept_out(job: Job, dataset: str) -> ProblemSplit | None:
+    """The stored split named in the job's parameters (None when the name is empty)."""
+    name = job.parameters.get("split", "")
+    if not name:
+        return None
+    try:
+        return get_split(dataset, name)
+    except SplitError as error:
+        raise JobError(str(error)) from None
+
+
+def check_kept_out(split: ProblemSplit | None, problems: Sequence[Problem]) -> None:
+    """Refuse to train on problems on the test side of ``split``, naming some of them."""
+    if split is None:
+        return
+    conflicts = test_side_conflicts(split, problems)
+    if conflicts:
+        named = ", ".join(p.source_id for p in conflicts[:5]) + (", ..." if len(conflicts) > 5 else "")
+        raise JobError(
+            f"{len(conflicts)} of the {len(problems)} chosen problems are test problems of split "
+            f"{split.name!r} ({named}); a model is not trained on the problems it is tested on. Choose the "
+            f"train side of that split, or keep out another split (parameter split)."
+        )
+
+
 def select_problems(
-    dataset: str, split: str = "", *, test_only: bool = False, test_fraction: float = 0.2,
-    seed: int = 0, limit: int | None = None,
+    dataset: str, subset: str = "", *, split: str = "", side: str = "", limit: int | None = None
 ) -> QuerySet:
-    """Problems of a dataset (and split); `test_only` keeps the held-out side of sft's split."""
-    problems = Problem.objects.filter(dataset=dataset)
+    """Problems of a dataset (and subset); with ``split`` and ``side``, one side of a stored split,
+    in the split's order."""
     if split:
-        problems = problems.filter(split=split)
-    if test_only:
-        ids = [
-            pk for pk, source_id in problems.values_list("pk", "source_id")
-            if sft.assign_split(source_id, test_fraction=test_fraction, seed=seed) == "test"
-        ]
-        problems = Problem.objects.filter(pk__in=ids)
-    problems = problems.order_by("pk")
+        problems = split_problems(get_split(dataset, split), side or "test", subset)
+        problems = problems.filter(dataset=dataset)
+    else:
+        problems = Problem.objects.filter(dataset=dataset)
+        if subset:
+            problems = problems.filter(subset=subset)
+        problems = problems.order_by("pk")
     return problems[:limit] if limit else problems
+
+
+def check_launch(
+    kind: str, checkpoint: Checkpoint, problems: Sequence[Problem], setting: str, parameters: dict[str, Any]
+) -> Job:
+    """The unsaved job, or a JobError saying why it cannot be launched (``parameters`` cleaned)."""
+    if kind not in Job.Kind.values:
+        raise JobError(f"Unknown kind of job {kind!r}; choose one of {', '.join(Job.Kind.values)}.")
+    if setting not in sft.SETTINGS:
+        raise JobError(f"Unknown setting {setting!r}; choose one of {', '.join(sft.SETTINGS)}.")
+    if not problems:
+        raise JobError("Choose at least one problem.")
+    datasets = sorted({p.dataset for p in problems})
+    if len(datasets) > 1:
+        raise JobError(f"A job runs on one dataset; the chosen problems come from {', '.join(datasets)}.")
+    job = Job(kind=kind, checkpoint=checkpoint, setting=setting, parameters=parameters)
+    split = split_kept_out(job, datasets[0])
+    if kind == Job.Kind.FINETUNE:
+        check_kept_out(split, problems)
+    if kind == Job.Kind.EVALUATE:
+        check_not_trained_on(checkpoint, problems)
+    system_message(job)  # an unknown model family is refused now, not on the worker
+    return job
+
+
+def trained_on(checkpoint: Checkpoint) -> set[int]:
+    """The problems the checkpoint was fine-tuned on here, through every fine-tune it descends from."""
+    ids: set[int] = set()
+    while checkpoint is not None:
+        if checkpoint.made_by_id is not None:
+            ids.update(checkpoint.made_by.problems.values_list("pk", flat=True))
+        checkpoint = checkpoint.base
+    return ids
+
+
+def check_not_trained_on(checkpoint: Checkpoint, problems: Sequence[Problem]) -> None:
+    """Refuse to evaluate a checkpoint on problems it was fine-tuned on, naming some of them."""
+    seen = trained_on(checkpoint)
+    overlap = [p for p in problems if p.pk in seen]
+    if overlap:
+        named = ", ".join(p.source_id for p in overlap[:5]) + (", ..." if len(overlap) > 5 else "")
+        raise JobError(
+            f"{checkpoint.name} was fine-tuned on {len(overlap)} of the {len(problems)} chosen problems "
+            f"({named}); evaluate it on problems it has not seen, e.g. the test side of the split its "
+            "fine-tune kept out."
+        )
 
 
 @transaction.atomic
@@ -113,18 +213,11 @@ def launch(
     user=None,
 ) -> Job:
     """Store a job and queue it for a GPU worker when the transaction commits."""
-    if kind not in Job.Kind.values:
-        raise JobError(f"Unknown kind of job {kind!r}; choose one of {', '.join(Job.Kind.values)}.")
-    if setting not in sft.SETTINGS:
-        raise JobError(f"Unknown setting {setting!r}; choose one of {', '.join(sft.SETTINGS)}.")
-    problem_ids = [p.pk for p in problems]
-    if not problem_ids:
-        raise JobError("Choose at least one problem.")
-    job = Job.objects.create(
-        kind=kind, checkpoint=checkpoint, setting=setting, created_by=user,
-        parameters=clean_parameters(kind, parameters or {}),
-    )
-    job.problems.set(problem_ids)
+    problems = list(problems)
+    job = check_launch(kind, checkpoint, problems, setting, clean_parameters(kind, parameters or {}))
+    job.created_by = user
+    job.save()
+    job.problems.set([p.pk for p in problems])
     _queue_on_commit(job)
     return job
 

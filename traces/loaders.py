@@ -3,8 +3,9 @@
 The paper (arXiv 2505.13792) uses CoTempQA, bAbI and MS MARCO. Each file format
 gets one loader function registered in ``LOADERS`` under a format name, so a new
 format (MS MARCO) is one function plus ``@register_loader("msmarco")``; callers
-use ``load(fmt, path, split)`` and get the same ``Problem`` shape whatever the
-source.
+use ``load(fmt, path, subset)`` and get the same ``Problem`` shape whatever the
+source. ``subset`` names what the file holds: CoTempQA's relation, a bAbI task,
+or, for the authors' bAbI files (whose rows carry their own task), the file.
 
 Loading is all-or-nothing: a loader reads and checks the whole file, then returns
 the full list, or raises ``LoadError`` naming the file and line at the first
@@ -14,9 +15,13 @@ half a data set.
 
 from __future__ import annotations
 
+import ast
+import csv
+import io
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +35,9 @@ __all__ = [
     "Problem",
     "load",
     "load_babi",
+    "load_babi_authors",
     "load_cotempqa",
+    "load_cotempqa_authors",
     "register_loader",
 ]
 
@@ -42,13 +49,13 @@ Loader = Callable[[PathOrFile, str], "list[Problem]"]
 class Problem:
     """One QA problem: the question, its context facts and its gold answers.
 
-    ``split`` is the subset the problem comes from (the CoTempQA relation, or a
-    bAbI task); ``source_id`` is unique within a dataset and stable across
-    loads, so it can key train/test splits and stored traces.
+    ``subset`` is the part of the dataset the problem comes from (the CoTempQA
+    relation, or a bAbI task); ``source_id`` is unique within a dataset and stable
+    across loads, so it can key train/test splits and stored traces.
     """
 
     dataset: str
-    split: str
+    subset: str
     source_id: str
     question: str
     facts: list[str]
@@ -82,20 +89,20 @@ def register_loader(name: str) -> Callable[[Loader], Loader]:
     return deco
 
 
-def load(fmt: str, path_or_file: PathOrFile, split: str) -> list[Problem]:
+def load(fmt: str, path_or_file: PathOrFile, subset: str) -> list[Problem]:
     """Load ``path_or_file`` with the loader registered for ``fmt``."""
     try:
         loader = LOADERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; known: {sorted(LOADERS)}") from None
-    return loader(path_or_file, split)
+    return loader(path_or_file, subset)
 
 
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _read_lines(path_or_file: PathOrFile) -> tuple[str, list[str]]:
-    """(name for messages, lines) of a path or an open text/binary file."""
+def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
+    """(name for messages, text) of a path or an open text/binary file, decoded as UTF-8."""
     if isinstance(path_or_file, str | os.PathLike):
         name = os.fspath(path_or_file)
         try:
@@ -120,6 +127,12 @@ def _read_lines(path_or_file: PathOrFile) -> tuple[str, list[str]]:
         raise LoadError(name, None, f"file object returned {type(raw).__name__}, not text")
     if text.startswith("\ufeff"):
         text = text[1:]
+    return name, text
+
+
+def _read_lines(path_or_file: PathOrFile) -> tuple[str, list[str]]:
+    """(name for messages, lines) of a path or an open text/binary file."""
+    name, text = _read_text(path_or_file)
     # split on \n only: str.splitlines would also split inside lines on \u2028 etc.
     return name, text.split("\n")
 
@@ -206,7 +219,7 @@ def load_cotempqa(path_or_file: PathOrFile, relation: str) -> list[Problem]:
         problems.append(
             Problem(
                 dataset="cotempqa",
-                split=relation,
+                subset=relation,
                 source_id=source_id,
                 question=question,
                 facts=facts,
@@ -275,7 +288,7 @@ def load_babi(path_or_file: PathOrFile, task: str) -> list[Problem]:
             problems.append(
                 Problem(
                     dataset="babi",
-                    split=task,
+                    subset=task,
                     source_id=f"babi-{task}-{lineno}-{line_id}",
                     question=text,
                     facts=[t for _, t in context],
@@ -289,4 +302,141 @@ def load_babi(path_or_file: PathOrFile, task: str) -> list[Problem]:
                     },
                 )
             )
+    return problems
+
+
+# --- the paper authors' CSV files (traces/data/trace_check_qa) -------------------------------------
+
+#: Where each relation starts in the authors' ``index`` column, which numbers the four CoTempQA
+#: files concatenated in alphabetical order (see traces/data/trace_check_qa/PROVENANCE.md).
+AUTHORS_INDEX_OFFSET = {"during": 0, "equal": 3096, "mix": 3532, "overlap": 4095}
+_AUTHORS_PROMPT_RE = re.compile(
+    r"\AAnswer the question based on the context:\n(?P<facts>.*)\nQuestion: (?P<question>.*) "
+    r"Only return the answer\.\n\Z",
+    re.DOTALL,
+)
+_CSV_NUL = "\x00"
+
+
+def read_csv_rows(path_or_file: PathOrFile, required: tuple[str, ...]) -> tuple[str, Iterator]:
+    """(name, iterator of (line number, row dict)) of a CSV file with a header naming ``required``."""
+    name, text = _read_text(path_or_file)
+    if _CSV_NUL in text:
+        line = text.count("\n", 0, text.index(_CSV_NUL)) + 1
+        raise LoadError(name, line, "text contains a NUL character (\\u0000), which cannot be stored")
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise LoadError(name, 1, f"missing column(s) {', '.join(missing)}; found {reader.fieldnames}")
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise LoadError(name, reader.line_num, f"invalid CSV: {exc}") from exc
+
+    return name, rows()
+
+
+def _literal_list(value: str, column: str, name: str, line: int) -> list[str]:
+    """A column holding a Python list literal of strings (the authors wrote lists with str())."""
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise LoadError(name, line, f"{column!r} is not a Python list literal ({exc})") from exc
+    if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+        raise LoadError(name, line, f"{column!r} must be a list of strings")
+    return parsed
+
+
+@register_loader("cotempqa_authors")
+def load_cotempqa_authors(path_or_file: PathOrFile, relation: str) -> list[Problem]:
+    """The authors' CoTempQA test CSV of one relation (``<relation>_test.csv``).
+
+    The problem gets the source id of the same problem in CoTempQA's own file,
+    ``cotempqa-<relation>-<index - offset>``, so a test problem of equal, overlap or mix is the
+    problem already imported from ``cotempqa/<relation>.json``. The file's row order is kept in
+    ``metadata["authors_row"]``; the bare question comes out of the prompt, which must be the
+    authors' rendering of the facts (a Python list on one line).
+    """
+    if relation not in AUTHORS_INDEX_OFFSET:
+        raise ValueError(f"relation must be one of {sorted(AUTHORS_INDEX_OFFSET)}, got {relation!r}")
+    columns = ("index", "triple_element", "facts", "question", "reasoning", "answer")
+    name, rows = read_csv_rows(path_or_file, columns)
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for row_number, (line, row) in enumerate(rows):
+        if f": {relation}." not in row["reasoning"]:
+            raise LoadError(name, line, f"the reasoning column names another relation than {relation!r}")
+        try:
+            index = int(row["index"]) - AUTHORS_INDEX_OFFSET[relation]
+        except ValueError as exc:
+            raise LoadError(name, line, f"'index' must be a whole number, got {row['index']!r}") from exc
+        facts = _literal_list(row["facts"], "facts", name, line)
+        answers = _literal_list(row["answer"], "answer", name, line)
+        if not answers:
+            raise LoadError(name, line, "'answer' is empty")
+        prompt = _AUTHORS_PROMPT_RE.match(row["question"])
+        if prompt is None or prompt.group("facts") != str(facts):
+            raise LoadError(name, line, "'question' is not the authors' prompt for these facts")
+        source_id = f"cotempqa-{relation}-{index}"
+        if source_id in seen:
+            raise LoadError(name, line, f"duplicate index {row['index']} (first on line {seen[source_id]})")
+        seen[source_id] = line
+        problems.append(
+            Problem(
+                dataset="cotempqa",
+                subset=relation,
+                source_id=source_id,
+                question=prompt.group("question"),
+                facts=facts,
+                gold_answers=answers,
+                metadata={
+                    "index": index,
+                    "triple_element": row["triple_element"],
+                    "authors_index": int(row["index"]),
+                    "authors_row": row_number,
+                },
+            )
+        )
+    return problems
+
+
+@register_loader("babi_authors")
+def load_babi_authors(path_or_file: PathOrFile, file_label: str) -> list[Problem]:
+    """A bAbI CSV as the authors used it (``train.csv``, ``test/test.csv``).
+
+    Each row is one problem; its task (``query_type``) is its subset, its story sentences
+    (``passages``) its facts, its supporting facts (``answer_passage``) are kept in
+    ``metadata["supporting_facts"]``. Rows carry no id, so the source id is
+    ``babi-<file_label>-<row>`` (0-based data row): identical rows stay two problems, as in the
+    authors' data.
+    """
+    if not re.fullmatch(r"[a-z0-9_]+", file_label or ""):
+        raise ValueError(f"name the file in lower-case letters, digits or _, e.g. 'test'; got {file_label!r}")
+    columns = ("passages", "question", "query_type", "answer_passage", "answer")
+    name, rows = read_csv_rows(path_or_file, columns)
+    problems: list[Problem] = []
+    for row_number, (line, row) in enumerate(rows):
+        passages = _literal_list(row["passages"], "passages", name, line)
+        supporting = _literal_list(row["answer_passage"], "answer_passage", name, line)
+        outside = [s for s in supporting if s not in passages]
+        if outside:
+            raise LoadError(name, line, f"supporting fact not in the passages: {outside[0][:80]!r}")
+        task, answer = row["query_type"].strip(), row["answer"]
+        if not task or not answer.strip():
+            raise LoadError(name, line, "'query_type' and 'answer' must not be empty")
+        problems.append(
+            Problem(
+                dataset="babi",
+                subset=task,
+                source_id=f"babi-{file_label}-{row_number}",
+                question=row["question"],
+                facts=passages,
+                gold_answers=[answer],
+                metadata={"supporting_facts": supporting, "authors_row": row_number, "file": file_label},
+            )
+        )
     return problems

@@ -56,6 +56,7 @@ __all__ = [
     "TRACE_TOKENS",
     "Generation",
     "GenerationSettings",
+    "Prompt",
     "TrainingCancelled",
     "TrainingSettings",
     "batches_by_length",
@@ -137,24 +138,27 @@ def load_model(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBa
 # --- generation ----------------------------------------------------------------------------------
 
 
-def chat_prompt(tokenizer: PreTrainedTokenizerBase, user_message: str) -> str:
-    """The user message in the tokenizer's chat template, with the generation prompt.
+Prompt = str | Sequence[dict[str, str]]  # a user message, or the chat turns before the answer
+
+
+def chat_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> str:
+    """The prompt's turns (a string is one user message) in the tokenizer's chat template, with the
+    generation prompt.
 
     Fine-tuned models only answer well in the format they were trained on; a tokenizer without a
-    template gets the plain message.
+    template gets the turns' contents, one after another.
     """
+    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
     if not getattr(tokenizer, "chat_template", None):
-        return user_message
-    return tokenizer.apply_chat_template(
-        [{"role": "user", "content": user_message}], tokenize=False, add_generation_prompt=True
-    )
+        return "\n\n".join(turn["content"] for turn in turns)
+    return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
 @dataclass(frozen=True)
 class Generation:
     """One completion, with the counts needed for throughput and cost figures."""
 
-    prompt: str  # the user message as given
+    prompt: str  # the prompt as the model saw it, chat template applied
     text: str  # the decoded completion only, special tokens removed
     prompt_tokens: int  # the templated prompt, without padding
     completion_tokens: int  # up to and including EOS, not counting padding
@@ -182,7 +186,7 @@ def _completion_length(ids: Sequence[int], eos_ids: set[int]) -> int:
 
 
 def batches_by_length(
-    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Prompt], batch_size: int
 ) -> list[list[int]]:
     """Indices of ``prompts`` in batches of at most ``batch_size``, shortest templated prompts first.
 
@@ -277,7 +281,7 @@ def _preallocated_cache(model: PreTrainedModel, capacity: int) -> DynamicCache |
 def generate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    prompts: list[str],
+    prompts: Sequence[Prompt],
     settings: GenerationSettings,
 ) -> list[Generation]:
     """Generate one completion per prompt, all prompts in one batch.
@@ -333,7 +337,7 @@ def generate(
             completion_tokens=n_completion,
             latency_s=latency,
         )
-        for prompt, n_prompt, (text, n_completion) in zip(prompts, prompt_lengths, completions, strict=True)
+        for prompt, n_prompt, (text, n_completion) in zip(texts, prompt_lengths, completions, strict=True)
     ]
 
 

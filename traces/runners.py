@@ -1,8 +1,9 @@
 """Running a job inside a Celery worker: claim it, do the work in committed steps, record the outcome.
 
-Generation commits each batch with the job's progress in one transaction, so a worker killed in
-the middle loses at most the batch in flight; run again, the job skips the problems it has stored
-(and the database refuses a second trace for the same problem in the same job).
+Generation stores its outputs, graded, in the job's evaluation: each batch is committed with the
+job's progress in one transaction, so a worker killed in the middle loses at most the batch in
+flight; run again, the job skips the problems it has stored (and the database refuses a second
+output for the same problem in the same evaluation).
 """
 
 import logging
@@ -16,10 +17,21 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from . import grading, modeling, sft
-from .jobs import generation_settings, training_settings
+from . import modeling, sft
+from .evaluations import OutputEntry, build_outputs, graded_records
+from .grading.table import model_rows, percent
+from .jobs import (
+    JobError,
+    check_kept_out,
+    generation_settings,
+    prompt_turns,
+    split_kept_out,
+    system_message,
+    training_settings,
+)
 from .model_cache import cached_model
-from .models import Checkpoint, GeneratedTrace, Job, Problem, ReferenceTrace
+from .models import Checkpoint, Evaluation, Job, ModelOutput, ReferenceTrace
+from .splits import test_rows
 
 logger = logging.getLogger(__name__)
 
@@ -86,32 +98,57 @@ def _stop_if_cancelled(job: Job) -> None:
         raise JobCancelled()
 
 
+def _evaluation(job: Job, problems: list) -> Evaluation:
+    """The job's evaluation: made on the first attempt, found again on a resumed one."""
+    evaluation, _ = Evaluation.objects.get_or_create(
+        job=job,
+        defaults={
+            "model_name": job.checkpoint.name, "setting": job.setting, "dataset": problems[0].dataset,
+            "source": Evaluation.Source.JOB, "split": split_kept_out(job, problems[0].dataset),
+            "details": {"parameters": job.parameters, "checkpoint_path": job.checkpoint.path},
+        },
+    )
+    return evaluation
+
+
 def _generate(job: Job) -> None:
-    """Generate, parse and grade a trace for every problem of the job; evaluation also sums up."""
+    """Generate and grade an output for every problem of the job; evaluation also sums up."""
     problems = list(job.problems.order_by("pk"))
-    done = set(job.traces.values_list("problem_id", flat=True))
-    todo = [p for p in problems if p.pk not in done]
+    evaluation = _evaluation(job, problems)
+    done = set(evaluation.outputs.values_list("problem_id", flat=True))
+    todo = [(position, p) for position, p in enumerate(problems) if p.pk not in done]
     Job.objects.filter(pk=job.pk).update(progress_total=len(problems), progress_done=len(done))
     if done:
-        log(job, f"Resuming: {len(done)} of {len(problems)} problems already have a trace.")
+        log(job, f"Resuming: {len(done)} of {len(problems)} problems already have an output.")
     model, tokenizer = cached_model(job.checkpoint.path)
     gen_settings = generation_settings(job)
-    prompts = [sft.build_prompt(p.question, p.facts) for p in todo]
+    chats = [prompt_turns(job, p.as_plain(), phase="evaluate") for _, p in todo]
+    rows = test_rows(evaluation.split, fallback=problems)
     # Prompts of similar length share a batch (less padding); greedy output does not depend on the batch.
-    for indices in modeling.batches_by_length(tokenizer, prompts, job.parameters["batch_size"]):
+    for indices in modeling.batches_by_length(tokenizer, chats, job.parameters["batch_size"]):
         _stop_if_cancelled(job)
-        batch = [todo[i] for i in indices]
-        outputs = modeling.generate(model, tokenizer, [prompts[i] for i in indices], gen_settings)
-        rows = [_graded_trace(job, problem, output) for problem, output in zip(batch, outputs, strict=True)]
+        outputs = modeling.generate(model, tokenizer, [chats[i] for i in indices], gen_settings)
+        entries = [_entry(*todo[i], output) for i, output in zip(indices, outputs, strict=True)]
         with transaction.atomic():
-            GeneratedTrace.objects.bulk_create(rows)
-            Job.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + len(rows))
+            ModelOutput.objects.bulk_create(build_outputs(evaluation, sorted(entries, key=_position), rows))
+            Job.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + len(entries))
     if job.kind == Job.Kind.EVALUATE:
-        summary = grading.summarize(job.traces.all())
-        Job.objects.filter(pk=job.pk).update(metrics=summary_to_metrics(summary))
-        given_trace = grading.percent(summary.p_answer_given_correct_trace, "undefined: no correct trace")
-        log(job, f"Final-answer accuracy {grading.percent(summary.answer_accuracy)}; "
-                 f"P(correct answer | correct trace) {given_trace}.")
+        row = model_rows(graded_records(evaluation.outputs.all()))[0]
+        Job.objects.filter(pk=job.pk).update(metrics=row)
+        overall, tables = row["overall"], row["tables"]
+        given = ", ".join(
+            f"{name} {_pct(tables[name]['p_correct_answer_given_correct_trace'])}" for name in tables
+        )
+        log(job, f"Answer exact match {_pct(overall['answer_em'])}; "
+                 f"P(correct answer | correct trace): {given}.")
+
+
+def _pct(value: float | None) -> str:
+    return percent(None if value is None else value / 100, "undefined")
+
+
+def _position(entry: OutputEntry) -> int:
+    return entry.position
 
 
 def storable_text(text: str) -> tuple[str, list[str]]:
@@ -121,61 +158,41 @@ def storable_text(text: str) -> tuple[str, list[str]]:
     return text.replace("\x00", "\ufffd"), ["The output contained NUL characters, stored as U+FFFD."]
 
 
-def _graded_trace(job: Job, problem: Problem, output: modeling.Generation) -> GeneratedTrace:
+def _entry(position: int, problem, output: modeling.Generation) -> OutputEntry:
     text, notes = storable_text(output.text)
-    grade = grading.grade_trace(
-        text, question=problem.question, facts=problem.facts,
-        gold_answers=problem.gold_answers, relation=problem.split,
-    )
-    return GeneratedTrace(
-        job=job, problem=problem, checkpoint=job.checkpoint, prompt=output.prompt, raw_text=text,
-        relation=grade.relation, retrieved_facts=grade.retrieved_facts, answer=grade.answer,
-        answer_correct=grade.answer_correct, classification_correct=grade.classification_correct,
-        retrieval_correct=grade.retrieval_correct, grade_notes=notes + grade.errors + grade.retrieval_issues,
+    return OutputEntry(
+        problem=problem, text=text, position=position, prompt=output.prompt, notes=tuple(notes),
         prompt_tokens=output.prompt_tokens, completion_tokens=output.completion_tokens,
         latency_ms=round(output.latency_s * 1000),
     )
 
 
-def summary_to_metrics(summary: grading.GradeSummary) -> dict:
-    """The summary as JSON: rates (None where undefined) and the trace x answer table."""
-    return {
-        "n": summary.n,
-        "answer_accuracy": summary.answer_accuracy,
-        "classification_accuracy": summary.classification_accuracy,
-        "retrieval_accuracy": summary.retrieval_accuracy,
-        "trace_accuracy": summary.trace_accuracy,
-        "p_answer_given_correct_trace": summary.p_answer_given_correct_trace,
-        "p_answer_given_incorrect_trace": summary.p_answer_given_incorrect_trace,
-        "table": {
-            "trace_correct_answer_correct": summary.trace_correct_answer_correct,
-            "trace_correct_answer_wrong": summary.trace_correct_answer_wrong,
-            "trace_wrong_answer_correct": summary.trace_wrong_answer_correct,
-            "trace_wrong_answer_wrong": summary.trace_wrong_answer_wrong,
-        },
-    }
-
-
 def _fine_tune(job: Job) -> None:
-    """Train on the training side of the setting's dataset and register the new checkpoint."""
-    plain = [p.as_plain() for p in job.problems.order_by("pk")]
+    """Train on the job's problems (none on the test side of the split it keeps out) and register
+    the new checkpoint."""
+    problems = list(job.problems.order_by("pk"))
+    split = split_kept_out(job, problems[0].dataset)
+    if split is None:
+        log(job, "No split is kept out: training on every chosen problem.")
     traces = None
     if job.setting in sft.TRACE_SETTINGS:
         traces = dict(
-            ReferenceTrace.objects.filter(problem__in=job.problems.all(), kind=job.setting)
+            ReferenceTrace.objects.filter(problem__in=problems, kind=job.setting)
             .values_list("problem__source_id", "text")
         )
+    check_kept_out(split, problems)  # launch checked it; the split may have changed since
     dataset = sft.build_examples(
-        plain, job.setting, traces=traces,
-        test_fraction=job.parameters["test_fraction"], seed=job.parameters["seed"],
+        [p.as_plain() for p in problems], job.setting, traces=traces,
+        style=job.parameters["prompt_style"], system_message=system_message(job),
     )
-    train = [example.to_dict() for example in dataset.split("train")]
+    train = [example.to_dict() for example in dataset.examples]
     if not train:
-        raise ValueError(
-            f"No training examples for setting {job.setting}: {dataset.n_skipped} problems have no "
-            "reference trace and the rest fall on the test side of the split."
+        raise JobError(
+            f"No training examples for setting {job.setting}: none of the {dataset.n_skipped} problems has "
+            "a reference trace."
         )
-    log(job, f"{len(train)} training examples ({dataset.n_skipped} problems without a trace skipped).")
+    log(job, f"{len(train)} training examples ({dataset.n_skipped} problems without a trace skipped)"
+             + (f"; none of them is a test problem of split {split.name!r}." if split else "."))
     train_settings = training_settings(job)
     Job.objects.filter(pk=job.pk).update(progress_total=train_settings.steps, progress_done=0)
     output_dir = Path(settings.CHECKPOINT_DIR) / f"job-{job.pk}"

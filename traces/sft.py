@@ -4,46 +4,44 @@ The paper fine-tunes on the same problems with different assistant targets and
 compares the models, so the only thing that may differ between settings is the
 target: the prompt, the final answer and the train/test split are shared.
 
-Prompt (the user message), as in the authors' CSV ``question`` column and the
-project's pilot stimuli (``/work/shared/data/cotempqa_pilot/README.md``), with
-its trailing newline::
+Prompt (the user message) in two styles, ``PROMPT_STYLES``:
 
-    "Answer the question based on the context:\\n" + "\\n".join(facts)
-    + "\\nQuestion: " + question + " Only return the answer.\\n"
+* ``project`` (the default): the facts one a line, as in the authors' zero-shot scripts, bAbI's
+  ``query`` column and the project's pilot stimuli::
+
+      "Answer the question based on the context:\n" + "\n".join(facts)
+      + "\nQuestion: " + question + " Only return the answer.\n"
+
+* ``authors``: exactly what the authors' fine-tuned models saw. CoTempQA puts the facts on one line
+  as a Python list (``str(facts)``, the CSV ``question`` column and their inference script), bAbI
+  one a line; in evaluation (``phase="evaluate"``) their bAbI script wrote "\nOnly return the
+  answer.\n" where its training data has " Only return the answer.\n". A system message comes
+  first, one per model family (``authors_system_message``), as their training and inference
+  scripts add it.
 
 Assistant content per setting, following the authors' scripts in GitHub
 sbhambr1/Trace_Check_QA:
 
-* ``vanilla``: the answer only, ``str(gold_answers)`` (the CSV ``answer``
-  column): ``scripts/old_scripts/cotempqa_create_sft_data.py`` (commit
-  25f464b16c3cdfdd11c29a9aed312f48c1628041), branch without
-  ``--include_reasoning``: ``{"content": output_text, "role": "assistant"}``.
-* ``decomposition_correct`` / ``decomposition_incorrect``: the whole string of
-  ``traces.decomposition.build_trace(correct=True / False)``, which already is
-  ``"<think>" + reasoning + "</think>" + " " + "<answer>" + answer + "</answer>"``
-  (same script, ``--include_facts`` branch; perturbed version in
-  ``scripts/cotempqa_create_sft_data_perturbed.py``, commit
-  f16584449e7a2edb96adf230485b4ab4df8e21a6).
-* ``r1``, ``r1_summary``, ``posthoc``: ``"<think>" + text + "</think>" + " " +
-  "<answer>" + answer + "</answer>"`` with ``text`` the R1 trace, its summary or
-  the post-hoc explanation: ``scripts/cotempqa_create_r1_sft_datasets.py``
-  (commit b806dd37194363b681787fec01a9a723c1ec8314, flags ``vanilla_r1``,
-  ``summarized_r1``, ``explanation_r1``; same format at commit
-  6089d7165ed23a46e6a59eb8c8fb18bff699c61a). The authors' ``answer`` there is
-  R1's own final answer (they kept only problems R1 got right); here it is
-  ``str(gold_answers)`` unless the caller passes R1's answers, so that every
-  setting ends in the same answer string.
+* ``vanilla``: the answer only: CoTempQA's ``str(gold_answers)`` (the CSV ``answer`` column),
+  bAbI's answer string: ``scripts/old_scripts/cotempqa_create_sft_data.py`` (commit
+  25f464b16c3cdfdd11c29a9aed312f48c1628041) and ``scripts/babiqa_create_sft_data.py``, branch
+  without ``--include_reasoning``.
+* ``decomposition_correct`` / ``decomposition_incorrect``: the whole trace of
+  ``traces.decomposition.build_trace`` (CoTempQA) or ``traces.babi_decomposition.build_babi_trace``
+  (bAbI), ``"<think>" + reasoning + "</think>" + " " + "<answer>" + answer + "</answer>"``.
+* ``r1``, ``r1_summary``, ``posthoc``: ``"<think>" + text + "</think>" + " " + "<answer>" + answer
+  + "</answer>"`` with ``text`` the R1 trace, its summary or the post-hoc explanation:
+  ``scripts/cotempqa_create_r1_sft_datasets.py`` (commit b806dd37194363b681787fec01a9a723c1ec8314,
+  flags ``vanilla_r1``, ``summarized_r1``, ``explanation_r1``). The authors' ``answer`` there is
+  R1's own final answer (they kept only problems R1 got right); here it is the gold answer unless
+  the caller passes R1's answers, so that every setting ends in the same answer string.
 
-Split: the authors drew ``sample(frac=0.2, random_state=42)`` separately in each
-script, so test problems need not match across settings. Here a problem's side
-is a function of its ``source_id`` and a seed only (SHA-256), so it is the same
-in every setting, reproducible, and unchanged when problems are added; the test
-share is ``test_fraction`` on average (not exactly).
+Which side of the train/test split a problem is on comes from a stored split
+(``traces.splits``), never from here: examples carry the side they are given.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -52,19 +50,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from traces.babi_decomposition import build_babi_trace
 from traces.decomposition import RELATIONS, build_trace
 from traces.loaders import Problem
 
 __all__ = [
+    "MODEL_FAMILIES",
+    "PROMPT_STYLES",
     "SETTINGS",
     "TRACE_SETTINGS",
     "SFTDataset",
     "SFTExample",
-    "assign_split",
     "assistant_content",
+    "authors_system_message",
     "build_examples",
+    "build_messages",
     "build_prompt",
-    "split_problems",
     "write_jsonl",
 ]
 
@@ -78,17 +79,53 @@ SETTINGS: tuple[str, ...] = (
 )
 #: Settings whose reasoning text the caller supplies per problem.
 TRACE_SETTINGS: tuple[str, ...] = ("r1", "r1_summary", "posthoc")
+PROMPT_STYLES: tuple[str, ...] = ("project", "authors")
+#: The model families the authors wrote a system message for, as their scripts spell them.
+MODEL_FAMILIES: tuple[str, ...] = ("Llama", "Qwen", "Gemma", "Mistral")
+_SYSTEM_MESSAGE = (
+    "You are {family}, an AI assistant created to be helpful and honest. Your knowledge spans a wide "
+    "range of topics, allowing you to engage in substantive conversations and provide analysis on "
+    "complex subjects."
+)
 
 
-def build_prompt(question: str, facts: Sequence[str]) -> str:
-    """The authors' user prompt, trailing newline included."""
-    return (
-        "Answer the question based on the context:\n"
-        + "\n".join(facts)
-        + "\nQuestion: "
-        + question
-        + " Only return the answer.\n"
+def build_prompt(
+    question: str,
+    facts: Sequence[str],
+    *,
+    style: str = "project",
+    dataset: str = "cotempqa",
+    phase: str = "train",
+) -> str:
+    """The user prompt in a style (see the module docstring), trailing newline included."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
+    context = str(list(facts)) if style == "authors" and dataset == "cotempqa" else "\n".join(facts)
+    ending = "\nOnly return the answer.\n" if (style, dataset, phase) == (
+        "authors", "babi", "evaluate"
+    ) else " Only return the answer.\n"
+    return "Answer the question based on the context:\n" + context + "\nQuestion: " + question + ending
+
+
+def authors_system_message(model: str) -> str:
+    """The authors' system message for a model, its family read from its name ("llama" in it:
+    Llama, and so on), or a ValueError naming the families."""
+    for family in MODEL_FAMILIES:
+        if family.lower() in model.lower():
+            return _SYSTEM_MESSAGE.format(family=family)
+    raise ValueError(
+        f"The authors wrote system messages for {', '.join(MODEL_FAMILIES)} models only, and {model!r} "
+        "names none of them: name the family (model_family) or use the project's prompt style."
     )
+
+
+def build_messages(
+    problem: Problem, *, style: str = "project", system_message: str = "", phase: str = "train"
+) -> list[dict[str, str]]:
+    """The prompt turns of a chat for one problem: the system message if any, then the user prompt."""
+    prompt = build_prompt(problem.question, problem.facts, style=style, dataset=problem.dataset, phase=phase)
+    system = [{"role": "system", "content": system_message}] if system_message else []
+    return [*system, {"role": "user", "content": prompt}]
 
 
 def _check_setting(setting: str) -> None:
@@ -111,47 +148,30 @@ def assistant_content(
     ``trace_seed`` seeds the incorrect decomposition trace.
     """
     _check_setting(setting)
-    final = answer if answer is not None else str(list(problem.gold_answers))
+    babi = problem.dataset == "babi"
+    gold = problem.gold_answers[0] if babi else str(list(problem.gold_answers))
+    final = answer if answer is not None else gold
     if setting == "vanilla":
         return final
     if setting in ("decomposition_correct", "decomposition_incorrect"):
-        if problem.split not in RELATIONS:
+        correct = setting == "decomposition_correct"
+        if babi:
+            return build_babi_trace(
+                problem.question, problem.facts, gold, problem.subset,
+                problem.metadata.get("supporting_facts", []), correct=correct, seed=trace_seed,
+            )
+        if problem.subset not in RELATIONS:
             raise ValueError(
-                f"{setting!r} builds CoTempQA decomposition traces; {problem.source_id} is from "
-                f"{problem.dataset}/{problem.split}, not a temporal relation in {RELATIONS}"
+                f"{setting!r} builds CoTempQA or bAbI decomposition traces; {problem.source_id} is from "
+                f"{problem.dataset}/{problem.subset}, not a temporal relation in {RELATIONS}"
             )
         return build_trace(
-            problem.question,
-            problem.facts,
-            problem.gold_answers,
-            problem.split,
-            correct=setting == "decomposition_correct",
-            seed=trace_seed,
+            problem.question, problem.facts, problem.gold_answers, problem.subset,
+            correct=correct, seed=trace_seed,
         )
     if trace is None or not trace.strip():
         raise ValueError(f"setting {setting!r} needs a trace for {problem.source_id}")
     return "<think>" + trace + "</think>" + " " + "<answer>" + final + "</answer>"
-
-
-def assign_split(source_id: str, *, test_fraction: float = 0.2, seed: int = 0) -> str:
-    """'test' or 'train' for a problem, from a hash of its id and the seed only."""
-    if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
-    digest = hashlib.sha256(f"{seed}\x1f{source_id}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
-    return "test" if u < test_fraction else "train"
-
-
-def split_problems(
-    problems: Iterable[Problem], *, test_fraction: float = 0.2, seed: int = 0
-) -> dict[str, str]:
-    """source_id -> 'train' / 'test' for every problem (ids must be unique)."""
-    out: dict[str, str] = {}
-    for p in problems:
-        if p.source_id in out:
-            raise ValueError(f"duplicate source_id {p.source_id!r}")
-        out[p.source_id] = assign_split(p.source_id, test_fraction=test_fraction, seed=seed)
-    return out
 
 
 @dataclass(frozen=True)
@@ -160,7 +180,7 @@ class SFTExample:
 
     source_id: str
     setting: str
-    split: str
+    side: str  # "train" or "test" in the split it was built for
     messages: list[dict[str, str]]
     dataset: str = ""
     subset: str = ""
@@ -172,7 +192,7 @@ class SFTExample:
             "dataset": self.dataset,
             "subset": self.subset,
             "setting": self.setting,
-            "split": self.split,
+            "side": self.side,
             "messages": self.messages,
         }
 
@@ -190,34 +210,33 @@ class SFTDataset:
         """How many problems had no trace."""
         return len(self.skipped)
 
-    def split(self, name: str) -> list[SFTExample]:
+    def side(self, name: str) -> list[SFTExample]:
         """Examples on one side ('train' or 'test')."""
-        return [e for e in self.examples if e.split == name]
+        return [e for e in self.examples if e.side == name]
 
 
 def build_examples(
     problems: Sequence[Problem],
     setting: str,
     *,
+    sides: Mapping[str, str] | None = None,
     traces: Mapping[str, str | None] | None = None,
     answers: Mapping[str, str] | None = None,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    style: str = "project",
+    system_message: str = "",
     trace_seed: int = 0,
 ) -> SFTDataset:
-    """Examples of one setting for all problems, tagged train/test.
+    """Examples of one setting for the problems, each tagged with its side in ``sides``
+    (source_id -> 'train' / 'test'; 'train' for all when None).
 
-    ``traces`` (source_id -> text) feeds the r1 / r1_summary / posthoc settings;
-    problems with no text there (missing, None or blank) are skipped and listed
-    in ``skipped``. ``answers`` (source_id -> text) optionally replaces the gold
-    answer string, e.g. with R1's own answers as the authors did. The split
-    depends only on ``source_id``, ``test_fraction`` and ``seed``, so it is the
-    same in every setting.
+    ``traces`` (source_id -> text) feeds the r1 / r1_summary / posthoc settings; problems with no
+    text there (missing, None or blank) are skipped and listed in ``skipped``. ``answers``
+    (source_id -> text) optionally replaces the gold answer string, e.g. with R1's own answers as
+    the authors did. ``style`` and ``system_message`` shape the prompt turns (``build_messages``).
     """
     _check_setting(setting)
     if setting in TRACE_SETTINGS and traces is None:
         raise ValueError(f"setting {setting!r} needs traces (source_id -> text)")
-    sides = split_problems(problems, test_fraction=test_fraction, seed=seed)
     examples: list[SFTExample] = []
     skipped: list[str] = []
     for p in problems:
@@ -229,17 +248,15 @@ def build_examples(
                 continue
         answer = answers.get(p.source_id) if answers is not None else None
         content = assistant_content(setting, p, trace=trace, answer=answer, trace_seed=trace_seed)
+        prompt = build_messages(p, style=style, system_message=system_message)
         examples.append(
             SFTExample(
                 source_id=p.source_id,
                 setting=setting,
-                split=sides[p.source_id],
-                messages=[
-                    {"role": "user", "content": build_prompt(p.question, p.facts)},
-                    {"role": "assistant", "content": content},
-                ],
+                side=sides[p.source_id] if sides is not None else "train",
+                messages=[*prompt, {"role": "assistant", "content": content}],
                 dataset=p.dataset,
-                subset=p.split,
+                subset=p.subset,
             )
         )
     return SFTDataset(setting=setting, examples=examples, skipped=skipped)

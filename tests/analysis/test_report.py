@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from studyapp.models import Condition, ConditionCode, PageVisit, Participant, Response
 from tests.conftest import Walker, make_study
-from traces.models import Checkpoint, GeneratedTrace, Job, Problem
+from traces.models import Evaluation, ModelOutput, Problem
 
 pytestmark = pytest.mark.django_db
 
@@ -253,31 +253,22 @@ def test_empty_study_does_not_crash(staff):
     assert staff.get(url(study)).status_code == 200
 
 
-def test_model_evaluations(staff):
+def test_the_report_shows_table_1_of_each_evaluated_dataset(staff):
     study = make_study("models")
-    checkpoint = Checkpoint.objects.create(name="ckpt", path="/nowhere")
-    job = Job.objects.create(kind=Job.Kind.EVALUATE, status=Job.Status.SUCCEEDED, checkpoint=checkpoint,
-                             setting="vanilla")
-    Job.objects.create(kind=Job.Kind.EVALUATE, status=Job.Status.FAILED, checkpoint=checkpoint, setting="r1")
-    # (answer, classification, retrieval): 3 correct traces (2 with correct answers), 2 incorrect.
-    grades = [(True, True, True), (True, True, True), (False, True, True), (True, False, True),
-              (False, False, False)]
-    for n, (answer, classification, retrieval) in enumerate(grades):
-        problem = Problem.objects.create(dataset="t", split="equal", source_id=str(n), question="q?",
-                                         facts=["f"], gold_answers=["a"])
-        GeneratedTrace.objects.create(
-            job=job, problem=problem, checkpoint=checkpoint, prompt="p", raw_text="r",
-            answer_correct=answer, classification_correct=classification, retrieval_correct=retrieval,
-            prompt_tokens=1, completion_tokens=1, latency_ms=1,
-        )
-    (model,) = staff.get(url(study, format="json")).json()["models"]
-    assert (model["checkpoint"], model["setting"], model["n"]) == ("ckpt", "vanilla", 5)
-    assert model["answer_accuracy"] == pytest.approx(0.6)
-    assert model["classification_accuracy"] == pytest.approx(0.6)
-    assert model["retrieval_accuracy"] == pytest.approx(0.8)
-    assert (model["tc_ac"], model["tc_aw"], model["tw_ac"], model["tw_aw"]) == (2, 1, 1, 1)
-    assert model["p_answer_given_correct_trace"] == pytest.approx(2 / 3)
-    assert model["test"]["test"] == "fisher" and model["test"]["p"] == pytest.approx(1.0)
+    evaluation = Evaluation.objects.create(model_name="m", setting="vanilla", dataset="t", source="import")
+    problem = Problem.objects.create(dataset="t", subset="equal", source_id="1", question="q?", facts=["f"],
+                                     gold_answers=["a"])
+    steps = {f"{step}_{d}": True for d in ("published", "authors", "strict")
+             for step in ("classification", "retrieval")}
+    ModelOutput.objects.create(
+        evaluation=evaluation, problem=problem, position=0, raw_text="<think>r</think> a",
+        answer_correct=True, answer_f1=1.0, answer_precision=1.0, answer_recall=1.0,
+        answer_correct_strict=True, unevaluated=False, **steps,
+    )
+    (table,) = staff.get(url(study, format="json")).json()["models"]
+    assert table["dataset"] == "t" and table["rows"][0]["overall"]["answer_em"] == 100
+    page = staff.get(url(study)).content.decode()
+    assert "Model evaluations" in page and "answer \u00d7 trace (both steps)" in page
 
 
 def test_p_values_are_worded_in_apa_style_never_as_zero():

@@ -24,4 +24,4 @@ def checkpoint(db, tiny_model_dir) -> Checkpoint:
 @pytest.fixture
 def equal_problems(db) -> list[Problem]:
     import_problems("cotempqa", DATA / "equal.json", "equal")
-    return list(Problem.objects.filter(split="equal").order_by("pk"))
+    return list(Problem.objects.filter(subset="equal").order_by("pk"))

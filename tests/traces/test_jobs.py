@@ -10,12 +10,13 @@ from studyapp.models import StimulusTrace
 from tests.conftest import make_study
 from traces import jobs, loaders, modeling, runners
 from traces.importing import import_problems
-from traces.models import Checkpoint, GeneratedTrace, Job, Problem
+from traces.models import Checkpoint, Job, ModelOutput, Problem
 
 from .conftest import DATA
 
 pytestmark = pytest.mark.django_db
-FAST = {"max_new_tokens": 24, "batch_size": 4}
+# No stored split in these tests (see test_splits.py): the published step lookup reads the job's problems.
+FAST = {"max_new_tokens": 24, "batch_size": 4, "split": ""}
 
 
 def test_importing_cotempqa_is_idempotent():
@@ -39,14 +40,14 @@ def test_admin_upload_imports_or_explains(admin_client):
     url = reverse("admin:traces_problem_import")
     bad = io.BytesIO(b'{"index": 1}\nnot json\n')
     bad.name = "bad.json"
-    response = admin_client.post(url, {"format": "cotempqa", "split": "equal", "file": bad})
+    response = admin_client.post(url, {"format": "cotempqa", "subset": "equal", "file": bad})
     assert response.status_code == 400
     assert "Nothing was imported" in response.content.decode() and "line 1" in response.content.decode()
     assert not Problem.objects.exists()
     with (DATA / "equal.json").open("rb") as good:
-        response = admin_client.post(url, {"format": "cotempqa", "split": "equal", "file": good})
+        response = admin_client.post(url, {"format": "cotempqa", "subset": "equal", "file": good})
     assert response.status_code == 302
-    assert Problem.objects.filter(split="equal").count() == 436
+    assert Problem.objects.filter(subset="equal").count() == 436
 
 
 @pytest.mark.parametrize(
@@ -80,36 +81,40 @@ def test_a_checkpoint_must_be_a_local_save_pretrained_directory(tmp_path):
         Checkpoint(name="x", path=str(tmp_path)).full_clean()
 
 
-def test_generation_stores_graded_traces_with_tokens_and_progress(checkpoint, equal_problems):
+def test_generation_stores_graded_outputs_with_tokens_and_progress(checkpoint, equal_problems):
     job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:6], "vanilla", FAST)
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert (job.progress_done, job.progress_total) == (6, 6)
-    traces = GeneratedTrace.objects.filter(job=job)
-    assert traces.count() == 6
-    for trace in traces:
-        assert trace.prompt.startswith("Answer the question based on the context:\n")
-        assert trace.prompt_tokens > 0 and 0 < trace.completion_tokens <= FAST["max_new_tokens"]
-        assert trace.latency_ms >= 0
+    evaluation = job.evaluation
+    assert (evaluation.model_name, evaluation.setting, evaluation.source) == ("tiny", "vanilla", "job")
+    outputs = ModelOutput.objects.filter(evaluation=evaluation)
+    assert outputs.count() == 6
+    assert sorted(outputs.values_list("position", flat=True)) == list(range(6))
+    for output in outputs:
+        assert output.prompt.startswith("<|user|>Answer the question based on the context:\n")
+        assert output.prompt_tokens > 0 and 0 < output.completion_tokens <= FAST["max_new_tokens"]
+        assert output.latency_ms >= 0
         # A random model writes no decomposition: graded wrong, with the reason kept.
-        assert not trace.classification_correct and trace.grade_notes
+        assert not output.classification_strict and output.grade_notes
     assert "Attempt 1 started" in job.log and "Succeeded" in job.log
 
 
-def test_evaluation_reports_accuracies_consistent_with_its_traces(checkpoint, equal_problems):
+def test_evaluation_reports_table_1_figures_consistent_with_its_outputs(checkpoint, equal_problems):
     job = jobs.launch(Job.Kind.EVALUATE, checkpoint, equal_problems[:5], "decomposition_correct", FAST)
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
-    traces = list(job.traces.all())
-    assert job.metrics["n"] == 5
-    assert job.metrics["answer_accuracy"] == sum(t.answer_correct for t in traces) / 5
-    table = job.metrics["table"]
-    assert sum(table.values()) == 5
-    assert table["trace_correct_answer_correct"] + table["trace_correct_answer_wrong"] == sum(
-        t.trace_correct for t in traces
-    )
+    outputs = list(job.evaluation.outputs.all())
+    overall = job.metrics["overall"]
+    assert overall["n"] == 5 and set(job.metrics["relations"]) == {"equal"}
+    assert overall["answer_em"] == 100 * sum(o.answer_correct for o in outputs) / 5
+    assert overall["unevaluated"] == sum(o.unevaluated for o in outputs)
+    for definition in ("published", "authors", "strict"):
+        table = job.metrics["tables"][definition]["answer_x_trace"]
+        assert sum(table.values()) == 5 - overall["unevaluated"]
+    assert "Answer exact match" in job.log and "P(correct answer | correct trace)" in job.log
 
 
 def test_a_resumed_job_generates_only_what_is_missing(checkpoint, equal_problems, monkeypatch):
@@ -127,15 +132,16 @@ def test_a_resumed_job_generates_only_what_is_missing(checkpoint, equal_problems
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "worker lost" in job.error
-    assert job.traces.count() == 4 and job.progress_done == 4
-    first = {t.problem_id: t.raw_text for t in job.traces.all()}
+    outputs = job.evaluation.outputs
+    assert outputs.count() == 4 and job.progress_done == 4
+    first = {t.problem_id: t.raw_text for t in outputs.all()}
 
     jobs.rerun(job)
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
-    assert job.traces.count() == 6 == job.traces.values("problem").distinct().count()
-    assert {t.problem_id: t.raw_text for t in job.traces.filter(problem_id__in=first)} == first
+    assert outputs.count() == 6 == outputs.values("problem").distinct().count()
+    assert {t.problem_id: t.raw_text for t in outputs.filter(problem_id__in=first)} == first
     assert "Resuming: 4 of 6" in job.log
 
 
@@ -150,9 +156,9 @@ def test_output_with_nul_characters_is_stored_and_graded_not_a_crash(
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
-    trace = job.traces.first()
-    assert trace.raw_text == "<answer>x\ufffdy</answer>" and not trace.answer_correct
-    assert any("NUL" in note for note in trace.grade_notes)
+    output = job.evaluation.outputs.first()
+    assert output.raw_text == "<answer>x\ufffdy</answer>" and not output.answer_correct
+    assert any("NUL" in note for note in output.grade_notes)
 
 
 def test_cancelling(checkpoint, equal_problems, monkeypatch):
@@ -160,7 +166,7 @@ def test_cancelling(checkpoint, equal_problems, monkeypatch):
     jobs.cancel(queued)
     runners.run_job(queued.pk)
     queued.refresh_from_db()
-    assert queued.status == Job.Status.CANCELLED and not queued.traces.exists()
+    assert queued.status == Job.Status.CANCELLED and not ModelOutput.objects.exists()
 
     running = jobs.launch(
         Job.Kind.GENERATE, checkpoint, equal_problems[:6], "vanilla", {**FAST, "batch_size": 2}
@@ -175,7 +181,7 @@ def test_cancelling(checkpoint, equal_problems, monkeypatch):
     runners.run_job(running.pk)
     running.refresh_from_db()
     assert running.status == Job.Status.CANCELLED
-    assert running.traces.count() == 2, "the batch in flight is kept, no further batch starts"
+    assert running.evaluation.outputs.count() == 2, "the batch in flight is kept, no further batch starts"
     with pytest.raises(jobs.JobError, match="already finished"):
         jobs.cancel(running)
 
@@ -195,7 +201,7 @@ def test_fine_tuning_registers_a_new_checkpoint_that_loads(checkpoint, equal_pro
     settings.CHECKPOINT_DIR = tmp_path
     job = jobs.launch(
         Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
-        {"steps": 4, "batch_size": 2},
+        {"steps": 4, "batch_size": 2, "split": ""},
     )
     runners.run_job(job.pk)
     job.refresh_from_db()
@@ -211,7 +217,7 @@ def test_fine_tuning_registers_a_new_checkpoint_that_loads(checkpoint, equal_pro
 
 
 def test_fine_tuning_without_reference_traces_fails_with_a_clear_reason(checkpoint, equal_problems):
-    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:5], "r1", {"steps": 1})
+    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:5], "r1", {"steps": 1, "split": ""})
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
@@ -225,7 +231,8 @@ def test_admin_launches_a_job_from_the_add_form_and_shows_its_progress(
         reverse("admin:traces_job_add"),
         {
             "kind": "generate", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "cotempqa",
-            "split": "equal", "limit": 3, "parameters_json": '{"max_new_tokens": 8}',
+            "subset": "equal", "split": "", "side": "test", "limit": 3,
+            "parameters_json": '{"max_new_tokens": 8, "split": ""}',
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -235,7 +242,7 @@ def test_admin_launches_a_job_from_the_add_form_and_shows_its_progress(
     bad = admin_client.post(
         reverse("admin:traces_job_add"),
         {"kind": "generate", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "cotempqa",
-         "parameters_json": '{"max_new_tokens": -3}'},
+         "side": "test", "parameters_json": '{"max_new_tokens": -3}'},
     )
     assert bad.status_code == 200 and "max_new_tokens must be between" in bad.content.decode()
     assert Job.objects.count() == 1
@@ -244,19 +251,20 @@ def test_admin_launches_a_job_from_the_add_form_and_shows_its_progress(
     assert "3 / 3" in page and "Succeeded" in page
 
 
-def test_admin_turns_generated_traces_into_stimuli_for_a_condition(admin_client, checkpoint, equal_problems):
+def test_admin_turns_model_outputs_into_stimuli_for_a_condition(admin_client, checkpoint, equal_problems):
     job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:3], "vanilla", FAST)
     runners.run_job(job.pk)
     study = make_study("gen", n_stimuli=0)
-    ids = list(job.traces.values_list("pk", flat=True))
+    outputs = job.evaluation.outputs
+    ids = list(outputs.values_list("pk", flat=True))
     admin_client.post(
-        reverse("admin:traces_generatedtrace_changelist"),
+        reverse("admin:traces_modeloutput_changelist"),
         {"action": "make_stimuli", "_selected_action": ids, "apply": "1", "study": study.pk,
          "condition": "r1"},
     )
     made = StimulusTrace.objects.filter(stimulus__study=study, condition="r1")
     assert made.count() == 3
-    assert set(made.values_list("text", flat=True)) == set(job.traces.values_list("raw_text", flat=True))
+    assert set(made.values_list("text", flat=True)) == set(outputs.values_list("raw_text", flat=True))
     assert set(study.stimuli.values_list("code", flat=True)) == {p.source_id for p in equal_problems[:3]}
 
 
@@ -283,7 +291,9 @@ def test_fine_tuning_on_r1_traces_uses_the_reference_traces(checkpoint, equal_pr
 
     settings.CHECKPOINT_DIR = tmp_path
     import_reference_traces(PILOT_FILE)
-    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems, "r1", {"steps": 2, "batch_size": 2})
+    job = jobs.launch(
+        Job.Kind.FINETUNE, checkpoint, equal_problems, "r1", {"steps": 2, "batch_size": 2, "split": ""}
+    )
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
@@ -308,7 +318,7 @@ def test_admin_cancels_and_reruns_jobs_and_says_when_it_cannot(admin_client, che
         str(m) for m in get_messages(response.wsgi_request)
     )
     listing = admin_client.get(url).content.decode()
-    assert "Answer accuracy" in listing
+    assert "Answer exact match" in listing
 
 
 def test_a_worker_process_loads_a_checkpoint_once_for_several_jobs(checkpoint, equal_problems, monkeypatch):
@@ -329,10 +339,13 @@ def test_the_traces_demo_seeds_once_and_its_model_runs_a_job(settings, tmp_path)
     settings.VAR_DIR = tmp_path
     first = seed_traces_demo()
     again = seed_traces_demo()
-    assert (first.problems_created, first.reference_traces_created) == (1652, 48)
-    assert (again.problems_created, again.reference_traces_created) == (0, 0)
+    # CoTempQA's 1,652 problems, the 619 "during" test problems, bAbI's 3,773 + 376
+    assert first.problems_created == 6420
+    assert (first.evaluations_created, first.reference_traces_created) == (15, 48)
+    assert (again.problems_created, again.evaluations_created, again.reference_traces_created) == (0, 0, 0)
     assert again.checkpoint == first.checkpoint and first.checkpoint.name == DEMO_CHECKPOINT
-    job = jobs.launch(Job.Kind.GENERATE, first.checkpoint, Problem.objects.all()[:2], "vanilla", FAST)
+    test_side = jobs.select_problems("cotempqa", "during", split="authors", side="test", limit=2)
+    job = jobs.launch(Job.Kind.EVALUATE, first.checkpoint, test_side, "vanilla", {**FAST, "split": "authors"})
     runners.run_job(job.pk)
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
 

@@ -28,7 +28,7 @@ def test_real_cotempqa_files_load(split: str, count: int) -> None:
     problems = load_cotempqa(COTEMPQA / f"{split}.json", split)
     assert len(problems) == count
     assert len({p.source_id for p in problems}) == count
-    assert all(p.dataset == "cotempqa" and p.split == split for p in problems)
+    assert all(p.dataset == "cotempqa" and p.subset == split for p in problems)
     assert all(p.question and p.facts and p.gold_answers for p in problems)
 
 
@@ -87,7 +87,7 @@ def test_babi_fixture() -> None:
         "babi-en-qa1-1-3", "babi-en-qa1-1-6", "babi-en-qa1-1-9",
         "babi-en-qa1-2-3", "babi-en-qa1-2-6", "babi-en-qa1-3-2",
     ]
-    assert all(p.dataset == "babi" and p.split == "en-qa1" for p in problems)
+    assert all(p.dataset == "babi" and p.subset == "en-qa1" for p in problems)
     assert load("babi_qa", BABI, "en-qa1") == problems
 
 

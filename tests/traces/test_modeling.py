@@ -190,6 +190,13 @@ def test_chat_prompt_plain_without_template(tiny):
     assert chat_prompt(bare, "Who?") == "Who?"
 
 
+def test_chat_prompt_takes_the_turns_before_the_answer(tiny):
+    _, tokenizer = tiny
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Who?"}]
+    assert chat_prompt(tokenizer, turns) == "<|system|>Be brief.</s><|user|>Who?</s><|assistant|>"
+    assert chat_prompt(tokenizer, turns[1:]) == chat_prompt(tokenizer, "Who?")
+
+
 # --- generation ----------------------------------------------------------------------------------
 
 
@@ -199,9 +206,9 @@ def test_generate_one_generation_per_prompt_with_counts(tiny):
     out = generate(model, tokenizer, PROMPTS, settings)
     assert len(out) == len(PROMPTS)
     assert all(isinstance(g, Generation) for g in out)
-    assert [g.prompt for g in out] == PROMPTS
+    assert [g.prompt for g in out] == [chat_prompt(tokenizer, p) for p in PROMPTS]  # as the model saw it
     for g in out:
-        expected = len(tokenizer(chat_prompt(tokenizer, g.prompt), add_special_tokens=False)["input_ids"])
+        expected = len(tokenizer(g.prompt, add_special_tokens=False)["input_ids"])
         assert g.prompt_tokens == expected  # padding not counted
         assert 1 <= g.completion_tokens <= settings.max_new_tokens
     assert len({g.latency_s for g in out}) == 1  # one batch, one wall time

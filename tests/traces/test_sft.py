@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 
 from traces.decomposition import build_trace
-from traces.grading import grade_trace
-from traces.loaders import Problem, load_babi, load_cotempqa
+from traces.grading.strict import grade_strict
+from traces.loaders import Problem, load_babi, load_babi_authors, load_cotempqa, load_cotempqa_authors
 from traces.sft import (
     SETTINGS,
-    assign_split,
     assistant_content,
+    authors_system_message,
     build_examples,
+    build_messages,
     build_prompt,
-    split_problems,
     write_jsonl,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "traces" / "data"
+AUTHORS = DATA / "trace_check_qa"
 SPLITS = ("equal", "overlap", "mix")
 
 # The prompt R1 saw for pilot item cotempqa-equal-291, copied from the authors' published
@@ -75,10 +76,9 @@ def test_six_settings_assistant_contents(p291: Problem) -> None:
     )
     incorrect = got["decomposition_incorrect"]
     assert incorrect == build_trace(p291.question, p291.facts, p291.gold_answers, "equal", correct=False)
-    g = grade_trace(
-        incorrect, question=p291.question, facts=p291.facts, gold_answers=p291.gold_answers, relation="equal"
-    )
-    assert g.answer_correct and not g.classification_correct and not g.retrieval_correct
+    g = grade_strict(incorrect, p291)
+    assert not g.classification_correct and not g.retrieval_correct
+    assert incorrect.endswith("<answer>['Liberal Federation']</answer>")
     for s in ("r1", "r1_summary", "posthoc"):
         assert got[s] == f"<think>{trace}</think> <answer>['Liberal Federation']</answer>"
     # the authors' r1 sets ended in R1's own answer string; the caller can pass it
@@ -98,16 +98,30 @@ def test_trace_settings_need_a_trace(p291: Problem) -> None:
         assistant_content("cot", p291)
 
 
-def test_decomposition_settings_refuse_babi_problems() -> None:
+def test_babi_settings_write_the_answer_as_it_is_and_the_babi_trace() -> None:
     babi = load_babi(DATA / "babi" / "en-qa1_sample.jsonl", "en-qa1")
-    with pytest.raises(ValueError, match="CoTempQA decomposition"):
+    with pytest.raises(ValueError, match="task must be one of"):  # the Hugging Face task names
         build_examples(babi, "decomposition_correct")
     ds = build_examples(babi, "vanilla")
-    assert ds.examples[0].messages[1]["content"] == "['kitchen']"
+    assert ds.examples[0].messages[1]["content"] == "kitchen"
     assert ds.examples[0].messages[0]["content"] == (
         "Answer the question based on the context:\nSandra journeyed to the kitchen.\n"
         "Daniel went to the garden.\nQuestion: Where is Sandra? Only return the answer.\n"
     )
+
+
+def test_babi_examples_are_the_authors_training_data() -> None:
+    """Prompt and correct-trace target equal the authors' test_correct_traces.csv, row for row."""
+    import ast
+    import csv
+
+    problems = load_babi_authors(AUTHORS / "babi" / "test" / "test.csv", "test")
+    with (AUTHORS / "babi" / "test" / "test_correct_traces.csv").open(newline="") as handle:
+        published = [ast.literal_eval(row["messages"]) for row in csv.DictReader(handle)]
+    ds = build_examples(problems, "decomposition_correct")
+    assert [e.messages for e in ds.examples] == [
+        [{"role": m["role"], "content": m["content"]} for m in turns] for turns in published
+    ]
 
 
 def test_problems_without_trace_are_skipped_and_counted(problems: list[Problem]) -> None:
@@ -123,37 +137,55 @@ def test_problems_without_trace_are_skipped_and_counted(problems: list[Problem])
     assert build_examples(subset, "decomposition_correct").n_skipped == 0
 
 
-def test_split_disjoint_reproducible_and_shared_by_settings(problems: list[Problem]) -> None:
-    sides = split_problems(problems, test_fraction=0.2, seed=0)
-    test_ids = {sid for sid, side in sides.items() if side == "test"}
-    train_ids = {sid for sid, side in sides.items() if side == "train"}
-    assert not test_ids & train_ids
-    assert test_ids | train_ids == {p.source_id for p in problems}
-    # about 20% (binomial sd on 1,652 problems is ~1 point)
-    assert 0.16 < len(test_ids) / len(problems) < 0.24
-    assert split_problems(problems, test_fraction=0.2, seed=0) == sides
-    assert split_problems(list(reversed(problems)), test_fraction=0.2, seed=0) == sides
-    assert split_problems(problems, test_fraction=0.2, seed=1) != sides
-
-    # the same problems are test problems in every setting
-    traces = {p.source_id: "some reasoning" for p in problems}
-    for setting in SETTINGS:
-        ds = build_examples(problems, setting, traces=traces, test_fraction=0.2, seed=0)
-        assert {e.source_id for e in ds.split("test")} == test_ids, setting
-        assert {e.source_id for e in ds.split("train")} == train_ids, setting
+def test_examples_carry_the_side_they_are_given(problems: list[Problem]) -> None:
+    sides = {p.source_id: "test" if i % 5 == 0 else "train" for i, p in enumerate(problems[:20])}
+    for setting in ("vanilla", "decomposition_correct", "decomposition_incorrect"):
+        ds = build_examples(problems[:20], setting, sides=sides)
+        assert {e.source_id: e.side for e in ds.examples} == sides
+        assert len(ds.side("test")) == 4 and len(ds.side("train")) == 16
 
 
-def test_split_stable_when_problems_are_added(problems: list[Problem]) -> None:
-    equal_only = [p for p in problems if p.split == "equal"]
-    small = split_problems(equal_only, seed=7)
-    large = split_problems(problems, seed=7)
-    assert all(large[sid] == side for sid, side in small.items())
-    assert assign_split("cotempqa-equal-0", test_fraction=0.0) == "train"
-    assert assign_split("cotempqa-equal-0", test_fraction=1.0) == "test"
-    with pytest.raises(ValueError):
-        assign_split("x", test_fraction=1.5)
-    with pytest.raises(ValueError, match="duplicate source_id"):
-        split_problems([problems[0], problems[0]])
+def test_the_authors_prompts_are_what_their_models_saw() -> None:
+    """The user and system turns of every published output's prompt (traces/data/trace_check_qa), taken
+    out of the Llama 3 chat template the authors rendered them in (it trims each turn's content and
+    adds its knowledge-cutoff and date lines to the system turn)."""
+    import ast
+
+    def turns(rendered: str) -> tuple[str, str]:
+        system = rendered.split("<|start_header_id|>system<|end_header_id|>\n\n", 1)[1].split("<|eot_id|>")[0]
+        user = rendered.split("<|start_header_id|>user<|end_header_id|>\n\n", 1)[1].split("<|eot_id|>")[0]
+        return system.split("\n\n", 1)[1], user
+
+    system_message = authors_system_message("Llama-3.2-1B-Instruct")
+    outputs = AUTHORS / "cotempqa" / "outputs" / "Llama-3.2-1B-Instruct" / "vanilla" / "equal.jsonl"
+    for line in outputs.read_text().splitlines():
+        out = json.loads(line)
+        problem = Problem("cotempqa", "equal", "x", out["question"], out["facts"], out["gold"])
+        messages = build_messages(problem, style="authors", system_message=system_message, phase="evaluate")
+        assert turns(out["input"]["text"]) == (messages[0]["content"], messages[1]["content"].strip())
+    outputs = AUTHORS / "babi" / "outputs" / "Llama-3.2-1B-Instruct" / "vanilla" / "test.jsonl"
+    for line in outputs.read_text().splitlines():
+        out = json.loads(line)
+        problem = Problem("babi", out["query_type"], "x", out["question"], ast.literal_eval(out["passage"]),
+                          [out["gold"]])
+        messages = build_messages(problem, style="authors", system_message=system_message, phase="evaluate")
+        assert turns(out["input"]) == (messages[0]["content"], messages[1]["content"].strip())
+    # and their CoTempQA training prompts: the CSV question column of the test split
+    import csv
+
+    path = AUTHORS / "cotempqa" / "test" / "mix_test.csv"
+    with path.open(newline="") as handle:
+        published = [row["question"] for row in csv.DictReader(handle)]
+    problems = load_cotempqa_authors(path, "mix")
+    assert [build_prompt(p.question, p.facts, style="authors") for p in problems] == published
+
+
+def test_the_authors_system_messages_need_a_family() -> None:
+    assert authors_system_message("Qwen3-1.7B").startswith("You are Qwen, an AI assistant")
+    with pytest.raises(ValueError, match="Llama, Qwen, Gemma, Mistral"):
+        authors_system_message("tiny-random")
+    with pytest.raises(ValueError, match="prompt style"):
+        build_prompt("q", ["f"], style="ours")
 
 
 def test_write_jsonl_round_trip(tmp_path: Path, problems: list[Problem]) -> None:
@@ -165,7 +197,7 @@ def test_write_jsonl_round_trip(tmp_path: Path, problems: list[Problem]) -> None
     assert rows[0]["setting"] == "decomposition_correct" and rows[0]["subset"] == "equal"
     assert [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
     assert rows[0]["messages"][0]["content"] == build_prompt(problems[0].question, problems[0].facts)
-    assert rows[0]["split"] == assign_split(problems[0].source_id)
+    assert rows[0]["side"] == "train"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
     buf = io.StringIO()

@@ -50,24 +50,25 @@ def test_each_kind_of_job_runs_on_a_gpu_queue_worker_as_an_admin_sees_it(
     settings.CHECKPOINT_DIR = tmp_path
     with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
         tune = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
-                           {"steps": 6, "batch_size": 4, "learning_rate": 3e-3})
+                           {"steps": 6, "batch_size": 4, "learning_rate": 3e-3, "split": ""})
         tune = _wait_for(tune, lambda j: j.is_finished, timeout_s=180)
         assert tune.status == Job.Status.SUCCEEDED, tune.error
         trained = tune.checkpoints_made.get()
-        generate = jobs.launch(Job.Kind.GENERATE, trained, equal_problems[:4], "decomposition_correct",
-                               {"max_new_tokens": 16, "batch_size": 2})
-        evaluate = jobs.launch(Job.Kind.EVALUATE, trained, equal_problems[:4], "decomposition_correct",
-                               {"max_new_tokens": 16, "batch_size": 2})
+        unseen = equal_problems[40:44]
+        generate = jobs.launch(Job.Kind.GENERATE, trained, unseen, "decomposition_correct",
+                               {"max_new_tokens": 16, "batch_size": 2, "split": ""})
+        evaluate = jobs.launch(Job.Kind.EVALUATE, trained, unseen, "decomposition_correct",
+                               {"max_new_tokens": 16, "batch_size": 2, "split": ""})
         evaluate = _wait_for(evaluate, lambda j: j.is_finished, timeout_s=120)
         generate.refresh_from_db()
     losses = tune.metrics["losses"]
     assert len(losses) == 6 and sum(losses[-2:]) < sum(losses[:2]), f"loss did not go down: {losses}"
     for job in (generate, evaluate):
         assert job.status == Job.Status.SUCCEEDED, job.error
-        assert job.traces.count() == 4 and job.traces.filter(checkpoint=trained).count() == 4
+        assert job.evaluation.outputs.count() == 4 and job.evaluation.model_name == trained.name
         page = admin_client.get(reverse("admin:traces_job_change", args=[job.pk])).content.decode()
         assert "4 / 4" in page and "Succeeded" in page
-    assert evaluate.metrics["n"] == 4
+    assert evaluate.metrics["overall"]["n"] == 4
     listing = admin_client.get(reverse("admin:traces_job_changelist")).content.decode()
     assert listing.count("Succeeded") >= 3
 
@@ -94,14 +95,14 @@ def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
     second = None
     try:
         job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:24], "vanilla",
-                          {"max_new_tokens": 48, "batch_size": 1})
+                          {"max_new_tokens": 48, "batch_size": 1, "split": ""})
         job = _wait_for(job, lambda j: j.progress_done >= 3 or j.is_finished, timeout_s=120)
         assert not job.is_finished, job.error
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         job.refresh_from_db()
         assert job.status == Job.Status.RUNNING and job.progress_done < 24, "killed too late to test"
-        stored_before = {t.problem_id: t.raw_text for t in job.traces.all()}
+        stored_before = {t.problem_id: t.raw_text for t in job.evaluation.outputs.all()}
 
         # Redis hands the unacknowledged job to the next worker once its visibility timeout passes.
         second = _worker(visibility_timeout_s=2)
@@ -113,8 +114,9 @@ def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
                 worker.wait(timeout=30)
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2
-    assert job.traces.count() == 24 == job.traces.values("problem").distinct().count()
+    outputs = job.evaluation.outputs
+    assert outputs.count() == 24 == outputs.values("problem").distinct().count()
     assert job.progress_done == 24
-    kept = {t.problem_id: t.raw_text for t in job.traces.filter(problem_id__in=stored_before)}
+    kept = {t.problem_id: t.raw_text for t in outputs.filter(problem_id__in=stored_before)}
     assert kept == stored_before, "traces committed before the kill were kept as they were"
     assert "Resuming:" in job.log

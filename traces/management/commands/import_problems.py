@@ -7,17 +7,21 @@ from traces.importing import import_problems
 class Command(BaseCommand):
     help = (
         "Import QA problems from a JSON Lines file, all or nothing. Example: "
-        "import_problems cotempqa traces/data/cotempqa/equal.json --split equal"
+        "import_problems cotempqa traces/data/cotempqa/equal.json --subset equal"
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("format", choices=sorted(loaders.LOADERS))
         parser.add_argument("path")
-        parser.add_argument("--split", required=True, help="CoTempQA relation or bAbI task.")
+        parser.add_argument(
+            "--subset", required=True,
+            help="CoTempQA: the relation. bAbI (Hugging Face): the task. bAbI (the authors' CSV): a name for "
+            "the file, used in the problems' ids (each row names its task).",
+        )
 
-    def handle(self, *args, format: str, path: str, split: str, **options) -> None:
+    def handle(self, *args, format: str, path: str, subset: str, **options) -> None:
         try:
-            result = import_problems(format, path, split)
+            result = import_problems(format, path, subset)
         except (loaders.LoadError, ValueError) as error:
             raise CommandError(f"Nothing was imported. {error}") from error
         self.stdout.write(f"Imported {result.created} problems ({result.already_there} were already there).")

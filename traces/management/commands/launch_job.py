@@ -5,12 +5,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from traces import jobs
 from traces.models import Checkpoint, Job, Setting
+from traces.splits import SplitError
 
 
 class Command(BaseCommand):
     help = (
         "Launch a fine-tune, generate or evaluate job on the GPU queue. Example: launch_job evaluate "
-        "--checkpoint tiny --setting decomposition_correct --dataset cotempqa --test-only "
+        "--checkpoint tiny --setting decomposition_correct --dataset cotempqa --split authors --side test "
         "--param max_new_tokens=128 --wait"
     )
 
@@ -19,8 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--checkpoint", required=True, help="Checkpoint name.")
         parser.add_argument("--setting", required=True, choices=Setting.values)
         parser.add_argument("--dataset", required=True)
-        parser.add_argument("--split", default="")
-        parser.add_argument("--test-only", action="store_true", help="Only the held-out problems.")
+        parser.add_argument("--subset", default="", help="A CoTempQA relation or bAbI task; default: all.")
+        parser.add_argument(
+            "--split", default="",
+            help="Take the problems from one side of this stored split (e.g. authors); default: all.",
+        )
+        parser.add_argument("--side", choices=("train", "test"), default="test")
         parser.add_argument("--limit", type=int)
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--wait", action="store_true", help="Print progress until the job ends.")
@@ -35,12 +40,13 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--param takes NAME=VALUE, not {pair!r}.")
             parameters[name] = value
-        problems = jobs.select_problems(
-            options["dataset"], options["split"], test_only=options["test_only"], limit=options["limit"]
-        )
         try:
+            problems = jobs.select_problems(
+                options["dataset"], options["subset"], split=options["split"], side=options["side"],
+                limit=options["limit"],
+            )
             job = jobs.launch(options["kind"], checkpoint, problems, options["setting"], parameters)
-        except jobs.JobError as error:
+        except (jobs.JobError, SplitError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Launched job #{job.pk} ({job.problems.count()} problems).")
         while options["wait"] and not job.is_finished:

@@ -1,4 +1,4 @@
-"""Tests for the step-wise trace grader (traces/grading.py).
+"""Tests for the project's strict step grading (traces/grading/strict.py and parsing.py).
 
 Data: the CoTempQA copy in traces/data/cotempqa/ (see its PROVENANCE.md).
 """
@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from traces.decomposition import build_trace, retrieval_facts
-from traces.grading import (
-    GradeSummary,
-    TraceGrade,
-    answer_matches,
-    grade_trace,
-    normalize_answer,
-    parse_answer_list,
-    summarize,
-)
+from traces.grading.outputs import score_answer
+from traces.grading.parsing import normalize_text
+from traces.grading.strict import StrictGrade, grade_strict
 from traces.loaders import Problem, load_cotempqa
 
 DATA = Path(__file__).resolve().parents[2] / "traces" / "data" / "cotempqa"
@@ -39,13 +33,11 @@ def _by_id(problems: list[Problem], source_id: str) -> Problem:
     return next(p for p in problems if p.source_id == source_id)
 
 
-def _grade(text: object, p: Problem, **kw) -> TraceGrade:
-    return grade_trace(
-        text, question=p.question, facts=p.facts, gold_answers=p.gold_answers, relation=p.split, **kw
-    )
+def _grade(text: object, p: Problem, **kw) -> StrictGrade:
+    return grade_strict(text, p, **kw)
 
 
-def _failures(grades: list[tuple[str, TraceGrade]], want: dict[str, bool]) -> list[str]:
+def _failures(grades: list[tuple[str, StrictGrade]], want: dict[str, bool]) -> list[str]:
     return [
         f"{sid}: {g}" for sid, g in grades if any(getattr(g, k) != v for k, v in want.items())
     ]
@@ -55,47 +47,39 @@ def _failures(grades: list[tuple[str, TraceGrade]], want: dict[str, bool]) -> li
 
 
 def test_correct_traces_grade_fully_correct_on_all_problems(problems: list[Problem]) -> None:
-    grades = [
-        (p.source_id, _grade(build_trace(p.question, p.facts, p.gold_answers, p.split), p)) for p in problems
-    ]
+    traces = [(p, build_trace(p.question, p.facts, p.gold_answers, p.subset)) for p in problems]
+    grades = [(p.source_id, _grade(text, p)) for p, text in traces]
     assert len(grades) == 1652
-    want = {"answer_correct": True, "classification_correct": True, "retrieval_correct": True}
-    bad = _failures(grades, want)
+    bad = _failures(grades, {"classification_correct": True, "retrieval_correct": True})
     assert not bad, bad[:3]
     assert all(g.errors == [] and g.retrieval_issues == [] for _, g in grades)
-    s = summarize(g for _, g in grades)
-    assert (s.answer_accuracy, s.classification_accuracy, s.retrieval_accuracy) == (1.0, 1.0, 1.0)
-    assert s.p_answer_given_correct_trace == 1.0
-    assert s.trace_correct_answer_correct == 1652
+    # the strict answer check takes the rule's (gold) answer everywhere (for the published metric's
+    # 25 exceptions see test_answer_metrics.py)
+    assert all(score_answer(text, p, as_published=False).exact_match for p, text in traces)
 
 
 def test_incorrect_traces_grade_wrong_steps_right_answer_on_all_problems(problems: list[Problem]) -> None:
-    grades = [
-        (p.source_id, _grade(build_trace(p.question, p.facts, p.gold_answers, p.split, correct=False), p))
-        for p in problems
+    traces = [
+        (p, build_trace(p.question, p.facts, p.gold_answers, p.subset, correct=False)) for p in problems
     ]
-    bad = _failures(
-        grades, {"answer_correct": True, "classification_correct": False, "retrieval_correct": False}
-    )
+    grades = [(p.source_id, _grade(text, p)) for p, text in traces]
+    bad = _failures(grades, {"classification_correct": False, "retrieval_correct": False})
     assert not bad, bad[:3]
-    s = summarize(g for _, g in grades)
-    assert (s.answer_accuracy, s.classification_accuracy, s.retrieval_accuracy) == (1.0, 0.0, 0.0)
-    assert s.p_answer_given_correct_trace is None
-    assert s.trace_wrong_answer_correct == 1652
+    assert all(score_answer(text, p, as_published=False).exact_match for p, text in traces)
     # each wrong retrieval says why
     assert all(g.retrieval_issues for _, g in grades)
 
 
 def test_authors_exact_traces_on_equal_split(problems: list[Problem]) -> None:
     """The authors' own facts (answers' facts only, no anchor) pass once the anchor is not required."""
-    equal = [p for p in problems if p.split == "equal"]
+    equal = [p for p in problems if p.subset == "equal"]
     for p in equal:
-        good = build_trace(p.question, p.facts, p.gold_answers, p.split, authors_exact=True)
-        bad = build_trace(p.question, p.facts, p.gold_answers, p.split, correct=False, authors_exact=True)
+        good = build_trace(p.question, p.facts, p.gold_answers, p.subset, authors_exact=True)
+        bad = build_trace(p.question, p.facts, p.gold_answers, p.subset, correct=False, authors_exact=True)
         g = _grade(good, p, require_anchor=False)
-        assert g.trace_correct and g.answer_correct, (p.source_id, g)
+        assert g.trace_correct, (p.source_id, g)
         b = _grade(bad, p, require_anchor=False)
-        assert not b.classification_correct and not b.retrieval_correct and b.answer_correct, (p.source_id, b)
+        assert not b.classification_correct and not b.retrieval_correct, (p.source_id, b)
     # with the anchor required (the default), the authors' correct trace misses it
     p = _by_id(problems, "cotempqa-equal-291")
     g = _grade(build_trace(p.question, p.facts, p.gold_answers, "equal", authors_exact=True), p)
@@ -106,14 +90,13 @@ def test_authors_exact_traces_on_equal_split(problems: list[Problem]) -> None:
 def test_parsed_steps_of_pilot_problem(problems: list[Problem]) -> None:
     p = _by_id(problems, "cotempqa-equal-291")
     g = _grade(build_trace(p.question, p.facts, p.gold_answers, "equal"), p)
-    assert g.relation == "equal"
+    assert g.category == "equal"
     assert g.retrieved_facts == [
         "Henry Barwell is a member of the Liberal Union in October 16, 1923.",
         "Henry Barwell is a member of the Liberal Federation in October 16, 1923.",
     ]
     assert g.answer == "['Liberal Federation']"
-    assert g.predicted_answers == ["['Liberal Federation']", "Liberal Federation"]
-    assert g.trace_correct and g.answer_correct and g.errors == []
+    assert g.trace_correct and g.errors == []
 
 
 # --- model-like variations of a correct trace ------------------------------------------------------
@@ -130,49 +113,49 @@ OTHER = "Henry Barwell is a member of the The Jewish Home in May 2, 1923."
         (
             PREFIX.format(rel="Equal")[7:] + f'["{ANCHOR}", "{GOLD_FACT}"]</think>\n\n'
             "<answer>Liberal Federation</answer> Hope this helps!",
-            (True, True, True),
+            (True, True),
         ),
         # text before the trace, curly quotes, punctuation and an article in the answer
         (
             "Sure.\n" + PREFIX.format(rel="equal")
             + f"[\u2018{ANCHOR}\u2019, \u2018{GOLD_FACT}\u2019]</think>"
             " <answer>The Liberal Federation.</answer>",
-            (True, True, True),
+            (True, True),
         ),
         # facts one per line as bullets; answer after </think> without tags
         (
             PREFIX.format(rel="equal") + f"\n- {ANCHOR}\n- {GOLD_FACT}\n</think>\nLiberal Federation",
-            (True, True, True),
+            (True, True),
         ),
         # characters whose lower-case form is longer must not shift the tags
         (
             "\u0130\u0130\u0130 " + PREFIX.format(rel="equal") + f"['{ANCHOR}', '{GOLD_FACT}']</think>"
             " <answer>['Liberal Federation']</answer>",
-            (True, True, True),
+            (True, True),
         ),
         # right facts, wrong relation
         (PREFIX.format(rel="overlap") + f"['{ANCHOR}', '{GOLD_FACT}']</think> <answer>['Liberal Federation']"
-         "</answer>", (True, False, True)),
+         "</answer>", (False, True)),
         # a distractor added
         (PREFIX.format(rel="equal") + f"['{ANCHOR}', '{GOLD_FACT}', '{OTHER}']</think> <answer>x</answer>",
-         (False, True, False)),
+         (True, False)),
         # anchor missing
         (PREFIX.format(rel="equal") + f"['{GOLD_FACT}']</think> <answer>Liberal Federation</answer>",
-         (True, True, False)),
+         (True, False)),
         # an invented fact
         (PREFIX.format(rel="equal") + f"['{ANCHOR}', 'Henry Barwell likes tea.', '{GOLD_FACT}']</think>",
-         (False, True, False)),
+         (True, False)),
         # truncated inside the list
-        (PREFIX.format(rel="equal") + f"['{ANCHOR}', '{GOLD_FACT[:20]}", (False, True, False)),
+        (PREFIX.format(rel="equal") + f"['{ANCHOR}', '{GOLD_FACT[:20]}", (True, False)),
         # list not quoted
         (PREFIX.format(rel="equal") + f"[{ANCHOR}, {GOLD_FACT}]</think> <answer>Liberal</answer>",
-         (False, True, False)),
+         (True, False)),
     ],
 )
-def test_model_like_variants(problems: list[Problem], text: str, expect: tuple[bool, bool, bool]) -> None:
+def test_model_like_variants(problems: list[Problem], text: str, expect: tuple[bool, bool]) -> None:
     p = _by_id(problems, "cotempqa-equal-291")
     g = _grade(text, p)
-    assert (g.answer_correct, g.classification_correct, g.retrieval_correct) == expect, g
+    assert (g.classification_correct, g.retrieval_correct) == expect, g
 
 
 def test_every_gold_answer_needs_its_fact(problems: list[Problem]) -> None:
@@ -186,7 +169,7 @@ def test_every_gold_answer_needs_its_fact(problems: list[Problem]) -> None:
     assert g.retrieval_issues == ["no listed fact gives the gold answer 'Catholic bishop'"]
 
 
-# --- answers --------------------------------------------------------------------------------------
+# --- normal form of facts ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -201,34 +184,8 @@ def test_every_gold_answer_needs_its_fact(problems: list[Problem]) -> None:
         ("", ""),
     ],
 )
-def test_normalize_answer(raw: str, normal: str) -> None:
-    assert normalize_answer(raw) == normal
-
-
-@pytest.mark.parametrize(
-    ("predicted", "correct"),
-    [
-        ("['titular bishop']", True),
-        ('["Catholic bishop", "Pope"]', True),
-        ("['Pope', 'catholic bishop']", True),
-        ("Titular Bishop.", True),
-        ("[titular bishop]", True),
-        ("titular bishop\n\nExplanation: both held from 1977.", True),
-        ("bishop", False),
-        ("titular bishop and Catholic bishop", False),
-        ("['Pope']", False),
-        ("", False),
-        ("[]", False),
-    ],
-)
-def test_answer_matching(predicted: str, correct: bool) -> None:
-    gold = ["titular bishop", "Catholic bishop"]
-    assert answer_matches(parse_answer_list(predicted), gold) is correct
-
-
-def test_parse_answer_list_keeps_order_and_dedupes() -> None:
-    assert parse_answer_list("['a', 'b', 'a']") == ["['a', 'b', 'a']", "a", "b"]
-    assert parse_answer_list("  ") == []
+def test_normalize_text(raw: str, normal: str) -> None:
+    assert normalize_text(raw) == normal
 
 
 # --- never raises ---------------------------------------------------------------------------------
@@ -262,14 +219,14 @@ ADVERSARIAL = [
 def test_adversarial_strings_graded_wrong_with_a_reason(problems: list[Problem], text: str) -> None:
     p = _by_id(problems, "cotempqa-equal-291")
     g = _grade(text, p)
-    assert not (g.answer_correct or g.classification_correct or g.retrieval_correct)
+    assert not (g.classification_correct or g.retrieval_correct or score_answer(text, p).exact_match)
     assert g.errors, g
 
 
 @pytest.mark.parametrize("value", [None, 42, b"<think>", ["a"], object()])
 def test_non_string_inputs(problems: list[Problem], value: object) -> None:
     g = _grade(value, _by_id(problems, "cotempqa-equal-291"))
-    assert not g.trace_correct and not g.answer_correct
+    assert not g.trace_correct
     assert any("not a string" in e for e in g.errors)
 
 
@@ -285,7 +242,7 @@ def test_random_fragments_never_raise(problems: list[Problem]) -> None:
         cut = text[: rng.randint(0, len(text))]
         for t in (text, cut, good[: rng.randint(0, len(good))]):
             g = _grade(t, p)
-            assert isinstance(g, TraceGrade)
+            assert isinstance(g, StrictGrade)
             if not g.trace_correct:
                 assert g.errors or g.retrieval_issues or not g.classification_correct
 
@@ -295,52 +252,10 @@ def test_truncated_correct_trace_loses_steps(problems: list[Problem]) -> None:
     good = build_trace(p.question, p.facts, p.gold_answers, "equal")
     cut = good[: good.index("</think>") - 5]
     g = _grade(cut, p)
-    assert g.classification_correct and not g.retrieval_correct and not g.answer_correct
+    assert g.classification_correct and not g.retrieval_correct
+    assert not score_answer(cut, p, as_published=False).exact_match  # it gave no answer
+    assert score_answer(cut, p).exact_match  # the published metric reads the listed fact as the answer
     assert "retrieval list is never closed (truncated?)" in g.errors
     assert "no final answer found" in g.errors
 
 
-# --- aggregation ----------------------------------------------------------------------------------
-
-
-def _g(cls: bool, ret: bool, ans: bool) -> TraceGrade:
-    return TraceGrade(
-        relation=None, retrieved_facts=None, answer=None, predicted_answers=[],
-        answer_correct=ans, classification_correct=cls, retrieval_correct=ret,
-    )
-
-
-def test_summarize_hand_made_list() -> None:
-    grades = [
-        _g(True, True, True),
-        _g(True, True, True),
-        _g(True, True, False),  # correct trace, wrong answer
-        _g(True, False, True),  # classification only
-        _g(False, True, True),  # retrieval only
-        _g(False, False, False),
-        _g(False, False, True),
-        _g(True, False, False),
-    ]
-    s = summarize(grades)
-    # by hand: answers right in rows 1,2,4,5,7 = 5/8; classification rows 1-4,8 = 5/8;
-    # retrieval rows 1,2,3,5 = 4/8; trace correct rows 1-3 = 3/8, of which 2 answered right.
-    assert s == GradeSummary(
-        n=8,
-        answer_accuracy=5 / 8,
-        classification_accuracy=5 / 8,
-        retrieval_accuracy=4 / 8,
-        trace_accuracy=3 / 8,
-        p_answer_given_correct_trace=2 / 3,
-        p_answer_given_incorrect_trace=3 / 5,
-        trace_correct_answer_correct=2,
-        trace_correct_answer_wrong=1,
-        trace_wrong_answer_correct=3,
-        trace_wrong_answer_wrong=2,
-    )
-    assert s.table() == {(True, True): 2, (True, False): 1, (False, True): 3, (False, False): 2}
-
-
-def test_summarize_empty() -> None:
-    s = summarize([])
-    assert s.n == 0 and s.answer_accuracy is None and s.p_answer_given_correct_trace is None
-    assert sum(s.table().values()) == 0
