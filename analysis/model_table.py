@@ -32,10 +32,38 @@ _CELLS = (
 )
 
 
+def _count(figures: dict, key: str) -> int:
+    """The count behind a percentage of all outputs."""
+    return round(figures[key] * figures["n"] / 100)
+
+
+def differences(row: dict) -> list[str]:
+    """Where the published and the intended step figures part, in words."""
+    overall, notes = row["overall"], []
+    for step in ("classification", "retrieval"):
+        published, intended = overall[f"{step}_published"], overall[f"{step}_authors"]
+        if published is None or intended is None:
+            continue
+        a, b = _count(overall, f"{step}_published"), _count(overall, f"{step}_authors")
+        if a != b:
+            notes.append(
+                f"The {step} step is right for {a} of {overall['n']} outputs by the published definition and "
+                f"for {b} by the authors' intended one."
+            )
+    if notes and row["published_other_rows"]:
+        notes.append(
+            f"The published definition graded {row['published_other_rows']} outputs against another "
+            "problem's test row, and counts any context fact of that row as a right retrieval."
+        )
+    return notes
+
+
 def decorate(rows: list[dict]) -> list[dict]:
     """Each 2 x 2 table gains its test of independence (chi-squared, or Fisher's exact test where an
-    expected count is under 5), with the result in words; an infinite odds ratio becomes None."""
+    expected count is under 5), with the result in words, an infinite odds ratio becoming None; each
+    row gains ``differences``, where the published and intended step figures part, in words."""
     for row in rows:
+        row["differences"] = differences(row)
         for definition in STEP_DEFINITIONS:
             for name in _TABLES:
                 table = row["tables"][definition][name]
@@ -57,11 +85,12 @@ def render_text(table: dict) -> str:
     lines = [f"Table 1 ({table['dataset']}): percentages; '-' where undefined (no graded trace)."]
     if not table["rows"]:
         lines.append("No evaluations yet: import outputs (import_outputs) or run an evaluate job.")
-    header = ["relation", *FIGURES]
     for row in table["rows"]:
-        lines += ["", f"{row['model']} / {row['setting']}", "  ".join(f"{h:>12}" for h in header)]
+        width = max(len(name) for name in [*row["relations"], "relation"])
+        lines += ["", f"{row['model']} / {row['setting']}", *(f"  {note}" for note in row["differences"]),
+                  f"{'relation':>{width}}  " + "  ".join(f"{h:>12}" for h in FIGURES)]
         for name, figures in [*row["relations"].items(), ("overall", row["overall"]), ("mean", row["mean"])]:
-            lines.append("  ".join(f"{v:>12}" for v in [name, *(_fmt(figures[k], k) for k in FIGURES)]))
+            lines.append(f"{name:>{width}}  " + "  ".join(f"{_fmt(figures[k], k):>12}" for k in FIGURES))
         for definition in STEP_DEFINITIONS:
             tables = row["tables"][definition]
             cells = "; ".join(

@@ -81,6 +81,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 __all__ = [
     "RELATIONS",
@@ -199,6 +200,7 @@ def parse_date(value: str) -> PartialDate | None:
     return pd
 
 
+@lru_cache(maxsize=1 << 16)  # grading reads the same facts for every output of a problem
 def parse_fact(fact: str) -> DatedFact | None:
     """Split "X ... from <date> to <date>." / "X ... in <date>." into text and span.
 
@@ -247,6 +249,11 @@ def find_anchor_fact(question: str, facts: list[str]) -> str | None:
     Ties go to the fact sharing more words with the clause, then to the one
     closest to it in length.
     """
+    return _anchor_fact(question, tuple(facts))
+
+
+@lru_cache(maxsize=1 << 14)  # grading asks for every output of a problem, and once per gold answer
+def _anchor_fact(question: str, facts: tuple[str, ...]) -> str | None:
     clause = anchor_clause(question)
     if clause is None or not facts:
         return None

@@ -248,10 +248,10 @@ def graded_records(outputs: QuerySet, *, latest_per_problem: bool = False) -> li
     """
     records = []
     seen: set[tuple[str, str, int]] = set()
-    rows = outputs.values_list("problem_id", *_RECORD_FIELDS)
+    rows = outputs.values_list("problem_id", "published_row_id", *_RECORD_FIELDS)
     if latest_per_problem:
         rows = rows.order_by("-evaluation__created_at", "-evaluation_id")
-    for problem_id, *row in rows.iterator(chunk_size=5000):
+    for problem_id, published_row, *row in rows.iterator(chunk_size=5000):
         model, setting, subset, correct, f1, strict, unevaluated, *steps = row
         if latest_per_problem:
             if (model, setting, problem_id) in seen:
@@ -262,6 +262,7 @@ def graded_records(outputs: QuerySet, *, latest_per_problem: bool = False) -> li
                 model=model, setting=setting, subset=subset, answer_correct=correct, answer_f1=f1,
                 answer_correct_strict=strict, unevaluated=unevaluated,
                 steps={name: (steps[2 * i], steps[2 * i + 1]) for i, name in enumerate(STEP_DEFINITIONS)},
+                published_other_row=published_row is not None and published_row != problem_id,
             )
         )
     return records

@@ -154,6 +154,13 @@ def test_table_1_from_a_fresh_database():
                 for key, value in REFERENCE["cotempqa"][setting][relation][definition]["matrix3"].items():
                     summed[key.replace("_trace", "_step")] += value
             assert {k: trace[k] for k in summed} == dict(summed)
+    assert rows["decomposition_incorrect"]["differences"] == [
+        "The retrieval step is right for 665 of 950 outputs by the published definition and for 103 by the "
+        "authors' intended one.",
+        "The published definition graded 313 outputs against another problem's test row, and counts any "
+        "context fact of that row as a right retrieval.",
+    ]
+    assert rows["decomposition_incorrect"]["published_other_rows"] == 313
     correct = rows["decomposition_correct"]["tables"]
     # the paper's "28%": correct traces went with correct answers in 28% of test cases (intended checks)
     assert round(correct["authors"]["p_correct_trace_and_correct_answer"]) == 28

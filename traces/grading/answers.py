@@ -57,6 +57,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .parsing import clean_answer, final_answer
 
@@ -156,20 +157,23 @@ def answer_region(prediction: str) -> str:
     return text.replace("assistant", "").replace("think", "")
 
 
+@lru_cache(maxsize=1 << 16)  # every output of a problem reads the same facts
+def _fact_entity(fact: str) -> tuple[str, str] | None:
+    """(subject, object) of a fact as the first relation template that reads it splits it."""
+    for word, phrase in _RELATION_PHRASES:
+        if word not in fact:
+            continue
+        for old, new in PAST_TO_PRESENT:
+            fact = fact.replace(old, new)
+        match = next((m for t in _TEMPLATES[phrase] if (m := t.match(fact))), None)
+        if match is not None:
+            return match.group(1).lower(), match.group(2).lower()
+    return None
+
+
 def fact_entities(facts: Sequence[str], *, subjects: bool) -> list[str]:
     """One lower-cased entity per fact that a relation template reads: its subject or its object."""
-    found: list[str] = []
-    for fact in facts:
-        for word, phrase in _RELATION_PHRASES:
-            if word not in fact:
-                continue
-            for old, new in PAST_TO_PRESENT:
-                fact = fact.replace(old, new)
-            match = next((m for t in _TEMPLATES[phrase] if (m := t.match(fact))), None)
-            if match is not None:
-                found.append(match.group(1 if subjects else 2).lower())
-                break
-    return found
+    return [pair[0 if subjects else 1] for fact in facts if (pair := _fact_entity(fact)) is not None]
 
 
 def _normalized_sorted(answers: Sequence[str]) -> list[str]:

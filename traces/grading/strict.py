@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from traces.decomposition import find_anchor_fact, retrieval_facts
 from traces.loaders import Problem
@@ -86,9 +87,14 @@ def _names(fact: str, answer: str) -> bool:
     return answer.strip().lower() in fact.lower() or f" {a} " in f" {normalize_text(fact)} "
 
 
+@lru_cache(maxsize=1 << 12)  # every output of a problem is checked against the same facts
+def _keyed(facts: tuple[str, ...]) -> dict[str, str]:
+    return {fact_key(f): f for f in facts}
+
+
 def _known(listed: Sequence[str], facts: Sequence[str], issues: list[str]) -> list[str]:
     """The context facts the listed items are, with an issue for each item that is none."""
-    by_key = {fact_key(f): f for f in facts}
+    by_key = _keyed(tuple(facts))
     chosen: list[str] = []
     for item in listed:
         fact = by_key.get(fact_key(item))

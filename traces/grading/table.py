@@ -40,6 +40,8 @@ DEFINITIONS: dict[str, str] = {
     "whose trace (both steps) and answer are right; the paper's '28%'.",
     "p_correct_answer_given_correct_trace": "P(correct answer | correct trace): of the outputs with a "
     "correct trace, the share whose answer is right.",
+    "published_other_rows": "How many outputs the published definition graded against another problem's "
+    "test row.",
 }
 
 _CELLS = (
@@ -63,6 +65,7 @@ class GradedRecord:
     answer_correct_strict: bool
     unevaluated: bool
     steps: dict[str, tuple[bool, bool]]  # definition -> (classification, retrieval)
+    published_other_row: bool = False  # the published lookup graded it against another problem
 
 
 def percent(rate: float | None, undefined: str = "undefined") -> str:
@@ -139,6 +142,7 @@ def model_rows(records: Iterable[GradedRecord]) -> list[dict]:
                 "overall": _figures(group),
                 "mean": _mean(list(relations.values())),
                 "tables": {definition: _tables(group, definition) for definition in STEP_DEFINITIONS},
+                "published_other_rows": sum(r.published_other_row for r in group),
             }
         )
     return rows
