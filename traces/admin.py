@@ -169,7 +169,8 @@ class LaunchJobForm(forms.ModelForm):
     )
     split = forms.CharField(
         required=False, initial="authors",
-        help_text="Choose the problems from one side of this stored split (empty: all problems).",
+        help_text="Choose the problems from one side of this stored split (empty: all problems). It is "
+        "also the split the job keeps out of fine-tuning and grades against, unless the parameters name one.",
     )
     side = forms.ChoiceField(
         choices=SplitMember.Side.choices, initial=SplitMember.Side.TEST,
@@ -200,6 +201,8 @@ class LaunchJobForm(forms.ModelForm):
             given = json.loads(cleaned.get("parameters_json") or "{}")
             if not isinstance(given, dict):
                 raise jobs.JobError("Parameters must be a JSON object, e.g. {\"max_new_tokens\": 128}.")
+            if cleaned.get("split"):  # the split the problems come from, unless the parameters name one
+                given.setdefault("split", cleaned["split"])
             cleaned["parameters"] = jobs.clean_parameters(cleaned.get("kind", ""), given)
         except json.JSONDecodeError as error:
             self.add_error("parameters_json", f"Not valid JSON: {error}")
@@ -367,8 +370,8 @@ class EvaluationAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        can_import = self.has_change_permission(request) and request.user.has_perm("traces.add_evaluation")
-        return super().changelist_view(request, {**(extra_context or {}), "has_add_permission": can_import})
+        can_import = request.user.has_perm("traces.add_evaluation")
+        return super().changelist_view(request, {**(extra_context or {}), "can_import": can_import})
 
     @admin.display(description="Outputs", ordering="n_outputs")
     def outputs(self, obj: Evaluation) -> int:

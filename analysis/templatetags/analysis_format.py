@@ -20,6 +20,12 @@ def pct(value) -> str:
 
 
 @register.filter
+def pct100(value) -> str:
+    """A percentage already on 0-100, or an em dash for None."""
+    return "\u2014" if value is None else f"{value:.1f}%"
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
 

@@ -129,6 +129,8 @@ def test_the_command_and_the_admin_import_and_refuse_as_the_function_does(author
     assert imported.outputs.count() == 113 and imported.file_name == "mix.jsonl"
     bad = admin_client.post(url, {**form, "file": _file(["{}"]), "subset": "", "model_name": "m3"})
     assert bad.status_code == 400 and "Nothing was imported" in bad.content.decode()
+    listing = admin_client.get(reverse("admin:traces_evaluation_changelist")).content.decode()
+    assert "Import outputs from a file" in listing and "Add evaluation" not in listing
     # staff without the permission to add evaluations may not import
     clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
     client.force_login(clerk)

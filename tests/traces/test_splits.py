@@ -130,3 +130,19 @@ def test_launch_job_command_takes_a_side_of_a_split(authors, tiny_model_dir, cap
     with pytest.raises(CommandError, match="test problems of split 'authors'"):
         call_command("launch_job", "finetune", "--checkpoint", "tiny", "--setting", "vanilla", "--dataset",
                      "cotempqa", "--split", "authors", "--side", "test", "--limit", "5")
+
+
+def test_the_admin_launch_form_keeps_out_the_split_the_problems_come_from(admin_client, authors,
+                                                                          tiny_model_dir):
+    checkpoint = Checkpoint.objects.create(name="tiny", path=str(tiny_model_dir))
+    mine = create_random_split("babi", "mine", test_fraction=0.5, seed=1)
+    form = {"kind": "finetune", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "babi",
+            "subset": "counting", "limit": 4, "parameters_json": '{"steps": 1}'}
+    refused = admin_client.post(reverse("admin:traces_job_add"), {**form, "split": "mine", "side": "test"})
+    assert refused.status_code == 200
+    assert "test problems of split &#x27;mine&#x27;" in refused.content.decode()
+    launched = admin_client.post(reverse("admin:traces_job_add"), {**form, "split": "mine", "side": "train"})
+    assert launched.status_code == 302
+    job = Job.objects.get()
+    assert job.parameters["split"] == "mine"
+    assert not job.problems.filter(split_memberships__split=mine, split_memberships__side="test").exists()

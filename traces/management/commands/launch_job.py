@@ -40,6 +40,8 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--param takes NAME=VALUE, not {pair!r}.")
             parameters[name] = value
+        if options["split"]:  # the split the problems come from, unless --param names one
+            parameters.setdefault("split", options["split"])
         try:
             problems = jobs.select_problems(
                 options["dataset"], options["subset"], split=options["split"], side=options["side"],
