@@ -88,9 +88,10 @@ def render_text(table: dict) -> str:
     for row in table["rows"]:
         width = max(len(name) for name in [*row["relations"], "relation"])
         lines += ["", f"{row['model']} / {row['setting']}", *(f"  {note}" for note in row["differences"]),
-                  f"{'relation':>{width}}  " + "  ".join(f"{h:>12}" for h in FIGURES)]
+                  f"{'relation':>{width}}  " + "  ".join(f"{k:>6}" for k in FIGURES)]
         for name, figures in [*row["relations"].items(), ("overall", row["overall"]), ("mean", row["mean"])]:
-            lines.append(f"{name:>{width}}  " + "  ".join(f"{_fmt(figures[k], k):>12}" for k in FIGURES))
+            cells = (f"{_fmt(figures[k], k):>{max(len(k), 6)}}" for k in FIGURES)
+            lines.append(f"{name:>{width}}  " + "  ".join(cells))
         for definition in STEP_DEFINITIONS:
             tables = row["tables"][definition]
             cells = "; ".join(
