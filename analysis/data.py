@@ -5,14 +5,14 @@ Only queries live here: a handful of flat ``values_list`` reads, no per-particip
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from studyapp.models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
 from studyapp.monitoring import status_counts
 from traces.evaluations import graded_records
 from traces.grading.table import DEFINITIONS, model_rows
-from traces.models import GRADING_VERSION, Evaluation, ModelOutput
+from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 
 from .model_table import decorate
 
@@ -110,23 +110,26 @@ def model_table_data(dataset: str) -> dict:
     """Table 1 of one dataset from every evaluation's graded outputs, with its provenance.
 
     Where several evaluations of a model and setting graded the same problem, the newest counts.
-    Outputs graded under an older definition are left out and counted (``regrade_outputs``).
+    Outputs of a job that has not succeeded (still running, failed, cancelled) are left out, and so
+    are, counted, outputs graded under an older definition (``regrade_outputs``).
     """
-    outputs = ModelOutput.objects.filter(evaluation__dataset=dataset)
+    finished = Q(evaluation__job__isnull=True) | Q(evaluation__job__status=Job.Status.SUCCEEDED)
+    outputs = ModelOutput.objects.filter(finished, evaluation__dataset=dataset)
     current = outputs.filter(evaluation__grading_version=GRADING_VERSION)
     evaluations = (
         Evaluation.objects.filter(dataset=dataset)
         .annotate(n=Count("outputs"))
         .order_by("model_name", "setting", "created_at")
         .values("pk", "model_name", "setting", "subset", "source", "file_name", "sha256", "job_id",
-                "imported_by__username", "created_at", "grading_version", "n")
+                "job__status", "imported_by__username", "created_at", "grading_version", "n")
     )
     return {
         "dataset": dataset,
         "definitions": DEFINITIONS,
         "rows": decorate(model_rows(graded_records(current, latest_per_problem=True))),
         "evaluations": [
-            {**e, "imported_by": e.pop("imported_by__username"), "created_at": e["created_at"].isoformat()}
+            {**e, "imported_by": e.pop("imported_by__username"), "job_status": e.pop("job__status"),
+             "created_at": e["created_at"].isoformat()}
             for e in evaluations
         ],
         "outdated": outputs.exclude(evaluation__grading_version=GRADING_VERSION).count(),

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from traces.grading.table import GradedRecord, model_rows
-from traces.models import Evaluation, ModelOutput, Problem
+from traces.models import Checkpoint, Evaluation, Job, ModelOutput, Problem
 
 DEFINITIONS = ("published", "authors", "strict")
 
@@ -101,6 +101,15 @@ def test_the_newest_evaluation_of_a_model_counts_once_per_problem(evaluated):
     Evaluation.objects.filter(pk=again.pk).update(grading_version=1)  # graded by an older definition
     table = model_table_data("t")
     assert table["outdated"] == 1 and table["rows"][0]["overall"]["answer_em"] == 60.0
+    # a job's outputs count once the job has succeeded, not while it runs
+    Evaluation.objects.filter(pk=again.pk).update(grading_version=2)
+    checkpoint = Checkpoint.objects.create(name="c", path="/nowhere")
+    job = Job.objects.create(kind=Job.Kind.EVALUATE, status=Job.Status.RUNNING, checkpoint=checkpoint,
+                             setting="vanilla")
+    Evaluation.objects.filter(pk=again.pk).update(job=job, source="job")
+    assert model_table_data("t")["rows"][0]["overall"]["answer_em"] == 60.0
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    assert model_table_data("t")["rows"][0]["overall"]["answer_em"] == 80.0
 
 
 def test_the_page_json_and_csv_show_the_same_table(evaluated, admin_client):
