@@ -7,9 +7,20 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.html import strip_tags
 
-from studyapp.models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
+from studyapp.models import (
+    ConditionCode,
+    Construct,
+    Item,
+    PageVisit,
+    Participant,
+    Response,
+    StimulusTrace,
+    Study,
+)
 from studyapp.monitoring import status_counts
+from studyapp.rendering import render_trace
 from traces.evaluations import graded_records
 from traces.grading.table import DEFINITIONS, model_rows
 from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
@@ -38,6 +49,9 @@ class ParticipantData:
     # (stimulus id or None for end items, item code) -> value
     answers: dict[tuple[int | None, str], int] = field(default_factory=dict)
     trial_seconds: list[float] = field(default_factory=list)
+    # per trial page: (server seconds on the page, browser ms the trace was on screen or None, trace words)
+    readings: list[tuple[float, int | None, int]] = field(default_factory=list)
+    device_class: str = ""
 
 
 @dataclass
@@ -65,25 +79,30 @@ def gather(study: Study, now=None) -> StudyData:
     item_codes = {i.code for i in items}
     finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
     people = {
-        pk: ParticipantData(pk, code, status, passed)
-        for pk, code, status, passed in finished.values_list(
-            "pk", "condition__code", "status", "attention_passed"
+        pk: ParticipantData(pk, code, status, passed, device_class=device)
+        for pk, code, status, passed, device in finished.values_list(
+            "pk", "condition__code", "status", "attention_passed", "device_class"
         ).order_by("pk")
     }
-    rows = Response.objects.filter(participant__in=finished).values_list(
+    # the practice problem is never analysed
+    rows = Response.objects.filter(participant__in=finished).exclude(stimulus__is_practice=True).values_list(
         "participant_id", "stimulus_id", "item__code", "value"
     )
     for pk, stimulus, code, value in rows.iterator(chunk_size=20000):
         if code in item_codes:
             people[pk].answers[(stimulus, code)] = value
+    words = trace_words(study)
     visits = PageVisit.objects.filter(
         participant__in=finished,
         page__startswith=TRIAL_PREFIX,
         first_shown_at__isnull=False,
         submitted_at__isnull=False,
-    ).values_list("participant_id", "first_shown_at", "submitted_at")
-    for pk, shown, submitted in visits.iterator(chunk_size=20000):
-        people[pk].trial_seconds.append((submitted - shown).total_seconds())
+    ).values_list("participant_id", "participant__condition__code", "stimulus_id", "first_shown_at",
+                  "submitted_at", "trace_visible_ms")
+    for pk, condition, stimulus, shown, submitted, visible in visits.iterator(chunk_size=20000):
+        seconds = (submitted - shown).total_seconds()
+        people[pk].trial_seconds.append(seconds)
+        people[pk].readings.append((seconds, visible, words.get((stimulus, condition), 0)))
     return StudyData(
         slug=study.slug,
         title=study.title,
@@ -94,6 +113,16 @@ def gather(study: Study, now=None) -> StudyData:
         attrition=attrition(study, now),
         model_tables=[model_table_data(dataset) for dataset in model_datasets()],
     )
+
+
+def trace_words(study: Study) -> dict[tuple[int, str], int]:
+    """(stimulus id, condition) -> the number of words of the trace as participants read it."""
+    return {
+        (stimulus, condition): len(strip_tags(render_trace(text)).split())
+        for stimulus, condition, text in StimulusTrace.objects.filter(stimulus__study=study).values_list(
+            "stimulus_id", "condition", "text"
+        )
+    }
 
 
 def attrition(study: Study, now) -> dict[str, dict[str, int]]:

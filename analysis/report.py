@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass
 from html import escape
 
@@ -283,6 +284,11 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
     attrition_test["words"] = words_independence(attrition_test)
 
     report = {
+        "reading": reading_times(kept, codes),
+        "end_items": end_items(kept, [i for i in data.items if i.scope == "end"], codes),
+        "devices": {
+            c: dict(Counter(p.device_class or "unknown" for p in kept if p.condition == c)) for c in codes
+        },
         "study": {"slug": data.slug, "title": data.title},
         "options": asdict(options),
         "conditions": [{"code": c, "label": labels[c]} for c in codes],
@@ -343,6 +349,64 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         "models": data.model_tables,
     }
     return st.clean(report), scores
+
+
+READING_MEASURES = (
+    ("page_seconds", "Time on the trial page (server), seconds per trace"),
+    ("page_seconds_per_100_words", "Time on the trial page (server), seconds per 100 words of trace"),
+    ("trace_seconds", "Time the trace was on screen (browser), seconds per trace"),
+    ("trace_seconds_per_100_words", "Time the trace was on screen (browser), seconds per 100 words"),
+)
+
+
+def reading_times(people: list, codes: list[str]) -> list[dict]:
+    """Per measure and condition, descriptives of each analysed participant's mean over their trials.
+    The browser's measures count the trials where the page's script ran (none without JavaScript)."""
+    values: dict[str, dict[str, list[float]]] = {key: {c: [] for c in codes} for key, _ in READING_MEASURES}
+    for person in people:
+        per: dict[str, list[float]] = {key: [] for key, _ in READING_MEASURES}
+        for seconds, visible_ms, words in person.readings:
+            per["page_seconds"].append(seconds)
+            if words:
+                per["page_seconds_per_100_words"].append(100 * seconds / words)
+            if visible_ms is not None:
+                per["trace_seconds"].append(visible_ms / 1000)
+                if words:
+                    per["trace_seconds_per_100_words"].append(100 * visible_ms / 1000 / words)
+        for key, found in per.items():
+            if found:
+                values[key][person.condition].append(sum(found) / len(found))
+    return [
+        {
+            "key": key,
+            "label": label,
+            "descriptives": [
+                {"condition": c, **st.describe(values[key][c], n_boot=N_BOOT, seed=SEED + i)}
+                for i, c in enumerate(codes)
+            ],
+        }
+        for key, label in READING_MEASURES
+    ]
+
+
+def end_items(people: list, items: list, codes: list[str]) -> list[dict]:
+    """Each end-of-study item by condition: descriptives and a Kruskal-Wallis test."""
+    out = []
+    for i, item in enumerate(items):
+        groups = {c: [p.answers[(None, item.code)] for p in people
+                      if p.condition == c and (None, item.code) in p.answers] for c in codes}
+        kruskal = st.kruskal_wallis(groups)
+        out.append({
+            "code": item.code,
+            "construct": item.construct,
+            "text": item.text,
+            "descriptives": [
+                {"condition": c, **st.describe(groups[c], n_boot=N_BOOT, seed=SEED + 1000 + 10 * i + j)}
+                for j, c in enumerate(codes)
+            ],
+            "kruskal": {**kruskal, "words": words_kruskal(kruskal)},
+        })
+    return out
 
 
 def _describe(condition: str, scores: list[float], finished: int, analysed: int, seed: int) -> dict:

@@ -23,6 +23,21 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study"]
+    fieldsets = [
+        (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
+                           "time_limit_minutes")}),
+        ("Prolific", {"fields": (
+            "prolific_study_id", "completion_code", "no_consent_code", "failed_attention_code",
+            "consent_hold_minutes", "return_countdown_seconds",
+        )}),
+        ("Attention checks and practice", {"fields": (
+            "attention_checks", "attention_fail_limit", "practice_trial",
+        )}),
+        ("Consent and debriefing", {"fields": (
+            "consent_text", "researchers", "institution", "ethics_approval", "contact", "estimated_minutes",
+            "withdrawal_text", "debriefing_text",
+        )}),
+    ]
 
     def save_model(self, request: HttpRequest, obj: Study, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

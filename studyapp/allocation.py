@@ -1,9 +1,15 @@
 """Assigning arriving participants to conditions so that every condition fills to its target.
 
 A new arrival takes the condition with the fewest participants holding a slot (completed, or active
-within the time limit); ties are broken at random. New arrivals are serialised by a row lock on the
-study, so simultaneous arrivals cannot over-fill a condition; the unique (study, PROLIFIC_PID)
-constraint backs that up for a participant arriving twice at once.
+within the time limit and, before consenting, within the consent hold); ties are broken at random.
+New arrivals are serialised by a row lock on the study, so simultaneous arrivals cannot over-fill a
+condition; the unique (study, PROLIFIC_PID) constraint backs that up for a participant arriving twice
+at once.
+
+Each participant's sequence is drawn once and stored: the stimuli, the per-trial items (grouped by
+response scale, agreement items before cognitive-load ones, shuffled within each group), the end
+items, the practice problem, and the attention checks (on different trials, each placed among the
+items of its own scale).
 """
 
 import random
@@ -39,6 +45,8 @@ def arrive(
     prolific_study_id: str = "",
     prolific_session_id: str = "",
     *,
+    device_class: str = "",
+    user_agent: str = "",
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> Participant:
@@ -60,10 +68,11 @@ def arrive(
         if study.status != Study.Status.LIVE:
             raise StudyNotOpen(study.get_status_display())
         expire_abandoned(study, now)
+        expire_unconfirmed(study, now)
         condition = choose_condition(study, now, rng or _system_random)
         return _create_participant(
             study, condition, prolific_pid, prolific_study_id, prolific_session_id,
-            now=now, rng=rng or _system_random,
+            now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
         )
 
 
@@ -84,6 +93,12 @@ def expire_abandoned(study: Study, now: datetime) -> int:
     return Participant.objects.out_of_time(study, now).update(
         status=Participant.Status.TIMED_OUT, ended_at=now
     )
+
+
+def expire_unconfirmed(study: Study, now: datetime) -> int:
+    """Release the places of arrivals who did not consent within the hold."""
+    expired = Participant.objects.hold_expired(study, now)
+    return expired.update(status=Participant.Status.EXPIRED, ended_at=now)
 
 
 def slots_taken(study: Study, now: datetime) -> Counter:
@@ -117,6 +132,8 @@ def _create_participant(
     now: datetime,
     rng: random.Random,
     is_preview: bool = False,
+    device_class: str = "",
+    user_agent: str = "",
 ) -> Participant:
     """Draw the participant's stimuli and item orders, and store them with the assignment."""
     n_trials = study.trials_per_participant
@@ -129,14 +146,18 @@ def _create_participant(
         )
     items = study_content.items
     trial_items = [
-        i.id for i in items if i.scope == Item.Scope.TRIAL and i.construct != Construct.ATTENTION_CHECK
+        i for i in items if i.scope == Item.Scope.TRIAL and i.construct != Construct.ATTENTION_CHECK
     ]
-    end_items = [i.id for i in items if i.scope == Item.Scope.END]
-    has_attention_check = any(i.construct == Construct.ATTENTION_CHECK for i in items)
+    end_items = [i for i in items if i.scope == Item.Scope.END]
     if not trial_items:
         raise StudyNotReady("The study has no per-trial questionnaire items.")
-    rng.shuffle(trial_items)
-    rng.shuffle(end_items)
+    groups = scale_groups(trial_items)
+    for group in groups:
+        rng.shuffle(group)
+    end_groups = scale_groups(end_items)
+    for group in end_groups:
+        rng.shuffle(group)
+    order = [i.id for group in groups for i in group]
     return Participant.objects.create(
         study=study,
         condition=condition,
@@ -146,8 +167,41 @@ def _create_participant(
         is_preview=is_preview,
         started_at=now,
         stimulus_sequence=rng.sample(stimulus_ids, n_trials),
-        item_order=trial_items,
-        end_item_order=end_items,
-        attention_trial=rng.randint(1, n_trials) if has_attention_check else None,
-        attention_position=rng.randint(1, len(trial_items) + 1) if has_attention_check else None,
+        item_order=order,
+        end_item_order=[i.id for group in end_groups for i in group],
+        attention_plan=attention_plan(study, study_content.attention_checks, groups, rng),
+        practice_stimulus_id=(
+            study_content.practice_by_condition.get(condition.code) if study.practice_trial else None
+        ),
+        device_class=device_class,
+        user_agent=user_agent[:300],
     )
+
+
+def scale_groups(items: list[Item]) -> list[list[Item]]:
+    """Items grouped by response scale (their anchors), the groups in the order their first item has
+    in the study (agreement items come before cognitive-load ones in the default questionnaire)."""
+    groups: dict[tuple[str, ...], list[Item]] = {}
+    for item in sorted(items, key=lambda i: (i.position, i.id)):
+        groups.setdefault(tuple(item.anchors), []).append(item)
+    return list(groups.values())
+
+
+def attention_plan(
+    study: Study, checks: list[Item], groups: list[list[Item]], rng: random.Random
+) -> list[dict]:
+    """The study's attention checks on as many different trials, each at a random place among the
+    items of its own response scale (the check items taken in turn)."""
+    n = min(study.attention_checks, study.trials_per_participant) if checks else 0
+    plan = []
+    for k, trial in enumerate(sorted(rng.sample(range(1, study.trials_per_participant + 1), n))):
+        check = checks[k % len(checks)]
+        start = 0
+        for group in groups:
+            if tuple(group[0].anchors) == tuple(check.anchors):
+                break
+            start += len(group)
+        else:
+            group = []  # no item shares its scale: the check goes after them all
+        plan.append({"trial": trial, "position": start + rng.randint(1, len(group) + 1), "item": check.id})
+    return plan

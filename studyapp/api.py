@@ -162,9 +162,13 @@ class ParticipantRowSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
     pages_done = serializers.IntegerField()
-    attention_trial = serializers.IntegerField(allow_null=True)
-    attention_position = serializers.IntegerField(allow_null=True)
+    consented_at = serializers.DateTimeField(allow_null=True)
+    attention_checks = serializers.CharField(help_text="trial:position of each check, separated by ;.")
+    attention_failures = serializers.IntegerField()
     attention_passed = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
+    practice_stimulus = serializers.CharField(allow_null=True)
+    device_class = serializers.ChoiceField(choices=["phone", "tablet", "desktop"], allow_null=True)
+    viewport_width = serializers.IntegerField(allow_null=True)
     comment = serializers.CharField()
 
 
@@ -174,13 +178,16 @@ class ResponseRowSerializer(serializers.Serializer):
     prolific_pid = serializers.CharField()
     condition = serializers.ChoiceField(choices=ConditionCode.choices)
     is_preview = serializers.IntegerField(help_text="1 or 0.")
-    trial = serializers.IntegerField(allow_null=True, help_text="Null for end-of-study items.")
+    trial = serializers.IntegerField(allow_null=True, help_text="Null for end-of-study items and practice.")
+    practice = serializers.IntegerField(help_text="1 for the practice problem, else 0.")
     stimulus = serializers.CharField(allow_null=True, help_text="Null for end-of-study items.")
     construct = serializers.CharField()
     item = serializers.CharField()
     value = serializers.IntegerField(min_value=1, max_value=5)
     position = serializers.IntegerField()
     time_on_page_ms = serializers.IntegerField(allow_null=True)
+    trace_visible_ms = serializers.IntegerField(allow_null=True)
+    trace_scroll_depth = serializers.FloatField(allow_null=True)
     submitted_at = serializers.DateTimeField()
 
 
@@ -196,6 +203,8 @@ class PageTimeRowSerializer(serializers.Serializer):
     last_shown_at = serializers.DateTimeField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
     seconds_on_page = serializers.FloatField(allow_null=True)
+    trace_visible_ms = serializers.IntegerField(allow_null=True)
+    trace_scroll_depth = serializers.FloatField(allow_null=True)
 
 
 class AnchorSerializer(serializers.Serializer):

@@ -22,11 +22,12 @@ class StudyContent:
     items: list[Item]
     conditions: list[Condition]  # by code
     stimuli_by_condition: dict[str, list[int]]  # condition code -> ids of stimuli with a trace in it
+    practice_by_condition: dict[str, int] = field(default_factory=dict)  # code -> the practice stimulus
     traces: dict[tuple[int, str], StimulusTrace] = field(default_factory=dict)  # (stimulus, condition)
 
     def __post_init__(self) -> None:
         self.items_by_id = {item.id: item for item in self.items}
-        self.attention_check = next((i for i in self.items if i.is_attention_check), None)
+        self.attention_checks = [i for i in self.items if i.is_attention_check]
 
 
 # study id -> (created_at, content_version, content); created_at tells a re-created study apart
@@ -40,13 +41,20 @@ def for_study(study: Study) -> StudyContent:
     if entry is not None and entry[:2] == key:
         return entry[2]
     stimuli_by_condition: dict[str, list[int]] = {}
-    pairs = StimulusTrace.objects.filter(stimulus__study_id=study.pk).values_list("condition", "stimulus_id")
-    for code, stimulus_id in pairs.order_by("condition", "stimulus_id").distinct():
-        stimuli_by_condition.setdefault(code, []).append(stimulus_id)
+    practice_by_condition: dict[str, int] = {}
+    pairs = StimulusTrace.objects.filter(stimulus__study_id=study.pk).values_list(
+        "condition", "stimulus_id", "stimulus__is_practice"
+    )
+    for code, stimulus_id, practice in pairs.order_by("condition", "stimulus_id").distinct():
+        if practice:
+            practice_by_condition.setdefault(code, stimulus_id)
+        else:
+            stimuli_by_condition.setdefault(code, []).append(stimulus_id)
     content = StudyContent(
         items=list(Item.objects.filter(study_id=study.pk)),
         conditions=list(Condition.objects.filter(study_id=study.pk).order_by("code")),
         stimuli_by_condition=stimuli_by_condition,
+        practice_by_condition=practice_by_condition,
     )
     _cache[study.pk] = (*key, content)  # one assignment: threads of a gthread worker may race harmlessly
     return content

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.db import transaction
 
 from traces.decomposition import build_trace
+from traces.grading.parsing import short_answer
 
 from .models import ConditionCode, Stimulus, StimulusTrace, Study
 from .study_setup import add_defaults
@@ -73,7 +74,8 @@ def seed_demo() -> SeedResult:
                 "context_facts": row["facts"],
                 "question": row["question"],
                 "gold_answers": row["gold_answers"],
-                "model_answer": row["model_answers"]["r1"],
+                "model_answer": short_answer(row["model_answers"]["r1"]),
+                "model_answer_original": row["model_answers"]["r1"],
             },
         )
         stimuli_created += created

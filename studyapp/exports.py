@@ -105,12 +105,23 @@ PARTICIPANT_COLUMNS = [
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("started_at", "Arrival time (ISO 8601, UTC)."),
     ("ended_at", "When the participant finished or left the study; empty while active."),
-    ("pages_done", "Pages submitted (consent, instructions, each trial, final questions)."),
-    ("attention_trial", "Trial (from 1) that carried the attention check."),
-    ("attention_position", "Position (from 1) of the attention check among that trial's items."),
-    ("attention_passed", "1 passed, 0 failed the attention check; empty if not answered yet."),
+    ("pages_done", "Pages submitted (consent, instructions, the practice problem, each trial, final "
+                   "questions)."),
+    ("consented_at", "When consent was given (ISO 8601, UTC); empty if not given."),
+    ("attention_checks", "The attention checks shown to the participant, as trial:position (from 1), "
+                         "separated by ;."),
+    ("attention_failures", "How many attention checks the participant failed."),
+    ("attention_passed", "1 if the failed checks stayed under the study's limit, 0 if they reached it; "
+                         "empty before any check was answered."),
+    ("practice_stimulus", "Code of the practice problem shown before the trials; empty if none."),
+    ("device_class", "phone, tablet or desktop, from the browser at arrival; empty if it sent none."),
+    ("viewport_width", "Width of the browser window at consent, in CSS pixels; empty without JavaScript."),
     ("comment", "The participant's optional comment at the end."),
 ]
+
+
+def _checks_text(plan: list[dict]) -> str:
+    return ";".join(f"{c['trial']}:{c['position']}" for c in sorted(plan, key=lambda c: c["trial"]))
 
 
 def participants_queryset(study: Study, flt: ParticipantFilter) -> QuerySet:
@@ -120,15 +131,17 @@ def participants_queryset(study: Study, flt: ParticipantFilter) -> QuerySet:
 def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     rows = participants_queryset(study, flt).values_list(
         "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code", "status",
-        "is_preview", "started_at", "ended_at", "pages_done", "attention_trial", "attention_position",
-        "attention_passed", "comment",
+        "is_preview", "started_at", "ended_at", "pages_done", "consented_at", "attention_plan",
+        "attention_failures", "attention_passed", "practice_stimulus__code", "device_class", "viewport_width",
+        "comment",
     )
     slug = study.slug
-    for (pk, pid, sid, sess, cond, status, preview, started, ended, pages, a_trial, a_pos, a_passed,
-         comment) in rows.iterator(chunk_size=CHUNK_SIZE):
+    for (pk, pid, sid, sess, cond, status, preview, started, ended, pages, consented, plan, failures,
+         a_passed, practice, device, viewport, comment) in rows.iterator(chunk_size=CHUNK_SIZE):
         yield (
             slug, pk, pid, sid, sess, cond, status, int(preview), iso(started), iso(ended), pages,
-            a_trial, a_pos, _flag(a_passed), comment,
+            iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None, viewport,
+            comment,
         )
 
 
@@ -145,7 +158,8 @@ LONG_COLUMNS = [
     ("condition", "Condition code (see the codebook's conditions)."),
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("trial", "Position (from 1) of the stimulus in the participant's sequence; empty for end-of-study "
-              "items."),
+              "items and the practice problem."),
+    ("practice", "1 for an answer about the practice problem (never analysed), else 0."),
     ("stimulus", "Stimulus code; empty for end-of-study items."),
     ("construct", "Construct the item measures (see the codebook's items)."),
     ("item", "Item code (see the codebook's items)."),
@@ -153,6 +167,10 @@ LONG_COLUMNS = [
     ("position", "Position (from 1) at which the item was shown among its page's items."),
     ("time_on_page_ms", "Server time from first showing the page to its submission, in milliseconds; "
                         "empty if the page was never shown."),
+    ("trace_visible_ms", "Trial pages: how long the trace was on screen, in milliseconds (measured by the "
+                         "browser; empty without JavaScript)."),
+    ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (empty "
+                           "without JavaScript)."),
     ("submitted_at", "When the page with this answer was submitted (ISO 8601, UTC)."),
 ]
 
@@ -193,6 +211,29 @@ def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
     raise RuntimeError(f"Participant {participant_id} is missing from the participants query.")
 
 
+class _Readings:
+    """What the browser measured on each trial page, one participant at a time, read in participant
+    order beside the answers: stimulus id -> (trace_visible_ms, trace_scroll_depth)."""
+
+    def __init__(self, study: Study, flt: ParticipantFilter) -> None:
+        self._rows = (
+            PageVisit.objects.filter(flt.q(study, "participant__"), stimulus__isnull=False)
+            .order_by("participant_id")
+            .values_list("participant_id", "stimulus_id", "trace_visible_ms", "trace_scroll_depth")
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
+        self._pending = next(self._rows, None)
+
+    def of(self, participant_id: int) -> dict[int, tuple[int | None, float | None]]:
+        found = {}
+        while self._pending is not None and self._pending[0] <= participant_id:
+            pk, stimulus_id, visible, depth = self._pending
+            if pk == participant_id:
+                found[stimulus_id] = (visible, depth)
+            self._pending = next(self._rows, None)
+        return found
+
+
 def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     """One row per participant x stimulus x item (end-of-study items: stimulus and trial empty).
 
@@ -205,12 +246,14 @@ def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         pk: (code, construct) for pk, code, construct in study.items.values_list("id", "code", "construct")
     }
     people = _people(study, flt, "prolific_pid", "condition__code", "is_preview", "stimulus_sequence")
+    readings = _Readings(study, flt)
     answers = _response_values(
         study, flt, "stimulus_id", "item_id", "value", "position", "time_on_page_ms", "submitted_at_text"
     )
     current = None
     head: tuple = ()
     trials: dict[int, int] = {}
+    read: dict[int, tuple] = {}
     last_at, last_at_text = None, None
     for participant_id, stimulus_id, item_id, value, position, ms, at in answers:
         if participant_id != current:
@@ -218,14 +261,16 @@ def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             current = participant_id
             head = (slug, pk, pid, cond, int(preview))
             trials = {s: n for n, s in enumerate(sequence, start=1)}
+            read = readings.of(participant_id)
         if at != last_at:
             last_at, last_at_text = at, _iso_from_text(at)
         code, construct = items[item_id]
         if stimulus_id is None:
-            yield (*head, None, None, construct, code, value, position, ms, last_at_text)
+            yield (*head, None, 0, None, construct, code, value, position, ms, None, None, last_at_text)
         else:
-            yield (*head, trials.get(stimulus_id), stimuli[stimulus_id], construct, code, value, position,
-                   ms, last_at_text)
+            trial = trials.get(stimulus_id)
+            yield (*head, trial, int(trial is None), stimuli[stimulus_id], construct, code, value, position,
+                   ms, *read.get(stimulus_id, (None, None)), last_at_text)
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -243,19 +288,25 @@ WIDE_PARTICIPANT_COLUMNS = [
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("started_at", "Arrival time (ISO 8601, UTC)."),
     ("ended_at", "When the participant finished or left the study; empty while active."),
-    ("attention_trial", "Trial (from 1) that carried the attention check."),
-    ("attention_passed", "1 passed, 0 failed the attention check; empty if not answered yet."),
+    ("attention_failures", "How many attention checks the participant failed."),
+    ("attention_passed", "1 if the failed checks stayed under the study's limit, 0 if they reached it; "
+                         "empty before any check was answered."),
+    ("device_class", "phone, tablet or desktop, from the browser at arrival."),
+    ("viewport_width", "Width of the browser window at consent, in CSS pixels; empty without JavaScript."),
 ]
 
 
 @dataclass(frozen=True)
 class WideLayout:
-    """Where each answer goes in a wide row: (trial, item id) or ("end", item id) → column index."""
+    """Where each answer goes in a wide row: (trial, item id) or ("end", item id) → column index;
+    attention checks in the order of their trials, each as trial, item and answer."""
 
     columns: list[tuple[str, str]]
     cells: dict[tuple[object, int], int]
     stimulus_cells: dict[int, int]  # trial → column of its stimulus code
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
+    reading_cells: dict[int, int]  # trial → column of its trace_visible_ms (scroll depth follows)
+    check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
 
 
 def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
@@ -263,25 +314,35 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
     cells: dict[tuple[object, int], int] = {}
     stimulus_cells: dict[int, int] = {}
     time_cells: dict[object, int] = {}
+    reading_cells: dict[int, int] = {}
+    check_cells: list[int] = []
     items = list(study.items.order_by("scope", "position", "code"))
     trial_items = [i for i in items if i.scope == Item.Scope.TRIAL and not i.is_attention_check]
-    checks = [i for i in items if i.scope == Item.Scope.TRIAL and i.is_attention_check]
     end_items = [i for i in items if i.scope == Item.Scope.END]
-    for item in checks:  # one attention check per participant, on a trial recorded in attention_trial
-        cells[("check", item.id)] = len(columns)
-        columns.append((column_name(item.code), f"Answer to the attention check: {item.text}"))
-    # Trials per participant: the study's setting, or more if the setting was lowered after some
-    # participants started (one pass over the participants, no answers read).
-    n_trials = study.trials_per_participant
-    for sequence in participants_queryset(study, flt).values_list("stimulus_sequence", flat=True).iterator(
-        chunk_size=CHUNK_SIZE
-    ):
-        n_trials = max(n_trials, len(sequence))
+    # Trials and checks per participant: the study's settings, or more if a setting was lowered after
+    # some participants started (one pass over the participants, no answers read).
+    n_trials, n_checks = study.trials_per_participant, study.attention_checks
+    plans = participants_queryset(study, flt).values_list("stimulus_sequence", "attention_plan")
+    for sequence, plan in plans.iterator(chunk_size=CHUNK_SIZE):
+        n_trials, n_checks = max(n_trials, len(sequence)), max(n_checks, len(plan))
+    for k in range(1, n_checks + 1):
+        check_cells.append(len(columns))
+        columns += [
+            (f"attention_{k}_trial", f"Attention check {k} (in trial order): its trial."),
+            (f"attention_{k}_item", f"Attention check {k}: its item code (the codebook gives the answer "
+                                    "it asks for)."),
+            (f"attention_{k}_value", f"Attention check {k}: the answer given (1-5)."),
+        ]
     for t in range(1, n_trials + 1):
         stimulus_cells[t] = len(columns)
         columns.append((f"t{t}_stimulus", f"Trial {t}: stimulus code."))
         time_cells[t] = len(columns)
         columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
+        reading_cells[t] = len(columns)
+        columns.append((f"t{t}_trace_visible_ms", f"Trial {t}: time the trace was on screen, in ms "
+                                                   "(browser)."))
+        columns.append((f"t{t}_trace_scroll_depth", f"Trial {t}: how far into the trace the participant "
+                                                     "scrolled, 0 to 1 (browser)."))
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
             columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
@@ -290,7 +351,7 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} (1-5). {item.text}"))
     time_cells["end"] = len(columns)
     columns.append(("end_time_on_page_ms", "End-of-study page: server time on the page, in milliseconds."))
-    return WideLayout(columns, cells, stimulus_cells, time_cells)
+    return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells)
 
 
 def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Iterator[tuple]:
@@ -298,28 +359,42 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
     slug = study.slug
     width = len(layout.columns)
     stimuli = dict(study.stimuli.values_list("id", "code"))
-    checks = {item_id for kind, item_id in layout.cells if kind == "check"}
+    item_codes = dict(study.items.values_list("id", "code"))
     cells, stimulus_cells, time_cells = layout.cells, layout.stimulus_cells, layout.time_cells
     people = _people(
         study, flt, "prolific_pid", "condition__code", "status", "is_preview", "started_at", "ended_at",
-        "attention_trial", "attention_passed", "stimulus_sequence",
+        "attention_failures", "attention_passed", "device_class", "viewport_width", "stimulus_sequence",
+        "attention_plan",
     )
+    readings = _Readings(study, flt)
     answers = _response_values(study, flt, "stimulus_id", "item_id", "value", "time_on_page_ms")
     pending = next(answers, None)
-    for pk, pid, cond, status, preview, started, ended, a_trial, a_passed, sequence in people:
+    for (pk, pid, cond, status, preview, started, ended, failures, a_passed, device, viewport, sequence,
+         plan) in people:
         row: list[object] = [None] * width
-        row[:10] = (slug, pk, pid, cond, status, int(preview), iso(started), iso(ended), a_trial,
-                    _flag(a_passed))
+        row[:12] = (slug, pk, pid, cond, status, int(preview), iso(started), iso(ended), failures,
+                    _flag(a_passed), device or None, viewport)
         trials = {s: n for n, s in enumerate(sequence, start=1)}
+        checks = {}  # (trial, item id) -> column of its answer
+        for k, check in enumerate(sorted(plan, key=lambda c: c["trial"])):
+            column = layout.check_cells[k]
+            row[column], row[column + 1] = check["trial"], item_codes.get(check["item"])
+            checks[(check["trial"], check["item"])] = column + 2
+        for stimulus_id, (visible, depth) in readings.of(pk).items():
+            if stimulus_id in trials:
+                column = layout.reading_cells[trials[stimulus_id]]
+                row[column], row[column + 1] = visible, depth
         while pending is not None and pending[0] == pk:
             _, stimulus_id, item_id, value, ms = pending
-            if item_id in checks:
-                row[cells[("check", item_id)]] = value
-            elif stimulus_id is None:
+            t = trials.get(stimulus_id)
+            if stimulus_id is None:
                 row[cells[("end", item_id)]] = value
                 row[time_cells["end"]] = ms
+            elif t is None:
+                pass  # the practice problem: not in the wide table
+            elif (t, item_id) in checks:
+                row[checks[(t, item_id)]] = value
             else:
-                t = trials[stimulus_id]
                 row[cells[(t, item_id)]] = value
                 row[stimulus_cells[t]] = stimuli[stimulus_id]
                 row[time_cells[t]] = ms
@@ -339,13 +414,16 @@ PAGE_TIME_COLUMNS = [
     ("participant_id", "The participant's id, the same in every export of the study."),
     ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
     ("condition", "Condition code (see the codebook's conditions)."),
-    ("page", "Page key: consent, instructions, trial-1 … trial-N, questionnaire."),
+    ("page", "Page key: consent, instructions, practice, trial-1 … trial-N, questionnaire."),
     ("trial", "Trial number (from 1) for a trial page; empty otherwise."),
-    ("stimulus", "Stimulus code shown on a trial page; empty otherwise."),
+    ("stimulus", "Stimulus code shown on a trial or practice page; empty otherwise."),
     ("first_shown_at", "When the page was first shown (ISO 8601, UTC); empty if never shown."),
     ("last_shown_at", "When the page was last shown (a refresh or a return moves it)."),
     ("submitted_at", "When the page was submitted; empty if not submitted."),
     ("seconds_on_page", "submitted_at minus first_shown_at, in seconds; empty if either is missing."),
+    ("trace_visible_ms", "Trial pages: how long the trace was on screen, in milliseconds (browser; empty "
+                         "without JavaScript)."),
+    ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (browser)."),
 ]
 
 
@@ -355,17 +433,20 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         .order_by("participant_id", "id")
         .values_list(
             "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
-            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at",
+            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", "trace_visible_ms",
+            "trace_scroll_depth",
         )
     )
     slug = study.slug
-    for pk, pid, cond, page, stimulus, first, last, submitted in visits.iterator(chunk_size=CHUNK_SIZE):
+    for pk, pid, cond, page, stimulus, first, last, submitted, visible, depth in visits.iterator(
+        chunk_size=CHUNK_SIZE
+    ):
         seconds = (
             round((submitted - first).total_seconds(), 3) if first is not None and submitted is not None
             else None
         )
         yield (slug, pk, pid, cond, page, trial_number(page), stimulus, iso(first), iso(last),
-               iso(submitted), seconds)
+               iso(submitted), seconds, visible, depth)
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:

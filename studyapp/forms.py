@@ -1,4 +1,5 @@
-"""Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial."""
+"""Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial;
+and the reading measures a trial page's script sends with it."""
 
 from collections.abc import Sequence
 from functools import lru_cache
@@ -8,8 +9,11 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import LIKERT_MAX, LIKERT_MIN, Item
+from .services import Reading
 
 ITEM_PREFIX = "item-"
+MAX_VISIBLE_MS = 24 * 3600 * 1000  # a day: anything longer is a broken clock, not reading
+MAX_VIEWPORT = 20_000
 
 
 def field_name(item: Item) -> str:
@@ -77,6 +81,12 @@ class LikertPageForm(forms.Form):
         """Item code → value; call only after is_valid()."""
         return {item.code: self.cleaned_data[field_name(item)] for item in self.items}
 
+    def missing_items(self) -> list[tuple[str, str]]:
+        """(fieldset id, statement) of every item sent back with an error, for the error summary."""
+        names = [field_name(item) for item in self.items]
+        return [(f"field-{name}", item.text) for name, item in zip(names, self.items, strict=True)
+                if name in self.errors]
+
     def likert_html(self, saved: dict[str, int] | None = None) -> SafeString:
         """The items checked as submitted, with their errors (a bound form), else as likert_html()."""
         if not self.is_bound:
@@ -129,11 +139,41 @@ def _render_fieldset(
         ),
     )
     return format_html(
-        '<fieldset class="likert{}"{}><legend>{}</legend>{}'
+        '<fieldset id="field-{}" class="likert{}"{}><legend>{}</legend>{}'
         '<div class="likert-options">{}</div></fieldset>',
+        name,
         " has-error" if errors else "",
         mark_safe(' aria-invalid="true"') if errors else "",
         text,
         format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
         options,
     )
+
+
+def _whole_number(value: object, high: int) -> int | None:
+    try:
+        number = round(float(str(value)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if 0 <= number <= high else None
+
+
+def reading_from(data: dict) -> Reading:
+    """What a trial page's script measured (hidden fields; empty without JavaScript). A value that is
+    not a number in range is dropped, never an error: the answers are what the page is for."""
+    depth = data.get("trace_scroll_depth", "")
+    try:
+        scroll = float(depth) if depth != "" else None
+    except ValueError:
+        scroll = None
+    if scroll is not None and not 0 <= scroll <= 1:
+        scroll = None
+    visible = data.get("trace_visible_ms", "")
+    visible_ms = _whole_number(visible, MAX_VISIBLE_MS) if visible != "" else None
+    return Reading(visible_ms=visible_ms, scroll_depth=scroll)
+
+
+def viewport_from(data: dict) -> int | None:
+    """The viewport width the consent page's script sent (CSS px), if any."""
+    value = data.get("viewport_width", "")
+    return _whole_number(value, MAX_VIEWPORT) if value != "" else None

@@ -38,12 +38,24 @@ class Construct(models.TextChoices):
 DEFAULT_CONSENT_TEXT = (
     "You are invited to take part in a research study on how people read the reasoning of AI "
     "language models. You will read a few short question-answering problems, each with an AI "
-    "model's answer and a text describing its reasoning, and rate each text on a few statements. "
-    "It takes about 20 minutes.\n\n"
-    "Taking part is voluntary. You may stop at any time by closing this page and returning the "
-    "study on Prolific. We store your Prolific ID and your answers; nothing else about you. The "
-    "data are used for research and published only in anonymised, aggregate form.\n\n"
-    "If you have questions, contact the researchers through Prolific."
+    "model's answer and a text describing its reasoning, and rate each text on a few statements.\n\n"
+    "We store your Prolific ID, your answers, how long each page was open and, where your browser "
+    "allows it, how long the reasoning text was on screen and how far you scrolled through it, and "
+    "the width of your screen; nothing else about you. The data are used for research and published "
+    "only in anonymised, aggregate form."
+)
+DEFAULT_WITHDRAWAL_TEXT = (
+    "Taking part is voluntary. You may stop at any time by closing this page and returning the study "
+    "on Prolific, without giving a reason. To have your answers deleted later, write to the contact "
+    "below with your Prolific ID."
+)
+DEFAULT_DEBRIEFING_TEXT = (
+    "Thank you for taking part. The texts you read were produced in different ways: some were "
+    "written step by step by a fixed rule, some were the reasoning an AI model wrote before its "
+    "answer, some were summaries of that reasoning, and some were explanations written after the "
+    "answer. Each participant read one kind. We study whether the kind of text changes how "
+    "predictable, understandable and faithful it seems, and how hard it is to read. The model's "
+    "answers were not always right."
 )
 
 
@@ -71,7 +83,51 @@ class Study(models.Model):
     failed_attention_code = models.CharField(
         max_length=40, help_text="Prolific code for a failed attention check."
     )
-    consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT)
+    prolific_study_id = models.CharField(
+        "Prolific study id", max_length=64, blank=True,
+        help_text="Prolific's id of this study: when set, an arrival's STUDY_ID must be this.",
+    )
+    attention_checks = models.PositiveSmallIntegerField(
+        default=2, help_text="Attention checks per participant, each on a different trial.",
+    )
+    attention_fail_limit = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1)],
+        help_text="Failed checks that end in the failed-attention code. Prolific allows rejecting for "
+        "attention only after two failed checks (in studies over 5 minutes).",
+    )
+    consent_hold_minutes = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1)],
+        help_text="An arrival who has not consented within this long gives up the place.",
+    )
+    consent_text = models.TextField(
+        default=DEFAULT_CONSENT_TEXT, help_text="What the study is and what is stored, on the consent page."
+    )
+    researchers = models.CharField(max_length=300, blank=True, help_text="Who runs the study.")
+    institution = models.CharField(max_length=300, blank=True)
+    ethics_approval = models.CharField(
+        max_length=300, blank=True, help_text="The committee and the approval's reference."
+    )
+    contact = models.CharField(
+        max_length=300, blank=True, help_text="How participants reach the researchers."
+    )
+    estimated_minutes = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1)],
+        help_text="Shown at consent until 3 participants have completed; then their median is shown.",
+    )
+    withdrawal_text = models.TextField(default=DEFAULT_WITHDRAWAL_TEXT)
+    debriefing_text = models.TextField(
+        default=DEFAULT_DEBRIEFING_TEXT, help_text="Shown with the completion code."
+    )
+    practice_trial = models.BooleanField(
+        default=False,
+        help_text="Show a practice problem after the instructions (a stimulus marked as practice); "
+        "its answers are kept but never analysed.",
+    )
+    return_countdown_seconds = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="0: the completion page waits for the participant. Otherwise, where JavaScript runs, "
+        "a visible countdown the participant can stop sends them back to Prolific.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     content_version = models.PositiveIntegerField(
         default=0, editable=False,
@@ -86,15 +142,42 @@ class Study(models.Model):
         return f"{self.title} ({self.slug})"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        """Never write content_version back: only content.bump_version moves it, in SQL, so an
+        """Refuse to go live unless ready, wherever the save comes from (admin form, admin action,
+        code). Never write content_version back: only content.bump_version moves it, in SQL, so an
         edit of the study made from an older copy cannot roll it back to a version some process
         has cached with older content."""
+        self._refuse_live_unless_ready()
+        self._stored_status = self.status
         if not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 f.name for f in self._meta.concrete_fields
                 if not f.primary_key and f.name != "content_version"
             ]
         super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        study = super().from_db(db, field_names, values)
+        study._stored_status = study.status if "status" in field_names else None
+        return study
+
+    def clean(self) -> None:
+        if self.attention_checks and self.attention_fail_limit > self.attention_checks:
+            raise ValidationError({
+                "attention_fail_limit": f"At most the number of checks ({self.attention_checks})."
+            })
+        self._refuse_live_unless_ready()
+
+    def _refuse_live_unless_ready(self) -> None:
+        """A study going live must be ready for participants (study_setup.readiness_problems)."""
+        stored = getattr(self, "_stored_status", None)
+        going_live = self.status == self.Status.LIVE and stored != self.Status.LIVE
+        if going_live and self.pk is not None:
+            from .study_setup import readiness_problems  # study_setup imports these models
+
+            problems = readiness_problems(self)
+            if problems:
+                raise ValidationError({"status": ["It cannot be live yet: " + " ".join(problems)]})
 
     @property
     def time_limit(self) -> timedelta:
@@ -103,6 +186,10 @@ class Study(models.Model):
     def abandon_cutoff(self, now: datetime) -> datetime:
         """Active participants who started before this moment have run out of time."""
         return now - self.time_limit
+
+    def hold_cutoff(self, now: datetime) -> datetime:
+        """Arrivals before this moment who have not consented have given up their place."""
+        return now - timedelta(minutes=self.consent_hold_minutes)
 
 
 class Condition(models.Model):
@@ -132,7 +219,17 @@ class Stimulus(models.Model):
     context_facts = models.JSONField(help_text="List of context sentences.")
     question = models.TextField()
     gold_answers = models.JSONField(help_text="List of accepted answers.")
-    model_answer = models.TextField(help_text="The model's final answer, shown to participants.")
+    model_answer = models.TextField(
+        "The model's answer, as shown",
+        help_text="The short final answer every condition shows (taken from the model's text; edit it here).",
+    )
+    model_answer_original = models.TextField(
+        "The model's answer, as written", blank=True,
+        help_text="The model's whole answer text, kept for provenance; never shown to participants.",
+    )
+    is_practice = models.BooleanField(
+        default=False, help_text="The practice problem: shown before the trials, never drawn for one."
+    )
 
     class Meta:
         verbose_name_plural = "stimuli"
@@ -233,11 +330,22 @@ class ParticipantQuerySet(models.QuerySet):
             study=study, status=Participant.Status.ACTIVE, started_at__lt=study.abandon_cutoff(now)
         )
 
+    def hold_expired(self, study: Study, now: datetime) -> "ParticipantQuerySet":
+        """Active arrivals who did not consent within the study's hold: their places re-open."""
+        return self.real().filter(
+            study=study, status=Participant.Status.ACTIVE, consented_at__isnull=True,
+            started_at__lt=study.hold_cutoff(now),
+        )
+
     def holding_a_slot(self, study: Study, now: datetime) -> "ParticipantQuerySet":
-        """Those counted toward a condition's target: completed, or active within the time limit."""
+        """Those counted toward a condition's target: completed, or active within the time limit
+        (and, before consenting, within the consent hold)."""
         return self.real().filter(study=study).filter(
             Q(status=Participant.Status.COMPLETED)
-            | Q(status=Participant.Status.ACTIVE, started_at__gte=study.abandon_cutoff(now))
+            | (
+                Q(status=Participant.Status.ACTIVE, started_at__gte=study.abandon_cutoff(now))
+                & (Q(consented_at__isnull=False) | Q(started_at__gte=study.hold_cutoff(now)))
+            )
         )
 
 
@@ -248,7 +356,8 @@ class Participant(models.Model):
         RETURNED = "returned", "Returned"
         TIMED_OUT = "timed_out", "Timed out"
         NO_CONSENT = "no_consent", "No consent"
-        SCREENED_OUT = "screened_out", "Screened out (failed attention check)"
+        SCREENED_OUT = "screened_out", "Screened out (failed attention checks)"
+        EXPIRED = "expired", "Place released (no consent in time)"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="participants")
@@ -263,13 +372,26 @@ class Participant(models.Model):
     stimulus_sequence = models.JSONField(help_text="Stimulus ids, in the order shown.")
     item_order = models.JSONField(help_text="Per-trial item ids, in the order shown under each trace.")
     end_item_order = models.JSONField(help_text="End-of-study item ids, in the order shown.")
-    attention_trial = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Trial number (from 1) that carries the attention check."
+    attention_plan = models.JSONField(
+        default=list, blank=True,
+        help_text="The attention checks: [{trial, position, item}], trial and position from 1.",
     )
-    attention_position = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Position (from 1) of the attention check among that trial's items."
+    attention_failures = models.PositiveSmallIntegerField(default=0)
+    attention_passed = models.BooleanField(
+        null=True, blank=True, help_text="Fewer failed checks than the study's limit; empty before any."
     )
-    attention_passed = models.BooleanField(null=True, blank=True)
+    practice_stimulus = models.ForeignKey(
+        Stimulus, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The practice problem shown before the trials, if the study has one.",
+    )
+    consented_at = models.DateTimeField(null=True, blank=True)
+    device_class = models.CharField(
+        max_length=10, blank=True, help_text="phone, tablet or desktop, from the browser at arrival."
+    )
+    user_agent = models.CharField(max_length=300, blank=True)
+    viewport_width = models.PositiveIntegerField(
+        null=True, blank=True, help_text="CSS pixels, at consent; empty without JavaScript."
+    )
     pages_done = models.PositiveSmallIntegerField(default=0, help_text="Pages submitted so far.")
     comment = models.TextField(blank=True)
 
@@ -295,6 +417,18 @@ class Participant(models.Model):
             and self.started_at < self.study.abandon_cutoff(now)
         )
 
+    def hold_has_expired(self, now: datetime) -> bool:
+        """The same rule as ParticipantQuerySet.hold_expired, for one participant in hand."""
+        return (
+            not self.is_preview
+            and self.status == self.Status.ACTIVE
+            and self.consented_at is None
+            and self.started_at < self.study.hold_cutoff(now)
+        )
+
+    def deadline(self) -> datetime:
+        return self.started_at + self.study.time_limit
+
 
 class PageVisit(models.Model):
     """Server-side times of one page for one participant: first and last shown, and submitted.
@@ -308,6 +442,16 @@ class PageVisit(models.Model):
     first_shown_at = models.DateTimeField(null=True, blank=True, help_text="Empty if never shown.")
     last_shown_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    trace_visible_ms = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Trial pages: how long the trace was on screen, in ms (browser-measured; empty "
+        "without JavaScript).",
+    )
+    trace_scroll_depth = models.FloatField(
+        null=True, blank=True,
+        help_text="Trial pages: how far into the trace the participant scrolled, 0 to 1 (the share of "
+        "it that has been on screen; empty without JavaScript).",
+    )
 
     class Meta:
         ordering = ["participant", "first_shown_at"]

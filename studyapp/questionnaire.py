@@ -15,6 +15,7 @@ from .models import Construct, Item
 AGREEMENT = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
 DEMAND = ["Very low", "Low", "Moderate", "High", "Very high"]
 DISAGREE_VALUE = AGREEMENT.index("Disagree") + 1
+AGREE_VALUE = AGREEMENT.index("Agree") + 1
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ DEFAULT_ITEMS: list[ItemSpec] = [
         "attention_check_1", Construct.ATTENTION_CHECK, _TRIAL,
         "To show that you are reading carefully, please select 'Disagree' for this statement.",
         AGREEMENT, "Instructed-response item", expected_value=DISAGREE_VALUE,
+    ),
+    ItemSpec(
+        "attention_check_2", Construct.ATTENTION_CHECK, _TRIAL,
+        "This statement checks that you are reading: please select 'Agree' for it.",
+        AGREEMENT, "Instructed-response item", expected_value=AGREE_VALUE,
     ),
     ItemSpec(
         "predictability_overall", Construct.PREDICTABILITY, _END,

@@ -5,6 +5,8 @@ submit, a second tab or a refresh finds the page already saved and stores nothin
 already submitted are shown again with their saved answers and are never overwritten.
 """
 
+import math
+import statistics
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +22,15 @@ from django.utils.dateparse import parse_datetime
 from . import content
 from .lookup import participant_for_page
 from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
+from .monitoring import completion_minutes
 
 CONSENT = "consent"
 INSTRUCTIONS = "instructions"
+PRACTICE = "practice"
 QUESTIONNAIRE = "questionnaire"
 DONE = "done"
 TRIAL_PREFIX = "trial-"
+TIME_WARNING_MINUTES = 10
 
 SUBMITTING_STATUSES = (Participant.Status.ACTIVE, Participant.Status.TIMED_OUT)
 
@@ -39,9 +44,11 @@ class PageNotReached(Exception):
 
 
 def page_keys(participant: Participant) -> list[str]:
-    """The pages in order: consent, instructions, one per trial, the end questionnaire."""
+    """The pages in order: consent, instructions, the practice problem if any, one per trial, the end
+    questionnaire."""
     trials = [f"{TRIAL_PREFIX}{n}" for n in range(1, len(participant.stimulus_sequence) + 1)]
-    return [CONSENT, INSTRUCTIONS, *trials, QUESTIONNAIRE]
+    practice = [PRACTICE] if participant.practice_stimulus_id else []
+    return [CONSENT, INSTRUCTIONS, *practice, *trials, QUESTIONNAIRE]
 
 
 def trial_number(page: str) -> int | None:
@@ -78,32 +85,62 @@ def page_state(participant: Participant, page: str, *, submitting: bool = False)
     return "current" if index == participant.pages_done else "ahead"
 
 
+def trials_done(participant: Participant) -> int:
+    """How many trial pages the participant has submitted."""
+    keys = page_keys(participant)
+    return sum(1 for key in keys[: participant.pages_done] if trial_number(key) is not None)
+
+
 def progress_label(participant: Participant, page: str) -> str:
-    """What the progress indicator says on a page, e.g. "Trial 2 of 5"."""
+    """What the progress indicator says on a page, e.g. "Trial 2 of 5"; on the last page, how the
+    participant's study ended."""
     n = len(participant.stimulus_sequence)
     trial = trial_number(page)
     if trial is not None:
         return f"Trial {trial} of {n}"
-    return {
-        CONSENT: f"Consent · before trial 1 of {n}",
-        INSTRUCTIONS: f"Instructions · before trial 1 of {n}",
-        QUESTIONNAIRE: f"Final questions · after trial {n} of {n}",
-    }.get(page, f"Finished · {n} of {n} trials")
+    if page in (CONSENT, INSTRUCTIONS, PRACTICE, QUESTIONNAIRE):
+        return {
+            CONSENT: f"Consent · before trial 1 of {n}",
+            INSTRUCTIONS: f"Instructions · before trial 1 of {n}",
+            PRACTICE: f"Practice · before trial 1 of {n}",
+            QUESTIONNAIRE: f"Final questions · after trial {n} of {n}",
+        }[page]
+    status = Participant.Status
+    if participant.status in (status.COMPLETED, status.SCREENED_OUT):
+        return f"Finished · {n} of {n} trials"
+    if participant.status in (status.NO_CONSENT, status.EXPIRED):
+        return f"Ended before trial 1 of {n}"
+    return f"Ended · {trials_done(participant)} of {n} trials done"
 
 
 def progress_fraction(participant: Participant) -> float:
+    if participant.status not in (Participant.Status.ACTIVE, Participant.Status.COMPLETED,
+                                  Participant.Status.SCREENED_OUT):
+        return participant.pages_done / len(page_keys(participant))
     return min(participant.pages_done / len(page_keys(participant)), 1.0)
 
 
 def time_out_if_late(participant: Participant, now: datetime) -> bool:
-    """Mark an active participant past the time limit as timed out (its slot has re-opened)."""
-    if not participant.is_out_of_time(now):
+    """Mark an active participant past the time limit as timed out, or one who has not consented
+    within the hold as having given the place up (either way the slot has re-opened)."""
+    if participant.is_out_of_time(now):
+        status = Participant.Status.TIMED_OUT
+    elif participant.hold_has_expired(now):
+        status = Participant.Status.EXPIRED
+    else:
         return False
     Participant.objects.filter(pk=participant.pk, status=Participant.Status.ACTIVE).update(
-        status=Participant.Status.TIMED_OUT, ended_at=now
+        status=status, ended_at=now
     )
     participant.refresh_from_db()
     return True
+
+
+def minutes_left(participant: Participant, now: datetime) -> int | None:
+    """Whole minutes (rounded up) before the time limit; None for a preview or a finished run."""
+    if participant.is_preview or participant.status != Participant.Status.ACTIVE:
+        return None
+    return max(0, -int(-(participant.deadline() - now).total_seconds() // 60))
 
 
 def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
@@ -123,6 +160,8 @@ def record_page_shown(participant: Participant, page: str, now: datetime | None 
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
+    if page == PRACTICE:
+        return participant.practice_stimulus_id
     trial = trial_number(page)
     if trial is None or not 1 <= trial <= len(participant.stimulus_sequence):
         return None
@@ -136,21 +175,29 @@ class TrialContent:
     items: list[Item]  # in the order shown, the attention check included where it belongs
 
 
-def trial_content(participant: Participant, trial: int) -> TrialContent:
-    trace = content.trace(
-        participant.study, participant.stimulus_sequence[trial - 1], participant.condition.code
-    )
-    return TrialContent(trace.stimulus, trace, trial_items(participant, trial))
+def trial_content(participant: Participant, page: str) -> TrialContent:
+    """The problem, trace and items of a trial page or of the practice page."""
+    stimulus_id = stimulus_id_for(participant, page)
+    trace = content.trace(participant.study, stimulus_id, participant.condition.code)
+    return TrialContent(trace.stimulus, trace, page_items(participant, page))
 
 
 def trial_items(participant: Participant, trial: int) -> list[Item]:
-    """The per-trial items in the participant's stored order, with the attention check on its trial."""
+    """The per-trial items in the participant's stored order, with an attention check where the
+    plan puts one on this trial."""
     items = _items_in_order(participant, participant.item_order)
-    if trial == participant.attention_trial:
-        check = content.for_study(participant.study).attention_check
-        if check is not None:
-            items.insert(participant.attention_position - 1, check)
+    by_id = content.for_study(participant.study).items_by_id
+    for check in participant.attention_plan:
+        if check["trial"] == trial and check["item"] in by_id:
+            items.insert(check["position"] - 1, by_id[check["item"]])
     return items
+
+
+def page_items(participant: Participant, page: str) -> list[Item]:
+    """The items of a trial page, or of the practice page (the per-trial items, no check)."""
+    if page == PRACTICE:
+        return _items_in_order(participant, participant.item_order)
+    return trial_items(participant, trial_number(page))
 
 
 def end_items(participant: Participant) -> list[Item]:
@@ -180,16 +227,20 @@ def submitting(slug: str, token: uuid.UUID) -> Iterator[Participant]:
         yield participant_for_page(slug, token, lock=True)
 
 
-def submit_consent(participant: Participant, agreed: bool, now: datetime | None = None) -> Participant:
+def submit_consent(
+    participant: Participant, agreed: bool, now: datetime | None = None, viewport_width: int | None = None
+) -> Participant:
     now = now or timezone.now()
     _check_page(participant, CONSENT)
     _mark_submitted(participant, CONSENT, now)
     if agreed:
         participant.pages_done += 1
+        participant.consented_at = now
     else:
         participant.status = Participant.Status.NO_CONSENT
         participant.ended_at = now
-    participant.save(update_fields=["pages_done", "status", "ended_at"])
+    participant.viewport_width = viewport_width
+    participant.save(update_fields=["pages_done", "status", "ended_at", "consented_at", "viewport_width"])
     return participant
 
 
@@ -200,19 +251,34 @@ def submit_instructions(participant: Participant, now: datetime | None = None) -
     return _advance(participant)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the browser measured of the trace (empty without JavaScript)."""
+
+    visible_ms: int | None = None
+    scroll_depth: float | None = None
+
+
 def submit_trial(
-    participant: Participant, trial: int, answers: dict[str, int], now: datetime | None = None
+    participant: Participant,
+    page: str,
+    answers: dict[str, int],
+    now: datetime | None = None,
+    reading: Reading = Reading(),
 ) -> Participant:
-    """Store one trial's answers (item code → 1..5), already validated against trial_items."""
+    """Store one trial's (or the practice page's) answers (item code → 1..5), already validated
+    against page_items, and what the browser measured of the reading. A failed attention check
+    counts toward the study's limit."""
     now = now or timezone.now()
-    page = f"{TRIAL_PREFIX}{trial}"
     _check_page(participant, page)
-    items = trial_items(participant, trial)
-    time_ms = _mark_submitted(participant, page, now)
-    _store(participant, participant.stimulus_sequence[trial - 1], items, answers, time_ms, now)
+    items = page_items(participant, page)
+    time_ms = _mark_submitted(participant, page, now, reading)
+    _store(participant, stimulus_id_for(participant, page), items, answers, time_ms, now)
     for item in items:
         if item.is_attention_check:
-            participant.attention_passed = answers[item.code] == item.expected_value
+            participant.attention_failures += answers[item.code] != item.expected_value
+            limit = participant.study.attention_fail_limit
+            participant.attention_passed = participant.attention_failures < limit
     return _advance(participant)
 
 
@@ -228,12 +294,21 @@ def submit_questionnaire(
     participant.pages_done += 1
     participant.status = (
         Participant.Status.SCREENED_OUT
-        if participant.attention_passed is False
+        if participant.attention_failures >= participant.study.attention_fail_limit
         else Participant.Status.COMPLETED
     )
     participant.ended_at = now
     participant.save()
     return participant
+
+
+def estimated_minutes(study) -> tuple[int, bool]:
+    """(minutes, measured): the median time completed participants took, rounded up, once three have
+    completed; else the study's own estimate."""
+    times = completion_minutes(study)
+    if len(times) < 3:
+        return study.estimated_minutes, False
+    return max(1, math.ceil(statistics.median(times))), True
 
 
 def completion_code(participant: Participant) -> str | None:
@@ -261,19 +336,23 @@ def _check_page(participant: Participant, page: str) -> None:
         raise PageNotReached(page)
 
 
-def _mark_submitted(participant: Participant, page: str, now: datetime) -> int | None:
-    """Close the page's visit; return the server time on page in ms (None if never shown)."""
+def _mark_submitted(
+    participant: Participant, page: str, now: datetime, reading: Reading = Reading()
+) -> int | None:
+    """Close the page's visit with what the browser measured; return the server time on page in
+    ms (None if never shown)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {PageVisit._meta.db_table} SET submitted_at = %s "  # noqa: S608 - the model's table
-            "WHERE participant_id = %s AND page = %s RETURNING first_shown_at",
-            [connection.ops.adapt_datetimefield_value(now), participant.pk, page],
+            f"UPDATE {PageVisit._meta.db_table} SET submitted_at = %s, trace_visible_ms = %s, "  # noqa: S608
+            "trace_scroll_depth = %s WHERE participant_id = %s AND page = %s RETURNING first_shown_at",
+            [connection.ops.adapt_datetimefield_value(now), reading.visible_ms, reading.scroll_depth,
+             participant.pk, page],
         )
         row = cursor.fetchone()
     if row is None:
         PageVisit.objects.create(
             participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
-            submitted_at=now,
+            submitted_at=now, trace_visible_ms=reading.visible_ms, trace_scroll_depth=reading.scroll_depth,
         )
         return None
     first_shown = _aware(row[0])
@@ -318,14 +397,15 @@ def _store(
 
 
 def _advance(participant: Participant) -> Participant:
-    """Count the page as done (and keep the attention check's outcome, set on its trial).
+    """Count the page as done (and keep the attention checks' outcome, set on their trials).
 
     One UPDATE in SQL: the ORM's save() built it anew on every page."""
     participant.pages_done += 1
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Participant._meta.db_table} SET pages_done = %s, attention_passed = %s "  # noqa: S608
-            "WHERE id = %s",
-            [participant.pages_done, participant.attention_passed, participant.pk],
+            f"UPDATE {Participant._meta.db_table} SET pages_done = %s, attention_passed = %s, "  # noqa: S608
+            "attention_failures = %s WHERE id = %s",
+            [participant.pages_done, participant.attention_passed, participant.attention_failures,
+             participant.pk],
         )
     return participant

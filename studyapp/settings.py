@@ -191,6 +191,25 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Where fine-tuning jobs write their checkpoints (a disk the GPU workers share).
 CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
 
+# The cache: per-process memory for the demo; a shared Redis in production (CACHE_URL), so that limits
+# counted in it (new arrivals per address) hold across every web worker.
+_cache_url = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"CACHE_URL={_cache_url!r} is not a redis:// URL.")
+# New arrivals (first visits of a Prolific ID) per client address: django-ratelimit's "count/period"
+# (s, m, h, d). Returning participants are never limited. Load benchmarks raise it.
+ARRIVAL_RATE_LIMIT = os.environ.get("ARRIVAL_RATE_LIMIT", "10/h")
+# Where the client's address is read: REMOTE_ADDR, or behind a proxy the header it sets (e.g.
+# HTTP_X_REAL_IP); see django-ratelimit's RATELIMIT_IP_META_KEY.
+RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
+
 # Prolific: where participants are sent back with their completion code.
 PROLIFIC_COMPLETION_URL = os.environ.get(
     "PROLIFIC_COMPLETION_URL", "https://app.prolific.com/submissions/complete"

@@ -35,15 +35,29 @@ def readiness_problems(study: Study) -> list[str]:
         problems.append("The study has no conditions.")
     n_trials = study.trials_per_participant
     for code in conditions:
-        with_trace = study.stimuli.filter(traces__condition=code).distinct().count()
+        with_trace = study.stimuli.filter(traces__condition=code, is_practice=False).distinct().count()
         if with_trace < n_trials:
             problems.append(
                 f"Condition '{code}' has traces for {with_trace} stimuli; "
                 f"each participant needs {n_trials}."
             )
+        practice = study.stimuli.filter(traces__condition=code, is_practice=True)
+        if study.practice_trial and not practice.exists():
+            problems.append(f"The practice trial is on, but no practice stimulus has a '{code}' trace.")
     trial_items = study.items.filter(scope=Item.Scope.TRIAL).exclude(construct=Construct.ATTENTION_CHECK)
     if not trial_items.exists():
         problems.append("The study has no per-trial questionnaire items.")
+    if study.attention_checks:
+        if not study.items.filter(construct=Construct.ATTENTION_CHECK).exists():
+            problems.append(
+                f"The study asks for {study.attention_checks} attention checks but has no attention-check "
+                "item."
+            )
+        if study.attention_fail_limit > min(study.attention_checks, n_trials):
+            problems.append(
+                f"A participant fails the attention checks after {study.attention_fail_limit}, but sees only "
+                f"{min(study.attention_checks, n_trials)}."
+            )
     codes = (study.completion_code, study.no_consent_code, study.failed_attention_code)
     if not all(code.strip() for code in codes):
         problems.append("Every Prolific completion code must be filled in.")

@@ -4,24 +4,27 @@ import logging
 import re
 import uuid
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
 
-from . import allocation, services
-from .forms import LikertPageForm, likert_html
+from . import allocation, binding, monitoring, services
+from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
-from .monitoring import study_progress
 from .rendering import render_trace
+from .study_setup import readiness_problems
 
 logger = logging.getLogger(__name__)
 
+MONITOR_REFRESH_S = 30
 PROLIFIC_PID = re.compile(r"^[0-9a-f]{24}$")
-PROLIFIC_OTHER_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+PROLIFIC_OTHER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def page_url(participant: Participant, page: str) -> str:
@@ -35,6 +38,16 @@ def redirect_to_current(participant: Participant) -> HttpResponse:
     return redirect(page_url(participant, services.current_page(participant)))
 
 
+def _bound_redirect(participant: Participant) -> HttpResponse:
+    """To the participant's current page, naming them in this browser."""
+    return binding.bind(redirect_to_current(participant), participant)
+
+
+def _not_yours(request: HttpRequest, study: Study) -> HttpResponse:
+    """A page or link that belongs to another browser or submission: nothing of theirs is shown."""
+    return render(request, "studyapp/not_yours.html", {"study": study}, status=403)
+
+
 @require_http_methods(["GET"])
 def home(request: HttpRequest) -> HttpResponse:
     """Where someone lands without a study link: participants are sent to Prolific, staff see studies."""
@@ -44,7 +57,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
-    """The Prolific study link: validate the IDs, then assign (or resume) and go to the right page."""
+    """The Prolific study link: validate the IDs, then assign (or resume) and go to the right page.
+
+    A returning PROLIFIC_PID resumes only with its own STUDY_ID and SESSION_ID; a new one is
+    rate-limited per client address (ARRIVAL_RATE_LIMIT)."""
     study = get_object_or_404(Study, slug=slug)
     pid = request.GET.get("PROLIFIC_PID", "").strip().lower()
     study_id = request.GET.get("STUDY_ID", "").strip()
@@ -53,8 +69,19 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         PROLIFIC_OTHER_ID.match(study_id) and PROLIFIC_OTHER_ID.match(session_id)
     ):
         return render(request, "studyapp/invalid_link.html", {"study": study}, status=400)
+    if study.prolific_study_id and study_id != study.prolific_study_id:
+        context = {"study": study, "wrong_study": True}
+        return render(request, "studyapp/invalid_link.html", context, status=400)
+    existing = Participant.objects.filter(study=study, prolific_pid=pid).first()
+    if existing is None and is_ratelimited(
+        request, group="arrivals", key="ip", rate=settings.ARRIVAL_RATE_LIMIT, increment=True
+    ):
+        return render(request, "studyapp/too_many.html", {"study": study}, status=429)
     try:
-        participant = allocation.arrive(study, pid, study_id, session_id)
+        agent = request.headers.get("User-Agent", "")
+        participant = existing or allocation.arrive(
+            study, pid, study_id, session_id, device_class=binding.device_class(agent), user_agent=agent
+        )
     except allocation.StudyFull:
         return render(request, "studyapp/full.html", {"study": study})
     except allocation.StudyNotOpen:
@@ -62,7 +89,9 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     except allocation.StudyNotReady:
         logger.exception("Study %s is live but not ready for participants", study.slug)
         return render(request, "studyapp/not_open.html", {"study": study})
-    return redirect_to_current(participant)
+    if not binding.same_link(participant, study_id, session_id):
+        return _not_yours(request, study)
+    return _bound_redirect(participant)
 
 
 @staff_member_required
@@ -90,7 +119,7 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
             {"study": study, "conditions": study.conditions.all(), "error": str(problem)},
             status=400,
         )
-    return redirect_to_current(participant)
+    return _bound_redirect(participant)
 
 
 @require_http_methods(["GET", "POST"])
@@ -98,10 +127,14 @@ def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpRe
     try:
         if request.method == "POST":
             with services.submitting(slug, token) as participant:
+                if not binding.is_bound(request, participant):
+                    return _not_yours(request, participant.study)
                 return _submit(request, participant, page)
         participant = participant_for_page(slug, token)
     except Participant.DoesNotExist:
         raise Http404("No such participant in this study.") from None
+    if not binding.is_bound(request, participant):
+        return _not_yours(request, participant.study)
     services.time_out_if_late(participant, timezone.now())
     if page == services.DONE:
         if services.current_page(participant) != services.DONE:
@@ -131,18 +164,21 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
                 request, participant, page, status=400,
                 error="Please choose whether you agree to take part.",
             )
-        participant = services.submit_consent(participant, agreed=choice == "yes")
+        participant = services.submit_consent(
+            participant, agreed=choice == "yes", viewport_width=viewport_from(request.POST)
+        )
     elif page == services.INSTRUCTIONS:
         participant = services.submit_instructions(participant)
-    elif (trial := services.trial_number(page)) is not None:
+    elif page == services.PRACTICE or services.trial_number(page) is not None:
         form = LikertPageForm(
-            services.trial_items(participant, trial),
+            services.page_items(participant, page),
             stimulus_id=services.stimulus_id_for(participant, page),
             data=request.POST,
         )
         if not form.is_valid():
             return _render_page(request, participant, page, form=form, status=400)
-        participant = services.submit_trial(participant, trial, form.answers())
+        reading = reading_from(request.POST)
+        participant = services.submit_trial(participant, page, form.answers(), reading=reading)
     else:
         form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
         if not form.is_valid():
@@ -164,6 +200,7 @@ def _render_page(
     status: int = 200,
     error: str = "",
 ) -> HttpResponse:
+    minutes_left = services.minutes_left(participant, timezone.now())
     context = {
         "participant": participant,
         "study": participant.study,
@@ -173,16 +210,23 @@ def _render_page(
         "progress_label": services.progress_label(participant, page),
         "progress_percent": round(100 * services.progress_fraction(participant)),
         "next_url": page_url(participant, services.current_page(participant)),
+        "minutes_left": minutes_left,
+        "time_warning": minutes_left is not None and minutes_left <= services.TIME_WARNING_MINUTES,
+        "missing": form.missing_items() if form else [],
     }
     trial = services.trial_number(page)
-    if page in (services.CONSENT, services.INSTRUCTIONS):
-        template = f"studyapp/{page}.html"
-    elif trial is not None:
-        content = services.trial_content(participant, trial)
+    if page == services.CONSENT:
+        minutes, measured = services.estimated_minutes(participant.study)
+        context.update(estimated_minutes=minutes, estimate_measured=measured)
+        template = "studyapp/consent.html"
+    elif page == services.INSTRUCTIONS:
+        template = "studyapp/instructions.html"
+    elif page == services.PRACTICE or trial is not None:
+        content = services.trial_content(participant, page)
         stored = services.saved_answers(participant, content.stimulus.id) if saved else None
         context.update(
-            trial=trial, stimulus=content.stimulus, trace_html=render_trace(content.trace.text),
-            answer_html=render_trace(content.stimulus.model_answer),
+            trial=trial, practice=page == services.PRACTICE, stimulus=content.stimulus,
+            trace_html=render_trace(content.trace.text),
             likert_html=form.likert_html() if form else likert_html(content.items, stored), form=form,
         )
         template = "studyapp/trial.html"
@@ -205,16 +249,26 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
             "code": code,
             "return_url": services.prolific_return_url(code) if code else None,
             "progress_label": services.progress_label(participant, services.DONE),
-            "progress_percent": 100,
+            "progress_percent": round(100 * services.progress_fraction(participant)),
+            "trials_done": services.trials_done(participant),
         },
     )
 
 
 @staff_member_required
 def monitor(request: HttpRequest, slug: str) -> HttpResponse:
-    """Staff-only: how far each condition has filled."""
+    """Staff-only: how far each condition has filled, where the active participants are, how long
+    completing takes and how often each problem was shown. The page reloads itself (no JavaScript)."""
     study = get_object_or_404(Study, slug=slug)
+    now = timezone.now()
+    conditions, shown = monitoring.exposure(study)
     return render(
         request, "studyapp/monitor.html",
-        {"study": study, "progress": study_progress(study, timezone.now())},
+        {
+            "study": study, "progress": monitoring.study_progress(study, now), "drawn_at": now,
+            "median_minutes": monitoring.median_completion_minutes(study),
+            "active_pages": monitoring.active_by_page(study, now), "exposure_conditions": conditions,
+            "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
+            "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
+        },
     )

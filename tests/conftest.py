@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import ConditionCode, Participant, Stimulus, StimulusTrace, Study
+from studyapp.models import ConditionCode, Item, Participant, Stimulus, StimulusTrace, Study
 from studyapp.study_setup import add_defaults
 
 
@@ -35,6 +35,17 @@ def make_study(
     return study
 
 
+@pytest.fixture(autouse=True)
+def arrivals_unlimited(settings):
+    """Tests arrive many participants from one address; the tests of the limit set their own."""
+    from django.core.cache import cache
+
+    settings.ARRIVAL_RATE_LIMIT = "1000000/s"
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def new_pid() -> str:
     return secrets.token_hex(12)
 
@@ -45,7 +56,9 @@ def study(db) -> Study:
 
 
 class Walker:
-    """Drives one participant through the study with Django's test client, as a browser would."""
+    """Drives one participant through the study with Django's test client, as a browser would: the
+    client keeps the cookie that binds the participant to it. A participant's Prolific SESSION_ID
+    follows from their PID, so the same PID arriving again is the same submission."""
 
     def __init__(self, client: Client, study: Study, pid: str | None = None) -> None:
         self.client = client
@@ -53,12 +66,13 @@ class Walker:
         self.pid = pid or new_pid()
         self.last = None
 
+    def link(self) -> dict[str, str]:
+        return {"PROLIFIC_PID": self.pid, "STUDY_ID": self.study.prolific_study_id or "abc",
+                "SESSION_ID": f"session-{self.pid}"}
+
     def arrive(self):
-        self.last = self.client.get(
-            reverse("studyapp:entry", args=[self.study.slug]),
-            {"PROLIFIC_PID": self.pid, "STUDY_ID": "abc", "SESSION_ID": "xyz"},
-            follow=True,
-        )
+        entry = reverse("studyapp:entry", args=[self.study.slug])
+        self.last = self.client.get(entry, self.link(), follow=True)
         return self.last
 
     @property
@@ -77,27 +91,30 @@ class Walker:
         self.last = self.client.post(self.url(page), data, follow=follow)
         return self.last
 
-    def answers_for(self, page: str, value: int = 4, attention_value: int | None = 2) -> dict:
-        """Answer every item on a trial page (shown to us by GET), the attention check as told."""
+    def answers_for(self, page: str, value: int = 4, attention: str | int = "pass") -> dict:
+        """Answer every item on a page (shown to us by GET) with ``value``; attention checks as they
+        ask ("pass"), wrongly ("fail"), or with a given value."""
         response = self.client.get(self.url(page))
         names = sorted(set(re.findall(r'name="(item-[\w-]+)"', response.content.decode())))
         data = {n: value for n in names}
-        if attention_value is not None:
-            for n in names:
-                if n.startswith("item-attention_check"):
-                    data[n] = attention_value
+        for n in names:
+            if n.startswith("item-attention_check"):
+                expected = Item.objects.get(study=self.study, code=n.removeprefix("item-")).expected_value
+                data[n] = {"pass": expected, "fail": 5 if expected != 5 else 1}.get(attention, attention)
         stimulus = re.search(r'name="stimulus" value="(\d+)"', response.content.decode())
         if stimulus:
             data["stimulus"] = stimulus.group(1)
         return data
 
-    def complete(self, value: int = 4, attention_value: int = 2, comment: str = "fine"):
+    def complete(self, value: int = 4, attention: str | int = "pass", comment: str = "fine"):
         self.arrive()
         self.post("consent", {"consent": "yes"})
         self.post("instructions", {})
+        if self.participant.practice_stimulus_id:
+            self.post("practice", self.answers_for("practice", value))
         for n in range(1, self.study.trials_per_participant + 1):
             page = f"trial-{n}"
-            self.post(page, self.answers_for(page, value, attention_value))
+            self.post(page, self.answers_for(page, value, attention))
         data = self.answers_for("questionnaire", value)
         data["comment"] = comment
         return self.post("questionnaire", data)

@@ -15,8 +15,8 @@ import pytest
 from django.db import connections
 
 from studyapp.demo import seed_demo
-from studyapp.models import PageVisit, Participant, Response, Study
-from studyapp.questionnaire import AGREEMENT, DISAGREE_VALUE
+from studyapp.models import Condition, PageVisit, Participant, Response, Study
+from studyapp.questionnaire import AGREEMENT
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
 ]
 PROLIFIC_PATTERN = "https://app.prolific.com/**"
 EXPECTED_RETURN = "https://app.prolific.com/submissions/complete?cc=DEMO-COMPLETE"
-ATTENTION_TEXT = "please select 'Disagree'"
+ATTENTION_ASKS = re.compile(r"please select '([^']+)'")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
@@ -66,9 +66,9 @@ def demo_study(transactional_db) -> Study:
     return study
 
 
-def new_page(browser, viewport: dict) -> tuple:
+def new_page(browser, viewport: dict, javascript: bool = True) -> tuple:
     """A fresh browser context whose requests to Prolific are answered locally and recorded."""
-    context = browser.new_context(viewport=viewport)
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     prolific_urls: list[str] = []
@@ -85,10 +85,10 @@ def new_page(browser, viewport: dict) -> tuple:
     return page, prolific_urls
 
 
-def entry_url(live_server, study: Study, pid: str) -> str:
+def entry_url(live_server, study: Study, pid: str, session: str | None = None) -> str:
     return (
         f"{live_server.url}/study/{study.slug}/?PROLIFIC_PID={pid}"
-        f"&STUDY_ID={secrets.token_hex(12)}&SESSION_ID={secrets.token_hex(8)}"
+        f"&STUDY_ID=demo-study&SESSION_ID={session or secrets.token_hex(8)}"
     )
 
 
@@ -133,11 +133,34 @@ def answer_by_keyboard(page, fieldset) -> int:
     return 4
 
 
+def answer_check(fieldset, fail: bool = False) -> int:
+    """Answer an attention check as its statement asks (or, to fail it, with another answer)."""
+    asked = ATTENTION_ASKS.search(fieldset.locator("legend").inner_text()).group(1)
+    value = AGREEMENT.index(asked) + 1
+    if fail:
+        value = 5 if value != 5 else 1
+    answer_by_click(fieldset, value)
+    return value
+
+
+def answer_page(page, fail_checks: bool = False, value: int = 3) -> list[str]:
+    """Answer every item of the page; returns the codes of the attention checks on it."""
+    checks = []
+    for fieldset in likert_items(page):
+        if ATTENTION_ASKS.search(fieldset.locator("legend").inner_text()):
+            answer_check(fieldset, fail=fail_checks)
+            checks.append(item_code(fieldset))
+        else:
+            answer_by_click(fieldset, value)
+    return checks
+
+
 def test_participant_completes_demo_study(browser, live_server, demo_study):
     screenshot_dir = os.environ.get("STUDY_SCREENSHOT_DIR")
     pid = secrets.token_hex(12)
     page, prolific_urls = new_page(browser, DESKTOP)
     page.goto(entry_url(live_server, demo_study, pid))
+    expect(page.locator(".time-left")).to_have_text("Time left: about 60 min")
     consent_and_read_instructions(page)
 
     clicked: dict[tuple[int | None, str], int] = {}  # (stimulus id, item code) -> value chosen
@@ -159,11 +182,10 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
         for position, fieldset in enumerate(fieldsets, start=1):
             code = item_code(fieldset)
             legend = fieldset.locator("legend").inner_text()
-            if ATTENTION_TEXT in legend:
+            if ATTENTION_ASKS.search(legend):
                 attention_seen_on.append(trial)
                 assert fieldset.locator(".likert-option span").all_inner_texts() == AGREEMENT
-                answer_by_click(fieldset, DISAGREE_VALUE)
-                value = DISAGREE_VALUE
+                value = answer_check(fieldset)
             elif trial == 1 and position == 1:
                 value = answer_by_keyboard(page, fieldset)
             else:
@@ -188,8 +210,12 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     page.get_by_label("Any comments on the study? (optional)").fill("Clear enough, thanks.")
     page.get_by_role("button", name="Finish the study").click()
 
-    # The done page shows the code, then its meta refresh sends the browser to Prolific after ~3 s.
+    # The done page shows the code, the debriefing and a button back to Prolific; it stays put.
     expect(page.locator(".completion-code")).to_have_text("DEMO-COMPLETE")
+    expect(page.get_by_role("heading", name="About this study")).to_be_visible()
+    page.wait_for_timeout(1500)
+    assert prolific_urls == [], "The completion page left for Prolific by itself"
+    page.get_by_role("link", name="Return to Prolific").click()
     page.wait_for_url(EXPECTED_RETURN, timeout=TIMEOUT_MS)
     assert page.url == EXPECTED_RETURN
     assert prolific_urls == [EXPECTED_RETURN], f"Requests to Prolific: {prolific_urls}"
@@ -201,9 +227,11 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     assert participant.attention_passed is True
     assert participant.comment == "Clear enough, thanks."
     assert seen_stimuli == participant.stimulus_sequence, "Pages showed stimuli out of the stored order"
-    assert attention_seen_on == [participant.attention_trial], (
-        f"Attention check seen on trials {attention_seen_on}, stored for trial {participant.attention_trial}"
+    planned = sorted(check["trial"] for check in participant.attention_plan)
+    assert attention_seen_on == planned and len(planned) == 2, (
+        f"Attention checks seen on trials {attention_seen_on}, stored for trials {planned}"
     )
+    assert (participant.device_class, participant.viewport_width) == ("desktop", DESKTOP["width"])
 
     responses = list(Response.objects.filter(participant=participant).select_related("item"))
     stored = [((r.stimulus_id, r.item.code), r.value) for r in responses]
@@ -215,11 +243,9 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     end_codes = set(participant.study.items.filter(scope="end").values_list("code", flat=True))
     for number, stimulus_id in enumerate(participant.stimulus_sequence, start=1):
         codes = {code for (s, code) in clicked if s == stimulus_id}
-        expected = (
-            per_trial_codes
-            if number == participant.attention_trial
-            else {c for c in per_trial_codes if not c.startswith("attention_check")}
-        )
+        checks = {c["item"] for c in participant.attention_plan if c["trial"] == number}
+        check_codes = set(participant.study.items.filter(pk__in=checks).values_list("code", flat=True))
+        expected = {c for c in per_trial_codes if not c.startswith("attention_check")} | check_codes
         assert codes == expected, f"Trial {number}: answered {sorted(codes)}"
     assert {code for (s, code) in clicked if s is None} == end_codes
 
@@ -230,7 +256,150 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
         assert visits[name].submitted_at is not None, f"{name} has no submitted_at"
         assert visits[name].first_shown_at is not None, f"{name} was never recorded as shown"
     for number, stimulus_id in enumerate(participant.stimulus_sequence, start=1):
-        assert visits[f"trial-{number}"].stimulus_id == stimulus_id
+        visit = visits[f"trial-{number}"]
+        assert visit.stimulus_id == stimulus_id
+        # the page's script measured the reading: the trace was on screen, scrolled into
+        assert visit.trace_visible_ms is not None and visit.trace_visible_ms > 0, visit.trace_visible_ms
+        assert visit.trace_scroll_depth is not None and 0 < visit.trace_scroll_depth <= 1
+
+
+def put_in_condition(study: Study, pid: str, code: str) -> Participant:
+    participant = Participant.objects.get(study=study, prolific_pid=pid)
+    condition = Condition.objects.get(study=study, code=code)
+    Participant.objects.filter(pk=participant.pk).update(condition=condition)
+    return participant
+
+
+def test_a_decomposition_trace_reads_as_steps_and_a_long_r1_trace_flows_in_the_page(browser, live_server,
+                                                                                 demo_study):
+    page, _ = new_page(browser, PHONE)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, demo_study, pid))
+    put_in_condition(demo_study, pid, "decomposition")
+    consent_and_read_instructions(page)
+    trace = page.locator("div.trace")
+    text = trace.inner_text()
+    assert text.startswith(
+        "The temporal relation between the event in question and the event in context is: equal."
+    )
+    for markup in ("<think>", "</think>", "<answer>", "['", "']"):
+        assert markup not in text, f"{markup!r} on screen: {text!r}"
+    assert trace.locator("li").count() >= 1  # the facts as a list
+    answer = page.locator("p.answer").inner_text()
+    assert answer and "<" not in answer and "[" not in answer
+    page.context.close()
+
+    # the longest R1 trace of the demo, on a 390 px phone: all of it in the page, the ratings after it
+    longest = max(demo_study.stimuli.all(), key=lambda s: len(s.traces.get(condition="r1").text))
+    page, _ = new_page(browser, PHONE)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, demo_study, pid))
+    participant = put_in_condition(demo_study, pid, "r1")
+    Participant.objects.filter(pk=participant.pk).update(
+        stimulus_sequence=[longest.pk, *[s for s in participant.stimulus_sequence if s != longest.pk][:4]]
+    )
+    consent_and_read_instructions(page)
+    trace = page.locator("div.trace")
+    sizes = trace.evaluate("e => [e.scrollHeight, e.clientHeight, getComputedStyle(e).overflowY]")
+    assert sizes[0] == sizes[1] and sizes[2] == "visible", f"the trace scrolls inside a box: {sizes}"
+    assert sizes[0] > PHONE["height"], "the longest R1 trace should be taller than the phone's screen"
+    trace_box, form_box = trace.bounding_box(), page.locator("form.ratings").bounding_box()
+    assert form_box["y"] >= trace_box["y"] + trace_box["height"], "the ratings are not after the trace"
+    assert len(trace.inner_text().split()) > 200
+    page.context.close()
+
+
+def test_without_javascript_the_study_works_and_the_reading_fields_stay_empty(browser, live_server,
+                                                                              demo_study):
+    page, _ = new_page(browser, DESKTOP, javascript=False)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, demo_study, pid))
+    consent_and_read_instructions(page)
+    answer_page(page)
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", name="Problem 2")).to_be_visible()
+    participant = Participant.objects.get(study=demo_study, prolific_pid=pid)
+    assert participant.viewport_width is None
+    visit = PageVisit.objects.get(participant=participant, page="trial-1")
+    assert visit.submitted_at is not None
+    assert (visit.trace_visible_ms, visit.trace_scroll_depth) == (None, None)
+    page.context.close()
+
+
+def walk_to_the_end(page, fail_checks: bool) -> None:
+    consent_and_read_instructions(page)
+    for trial in (1, 2):
+        expect(page.get_by_role("heading", name=f"Problem {trial}")).to_be_visible()
+        answer_page(page, fail_checks=fail_checks)
+        page.get_by_role("button", name="Save and continue").click()
+    answer_page(page)
+    page.get_by_role("button", name="Finish the study").click()
+
+
+def test_the_failed_attention_code_comes_after_two_failed_checks_only(browser, live_server, demo_study):
+    Study.objects.filter(pk=demo_study.pk).update(trials_per_participant=2)
+    page, _ = new_page(browser, DESKTOP)
+    page.goto(entry_url(live_server, demo_study, secrets.token_hex(12)))
+    walk_to_the_end(page, fail_checks=True)
+    expect(page.locator(".completion-code")).to_have_text("DEMO-ATTENTION")
+    page.context.close()
+
+    # one check failed, one passed: the participant completes
+    page, _ = new_page(browser, DESKTOP)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, demo_study, pid))
+    consent_and_read_instructions(page)
+    for trial in (1, 2):
+        for i, fieldset in enumerate(likert_items(page)):
+            if ATTENTION_ASKS.search(fieldset.locator("legend").inner_text()):
+                answer_check(fieldset, fail=trial == 1)
+            else:
+                answer_by_click(fieldset, (i % 5) + 1)
+        page.get_by_role("button", name="Save and continue").click()
+    answer_page(page)
+    page.get_by_role("button", name="Finish the study").click()
+    expect(page.locator(".completion-code")).to_have_text("DEMO-COMPLETE")
+    assert Participant.objects.get(study=demo_study, prolific_pid=pid).attention_failures == 1
+    page.context.close()
+
+
+def test_someone_elses_prolific_id_opens_nothing_and_a_flood_of_made_up_ids_fills_no_study(
+    browser, live_server, demo_study, settings
+):
+    owner, _ = new_page(browser, DESKTOP)
+    pid, session = secrets.token_hex(12), secrets.token_hex(8)
+    owner.goto(entry_url(live_server, demo_study, pid, session))
+    consent_and_read_instructions(owner)
+    answer_page(owner)
+    owner.get_by_role("button", name="Save and continue").click()
+    their_page = owner.url
+
+    intruder, _ = new_page(browser, DESKTOP)
+    their_done_page = their_page.replace("trial-2", "done")
+    for url in (entry_url(live_server, demo_study, pid.upper()), their_page, their_done_page):
+        response = intruder.goto(url)
+        assert response.status == 403, url
+        heading = intruder.get_by_role("heading", name="Please open the study from your Prolific link")
+        expect(heading).to_be_visible()
+        assert "DEMO-COMPLETE" not in intruder.content() and "Problem" not in intruder.content()
+    # the owner, on a new device, resumes with their own Prolific link
+    again, _ = new_page(browser, DESKTOP)
+    again.goto(entry_url(live_server, demo_study, pid, session))
+    expect(again.get_by_role("heading", name="Problem 2")).to_be_visible()
+    for page in (owner, intruder, again):
+        page.context.close()
+
+    # made-up Prolific IDs from one address: after the limit, arrivals are turned away
+    settings.ARRIVAL_RATE_LIMIT = "10/h"
+    flood, _ = new_page(browser, DESKTOP)
+    before = Participant.objects.filter(study=demo_study).count()
+    statuses = [
+        flood.goto(entry_url(live_server, demo_study, secrets.token_hex(12))).status for _ in range(30)
+    ]
+    created = Participant.objects.filter(study=demo_study).count() - before
+    assert created <= 10 and statuses.count(429) >= 20, (created, statuses)
+    expect(flood.get_by_role("heading", name="Please try again in a few minutes")).to_be_visible()
+    flood.context.close()
 
 
 def test_likert_options_stack_on_phone(browser, live_server, demo_study):

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from studyapp.models import Response, Stimulus, StimulusTrace, Study
 
+from .grading.parsing import short_answer
 from .models import ModelOutput
 
 
@@ -33,7 +34,8 @@ def traces_to_stimuli(traces: list[ModelOutput], study: Study, condition: str) -
                 "source": f"{problem.dataset} {problem.subset}; output of {trace.evaluation.model_name} "
                           f"(evaluation #{trace.evaluation_id})",
                 "context_facts": problem.facts, "question": problem.question,
-                "gold_answers": problem.gold_answers, "model_answer": trace.answer or trace.raw_text,
+                "gold_answers": problem.gold_answers, "model_answer": short_answer(trace.raw_text),
+                "model_answer_original": trace.answer or trace.raw_text,
             },
         )
         if Response.objects.filter(stimulus=stimulus).exists():

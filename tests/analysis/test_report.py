@@ -18,7 +18,7 @@ from traces.models import Evaluation, ModelOutput, Problem
 pytestmark = pytest.mark.django_db
 
 
-def complete(client, study, offset: int, attention_value: int = 2) -> Participant:
+def complete(client, study, offset: int, attention: str = "pass") -> Participant:
     """A participant who varies their answers (no straight-lining) and takes 30 s per trial."""
     walker = Walker(client, study)
     walker.arrive()
@@ -26,7 +26,7 @@ def complete(client, study, offset: int, attention_value: int = 2) -> Participan
     walker.post("instructions", {})
     for n in range(1, study.trials_per_participant + 1):
         page = f"trial-{n}"
-        data = walker.answers_for(page, 3, attention_value)
+        data = walker.answers_for(page, 3, attention)
         for i, name in enumerate(sorted(k for k in data if k.startswith("item-") and "attention" not in k)):
             data[name] = 1 + (i + offset + n) % 5
         walker.post(page, data)
@@ -59,7 +59,7 @@ def uneven_study():
     posthoc: none."""
     study = make_study("uneven", trials=2)
     people = [complete(Client(), study, offset) for offset in range(6)]
-    failed = complete(Client(), study, 7, attention_value=5)
+    failed = complete(Client(), study, 7, attention="fail")
     plan = ["decomposition", "decomposition", "decomposition", "r1", "r1", "r1_summary"]
     for person, code in zip(people, plan, strict=True):
         move(person, code)
@@ -189,7 +189,7 @@ def test_report_notes_are_sentences_not_nested_parentheses(staff, uneven_study):
     assert ("Left out for fewer than two participants: r1_summary (n = 1), posthoc (n = 0); estimates "
             "unstable, as a group may lie entirely at one end of the scale.") in html
     results = re.findall(r"<p>(?:Kruskal|Welch|Proportional-odds).*?</p>", html, flags=re.S)
-    assert len(results) == 3 * 5
+    assert len(results) == 3 * 5 + 4  # and one Kruskal-Wallis test per end-of-study item
     for text in results:
         depth = deepest = 0
         for char in re.sub(r"<[^>]+>", "", text):
@@ -210,7 +210,11 @@ def test_everyone_excluded_says_none_are_left_after_the_exclusions(staff, uneven
 
 def test_downloaded_html_has_no_controls_and_states_the_exclusions(staff, uneven_study):
     html = staff.get(url(uneven_study, speeders=0, format="html")).content.decode()
-    assert "<form" not in html and "format=" not in html and "<a href" not in html
+    assert "<form" not in html and "format=" not in html
+    # only links within the file (its table of contents) work in a saved copy
+    links = re.findall(r'<a href="([^"]*)"', html)
+    assert links and all(link.startswith("#") for link in links)
+    assert all(f'id="{link[1:]}"' in html for link in links)
     assert ("Exclusions applied: Failed the attention check; Same value on every per-trial item of all "
             "trials.") in html
     page = staff.get(url(uneven_study, speeders=0)).content.decode()

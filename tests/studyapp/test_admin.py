@@ -11,21 +11,40 @@ from tests.conftest import make_study, new_pid
 pytestmark = pytest.mark.django_db
 
 
+STUDY_FORM = {
+    "slug": "pilot", "title": "Pilot", "status": "draft", "target_per_condition": 25,
+    "time_limit_minutes": 60, "trials_per_participant": 5, "completion_code": "A1",
+    "no_consent_code": "A2", "failed_attention_code": "A3", "consent_text": "Consent.",
+    "consent_hold_minutes": 10, "return_countdown_seconds": 0, "attention_checks": 2,
+    "attention_fail_limit": 2, "estimated_minutes": 20, "withdrawal_text": "You may stop.",
+    "debriefing_text": "Thanks.", "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0,
+}
+
+
 def test_a_study_added_in_the_admin_gets_four_conditions_and_the_default_questionnaire(admin_client):
-    response = admin_client.post(
-        reverse("admin:studyapp_study_add"),
-        {
-            "slug": "pilot", "title": "Pilot", "status": "draft", "target_per_condition": 25,
-            "time_limit_minutes": 60, "trials_per_participant": 5, "completion_code": "A1",
-            "no_consent_code": "A2", "failed_attention_code": "A3", "consent_text": "Consent.",
-            "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0,
-        },
-    )
+    response = admin_client.post(reverse("admin:studyapp_study_add"), STUDY_FORM)
     assert response.status_code == 302, response.content.decode()[:2000]
     study = Study.objects.get(slug="pilot")
     assert study.conditions.count() == 4
-    assert study.items.filter(construct="attention_check").count() == 1
-    assert study.items.count() == 13
+    assert study.items.filter(construct="attention_check").count() == 2
+    assert study.items.count() == 14
+
+
+def test_a_study_cannot_be_saved_live_until_it_is_ready_wherever_it_is_saved(admin_client):
+    study = make_study(n_stimuli=2, trials=3, status=Study.Status.DRAFT)
+    form = {**STUDY_FORM, "slug": study.slug, "status": "live"}
+    response = admin_client.post(reverse("admin:studyapp_study_change", args=[study.pk]), form)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "It cannot be live yet" in page and "each participant needs 5" in page  # the form's 5 trials
+    study.refresh_from_db()
+    assert study.status == Study.Status.DRAFT
+    from django.core.exceptions import ValidationError
+
+    study.status = Study.Status.LIVE
+    with pytest.raises(ValidationError, match="each participant needs 3"):
+        study.save()
+    assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
 
 
 def test_opening_an_unready_study_is_refused_with_the_reason(admin_client):

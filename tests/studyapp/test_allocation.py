@@ -64,7 +64,16 @@ def test_participant_gets_a_stored_random_sequence_and_item_order(study):
         study.items.filter(scope="trial").exclude(construct="attention_check").values_list("id", flat=True)
     )
     assert sorted(p.item_order) == sorted(trial_items)
-    assert 1 <= p.attention_trial <= study.trials_per_participant
+    # grouped by response scale: the six agreement items, then the two cognitive-load items
+    constructs = [study.items.get(pk=pk).construct for pk in p.item_order]
+    assert set(constructs[:6]) == {"predictability", "understandability", "faithfulness"}
+    assert constructs[6:] == ["cognitive_load", "cognitive_load"]
+    # two attention checks, on different trials, each among the agreement items it shares a scale with
+    checks = p.attention_plan
+    assert len(checks) == 2 and len({c["trial"] for c in checks}) == 2
+    assert all(1 <= c["trial"] <= study.trials_per_participant and 1 <= c["position"] <= 7 for c in checks)
+    check_items = study.items.filter(construct="attention_check").values_list("pk", flat=True)
+    assert {c["item"] for c in checks} == set(check_items)
     orders = {tuple(arrive(study, new_pid()).item_order) for _ in range(8)}
     assert len(orders) > 1, "item order is not randomised per participant"
 

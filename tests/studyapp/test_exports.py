@@ -37,12 +37,12 @@ def build_study(slug: str = "ex") -> Built:
         return walker.participant
 
     a, c = walk(value=4), walk(value=2)
-    b = walk(value=5, attention_value=1)
+    b = walk(value=5, attention="fail")
     active = Walker(Client(), study)
     active.arrive()
     active.post("consent", {"consent": "yes"})
     active.post("instructions", {})
-    active.post("trial-1", active.answers_for("trial-1", value=3, attention_value=2))
+    active.post("trial-1", active.answers_for("trial-1", value=3))
     declined = Walker(Client(), study)
     declined.arrive()
     declined.post("consent", {"consent": "no"})
@@ -84,13 +84,21 @@ def expected_long(study: Study, **filters) -> list[dict]:
     rows = []
     for r in responses:
         p = r.participant
+        visit = PageVisit.objects.filter(participant=p, stimulus_id=r.stimulus_id).first()
+        practice = r.stimulus_id is not None and r.stimulus_id not in p.stimulus_sequence
         rows.append({
             "study": study.slug, "participant_id": str(p.pk), "prolific_pid": p.prolific_pid,
             "condition": p.condition.code, "is_preview": str(int(p.is_preview)),
-            "trial": cell(p.stimulus_sequence.index(r.stimulus_id) + 1 if r.stimulus_id else None),
+            "trial": cell(
+                p.stimulus_sequence.index(r.stimulus_id) + 1 if r.stimulus_id and not practice else None
+            ),
+            "practice": str(int(practice)),
             "stimulus": cell(r.stimulus and r.stimulus.code), "construct": r.item.construct,
             "item": r.item.code, "value": str(r.value), "position": str(r.position),
-            "time_on_page_ms": cell(r.time_on_page_ms), "submitted_at": r.submitted_at.isoformat(),
+            "time_on_page_ms": cell(r.time_on_page_ms),
+            "trace_visible_ms": cell(visit and visit.trace_visible_ms),
+            "trace_scroll_depth": cell(visit and visit.trace_scroll_depth),
+            "submitted_at": r.submitted_at.isoformat(),
         })
     return rows
 
@@ -112,8 +120,9 @@ def test_long_export_has_one_row_per_response_matching_the_database(built):
 
 def test_long_export_header():
     assert [name for name, _ in exports.LONG_COLUMNS] == [
-        "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "stimulus",
-        "construct", "item", "value", "position", "time_on_page_ms", "submitted_at",
+        "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
+        "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms", "trace_scroll_depth",
+        "submitted_at",
     ]
 
 
@@ -123,13 +132,17 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
     real = Participant.objects.filter(study=built.study, is_preview=False)
     assert len(rows) == real.count() == 5  # the participant who declined consent too, with no answers
     header = table.header
-    assert header[:10] == [
+    assert header[:12] == [
         "study", "participant_id", "prolific_pid", "condition", "status", "is_preview", "started_at",
-        "ended_at", "attention_trial", "attention_passed",
+        "ended_at", "attention_failures", "attention_passed", "device_class", "viewport_width",
     ]
-    assert header[10] == "attention_check_1"
-    assert header[11:15] == [
-        "t1_stimulus", "t1_time_on_page_ms", "t1_predictability_1", "t1_predictability_2"
+    assert header[12:18] == [
+        "attention_1_trial", "attention_1_item", "attention_1_value", "attention_2_trial", "attention_2_item",
+        "attention_2_value",
+    ]
+    assert header[18:24] == [
+        "t1_stimulus", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_scroll_depth",
+        "t1_predictability_1", "t1_predictability_2",
     ]
     assert "t3_cognitive_load_2" in header and "t4_predictability_1" not in header
     assert "end_predictability_overall" in header and header[-1] == "end_time_on_page_ms"
@@ -137,15 +150,22 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
 
     by_id = {row["participant_id"]: row for row in rows}
     assert list(by_id) == [str(p.pk) for p in real.order_by("id")]
-    answer_columns = [h for h in header if h.startswith(("t", "end_", "attention_check"))
-                      and not h.endswith(("_stimulus", "_time_on_page_ms"))]
+    answer_columns = [h for h in header if (h.startswith(("t", "end_")) or h.endswith("_value"))
+                      and not h.endswith(("_stimulus", "_time_on_page_ms", "_trace_visible_ms",
+                                          "_trace_scroll_depth"))]
     for p in real:
         row = by_id[str(p.pk)]
         assert row["condition"] == p.condition.code and row["status"] == p.status
         responses = list(p.responses.select_related("item", "stimulus"))
+        checks = sorted(p.attention_plan, key=lambda c: c["trial"])
+        for k, check in enumerate(checks, start=1):
+            assert row[f"attention_{k}_trial"] == str(check["trial"])
         for r in responses:
             if r.item.is_attention_check:
-                column = r.item.code
+                trial = p.stimulus_sequence.index(r.stimulus_id) + 1
+                k = next(k for k, c in enumerate(checks, start=1) if c["trial"] == trial)
+                assert row[f"attention_{k}_item"] == r.item.code
+                column = f"attention_{k}_value"
             elif r.stimulus_id is None:
                 column = f"end_{r.item.code}"
             else:
@@ -193,7 +213,11 @@ def test_participants_export(built):
     b = by_id[str(built.screened_out.pk)]
     assert b["status"] == "screened_out" and b["attention_passed"] == "0" and b["is_preview"] == "0"
     assert b["prolific_pid"] == built.screened_out.prolific_pid
-    assert b["prolific_study_id"] == "abc" and b["prolific_session_id"] == "xyz"
+    assert b["prolific_study_id"] == "abc" and b["prolific_session_id"] == f"session-{b['prolific_pid']}"
+    assert b["attention_failures"] == "2" and b["consented_at"] == built.screened_out.consented_at.isoformat()
+    plan = sorted(built.screened_out.attention_plan, key=lambda c: c["trial"])
+    assert b["attention_checks"] == ";".join(f"{c['trial']}:{c['position']}" for c in plan)
+    assert b["device_class"] == "" and b["viewport_width"] == ""  # the test client sends neither
     assert b["started_at"] == built.screened_out.started_at.isoformat()
     assert b["ended_at"] == built.screened_out.ended_at.isoformat()
     assert by_id[str(built.completed[0].pk)]["attention_passed"] == "1"

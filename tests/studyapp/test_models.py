@@ -79,8 +79,9 @@ def test_default_questionnaire_has_two_items_per_construct_on_labelled_five_poin
             assert len(item.anchors) == 5 and all(item.anchors)
             assert item.source, f"{item.code} names no source instrument"
             item.full_clean()
-    check = study.items.get(construct="attention_check")
-    assert check.anchors[check.expected_value - 1] == "Disagree"
+    checks = study.items.filter(construct="attention_check").order_by("code")
+    assert [c.anchors[c.expected_value - 1] for c in checks] == ["Disagree", "Agree"]
+    assert all(c.anchors[c.expected_value - 1] in c.text for c in checks)  # each asks for its own answer
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 PER_TRIAL_ITEMS = 8  # the default questionnaire: 2 items for each of 4 constructs
 END_ITEMS = 4
+CHECKS = 2  # attention checks per participant, by default
 
 
 def test_completing_the_study_stores_everything_and_returns_to_prolific(walker, study):
@@ -25,19 +26,23 @@ def test_completing_the_study_stores_everything_and_returns_to_prolific(walker, 
     assert final.status_code == 200
     html = final.content.decode()
     assert "C-OK" in html
+    # the code and a button back, the debriefing, and no timed redirect (WCAG 2.2.1)
     prolific = "https://app.prolific.com/submissions/complete?cc=C-OK"
-    assert f'http-equiv="refresh" content="3;url={prolific}"' in html
-    assert 'href="https://app.prolific.com/submissions/complete?cc=C-OK"' in html
+    assert f'<a class="button" href="{prolific}">Return to Prolific' in html
+    assert "http-equiv" not in html and "data-countdown" not in html
+    assert "About this study" in html and study.debriefing_text[:40] in html
 
     responses = Response.objects.filter(participant=p)
     n_trials = study.trials_per_participant
-    assert responses.count() == n_trials * PER_TRIAL_ITEMS + 1 + END_ITEMS
+    assert responses.count() == n_trials * PER_TRIAL_ITEMS + CHECKS + END_ITEMS
     for stimulus_id in p.stimulus_sequence:
         about = responses.filter(stimulus_id=stimulus_id)
         assert about.exclude(item__construct="attention_check").count() == PER_TRIAL_ITEMS
         assert sorted(about.values_list("position", flat=True)) == list(range(1, about.count() + 1))
     assert set(responses.exclude(item__construct="attention_check").values_list("value", flat=True)) == {4}
-    assert responses.get(item__construct="attention_check").value == 2
+    checks = responses.filter(item__construct="attention_check").select_related("item")
+    assert checks.count() == CHECKS and all(r.value == r.item.expected_value for r in checks)
+    assert p.attention_failures == 0
     assert responses.filter(stimulus__isnull=True).count() == END_ITEMS
     assert not responses.filter(time_on_page_ms__isnull=True).exists()
 
@@ -141,13 +146,14 @@ def test_consent_without_a_choice_is_a_400(walker):
     assert walker.participant.pages_done == 0
 
 
-def test_failed_attention_check_finishes_with_the_failed_attention_code(walker):
-    response = walker.complete(attention_value=4)
+def test_failing_both_attention_checks_finishes_with_the_failed_attention_code(walker):
+    response = walker.complete(attention="fail")
     p = walker.participant
-    assert p.attention_passed is False
+    assert (p.attention_failures, p.attention_passed) == (2, False)
     assert p.status == Participant.Status.SCREENED_OUT
     assert "submissions/complete?cc=C-ATTN" in response.content.decode()
-    assert Response.objects.get(participant=p, item__construct="attention_check").value == 4
+    checks = Response.objects.filter(participant=p, item__construct="attention_check").select_related("item")
+    assert checks.count() == 2 and all(r.value != r.item.expected_value for r in checks)
 
 
 def _on_first_trial(walker) -> dict:
@@ -288,8 +294,7 @@ def test_preview_is_for_staff_and_never_counts(client, admin_client):
     assert response.redirect_chain[-1][0].endswith("/consent/")
     preview.pid = p.prolific_pid
     final = preview.complete()
-    assert "a participant would now be sent to" in final.content.decode()
-    assert 'http-equiv="refresh"' not in final.content.decode()
+    assert "a participant would now return to Prolific" in final.content.decode()
     assert admin_client.get(url, {"condition": "nope"}).status_code == 400
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "parse_answer",
     "parse_listed_facts",
     "parse_step",
+    "short_answer",
     "split_reasoning",
     "strip_role_line",
 ]
@@ -46,6 +47,9 @@ _ANSWER_LABEL_RE = re.compile(
 )
 _BOXED_RE = re.compile(r"\\boxed\s*\{")
 _TEXT_RE = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
+_LABEL_ANYWHERE_RE = re.compile(r"(?:\*\*)?\b(?:final\s+)?answer\s*(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
+_LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+(.+?)\s*$")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _STEP_STOP_RE = re.compile(r"\.(?:\s|$)|I\s+need\s+to\s+use|</?think>|<answer>", re.IGNORECASE)
 COTEMPQA_STEP_RE = re.compile(
     r"temporal\s+relation\s+between\s+the\s+event\s+in\s+question\s+and\s+the\s+event\s+in\s+context\s+"
@@ -255,3 +259,30 @@ def clean_answer(answer: str | None) -> str | None:
     if text.endswith(".") and text.count(".") == 1:
         text = text[:-1].strip()
     return text or None
+
+
+def short_answer(text: str) -> str:
+    """The short final answer in a model's answer text, to show alone ("The model's answer").
+
+    Reasoning models often answer with a sentence or more: a LaTeX box, a closing "**Answer:** X",
+    a numbered list of answers with their dates, a first word followed by its justification. In
+    that order: the box's content; what follows the last "Answer:" label, to the end of its line;
+    the list's items (each up to a parenthesis), joined by "; "; else the first line, cut to its
+    first sentence when that line is long. Then ``clean_answer`` (labels, brackets, quotes, a full
+    stop, bold marks). The whole text, stripped, when none of that leaves anything.
+    """
+    answer = final_answer(text) or text
+    if _BOXED_RE.search(answer):
+        answer = _unbox(answer)
+    elif labels := list(_LABEL_ANYWHERE_RE.finditer(answer)):
+        answer = answer[labels[-1].end():].strip().split("\n", 1)[0]
+    else:
+        items = [m.group(1) for line in answer.splitlines() if (m := _LIST_ITEM_RE.match(line))]
+        if len(items) >= 2:
+            answer = "; ".join(item.split(" (", 1)[0].strip() for item in items)
+        else:
+            answer = answer.strip().split("\n", 1)[0]
+            first = _SENTENCE_END_RE.split(answer, maxsplit=1)[0]
+            if len(answer.split()) > 8 and first != answer:
+                answer = first
+    return clean_answer(answer.replace("**", "")) or text.strip()
