@@ -23,7 +23,7 @@ def test_seed_demo_builds_a_live_study_from_the_pilot_problems_with_all_four_tra
     row = json.loads(PILOT_FILE.read_text().splitlines()[0])
     stimulus = Stimulus.objects.get(study=study, code=row["id"])
     assert stimulus.context_facts == row["facts"] and stimulus.gold_answers == row["gold_answers"]
-    assert stimulus.model_answer == row["model_answers"]["r1"]
+    assert stimulus.model_answer_original == row["model_answers"]["r1"]
     traces = dict(stimulus.traces.values_list("condition", "text"))
     assert traces["r1"] == row["traces"]["r1"]
     assert traces["r1_summary"] == row["traces"]["r1_summary"]
@@ -35,6 +35,17 @@ def test_seed_demo_builds_a_live_study_from_the_pilot_problems_with_all_four_tra
     assert "I need to use the following facts to answer the question: [" in decomposition
     assert "Henry Barwell is a member of the Liberal Federation in October 16, 1923." in decomposition
     assert decomposition.endswith("</think> <answer>['Liberal Federation']</answer>")
+
+
+def test_participants_see_r1s_answer_in_short_and_the_original_is_kept():
+    seed_demo()
+    shown = dict(Stimulus.objects.filter(study__slug="demo").values_list("code", "model_answer"))
+    assert shown["cotempqa-equal-281"] == "Progressive Democrats"  # was followed by a \\boxed{...}
+    assert shown["cotempqa-equal-61"] == "Catholic bishop; titular bishop"  # was a paragraph with markdown
+    assert shown["cotempqa-equal-62"] == "None"
+    assert shown["cotempqa-equal-291"] == "Liberal Federation"
+    original = Stimulus.objects.get(study__slug="demo", code="cotempqa-equal-281").model_answer_original
+    assert original.startswith("Progressive Democrats\n\n\\boxed{")
 
 
 def test_seeding_again_changes_nothing_not_even_a_researchers_edits(capsys):
