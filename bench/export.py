@@ -17,7 +17,7 @@ What it measures
 
 How it runs
     It drops and re-creates the PostgreSQL database ``bench_export`` (``--db-name``), migrates it,
-    creates one live study (5 trials, the default questionnaire: 45 answers per completed
+    creates one live study (5 trials, the default questionnaire: 46 answers per completed
     participant, and 16 stimuli), then bulk-loads participants and their answers with COPY; the
     database is dropped at the end unless ``--keep``. Needs PostgreSQL on 127.0.0.1:5432 (user
     ``postgres``, trust auth).
@@ -114,9 +114,9 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
     conditions = list(study.conditions.values_list("id", flat=True))
     trial_items = list(study.items.filter(scope=Item.Scope.TRIAL).exclude(construct="attention_check")
                        .values_list("id", flat=True))
-    check = study.items.get(construct="attention_check").id
+    checks = list(study.items.filter(construct="attention_check").values_list("id", flat=True))
     end_items = list(study.items.filter(scope=Item.Scope.END).values_list("id", flat=True))
-    per_participant = TRIALS * len(trial_items) + 1 + len(end_items)
+    per_participant = TRIALS * len(trial_items) + len(checks) + len(end_items)
     n_participants = -(-opts.rows // per_participant)
     staff = User.objects.create_user("bench-staff", is_staff=True)
     token = Token.objects.create(user=staff).key
@@ -129,18 +129,22 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
         with conn.cursor() as cur, cur.copy(
             "COPY studyapp_participant (study_id, condition_id, token, prolific_pid, prolific_study_id, "
             "prolific_session_id, is_preview, status, started_at, ended_at, stimulus_sequence, item_order, "
-            "end_item_order, attention_trial, attention_position, attention_passed, pages_done, comment) "
-            "FROM STDIN"
+            "end_item_order, attention_plan, attention_failures, attention_passed, consented_at, "
+            "device_class, user_agent, pages_done, comment) FROM STDIN"
         ) as copy:
             for n in range(n_participants):
                 sequence = rng.sample(stimuli, TRIALS)
                 start = t0 + timedelta(seconds=7 * n)
-                attention_trial = rng.randint(1, TRIALS)
-                plans.append((sequence, start, attention_trial))
+                # each check on its own trial, as allocation.attention_plan places them
+                on_trials = sorted(rng.sample(range(1, TRIALS + 1), len(checks)))
+                plan = [{"trial": t, "position": 3, "item": c}
+                        for t, c in zip(on_trials, checks, strict=True)]
+                plans.append((sequence, start, {p["trial"]: p["item"] for p in plan}))
                 copy.write_row((
                     study.id, conditions[n % len(conditions)], uuid.uuid4(), f"{n:024x}", "abc", "xyz", False,
                     "completed", start, start + timedelta(minutes=20), json.dumps(sequence),
-                    json.dumps(trial_items), json.dumps(end_items), attention_trial, 3, True, TRIALS + 3, "",
+                    json.dumps(trial_items), json.dumps(end_items), json.dumps(plan), 0, True, start,
+                    "desktop", "", TRIALS + 3, "",
                 ))
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM studyapp_participant WHERE study_id = %s ORDER BY id", [study.id]
@@ -150,9 +154,9 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
             "COPY studyapp_response (participant_id, stimulus_id, item_id, value, position, "
             "time_on_page_ms, submitted_at) FROM STDIN"
         ) as copy:
-            for pid, (sequence, start, attention_trial) in zip(ids, plans, strict=True):
+            for pid, (sequence, start, checks_on) in zip(ids, plans, strict=True):
                 at = start
-                pages = [(s, list(trial_items) + ([check] if t == attention_trial else []))
+                pages = [(s, list(trial_items) + ([checks_on[t]] if t in checks_on else []))
                          for t, s in enumerate(sequence, start=1)]
                 pages.append((None, end_items))
                 for stimulus, items in pages:

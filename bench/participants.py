@@ -4,8 +4,9 @@ What it measures
     Each simulated participant (one thread, its own cookies) arrives through the Prolific
     link and walks the whole study as a browser would: consent, instructions, every trial, the end
     questionnaire and the done page. It GETs each page, then POSTs the page's answers with the CSRF
-    token (random 1-5 values, the attention check answered as instructed: 2) and follows the
-    redirect by hand, so every request is timed on its own. The report gives
+    token (random 1-5 values, the two attention checks answered as instructed, the reading
+    measures the page's script would send) and follows the redirect by hand, so every request is
+    timed on its own. The report gives
 
     * completed participants, page submissions (POSTs), submissions per second (POSTs divided by
       the wall time of the driving phase; warm-up participants excluded),
@@ -15,7 +16,7 @@ What it measures
     * how the machine's CPU time was split between this client, gunicorn and the rest (PostgreSQL),
       because on a small machine the client competes with the server for the same cores,
     * errors: any status other than the expected 200/302/303, exceptions, a redirect that does not
-      move on, a missing completion code at the end, not exactly one attention check,
+      move on, a missing completion code at the end, not exactly two attention checks,
     * a check through SQL that every answer sent is stored exactly once with the value sent, and
       that every participant completed: answers sent / stored / missing / duplicated / mismatched.
 
@@ -65,7 +66,9 @@ BIN = Path(sys.executable).parent
 STUDY_SLUG = "demo"
 HOST = "127.0.0.1"
 ATTENTION_PREFIX = "item-attention_check"
-ATTENTION_ANSWER = 2
+# the default questionnaire's checks (studyapp/questionnaire.py) and what each instructs; the demo
+# shows both, on different trials
+ATTENTION_ANSWERS = {"item-attention_check_1": 2, "item-attention_check_2": 4}
 POST_KINDS = ("consent", "instructions", "trial", "questionnaire")
 GET_KINDS = ("entry", "consent", "instructions", "trial", "questionnaire", "done")
 MAX_PAGES = 60  # far more than any study has; stops a participant stuck in a redirect loop
@@ -211,6 +214,8 @@ def app_environment(opts: Options, var_dir: Path) -> dict[str, str]:
         VAR_DIR=str(var_dir),
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        # every simulated participant arrives from 127.0.0.1; the default allows 10 an hour
+        ARRIVAL_RATE_LIMIT="1000000/s",
     )
     return env
 
@@ -617,12 +622,15 @@ class Participant:
                 return None
             stimulus = int(found.group(1))
             data["stimulus"] = found.group(1)
+            # what the page's script measures in a browser
+            data["trace_visible_ms"] = str(self.rng.randint(2000, 60000))
+            data["trace_scroll_depth"] = f"{self.rng.random():.3f}"
         names = list(dict.fromkeys(ITEM_INPUT.findall(html)))
         if not names:
             self.fail(f"GET {kind}: no items")
             return None
         for name in names:
-            value = ATTENTION_ANSWER if name.startswith(ATTENTION_PREFIX) else self.rng.randint(1, 5)
+            value = ATTENTION_ANSWERS[name] if name.startswith(ATTENTION_PREFIX) else self.rng.randint(1, 5)
             self.walk.attention_checks += name.startswith(ATTENTION_PREFIX)
             data[name] = str(value)
             self.walk.sent[(stimulus, name.removeprefix("item-"))] = value
@@ -636,8 +644,9 @@ class Participant:
             return self.fail("done page without a completion code")
         if code.group(1) != self.completion_code:
             return self.fail(f"done page shows code {code.group(1)!r}, not the completion code")
-        if self.walk.attention_checks != 1:
-            return self.fail(f"saw {self.walk.attention_checks} attention checks, not 1")
+        expected = len(ATTENTION_ANSWERS)
+        if self.walk.attention_checks != expected:
+            return self.fail(f"saw {self.walk.attention_checks} attention checks, not {expected}")
         self.walk.completed = True
 
 

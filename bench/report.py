@@ -45,7 +45,7 @@ def setup_django(database_url: str) -> None:
 
 
 def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int = 1):
-    """A live study with the default items; every 20th participant fails the attention check, every
+    """A live study with the default items; every 20th participant fails both attention checks, every
     10th abandons, a few speed or straight-line. Answers depend a little on the condition."""
     from django.utils import timezone
 
@@ -81,7 +81,7 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
     items = list(Item.objects.filter(study=study))
     trial_items = [i for i in items if i.scope == Item.Scope.TRIAL and not i.is_attention_check]
     end_items = [i for i in items if i.scope == Item.Scope.END]
-    attention = next(i for i in items if i.is_attention_check)
+    checks = [i for i in items if i.is_attention_check]
     now = timezone.now()
     people = []
     for n in range(n_participants):
@@ -94,7 +94,9 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
             study=study, condition=conditions[n % len(conditions)], prolific_pid=f"{n:024x}",
             status=status, started_at=now - timedelta(hours=2), ended_at=now - timedelta(hours=1),
             stimulus_sequence=[s.pk for s in stimuli], item_order=[i.pk for i in trial_items],
-            end_item_order=[i.pk for i in end_items], attention_trial=1, attention_position=1,
+            end_item_order=[i.pk for i in end_items],
+            attention_plan=[{"trial": t, "position": 1, "item": c.pk} for t, c in enumerate(checks, start=1)],
+            attention_failures=len(checks) if status == Participant.Status.SCREENED_OUT else 0,
             attention_passed=status != Participant.Status.SCREENED_OUT if status != "returned" else None,
             pages_done=trials + 3,
         ))
@@ -115,9 +117,10 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
                 value = 4 if straight else min(5, max(1, round(rng.gauss(3 + shift[person.condition_id], 1))))
                 responses.append(Response(participant=person, stimulus=stimulus, item=item, value=value,
                                           position=position, submitted_at=submitted))
-            if t == 0:
-                value = 2 if person.attention_passed else 4
-                responses.append(Response(participant=person, stimulus=stimulus, item=attention, value=value,
+            if t < len(checks):  # check k on trial k
+                check = checks[t]
+                value = check.expected_value if person.attention_passed else 6 - check.expected_value
+                responses.append(Response(participant=person, stimulus=stimulus, item=check, value=value,
                                           position=len(trial_items) + 1, submitted_at=submitted))
         for position, item in enumerate(end_items, start=1):
             responses.append(Response(participant=person, item=item, value=rng.randint(1, 5),
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--trials", type=int, default=6,
-                        help="trials per participant: 8 items each, plus 1 attention check and 4 end items")
+                        help="trials per participant: 8 items each, plus 2 attention checks and 4 end items")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size (the median is reported)")
     parser.add_argument(
         "--database-url", help="an existing, empty database (default: a temporary SQLite file)"
