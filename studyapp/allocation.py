@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Case, Count, Value, When
 from django.utils import timezone
 
 from . import content
@@ -55,10 +55,29 @@ def arrive(
     A returning PID gets its existing record whatever its status, so nobody runs the study twice.
     Raises StudyNotOpen, StudyFull or StudyNotReady for a new arrival that cannot be taken.
     """
-    now = now or timezone.now()
     existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).first()
     if existing is not None:
         return existing
+    return assign_new(
+        study, prolific_pid, prolific_study_id, prolific_session_id,
+        device_class=device_class, user_agent=user_agent, now=now, rng=rng,
+    )
+
+
+def assign_new(
+    study: Study,
+    prolific_pid: str,
+    prolific_study_id: str = "",
+    prolific_session_id: str = "",
+    *,
+    device_class: str = "",
+    user_agent: str = "",
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Participant:
+    """arrive() for a PROLIFIC_PID the caller found no participant for (the entry page looks
+    first, to limit only new arrivals); under the study's lock, a PID created meanwhile still wins."""
+    now = now or timezone.now()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         # Whoever held the lock before us may have just created this PID.
@@ -67,8 +86,7 @@ def arrive(
             return existing
         if study.status != Study.Status.LIVE:
             raise StudyNotOpen(study.get_status_display())
-        expire_abandoned(study, now)
-        expire_unconfirmed(study, now)
+        release_places(study, now)
         condition = choose_condition(study, now, rng or _system_random)
         return _create_participant(
             study, condition, prolific_pid, prolific_study_id, prolific_session_id,
@@ -88,17 +106,14 @@ def start_preview(study: Study, condition_code: str | None = None) -> Participan
     )
 
 
-def expire_abandoned(study: Study, now: datetime) -> int:
-    """Mark active participants past the time limit as timed out, so the record says what happened."""
-    return Participant.objects.out_of_time(study, now).update(
-        status=Participant.Status.TIMED_OUT, ended_at=now
-    )
-
-
-def expire_unconfirmed(study: Study, now: datetime) -> int:
-    """Release the places of arrivals who did not consent within the hold."""
-    expired = Participant.objects.hold_expired(study, now)
-    return expired.update(status=Participant.Status.EXPIRED, ended_at=now)
+def release_places(study: Study, now: datetime) -> int:
+    """Record why places came free, in one statement: active participants past the time limit as
+    timed out, arrivals who did not consent within the hold as expired. (The places count as free
+    without it: holding_a_slot leaves both out.)"""
+    late = Participant.objects.out_of_time(study, now)
+    released = late | Participant.objects.hold_expired(study, now)
+    timed_out = When(started_at__lt=study.abandon_cutoff(now), then=Value(Participant.Status.TIMED_OUT))
+    return released.update(status=Case(timed_out, default=Value(Participant.Status.EXPIRED)), ended_at=now)
 
 
 def slots_taken(study: Study, now: datetime) -> Counter:

@@ -7,4 +7,7 @@ class StudyAppConfig(AppConfig):
     verbose_name = "Study"
 
     def ready(self) -> None:
-        from . import content  # noqa: F401 - connects the signals that keep the content cache current
+        from . import (  # noqa: F401 - imported for their side effects:
+            checks,  # registers the deployment checks
+            content,  # connects the signals that keep the content cache current
+        )

@@ -161,7 +161,8 @@ RESEARCHERS_GROUP = os.environ.get("RESEARCHERS_GROUP", "researchers")
 # Cookies travel over HTTPS only in production, unless told otherwise (a benchmark over plain HTTP).
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("BEHIND_HTTPS_PROXY", False):
+BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
+if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Celery. The demo's filesystem transport needs no server; production uses Redis.
@@ -206,9 +207,14 @@ if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
 # New arrivals (first visits of a Prolific ID) per client address: django-ratelimit's "count/period"
 # (s, m, h, d). Returning participants are never limited. Load benchmarks raise it.
 ARRIVAL_RATE_LIMIT = os.environ.get("ARRIVAL_RATE_LIMIT", "10/h")
-# Where the client's address is read: REMOTE_ADDR, or behind a proxy the header it sets (e.g.
-# HTTP_X_REAL_IP); see django-ratelimit's RATELIMIT_IP_META_KEY.
-RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
+# Where the client's address is read (django-ratelimit's RATELIMIT_IP_META_KEY): REMOTE_ADDR, or
+# behind the HTTPS proxy the address the proxy appended to X-Forwarded-For, else every participant
+# would share the proxy's address and its limit. A header name (HTTP_X_REAL_IP) or a dotted path
+# to a function of the request may be set instead.
+RATELIMIT_IP_META_KEY = os.environ.get(
+    "RATELIMIT_IP_META_KEY",
+    "studyapp.client_address.forwarded_by_proxy" if BEHIND_HTTPS_PROXY else "REMOTE_ADDR",
+)
 
 # Prolific: where participants are sent back with their completion code.
 PROLIFIC_COMPLETION_URL = os.environ.get(

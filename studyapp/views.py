@@ -79,7 +79,7 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "studyapp/too_many.html", {"study": study}, status=429)
     try:
         agent = request.headers.get("User-Agent", "")
-        participant = existing or allocation.arrive(
+        participant = existing or allocation.assign_new(
             study, pid, study_id, session_id, device_class=binding.device_class(agent), user_agent=agent
         )
     except allocation.StudyFull:

@@ -8,10 +8,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _django_check(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
+def _django_check(*args: str, **env: str) -> subprocess.CompletedProcess:
+    unset = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CACHE_URL", "BEHIND_HTTPS_PROXY",
+             "RATELIMIT_IP_META_KEY"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env={**clean, **env},
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env={**clean, **env},
         capture_output=True, text=True, timeout=120,
     )
 
@@ -25,6 +27,29 @@ def test_debug_off_with_the_demo_secret_key_refuses_to_start():
 def test_debug_off_with_a_real_secret_key_starts():
     result = _django_check(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="study.example.org")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_deploy_check_warns_when_the_arrival_limit_is_counted_per_process():
+    production = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "study.example.org"}
+    alone = _django_check("--deploy", **production)
+    assert "studyapp.W001" in alone.stderr + alone.stdout and "Set CACHE_URL" in alone.stderr + alone.stdout
+    shared = _django_check("--deploy", CACHE_URL="redis://127.0.0.1:6379/1", **production)
+    assert "studyapp.W001" not in shared.stderr + shared.stdout
+
+
+def test_behind_the_proxy_arrivals_are_counted_by_the_address_the_proxy_forwards():
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.RATELIMIT_IP_META_KEY)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RATELIMIT_IP_META_KEY"}
+    read = [
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**env, "DJANGO_SETTINGS_MODULE": "studyapp.settings", "BEHIND_HTTPS_PROXY": flag})
+        .stdout.strip()
+        for flag in ("1", "0")
+    ]
+    assert read == ["studyapp.client_address.forwarded_by_proxy", "REMOTE_ADDR"]
 
 
 def test_a_misspelt_yes_no_setting_is_an_error_not_a_silent_default():

@@ -92,6 +92,22 @@ def test_new_arrivals_are_limited_per_address_and_returning_ones_are_not(study, 
     assert link.arrive().status_code == 200 and Participant.objects.count() == 4
 
 
+def test_behind_the_proxy_each_participant_is_limited_by_the_address_the_proxy_saw(study, settings):
+    """Every request comes from the proxy; the limit must not be one for all participants."""
+    settings.ARRIVAL_RATE_LIMIT = "2/m"
+    settings.RATELIMIT_IP_META_KEY = "studyapp.client_address.forwarded_by_proxy"
+    cache.clear()
+
+    def arrive(forwarded_for: str) -> int:
+        client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+        return Walker(client, study).arrive().status_code
+
+    assert [arrive("203.0.113.1") for _ in range(3)] == [200, 200, 429]
+    assert arrive("203.0.113.2") == 200  # another participant behind the same proxy
+    # an entry the client wrote itself before the proxy's does not make a new address
+    assert arrive("192.0.2.99, 203.0.113.1") == 429
+
+
 def test_a_flood_of_made_up_ids_from_one_address_fills_ten_places_at_most(settings):
     """The issue's attack: 100 made-up PROLIFIC_PIDs for a 4 x 25 study from one address."""
     settings.ARRIVAL_RATE_LIMIT = "10/h"
@@ -108,7 +124,7 @@ def test_a_flood_of_made_up_ids_from_one_address_fills_ten_places_at_most(settin
     Participant.objects.update(started_at=timezone.now() - timedelta(minutes=11))
     held = Participant.objects.holding_a_slot(study, timezone.now()).count()
     assert held == 0
-    assert allocation.expire_unconfirmed(study, timezone.now()) == 10
+    assert allocation.release_places(study, timezone.now()) == 10
 
 
 def test_a_place_not_consented_within_the_hold_is_released(client):
@@ -135,5 +151,5 @@ def test_a_participant_who_consented_keeps_the_place_after_the_hold(walker, stud
     walker.post("consent", {"consent": "yes"})
     half_an_hour_ago = timezone.now() - timedelta(minutes=30)
     Participant.objects.filter(pk=walker.participant.pk).update(started_at=half_an_hour_ago)
-    assert allocation.expire_unconfirmed(study, timezone.now()) == 0
+    assert allocation.release_places(study, timezone.now()) == 0
     assert "Instructions" in walker.get("instructions").content.decode()
