@@ -97,7 +97,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
 
     started = time.perf_counter()
     study = Study.objects.create(
-        slug=SLUG, title="Export benchmark", status=Study.Status.LIVE, target_per_condition=100_000,
+        slug=SLUG, title="Export benchmark", target_per_condition=100_000,
         trials_per_participant=TRIALS, completion_code="C1", no_consent_code="C2", failed_attention_code="C3",
     )
     add_defaults(study)

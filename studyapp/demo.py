@@ -56,7 +56,6 @@ def seed_demo() -> SeedResult:
         slug=DEMO_SLUG,
         defaults={
             "title": "How people read AI reasoning (demo)",
-            "status": Study.Status.LIVE,
             "completion_code": "DEMO-COMPLETE",
             "no_consent_code": "DEMO-NOCONSENT",
             "failed_attention_code": "DEMO-ATTENTION",
@@ -84,6 +83,9 @@ def seed_demo() -> SeedResult:
                 stimulus=stimulus, condition=condition, defaults={"text": text}
             )
             traces_created += created
+    if study_created:  # live once its stimuli are in (a study is never live unless ready)
+        study.status = Study.Status.LIVE
+        study.save(update_fields=["status"])
     return SeedResult(study, study_created, stimuli_created, traces_created)
 
 

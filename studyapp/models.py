@@ -172,7 +172,12 @@ class Study(models.Model):
         """A study going live must be ready for participants (study_setup.readiness_problems)."""
         stored = getattr(self, "_stored_status", None)
         going_live = self.status == self.Status.LIVE and stored != self.Status.LIVE
-        if going_live and self.pk is not None:
+        if going_live and self.pk is None:
+            raise ValidationError({"status": [
+                "A new study has no stimuli yet: save it as a draft, add its stimuli and their "
+                "traces, then set it live."
+            ]})
+        if going_live:
             from .study_setup import readiness_problems  # study_setup imports these models
 
             problems = readiness_problems(self)

@@ -20,7 +20,7 @@ def make_study(
     status: str = Study.Status.LIVE,
 ) -> Study:
     study = Study.objects.create(
-        slug=slug, title=f"Study {slug}", status=status, target_per_condition=target,
+        slug=slug, title=f"Study {slug}", target_per_condition=target,
         trials_per_participant=trials, completion_code="C-OK", no_consent_code="C-NOCONSENT",
         failed_attention_code="C-ATTN",
     )
@@ -32,6 +32,10 @@ def make_study(
         )
         for code in ConditionCode.values:
             StimulusTrace.objects.create(stimulus=stimulus, condition=code, text=f"{code} trace for {n}")
+    # set directly: some tests need a live study that is not ready (as one whose traces were deleted
+    # after it went live), which saving refuses
+    Study.objects.filter(pk=study.pk).update(status=status)
+    study.refresh_from_db()
     return study
 
 

@@ -30,6 +30,14 @@ def test_a_study_added_in_the_admin_gets_four_conditions_and_the_default_questio
     assert study.items.count() == 14
 
 
+def test_a_new_study_cannot_be_added_live_it_has_no_stimuli_yet(admin_client):
+    response = admin_client.post(reverse("admin:studyapp_study_add"), {**STUDY_FORM, "status": "live"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "save it as a draft, add its stimuli and their traces, then set it live" in page
+    assert not Study.objects.filter(slug="pilot").exists()
+
+
 def test_a_study_cannot_be_saved_live_until_it_is_ready_wherever_it_is_saved(admin_client):
     study = make_study(n_stimuli=2, trials=3, status=Study.Status.DRAFT)
     form = {**STUDY_FORM, "slug": study.slug, "status": "live"}
