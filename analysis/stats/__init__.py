@@ -1,0 +1,25 @@
+"""The study's statistics as pure functions over plain sequences; nothing here knows about Django.
+
+Every function returns plain dicts (JSON-ready). A statistic that cannot be computed (a group under
+two, no variance, a missing group) is ``None`` with a ``reason`` string in words, never NaN, and no
+function raises on such data. Groups are given as a mapping from a label to a sequence of numbers;
+the mapping's order is kept in the results.
+
+One module per family of methods; this package gathers their public functions. References for the
+formulas are named beside each function; the tests check each one against published example values.
+"""
+
+from .common import Groups, clean, holm, rate
+from .describe import bootstrap_mean_ci, describe
+from .means import games_howell, welch_anova
+from .ordinal import cumulative_logit, proportional_odds
+from .power import anova_power, sensitivity
+from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
+from .reliability import cronbach_alpha
+from .tables import independence_test
+
+__all__ = [
+    "Groups", "anova_power", "bootstrap_mean_ci", "clean", "cronbach_alpha", "cumulative_logit", "describe",
+    "dunn", "games_howell", "holm", "independence_test", "kruskal_wallis", "mann_whitney",
+    "pairwise_mann_whitney", "proportional_odds", "rate", "sensitivity", "welch_anova",
+]
