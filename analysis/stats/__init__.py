@@ -9,17 +9,27 @@ One module per family of methods; this package gathers their public functions. R
 formulas are named beside each function; the tests check each one against published example values.
 """
 
-from .common import Groups, clean, holm, rate
+from .clmm import clmm
+from .common import Groups, clean, holm, is_constant, rate
 from .describe import bootstrap_mean_ci, describe
+from .effects import (
+    epsilon_squared_interval,
+    equivalence,
+    mean_difference,
+    pairwise_effects,
+    rank_biserial_interval,
+)
 from .means import games_howell, welch_anova
-from .ordinal import cumulative_logit, proportional_odds
+from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .power import anova_power, sensitivity
 from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
-from .reliability import cronbach_alpha
+from .reliability import cronbach_alpha, spearman_brown
 from .tables import independence_test
 
 __all__ = [
-    "Groups", "anova_power", "bootstrap_mean_ci", "clean", "cronbach_alpha", "cumulative_logit", "describe",
-    "dunn", "games_howell", "holm", "independence_test", "kruskal_wallis", "mann_whitney",
-    "pairwise_mann_whitney", "proportional_odds", "rate", "sensitivity", "welch_anova",
+    "Groups", "anova_power", "bootstrap_mean_ci", "clean", "clmm", "contrasts", "cronbach_alpha",
+    "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence", "games_howell",
+    "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference",
+    "pairwise_effects", "pairwise_mann_whitney", "proportional_odds", "rank_biserial_interval", "rate",
+    "sensitivity", "spearman_brown", "welch_anova",
 ]

@@ -7,12 +7,14 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats as sps
+from statsmodels.stats.oneway import anova_oneway
 
-from .common import Groups, _arrays, _left_out, _pair_gap, _refusal
+from .common import Groups, _arrays, _left_out, _pair_gap, _refusal, is_constant
 
 
 def welch_anova(groups: Groups) -> dict:
-    """Welch's (1951) heteroscedastic one-way ANOVA, as R's oneway.test(var.equal = FALSE).
+    """Welch's (1951) heteroscedastic one-way ANOVA (statsmodels' anova_oneway with unequal
+    variances, as R's oneway.test(var.equal = FALSE)).
 
     Groups under two participants are left out (named in ``reason``); a group without variance
     makes it undefined (its weight n/s² is infinite).
@@ -24,20 +26,19 @@ def welch_anova(groups: Groups) -> dict:
     if len(g) < 2:
         out["reason"] = _refusal(note)
         return out
-    flat = [k for k, v in g.items() if v.var(ddof=1) == 0]
+    flat = [k for k, v in g.items() if is_constant(v)]
     if flat:
         out["reason"] = "; ".join(filter(None, [f"no variance within {', '.join(flat)}", note]))
         return out
-    n = np.array([len(v) for v in g.values()], dtype=float)
-    m = np.array([v.mean() for v in g.values()])
-    w = n / np.array([v.var(ddof=1) for v in g.values()])
-    k = len(g)
-    grand = (w * m).sum() / w.sum()
-    lam = (((1 - w / w.sum()) ** 2) / (n - 1)).sum()
-    f = ((w * (m - grand) ** 2).sum() / (k - 1)) / (1 + 2 * (k - 2) * lam / (k**2 - 1))
-    df2 = (k**2 - 1) / (3 * lam)
-    out.update(F=float(f), df1=k - 1, df2=float(df2), p=float(sps.f.sf(f, k - 1, df2)), reason=note)
+    res = anova_oneway(list(g.values()), use_var="unequal", welch_correction=True)
+    out.update(F=float(res.statistic), df1=len(g) - 1, df2=float(res.df_denom), p=float(res.pvalue),
+               reason=note)
     return out
+
+
+def _variance(x: np.ndarray) -> float:
+    """The sample variance, 0 for values equal up to floating-point noise."""
+    return 0.0 if is_constant(x) else float(x.var(ddof=1))
 
 
 def games_howell(groups: Groups) -> list[dict]:
@@ -54,7 +55,7 @@ def games_howell(groups: Groups) -> list[dict]:
         row = {"a": a, "b": b, "diff": None, "se": None, "t": None, "df": None, "p": None,
                "reason": _pair_gap(g, a, b)}
         if not row["reason"]:
-            va, vb = g[a].var(ddof=1) / len(g[a]), g[b].var(ddof=1) / len(g[b])
+            va, vb = _variance(g[a]) / len(g[a]), _variance(g[b]) / len(g[b])
             if va + vb == 0:
                 row["reason"] = f"neither {a} nor {b} varies: the standard error is 0"
             else:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special
 from scipy import stats as sps
 
-from .common import _left_out, _refusal
+from .common import _left_out, _refusal, holm
 
 
 def _po_loglik(
     theta: np.ndarray, beta: np.ndarray, data: tuple[np.ndarray, np.ndarray, np.ndarray], *,
     information: bool = False,
-) -> tuple[float, np.ndarray, np.ndarray | None]:
-    """Log-likelihood of the cumulative-logit model, its gradient in (θ, β) and, on request, the
-    observed information, all analytic: no differencing error in the estimates or the SEs.
+) -> tuple[float, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Log-likelihood of the cumulative-logit model, its gradient in (θ, β), on request the observed
+    information, and each row's score (unweighted), all analytic: no differencing error in the
+    estimates or the SEs.
 
     Per row, with the cuts u = θ_y - xβ and l = θ_(y-1) - xβ (±∞ at the ends), P = F(u) - F(l),
     so ∂P = f(u)∂u - f(l)∂l and ∂²P = f'(u)∂u∂uᵀ - f'(l)∂l∂lᵀ with f' = -f·tanh(z/2); then
@@ -43,11 +45,11 @@ def _po_loglik(
     score = (dens_u[:, None] * d_upper - dens_l[:, None] * d_lower) / prob[:, None]
     loglik, grad = float(w @ np.log(prob)), score.T @ w
     if not information:
-        return loglik, grad, None
+        return loglik, grad, None, score
     curv_u = -dens_u * np.tanh(upper / 2) * w / prob
     curv_l = -dens_l * np.tanh(lower / 2) * w / prob
     hess = (d_upper.T * curv_u) @ d_upper - (d_lower.T * curv_l) @ d_lower - (score.T * w) @ score
-    return loglik, grad, -hess
+    return loglik, grad, -hess, score
 
 
 def cumulative_logit(design: ArrayLike, y: ArrayLike, weights: ArrayLike) -> dict:
@@ -81,7 +83,7 @@ def cumulative_logit(design: ArrayLike, y: ArrayLike, weights: ArrayLike) -> dic
 
     def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
         alpha = params[:k1]
-        loglik, grad, _ = _po_loglik(thresholds(alpha), params[k1:], data)
+        loglik, grad, _, _ = _po_loglik(thresholds(alpha), params[k1:], data)
         jac = steps * np.concatenate([[1.0], np.exp(alpha[1:])])
         return -loglik, -np.concatenate([jac.T @ grad[:k1], grad[k1:]])
 
@@ -90,7 +92,7 @@ def cumulative_logit(design: ArrayLike, y: ArrayLike, weights: ArrayLike) -> dic
     with np.errstate(over="ignore", invalid="ignore"):
         fit = optimize.minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-8})
     theta, beta = thresholds(fit.x[:k1]), fit.x[k1:]
-    loglik, _, info = _po_loglik(theta, beta, data, information=True)
+    loglik, _, info, _ = _po_loglik(theta, beta, data, information=True)
     ses = _wald_se(info)
     return {
         "thresholds": [float(t) for t in theta],
@@ -103,55 +105,131 @@ def cumulative_logit(design: ArrayLike, y: ArrayLike, weights: ArrayLike) -> dic
     }
 
 
-def proportional_odds(
-    counts: Mapping[str, Sequence[int]], participants: Mapping[str, int] | None = None
-) -> dict:
-    """Cumulative-logit (proportional-odds) model of an ordinal response on group, fitted by maximum
-    likelihood on the group x category counts: logit P(Y ≤ j) = θ_j - β_group, β of the first group
-    = 0 (as R's MASS::polr). Positive β: higher categories than the reference group.
+def proportional_odds(responses: Mapping[str, Sequence[Sequence[int]]]) -> dict:
+    """Cumulative-logit (proportional-odds) model of ordinal answers on group, by maximum likelihood:
+    logit P(Y ≤ j) = θ_j - β_group, β of the first group = 0 (as R's MASS::polr). Positive β: higher
+    categories than the reference group.
 
-    A thin wrapper: dummy-codes the groups and calls ``cumulative_logit``. Returns the coefficients
-    with Wald SEs and the likelihood-ratio test against the thresholds-only model (χ², df = groups
-    - 1). Categories nobody used are dropped. ``participants`` is how many people gave each group's
-    responses (default: one per response); as in the other tests, groups under two are left out,
-    since the responses of one person stand for their group no better than a single value.
+    ``responses[group]`` lists the group's participants, each as the list of their answers (ordered
+    categories, e.g. 1-5). A participant's answers are not independent, so the standard errors,
+    the odds ratios' intervals and the Wald test of all groups are cluster-robust (sandwich, clusters
+    = participants, with the small-sample factor G/(G - 1) as Stata's vce(cluster)). The naive
+    likelihood-ratio test, which treats every answer as independent, is kept for comparison. The
+    proportional-odds assumption is checked by the likelihood-ratio test against a model with a
+    separate distribution per group (the nominal test of R's ordinal::nominal_test, here
+    equivalent to the saturated group x category model), with (g - 1)(K - 2) df.
+
+    Groups under two participants are left out, as in the other tests; categories nobody used are
+    dropped.
     """
-    sizes = {
-        k: sum(v) if participants is None else min(participants.get(k, 0), sum(v)) for k, v in counts.items()
-    }
+    sizes = {k: len(v) for k, v in responses.items()}
     labels = [k for k, n in sizes.items() if n >= 2]
     note = _left_out(sizes)
     out = {
         "reference": labels[0] if labels else None, "coefficients": [], "thresholds": None,
-        "lr_chi2": None, "df": None, "p": None, "n": 0, "reason": None,
+        "wald_chi2": None, "df": None, "p": None, "lr_chi2": None, "lr_p": None, "po_test": None,
+        "coefficient_cov": None, "n": 0, "clusters": 0, "reason": None,
     }
     if len(labels) < 2:
         out["reason"] = _refusal(note)
         return out
-    table = np.asarray([counts[k] for k in labels], dtype=float)
-    table = table[:, table.sum(axis=0) > 0]
-    out["n"] = int(table.sum())
-    if table.shape[1] < 2:
+    people = [(g, np.asarray(answers, dtype=int)) for g, label in enumerate(labels)
+              for answers in responses[label] if len(answers)]
+    categories = np.unique(np.concatenate([a for _, a in people]))
+    out.update(n=int(sum(len(a) for _, a in people)), clusters=len(people))
+    if len(categories) < 2:
         out["reason"] = "no variance: every response is the same"
         return out
-    g = len(labels)
+    g, k = len(labels), len(categories)
+    # per participant, how many answers fell in each category; the fit needs only the group sums
+    per_person = np.array([np.bincount(np.searchsorted(categories, a), minlength=k) for _, a in people])
+    group_of = np.array([grp for grp, _ in people])
+    table = np.array([per_person[group_of == grp].sum(axis=0) for grp in range(g)], dtype=float)
     group, category = np.nonzero(table)
-    fit = cumulative_logit(np.eye(g)[group][:, 1:], category, table[group, category])
+    design = np.eye(g)[group][:, 1:]
+    fit = cumulative_logit(design, category, table[group, category])
+    theta, beta = np.array(fit["thresholds"]), np.array(fit["coefficients"])
+    # every group x category cell: its score per answer, and the information over all answers
+    cell_design, cell_category = np.eye(g)[np.repeat(np.arange(g), k)][:, 1:], np.tile(np.arange(k), g)
+    cell_scores = _po_loglik(theta, beta, (cell_design, cell_category, np.ones(g * k)))[3]
+    info = _po_loglik(theta, beta, (cell_design, cell_category, table.reshape(-1)), information=True)[2]
+    # a participant's score: their answers' cell scores summed
+    person_scores = np.einsum("pk,pkj->pj", per_person, cell_scores.reshape(g, k, -1)[group_of])
+    robust = _sandwich(info, person_scores)
     marg = table.sum(axis=0)
     ll_null = float((marg * np.log(marg / marg.sum())).sum())
     lr = max(0.0, 2 * (fit["loglik"] - ll_null))
-    out.update(thresholds=fit["thresholds"], lr_chi2=float(lr), df=g - 1, p=float(sps.chi2.sf(lr, g - 1)))
-    ses, beta = fit["coefficient_se"], fit["coefficients"]
-    unstable = not fit["converged"] or any(abs(b) > 15 for b in beta) or ses is None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll_saturated = float(np.nansum(table * np.log(table / table.sum(axis=1, keepdims=True))))
+    po_df = (g - 1) * (k - 2)
+    po_chi2 = max(0.0, 2 * (ll_saturated - fit["loglik"]))
+    out.update(
+        thresholds=fit["thresholds"], df=g - 1, lr_chi2=float(lr), lr_p=float(sps.chi2.sf(lr, g - 1)),
+        po_test={"chi2": po_chi2, "df": po_df, "p": float(sps.chi2.sf(po_chi2, po_df)) if po_df else None},
+    )
+    unstable = not fit["converged"] or np.any(np.abs(beta) > 15) or robust is None
+    naive = fit["coefficient_se"]
+    if robust is not None:
+        cov = robust[k - 1:, k - 1:]
+        ses = np.sqrt(np.diag(cov))
+        try:
+            wald = float(beta @ np.linalg.solve(cov, beta))
+            out.update(wald_chi2=wald, p=float(sps.chi2.sf(wald, g - 1)), coefficient_cov=cov.tolist())
+        except np.linalg.LinAlgError:
+            robust = None
+    z975 = sps.norm.isf((1 - 0.95) / 2)
     for i, (label, b) in enumerate(zip(labels[1:], beta, strict=True)):
-        se = None if ses is None else ses[i]
-        out["coefficients"].append({
-            "group": label, "beta": b, "se": se, "odds_ratio": float(math.exp(b)) if abs(b) < 700 else None,
-            "z": b / se if se else None, "p": float(2 * sps.norm.sf(abs(b / se))) if se else None,
-        })
+        se = float(ses[i]) if robust is not None else None
+        row = {"group": label, "beta": float(b), "se": se, "se_naive": None if naive is None else naive[i],
+               "z": None, "p": None, "odds_ratio": None, "or_ci_low": None, "or_ci_high": None}
+        if abs(b) < 700:
+            row["odds_ratio"] = math.exp(b)
+        if se:
+            row.update(z=float(b / se), p=float(2 * sps.norm.sf(abs(b / se))))
+            if abs(b) + z975 * se < 700:
+                row.update(or_ci_low=math.exp(b - z975 * se), or_ci_high=math.exp(b + z975 * se))
+        out["coefficients"].append(row)
     unstable_note = "estimates unstable, as a group may lie entirely at one end of the scale"
     out["reason"] = "; ".join(filter(None, [note, unstable_note if unstable else None])) or None
     return out
+
+
+def contrasts(labels: Sequence[str], coefficients: Sequence[float], cov: ArrayLike) -> list[dict]:
+    """Every pair of groups from a model's coefficients against the first group (which is 0) and
+    their covariance: the log odds ratio a vs b, Wald z, two-sided p, Holm across the pairs, and
+    the odds ratio with its 95% interval."""
+    beta = np.concatenate([[0.0], np.asarray(coefficients, dtype=float)])
+    full = np.zeros((len(labels), len(labels)))
+    full[1:, 1:] = np.asarray(cov, dtype=float)
+    z975 = sps.norm.isf(0.025)
+    rows = []
+    for a, b in combinations(range(len(labels)), 2):
+        diff = float(beta[a] - beta[b])
+        se = math.sqrt(max(0.0, full[a, a] + full[b, b] - 2 * full[a, b]))
+        row = {"a": labels[a], "b": labels[b], "log_odds": diff, "se": se, "z": None, "p": None,
+               "odds_ratio": math.exp(diff) if abs(diff) < 700 else None, "or_ci_low": None,
+               "or_ci_high": None, "reason": None if se > 0 else "no variance"}
+        if se > 0 and abs(diff) + z975 * se < 700:
+            row.update(z=diff / se, p=float(2 * sps.norm.sf(abs(diff / se))),
+                       or_ci_low=math.exp(diff - z975 * se), or_ci_high=math.exp(diff + z975 * se))
+        rows.append(row)
+    for row, adjusted in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = adjusted
+    return rows
+
+
+def _sandwich(information: np.ndarray, cluster_scores: np.ndarray) -> np.ndarray | None:
+    """Cluster-robust covariance I⁻¹ (G/(G - 1) Σ_c s_c s_cᵀ) I⁻¹; None if I is singular."""
+    try:
+        bread = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        return None
+    clusters = len(cluster_scores)
+    if clusters < 2:
+        return None
+    meat = cluster_scores.T @ cluster_scores * clusters / (clusters - 1)
+    cov = bread @ meat @ bread
+    return cov if np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0) else None
 
 
 def _wald_se(information: np.ndarray) -> list[float] | None:

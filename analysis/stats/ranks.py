@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 from scipy import stats as sps
 
-from .common import Groups, _arrays, _left_out, _pair_gap, _refusal, holm
+from .common import TOLERANCE, Groups, _arrays, _left_out, _pair_gap, _refusal, holm, is_constant
 
 
 def kruskal_wallis(groups: Groups) -> dict:
@@ -27,7 +27,7 @@ def kruskal_wallis(groups: Groups) -> dict:
         out["reason"] = _refusal(note)
         return out
     allv = np.concatenate(list(g.values()))
-    if np.ptp(allv) == 0:
+    if is_constant(allv):
         out["reason"] = "no variance: every value is the same"
         return out
     h, p = sps.kruskal(*g.values())
@@ -57,7 +57,7 @@ def dunn(groups: Groups) -> list[dict]:
             start += len(g[k])
     for a, b in combinations(g, 2):
         row = {"a": a, "b": b, "z": None, "p": None, "p_holm": None, "reason": _pair_gap(g, a, b)}
-        if row["reason"] is None and var <= 0:
+        if row["reason"] is None and var <= TOLERANCE:
             row["reason"] = "no variance: every value is the same"
         elif row["reason"] is None:
             z = (mean_rank[a] - mean_rank[b]) / math.sqrt(var * (1 / len(g[a]) + 1 / len(g[b])))
@@ -76,7 +76,7 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> dict:
     out = {"U": None, "p": None, "r_rb": None, "n1": len(x), "n2": len(y), "reason": None}
     if len(x) < 2 or len(y) < 2:
         out["reason"] = "fewer than two participants in a group"
-    elif np.ptp(np.concatenate([x, y])) == 0:
+    elif is_constant(np.concatenate([x, y])):
         out["reason"] = "no variance: every value is the same"
     else:
         u, p = sps.mannwhitneyu(x, y, alternative="two-sided")

@@ -7,6 +7,7 @@ import csv
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -47,6 +48,11 @@ def test_kruskal_undefined_cases_give_words():
     assert res["H"] is None and "b (n = 0)" in res["reason"]
 
 
+def one_answer_each(counts: dict[str, list[int]]) -> dict[str, list[list[int]]]:
+    """Category counts per group (categories 1, 2, ...) as participants who gave one answer each."""
+    return {g: [[c + 1] for c, n in enumerate(row) for _ in range(n)] for g, row in counts.items()}
+
+
 ONE_EACH = {"decomposition": [1.0], "r1": [2.0], "r1_summary": [3.0], "posthoc": [4.0]}
 
 
@@ -59,9 +65,9 @@ def test_rank_tests_and_ordinal_model_refuse_groups_of_one_in_words():
     for row in [*st.dunn(ONE_EACH), *st.pairwise_mann_whitney(ONE_EACH)]:
         assert row["p"] is None and row["p_holm"] is None
         assert row["reason"] == f"fewer than two participants in {row['a']} and {row['b']}"
-    counts = {"decomposition": [1, 0, 0], "r1": [0, 1, 0], "r1_summary": [0, 3, 0], "posthoc": [0, 0, 5]}
-    res = st.proportional_odds(counts, participants={k: 1 for k in counts})
-    assert res["lr_chi2"] is None and res["reason"] == refusal
+    answers = {"decomposition": [[1]], "r1": [[2]], "r1_summary": [[2, 2, 2]], "posthoc": [[3] * 5]}
+    res = st.proportional_odds(answers)
+    assert res["lr_chi2"] is None and res["wald_chi2"] is None and res["reason"] == refusal
 
 
 def test_rank_tests_leave_out_a_group_of_one_and_name_it():
@@ -82,7 +88,7 @@ def test_rank_tests_leave_out_a_group_of_one_and_name_it():
     assert rows[2]["reason"] == "fewer than two participants in one"
     # The 2 x 2 odds ratio of 12.0 (scipy's fisher_exact docstring table [[6, 2], [1, 4]]); group C's
     # six answers come from one participant, so C is left out.
-    res = st.proportional_odds({"A": [6, 2], "B": [1, 4], "C": [3, 3]}, participants={"A": 8, "B": 5, "C": 1})
+    res = st.proportional_odds({**one_answer_each({"A": [6, 2], "B": [1, 4]}), "C": [[1, 1, 1, 2, 2, 2]]})
     assert res["df"] == 1 and res["coefficients"][0]["odds_ratio"] == approx(12.0, rel=1e-5)
     assert res["reason"] == "left out for fewer than two participants: C (n = 1)"
 
@@ -189,6 +195,10 @@ def test_welch_anova_four_groups_jan_shieh():
     assert res["F"] == approx(0.1102, abs=5e-5) and res["df1"] == 3
     assert res["df2"] == approx(22.6536, abs=5e-5)
     assert res["p"] == approx(sps.f.sf(res["F"], 3, res["df2"])) and res["reason"] is None
+    # statsmodels computes it; scipy's own f_oneway(equal_var=False) agrees (it gives no df, which
+    # APA reporting needs, so statsmodels is the one the report calls)
+    scipy = sps.f_oneway(*groups.values(), equal_var=False)
+    assert res["F"] == approx(scipy.statistic, rel=1e-10) and res["p"] == approx(scipy.pvalue, rel=1e-8)
 
 
 def _penguin_body_mass() -> dict[str, list[float]]:
@@ -279,6 +289,111 @@ def test_cronbach_alpha_pingouin_example():
     assert st.cronbach_alpha([[3, 3], [3, 3]])["reason"] == "no variance in the total score"
 
 
+def test_cronbach_alpha_interval_pingouin_example():
+    # pingouin.cronbach_alpha docstring on the same data: (0.5917188485995826, array([0.195, 0.84 ])),
+    # Feldt's interval rounded to three decimals.
+    res = st.cronbach_alpha(CRONBACH)
+    assert round(res["ci_low"], 3) == 0.195 and round(res["ci_high"], 3) == 0.84
+
+
+def test_alpha_refuses_a_total_that_does_not_vary_even_with_rounding_noise():
+    # 3.2 reached by different sums differs in the last bit; the score still does not vary
+    high, low = (3.0 + 3.4 + 3.2) / 3, (3.2 + 3.4 + 3.0) / 3
+    noisy = [[high, high], [low, low], [3.2, 3.2]]
+    assert len({sum(row) for row in noisy}) > 1  # the noise is there
+    res = st.cronbach_alpha(noisy)
+    assert res["alpha"] is None and res["reason"] == "no variance in the total score"
+
+
+def test_spearman_brown_for_two_items():
+    # Eisinga, te Grotenhuis & Pelzer (2013): rho_SB = 2r / (1 + r); r = 0.5 gives 2/3.
+    # Two items whose correlation is exactly 0.5: x = (1, 2, 3), y = (1, 3, 2).
+    res = st.spearman_brown([[1, 1], [2, 3], [3, 2]])
+    assert res["r"] == approx(0.5) and res["rho"] == approx(2 / 3)
+    assert st.spearman_brown([[1, 1], [2, 1], [3, 1]])["reason"] == "an item does not vary"
+    assert st.spearman_brown(CRONBACH)["reason"] == "not a two-item scale"
+
+
+def test_a_group_whose_scores_only_differ_by_rounding_is_constant():
+    """Scores of 3.2 reached by different additions differ by 1e-16; they do not vary."""
+    flat = [(3.0 + 3.4 + 3.2) / 3, (3.2 + 3.4 + 3.0) / 3, 3.2, (3.4 + 3.0 + 3.2) / 3, 3.2]
+    assert np.var(flat) > 0  # the noise is there
+    groups = {"flat": flat, "other": [1.0, 2.0, 3.0, 4.0, 5.0], "third": [2.0, 2.5, 4.0, 4.5, 5.0]}
+    welch = st.welch_anova(groups)
+    assert welch["F"] is None and "no variance within flat" in welch["reason"]
+    (row, *_) = st.games_howell(groups)  # flat vs other: only other's variance counts
+    assert row["se"] == approx(math.sqrt(np.var([1, 2, 3, 4, 5], ddof=1) / 5))
+    tied = st.kruskal_wallis({"a": flat, "b": list(reversed(flat))})
+    assert tied["reason"] == "no variance: every value is the same"
+
+
+def test_mean_difference_and_equivalence_against_r_t_test_on_sleep():
+    # R ?t.test: t.test(extra ~ group, data = sleep): t = -1.8608, df = 17.776, 95 percent confidence
+    # interval -3.3654832 0.2054832, mean difference -1.58.
+    res = st.mean_difference(SLEEP_1, SLEEP_2)
+    assert res["diff"] == approx(-1.58) and res["ci_low"] == approx(-3.3654832, abs=1e-6)
+    assert res["ci_high"] == approx(0.2054832, abs=1e-6)
+    # Two one-sided tests against +-2 (Schuirmann 1987) from the same published t test: the standard
+    # error is 1.58 / 1.8608, and p = max(P(T > (d + 2) / se), P(T < (d - 2) / se)) on 17.776 df.
+    se = 1.58 / 1.8608
+    expected = max(sps.t.sf((-1.58 + 2) / se, 17.776), sps.t.cdf((-1.58 - 2) / se, 17.776))
+    eq = st.equivalence(SLEEP_1, SLEEP_2, 2.0)
+    assert eq["p"] == approx(expected, abs=2e-4) and eq["df"] == approx(17.776, abs=1e-3)
+    assert st.equivalence(SLEEP_1, SLEEP_2, 10.0)["p"] < 0.001  # a wide margin: clearly equivalent
+    assert st.equivalence([3, 3], [3, 3], 0.5)["reason"] == "neither group varies"
+
+
+def test_the_bootstrap_statistics_from_counts_are_scipys_kruskal_and_mann_whitney():
+    """The intervals compute H and U from counts over the distinct values; on the samples those
+    counts stand for, they equal scipy's kruskal and mannwhitneyu exactly."""
+    from analysis.stats.effects import kruskal_from_counts, u_from_counts
+
+    rng = np.random.default_rng(11)
+    distinct = np.array([1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 4.5, 5.0])
+    for _ in range(20):
+        counts = [rng.integers(0, 4, size=len(distinct)) + (i == 0) for i in range(3)]
+        samples = [np.repeat(distinct, c) for c in counts]
+        h = kruskal_from_counts([c.astype(float) for c in counts])
+        assert h == approx(sps.kruskal(*samples).statistic, rel=1e-10)
+        u = u_from_counts(counts[0].astype(float), counts[1].astype(float))
+        assert u == approx(sps.mannwhitneyu(samples[0], samples[1]).statistic, rel=1e-10)
+
+
+def test_the_bootstrap_intervals_agree_with_scipys_bootstrap():
+    """The same percentile interval as scipy.stats.bootstrap resampling value by value, up to
+    Monte Carlo error (2,000 resamples each)."""
+    groups = {"a": [1, 2, 2, 3, 3.5, 4, 2.5, 3], "b": [2, 2, 4, 4, 5, 4.5, 3],
+              "c": [1, 1, 1, 5, 5, 2, 3, 1.5]}
+    n = sum(len(v) for v in groups.values())
+    res = sps.bootstrap([np.array(v, dtype=float) for v in groups.values()],
+                        lambda *s, axis=-1: sps.kruskal(*s, axis=axis).statistic / (n - 1),
+                        n_resamples=2000, method="percentile", rng=np.random.default_rng(7), vectorized=True)
+    ours = st.epsilon_squared_interval(groups, seed=7)
+    assert ours["ci_low"] == approx(res.confidence_interval.low, abs=0.03)
+    assert ours["ci_high"] == approx(res.confidence_interval.high, abs=0.05)
+    x, y = [19, 22, 16, 29, 24, 22, 18], [20, 11, 17, 12, 17, 21]
+    res = sps.bootstrap([np.array(x, dtype=float), np.array(y, dtype=float)],
+                        lambda a, b, axis=-1: 2 * sps.mannwhitneyu(a, b, axis=axis).statistic / 42 - 1,
+                        n_resamples=2000, method="percentile", rng=np.random.default_rng(7), vectorized=True)
+    ours = st.rank_biserial_interval(x, y, seed=7)
+    assert ours["ci_low"] == approx(res.confidence_interval.low, abs=0.05)
+    assert ours["ci_high"] == approx(res.confidence_interval.high, abs=0.05)
+
+
+def test_effect_size_intervals_are_seeded_and_hold_their_estimate():
+    groups = {"normal": [2.9, 3.0, 2.5, 2.6, 3.2], "obstructive": [3.8, 2.7, 4.0, 2.4],
+              "asbestosis": [2.8, 3.4, 3.7, 2.2, 2.0]}
+    eps = st.kruskal_wallis(groups)["epsilon_squared"]
+    ci = st.epsilon_squared_interval(groups, seed=1)
+    assert 0 <= ci["ci_low"] <= eps <= ci["ci_high"] <= 1
+    assert ci == st.epsilon_squared_interval(groups, seed=1) != st.epsilon_squared_interval(groups, seed=2)
+    r = st.rank_biserial_interval([19, 22, 16, 29, 24], [20, 11, 17, 12], seed=1)
+    assert r["r_rb"] == approx(0.70) and -1 <= r["ci_low"] < 0.70 < r["ci_high"] <= 1
+    (row, *_) = st.pairwise_effects(groups, margin=0.5, seed=1)
+    assert row["a"] == "normal" and row["mean_difference"]["diff"] == approx(2.84 - 3.225)
+    assert row["equivalence"]["margin"] == 0.5 and row["equivalence"]["p"] is not None
+
+
 def test_power_pwr_anova_examples():
     # R pwr::pwr.anova.test examples (Cohen 1988, exercises 8.1 and 8.10):
     # pwr.anova.test(f = 0.28, k = 4, n = 20) -> power = 0.5149793;
@@ -312,20 +427,83 @@ def test_proportional_odds_two_categories_is_the_odds_ratio():
     # With two categories and two groups the model is a logistic regression on a 2 x 2 table; its
     # coefficient is the sample log odds ratio, 12.0 for scipy's fisher_exact docstring table
     # [[6, 2], [1, 4]], with Woolf's SE sqrt(1/6 + 1/2 + 1/1 + 1/4), and the LR test is the G-test.
-    res = st.proportional_odds({"A": [6, 2], "B": [1, 4]})
+    # With one answer per participant the saturated model's sandwich equals the model's information,
+    # so the cluster-robust SE is Woolf's times the small-sample factor sqrt(G / (G - 1)), G = 13.
+    res = st.proportional_odds(one_answer_each({"A": [6, 2], "B": [1, 4]}))
     (coef,) = res["coefficients"]
+    woolf = math.sqrt(1 / 6 + 1 / 2 + 1 + 1 / 4)
     assert coef["odds_ratio"] == approx(12.0, rel=1e-5)
-    assert coef["se"] == approx(math.sqrt(1 / 6 + 1 / 2 + 1 + 1 / 4), rel=1e-3)
+    assert coef["se_naive"] == approx(woolf, rel=1e-3)
+    assert coef["se"] == approx(woolf * math.sqrt(13 / 12), rel=1e-3)
     g = sps.chi2_contingency([[6, 2], [1, 4]], correction=False, lambda_="log-likelihood")
     assert res["lr_chi2"] == approx(g.statistic, rel=1e-6) and res["df"] == 1
+    assert res["po_test"]["df"] == 0 and res["po_test"]["p"] is None  # two categories: nothing to check
 
 
 def test_proportional_odds_undefined_cases():
-    assert st.proportional_odds({"A": [0, 5, 0], "B": [0, 3, 0]})["reason"].startswith("no variance")
-    res = st.proportional_odds({"A": [1, 2, 3], "B": [0, 0, 0]})
+    res = st.proportional_odds(one_answer_each({"A": [0, 5, 0], "B": [0, 3, 0]}))
+    assert res["reason"].startswith("no variance")
+    res = st.proportional_odds(one_answer_each({"A": [1, 2, 3], "B": [0, 0, 0]}))
     assert res["lr_chi2"] is None and res["reason"]
-    res = st.proportional_odds({"A": [3, 2, 1, 0, 0], "B": [1, 2, 3, 1, 0], "C": [0, 0, 0, 0, 0]})
+    counts = {"A": [3, 2, 1, 0, 0], "B": [1, 2, 3, 1, 0], "C": [0, 0, 0, 0, 0]}
+    res = st.proportional_odds(one_answer_each(counts))
     assert res["df"] == 1 and "C" in res["reason"]
+
+
+def _clustered_study(seed: int, shift: float = 0.3) -> tuple[dict, list[tuple[int, int, int]]]:
+    """Four groups of 25 participants, 10 answers each on 1-5, a participant effect of SD 1."""
+    rng = np.random.default_rng(seed)
+    answers, rows = {}, []
+    for g, name in enumerate("abcd"):
+        answers[name] = []
+        for _ in range(25):
+            latent = rng.normal(0, 1) + shift * g + rng.logistic(size=10)
+            person = [int(a) for a in np.digitize(latent, [-2, -0.7, 0.7, 2]) + 1]
+            answers[name].append(person)
+            rows += [(g, a, sum(len(v) for v in answers.values()) - 1) for a in person]
+    return answers, rows
+
+
+def test_proportional_odds_cluster_robust_errors_match_statsmodels():
+    """The sandwich SEs against statsmodels' OrderedModel fitted to the same answers with
+    cov_type="cluster" (groups = participants; its use_correction=False is the plain sandwich, to which
+    ours adds Stata's G/(G - 1)); the naive SEs against its default fit."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    answers, rows = _clustered_study(3)
+    res = st.proportional_odds(answers)
+    data = np.array(rows)
+    model = OrderedModel(data[:, 1] - 1, np.eye(4)[data[:, 0]][:, 1:], distr="logit")
+    clustered = model.fit(method="bfgs", disp=0, cov_type="cluster",
+                          cov_kwds={"groups": data[:, 2], "use_correction": False})
+    naive = model.fit(method="bfgs", disp=0)
+    ours = res["coefficients"]
+    assert [c["beta"] for c in ours] == approx(list(clustered.params[:3]), abs=1e-4)
+    assert [c["se"] for c in ours] == approx(list(clustered.bse[:3] * math.sqrt(100 / 99)), rel=1e-4)
+    assert [c["se_naive"] for c in ours] == approx(list(naive.bse[:3]), rel=1e-4)
+    # ten answers per participant with an ICC near .25: the naive errors are far too small
+    assert all(c["se"] > 1.3 * c["se_naive"] for c in ours)
+    assert res["clusters"] == 100 and res["n"] == 1000 and res["df"] == 3
+    low, high = ours[0]["or_ci_low"], ours[0]["or_ci_high"]
+    assert low < ours[0]["odds_ratio"] < high
+    assert math.log(high / low) == approx(2 * 1.959964 * ours[0]["se"], rel=1e-5)
+
+
+def test_the_proportional_odds_check_is_the_deviance_from_a_distribution_per_group():
+    """With one factor, the nominal test (separate thresholds per group) is the saturated group x
+    category model: its statistic is 2 Σ O log(O / E) with E from the fitted model."""
+    answers, _ = _clustered_study(5)
+    res = st.proportional_odds(answers)
+    table = np.array([np.bincount(np.concatenate(answers[g]), minlength=6)[1:] for g in "abcd"], dtype=float)
+    eta = np.array([0.0] + [c["beta"] for c in res["coefficients"]])
+    cuts = np.array([-np.inf, *res["thresholds"], np.inf])
+    probs = np.diff(1 / (1 + np.exp(-(cuts[None, :] - eta[:, None]))), axis=1)
+    expected = probs * table.sum(axis=1, keepdims=True)
+    assert res["po_test"]["chi2"] == approx(2 * (table * np.log(table / expected)).sum(), rel=1e-5)
+    assert res["po_test"]["df"] == 3 * 3
+    # groups that differ in spread, not in location, break proportional odds
+    spread = {"narrow": [[3]] * 30 + [[2]] * 5 + [[4]] * 5, "wide": [[1]] * 15 + [[5]] * 15 + [[3]] * 10}
+    assert st.proportional_odds(spread)["po_test"]["p"] < 0.001
 
 
 # MASS::housing (Copenhagen housing conditions survey; Madsen 1976), the 72 rows in their order in the

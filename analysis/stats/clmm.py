@@ -1,0 +1,317 @@
+"""The cumulative link mixed model (CLMM): the proportional-odds model of ``ordinal.py`` with random
+intercepts for one factor or two crossed ones, fitted by the Laplace approximation as R's
+ordinal::clmm does (Christensen 2019, R package ordinal; the Laplace step as in lme4, Bates,
+Mächler, Bolker & Walker 2015, J. Stat. Softw. 67(1)).
+
+Model: logit P(Y_i ≤ j) = θ_j - η_i, η_i = x_iβ + Σ_r sd_r u_(r, g_r(i)), u ~ N(0, I), with one SD
+sd_r per factor. With A = ZΛ (row i holds sd_r at the column of its level of factor r) and
+lp_i = log P(y_i | η_i), the Laplace log-likelihood (nAGQ = 1 in R) is
+
+    L(θ, β, sd) = Σ w_i lp_i(η(û)) - ½ ûᵀû - ½ log det H,    H = I + Aᵀ diag(w_i W_i) A,
+
+û the conditional mode and W_i = -∂²lp_i/∂η_i² (≥ 0: the logit model is log-concave in η).
+Its gradient is analytic: the envelope theorem removes û from the first two terms, and the
+log-determinant's derivative tr(H⁻¹ dH) needs ∂W/∂η (third derivatives of lp) and dû =
+H⁻¹ ∂(Aᵀ w ∂lp/∂η), both cheap, since only the entries of H⁻¹ at each response's own levels enter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize, special
+
+from .ordinal import _wald_se
+
+_MODE_TOL = 1e-10  # largest Newton step on û at which the conditional modes count as found
+_BOUNDARY = 1e-4  # a standard deviation below this is reported as 0, a variance at its boundary
+_STEP = 1e-4  # relative central-difference step of the Hessian; the gradient is exact to ~1e-10
+
+
+def _cut_terms(theta: np.ndarray, eta: np.ndarray, y: np.ndarray) -> tuple:
+    """Per response, log P(y | η), 1/P and (f, f', f'') of the logistic density at the upper cut
+    θ_y - η and at the lower cut θ_(y-1) - η (zeros where a cut is infinite): every derivative of
+    log P in η and θ up to the third is built from these.
+
+    One exp per cut: with the tail probability s = 1/(1 + e^|c|) and a = sign(c), F(c) = (1 + a)/2 - as,
+    f = s(1 - s), tanh(c/2) = a(1 - 2s), f' = -f·tanh(c/2), f'' = f·(tanh²(c/2) - 2f). P = F(u) - F(l)
+    is summed from the two tails, so it keeps its digits where both cuts lie in the same tail."""
+    cuts = np.concatenate([[-np.inf], theta, [np.inf]])
+    out = []
+    for c in (cuts[y + 1] - eta, cuts[y] - eta):
+        e = np.exp(-np.abs(c))
+        s = e / (1 + e)
+        a, f = np.copysign(1.0, c), s * (1 - s)
+        t = a * (1 - 2 * s)
+        out.append((a, s, (f, -f * t, f * (t * t - 2 * f))))
+    (a_u, s_u, upper), (a_l, s_l, lower) = out
+    prob = np.clip((a_u - a_l) / 2 + a_l * s_l - a_u * s_u, 1e-300, None)
+    return np.log(prob), 1 / prob, upper, lower
+
+
+class _InnerHessian:
+    """H = I + Aᵀ diag(wW) A, the negative Hessian of the log-density of (y, u) in u.
+
+    Each response lies in one level of each factor, so each factor's own block of H is diagonal:
+    H = [[D, C], [Cᵀ, E]] with D (larger factor) and E diagonal and C dense (q₁ x q₂). It is solved,
+    and its log-determinant taken, through the Schur complement S = E - CᵀD⁻¹C on the smaller factor
+    (q₂ x q₂, inverted outright): O(n + q₁q₂²) per Newton step, never a dense q x q factorisation.
+    One factor: H = D."""
+
+    def __init__(self, ww: np.ndarray, groups: list[np.ndarray], sizes: list[int], sd: np.ndarray):
+        self.d = 1 + sd[0] ** 2 * np.bincount(groups[0], ww, sizes[0])
+        self.logdet = float(np.log(self.d).sum())
+        self.crossed = len(groups) == 2
+        if self.crossed:
+            q1, q2 = sizes
+            e = 1 + sd[1] ** 2 * np.bincount(groups[1], ww, q2)
+            self.c = sd[0] * sd[1] * np.bincount(groups[0] * q2 + groups[1], ww, q1 * q2).reshape(q1, q2)
+            self.k = self.c / self.d[:, None]
+            schur = np.diag(e) - self.c.T @ self.k  # ⪰ I as H is, so its inverse is well conditioned
+            self.s_inv = np.linalg.inv(schur)
+            self.logdet += float(np.linalg.slogdet(schur)[1])
+
+    def solve(self, g: np.ndarray) -> np.ndarray:
+        if not self.crossed:
+            return g / self.d
+        q1 = len(self.d)
+        x2 = self.s_inv @ (g[q1:] - self.k.T @ g[:q1])
+        return np.concatenate([(g[:q1] - self.c @ x2) / self.d, x2])
+
+    def entries(self, groups: list[np.ndarray]) -> np.ndarray:
+        """(H⁻¹)_(g_r(i), g_s(i)) for every response i and factors r, s: shape (R, R, n)."""
+        if not self.crossed:
+            return (1 / self.d[groups[0]])[None, None]
+        m = self.k @ self.s_inv  # D⁻¹CS⁻¹: H⁻¹ = [[D⁻¹ + m Cᵀ D⁻¹, -m], [-mᵀ, S⁻¹]]
+        h11 = (1 / self.d + (m * self.k).sum(axis=1))[groups[0]]
+        h12 = -m[groups[0], groups[1]]
+        return np.array([[h11, h12], [h12, self.s_inv.diagonal()[groups[1]]]])
+
+
+class _Laplace:
+    """The Laplace log-likelihood of one data set and its analytic gradient in (θ, β, sd). The last
+    evaluation's conditional modes are kept: the next one starts its Newton steps from them."""
+
+    def __init__(self, design: np.ndarray, y: np.ndarray, w: np.ndarray, groups: list[np.ndarray],
+                 sizes: list[int]):
+        self.design, self.y, self.w, self.groups, self.sizes = design, y, w, groups, sizes
+        self.k1, self.p = int(y.max()), design.shape[1]
+        self.starts = np.cumsum([0, *sizes[:-1]])
+        self.u = np.zeros(sum(sizes))
+        self.evaluations = 0
+
+    def _at_responses(self, v: np.ndarray) -> np.ndarray:
+        """(R, n): each response's entry of a level vector v, per factor."""
+        return np.stack([v[s + g] for s, g in zip(self.starts, self.groups, strict=True)])
+
+    def _level_sums(self, values: np.ndarray) -> np.ndarray:
+        """Zᵀ values: the sum over each level's responses, factors one after the other."""
+        return np.concatenate([np.bincount(g, values, q)
+                               for g, q in zip(self.groups, self.sizes, strict=True)])
+
+    def _state(self, theta, fixed, sd, u):
+        logp, r, up, lo = _cut_terms(theta, fixed + sd @ self._at_responses(u), self.y)
+        d1, d2 = (up[0] - lo[0]) * r, (up[1] - lo[1]) * r  # -∂lp/∂η, (∂²P/∂η²) / P
+        ww = self.w * np.clip(d1 * d1 - d2, 0, None)
+        h = float(self.w @ logp - u @ u / 2)
+        grad = np.repeat(sd, self.sizes) * self._level_sums(-self.w * d1) - u
+        return h, grad, ww, (r, up, lo, d1, d2)
+
+    def _mode(self, theta, beta, sd):
+        """û by Newton's method on the concave log-density, halving a step that would lower it."""
+        fixed, u = self.design @ beta, self.u
+        h, grad, ww, terms = self._state(theta, fixed, sd, u)
+        for _ in range(100):
+            hess = _InnerHessian(ww, self.groups, self.sizes, sd)
+            step = hess.solve(grad)
+            if not np.abs(step).max() > _MODE_TOL:  # also stops on NaN
+                break
+            for _ in range(50):
+                new = self._state(theta, fixed, sd, u + step)
+                if new[0] >= h - 1e-12 * abs(h):
+                    break
+                step = step / 2
+            u = u + step
+            h, grad, ww, terms = new
+        self.u = u
+        return u, h, ww, hess, terms
+
+    def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """L and its gradient at params = (θ, β, sd); see the module docstring for the terms."""
+        self.evaluations += 1
+        k1, p = self.k1, self.p
+        theta, beta, sd = params[:k1], params[k1:k1 + p], params[k1 + p:]
+        u, h, ww, hess, (r, up, lo, d1, d2) = self._mode(theta, beta, sd)
+        w = self.w
+        d3 = (up[2] - lo[2]) * r
+        own = np.einsum("rsi,s->ri", hess.entries(self.groups), sd)  # (H⁻¹ a_i) at i's own levels
+        lev = sd @ own  # a_iᵀ H⁻¹ a_i = ∂ log det H / ∂(w_i W_i)
+        v = lev * w * (d3 - 3 * d1 * d2 + 2 * d1**3)  # lev·w·∂W/∂η
+        z = hess.solve(np.repeat(sd, self.sizes) * self._level_sums(v))
+        az = sd @ self._at_responses(z)
+        shift = v - az * ww  # ∂ log det H / ∂η_i, through W directly and through û
+        score = -w * d1  # w ∂lp/∂η
+        t = self._level_sums(score)
+        g_beta = self.design.T @ (score - shift / 2)
+        g_sd = (np.add.reduceat((u - z / 2) * t, self.starts) - (ww * own).sum(axis=1)
+                - self._at_responses(u) @ shift / 2)
+        g_theta = np.zeros(k1)
+        for sign, (f, f1, f2), index in ((1, up, self.y), (-1, lo, self.y - 1)):
+            # ∂lp/∂θ, ∂²lp/∂η∂θ and ∂³lp/∂η²∂θ for the threshold at this cut
+            l_t = sign * f * r
+            l_et = sign * r * (f * d1 - f1)
+            l_eet = sign * r * (f2 - f * d2 - 2 * f1 * d1 + 2 * f * d1 * d1)
+            part = w * (l_t + lev * l_eet / 2 - az * l_et / 2)
+            valid = (index >= 0) & (index < k1)
+            g_theta += np.bincount(index[valid], part[valid], k1)
+        loglik = h - hess.logdet / 2
+        return loglik, np.concatenate([g_theta, g_beta, g_sd])
+
+
+def _hessian(model: _Laplace, point: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Hessian of L in the free parameters by central differences of the analytic gradient, each
+    step relative to its parameter's size; symmetrised."""
+    idx = np.flatnonzero(free)
+    out = np.empty((len(idx), len(idx)))
+    for row, j in enumerate(idx):
+        step = _STEP * max(1.0, abs(point[j]))
+        grads = []
+        for sign in (1, -1):
+            x = point.copy()
+            x[j] += sign * step
+            grads.append(model(x)[1][idx])
+        out[row] = (grads[0] - grads[1]) / (2 * step)
+    return (out + out.T) / 2
+
+
+def _identified(info: np.ndarray) -> bool:
+    """Whether the information is positive definite beyond the differencing noise (~1e-7): smallest
+    eigenvalue in correlation scale over 1e-6. A coefficient collinear with others or with the
+    thresholds leaves it singular but for that noise, which would invert to huge, meaningless SEs."""
+    diag = np.diag(info)
+    return bool(np.all(diag > 0) and np.linalg.eigvalsh(info / np.sqrt(np.outer(diag, diag))).min() > 1e-6)
+
+
+def _refused(reason: str, n: int, levels: list[int]) -> dict:
+    return {
+        "thresholds": None, "threshold_se": None, "coefficients": None, "coefficient_se": None,
+        "coefficient_cov": None, "sds": None, "variances": None, "modes": None, "loglik": None,
+        "converged": False, "n": n, "levels": levels, "iterations": 0, "evaluations": 0, "reason": reason,
+    }
+
+
+def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
+         weights: ArrayLike | None = None) -> dict:
+    """Cumulative link mixed model with random intercepts, by the Laplace approximation (as R's
+    ``ordinal::clmm(y ~ x + (1|f1) + (1|f2))``, logit link, nAGQ = 1):
+    logit P(Y ≤ j) = θ_j - xβ - Σ_r b_r, b_r ~ N(0, sd_r²), so a positive β moves answers up.
+
+    ``y``: category index 0..K-1 per response (every category must carry weight); ``design``: n x p
+    fixed effects without an intercept; ``factors``: one or two label arrays (n,), the level of each
+    response in each random factor (two may be crossed); ``weights``: the count each row stands for.
+
+    The outer maximisation (BFGS, analytic gradient) runs on θ_1 and log(θ_j - θ_(j-1)), which keeps
+    the thresholds increasing, on β, and on each sd_r over the whole line: L is even in sd_r, so a
+    variance at the boundary is an ordinary maximum at sd_r = 0, reached at the quadratic rate (log sd
+    would only creep towards -∞), and no bound sd ≥ 0 can hold the optimiser at sd_r = 0, where the
+    gradient in sd_r always vanishes, when that is a saddle. |sd_r| < 1e-4 is reported as 0.
+    SEs invert the Hessian of L in (θ, β, sd), from central differences of its analytic gradient, as
+    R's clmm does; an SD at the boundary is left out of it, so the SEs are conditional on it (said in
+    ``reason``).
+
+    Returns ``thresholds``, ``threshold_se``, ``coefficients``, ``coefficient_se``, ``coefficient_cov``
+    (p x p, for Wald tests), ``sds`` and ``variances`` (per factor, in the order given), ``modes``
+    (per factor, the conditional modes b = sd·û of its levels in sorted label order, R's ``ranef``),
+    ``loglik`` (Laplace, as R's ``logLik``), ``converged``, ``n`` (responses), ``levels`` (per
+    factor), ``iterations``, ``evaluations`` (of L and its gradient, the Hessian's included) and
+    ``reason`` (None, or what went wrong in words). All responses in one category, or a factor with
+    one level, give None estimates with a reason; malformed input raises ValueError.
+    """
+    y = np.asarray(y, dtype=int)
+    design = np.asarray(design, dtype=float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    labels = [np.asarray(f) for f in factors]
+    if y.ndim != 1 or design.ndim != 2 or design.shape[0] != len(y) or w.shape != y.shape:
+        raise ValueError("design must be n x p, with one category and one weight per response")
+    if len(labels) not in (1, 2) or any(f.shape != y.shape for f in labels):
+        raise ValueError("factors must be one or two arrays, one level per response")
+    if len(y) and (y.min() < 0 or np.any(w < 0) or not np.all(np.isfinite(design))):
+        raise ValueError("categories are indices from 0, weights are not negative, the design is finite")
+    keep = w > 0
+    y, design, w = y[keep], design[keep], w[keep]
+    coded = [np.unique(f[keep], return_inverse=True) for f in labels]
+    levels = [len(c) for c, _ in coded]
+    marg = np.bincount(y, weights=w)
+    if np.count_nonzero(marg) < 2:
+        return _refused("no variance: every response is in the same category", len(y), levels)
+    if np.any(marg == 0):
+        raise ValueError(f"every category 0..{len(marg) - 1} needs weight; counts are {marg.tolist()}")
+    if min(levels) < 2:
+        return _refused("a random factor needs at least two levels", len(y), levels)
+    order = sorted(range(len(levels)), key=lambda r: -levels[r])  # the larger factor is solved directly
+    model = _Laplace(design, y, w, [coded[r][1].ravel() for r in order], [levels[r] for r in order])
+    k1, p, n_sd = len(marg) - 1, design.shape[1], len(levels)
+    steps = np.tril(np.ones((k1, k1)))
+
+    def natural(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.cumsum(np.concatenate([x[:1], np.exp(x[1:k1])])), x[k1:]])
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loglik, grad = model(natural(x))
+        jac = steps * np.concatenate([[1.0], np.exp(x[1:k1])])
+        return -loglik, -np.concatenate([jac.T @ grad[:k1], grad[k1:]])
+
+    theta0 = special.logit(np.cumsum(marg)[:-1] / marg.sum())
+    start = np.concatenate([theta0[:1], np.log(np.maximum(np.diff(theta0), 1e-3)), np.zeros(p),
+                            np.ones(n_sd)])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # gtol scales as the gradient does, with the responses' weight: ~1e-4 for a thousand, far
+        # below what moves an estimate by a thousandth of its SE
+        fit = optimize.minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-7 * w.sum()})
+        point = natural(fit.x)
+        sd = point[k1 + p:]
+        sd[:] = np.where(np.abs(sd) < _BOUNDARY, 0.0, np.abs(sd))
+        loglik, grad = model(point)
+        modes = [sd[i] * model.u[s:s + q]
+                 for i, (s, q) in enumerate(zip(model.starts, model.sizes, strict=True))]
+        free = np.concatenate([np.ones(k1 + p, dtype=bool), sd > 0])
+        info = -_hessian(model, point, free)
+    ses = _wald_se(info) if _identified(info) else None
+    back = np.argsort(order)  # from the fitting order back to the order the factors were given
+    sd_given = [float(sd[i]) for i in back]
+    # converged: BFGS says so, or the Newton step left would raise L by under 1e-6
+    converged = bool(fit.success) or (
+        ses is not None and grad[free] @ np.linalg.solve(info, grad[free]) < 2e-6)
+    zero = [str(r + 1) for r in range(n_sd) if sd_given[r] == 0]
+    notes = []
+    if zero:
+        which = f"variance of factor {zero[0]} is" if len(zero) == 1 else "variances of factors 1 and 2 are"
+        notes.append(f"the {which} estimated at 0 (the boundary); the SEs are conditional on it")
+    if not converged:
+        notes.append(f"the optimiser did not converge: {fit.message}")
+    if ses is None:
+        notes.append("the Hessian is singular or not negative definite at the estimate, so there are no SEs "
+                     "(a coefficient may not be identified: a collinear design or separation)")
+    if np.any(np.abs(point) > 15):
+        notes.append("estimates unstable (beyond ±15 on the logit scale): the answers may lie entirely at "
+                     "one end of the scale for some value of a predictor or some level of a factor")
+    cov = None if ses is None else np.linalg.inv(info)[k1:k1 + p, k1:k1 + p]
+    return {
+        "thresholds": [float(t) for t in point[:k1]],
+        "threshold_se": None if ses is None else ses[:k1],
+        "coefficients": [float(b) for b in point[k1:k1 + p]],
+        "coefficient_se": None if ses is None else ses[k1:k1 + p],
+        "coefficient_cov": None if cov is None else cov.tolist(),
+        "sds": sd_given,
+        "variances": [s * s for s in sd_given],
+        "modes": [[float(b) for b in modes[i]] for i in back],
+        "loglik": float(loglik),
+        "converged": converged,
+        "n": len(y),
+        "levels": levels,
+        "iterations": int(fit.nit),
+        "evaluations": model.evaluations,
+        "reason": "; ".join(notes) or None,
+    }
