@@ -16,6 +16,7 @@ from studyapp.models import (
     PageVisit,
     Participant,
     Response,
+    Stimulus,
     StimulusTrace,
     Study,
 )
@@ -26,6 +27,8 @@ from traces.grading.table import DEFINITIONS, model_rows
 from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 
 from .model_table import decorate
+from .models import AnalysisPlan
+from .report import Options, PlanData
 
 _S = Participant.Status
 TRIAL_PREFIX = "trial-"
@@ -64,6 +67,8 @@ class StudyData:
     participants: list[ParticipantData]  # finished (completed or screened out), real
     attrition: dict[str, dict[str, int]]  # condition -> counts
     model_tables: list[dict]  # Table 1 of each dataset with evaluations (model_table_data)
+    plan: PlanData = field(default_factory=PlanData)
+    stimuli: dict[int, str] = field(default_factory=dict)  # id -> code
 
 
 def gather(study: Study, now=None) -> StudyData:
@@ -112,6 +117,30 @@ def gather(study: Study, now=None) -> StudyData:
         participants=list(people.values()),
         attrition=attrition(study, now),
         model_tables=[model_table_data(dataset) for dataset in model_datasets()],
+        plan=plan_data(study),
+        stimuli=dict(Stimulus.objects.filter(study=study).values_list("pk", "code")),
+    )
+
+
+def plan_data(study: Study) -> PlanData:
+    """The study's analysis plan as plain data; the defaults where it has none."""
+    plan = AnalysisPlan.objects.filter(study=study).first()
+    if plan is None:
+        return PlanData()
+    return PlanData(
+        primary_outcomes=tuple(plan.primary_outcomes),
+        primary_test=plan.primary_test,
+        pairwise=plan.pairwise,
+        options=Options(
+            attention=plan.exclude_failed_attention, speeders=plan.exclude_speeders,
+            speeder_seconds=plan.speeder_seconds, straightlining=plan.exclude_straightliners,
+            straightline_scope=plan.straightline_scope,
+        ),
+        equivalence_margin=plan.equivalence_margin,
+        alpha=plan.alpha,
+        notes=plan.notes,
+        registered_at=plan.registered_at.isoformat() if plan.registered_at else None,
+        exists=True,
     )
 
 

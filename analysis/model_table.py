@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from traces.grading.table import DEFINITIONS, STEP_DEFINITIONS
 
 from . import stats as st
-from .report import SEED, words_independence
+from .report.build import SEED
+from .report.words import words_independence
 
 __all__ = ["FIGURES", "TABLE_NAMES", "csv_header", "csv_rows", "decorate", "render_text"]
 

@@ -29,8 +29,9 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
             "for the page.",
             content_type="text/plain; charset=utf-8",
         )
-    options = Options.from_query(request.GET)
-    result, scores = build_with_scores(gather(study), options)
+    data = gather(study)
+    options = Options.from_query(request.GET, default=data.plan.options)
+    result, scores = build_with_scores(data, options)
     if fmt == "json":
         return HttpResponse(to_json(result), content_type="application/json; charset=utf-8")
     if fmt == "html":  # a saved file: no form or links, which would do nothing there

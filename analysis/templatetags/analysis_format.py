@@ -3,7 +3,7 @@
 from django import template
 from django.template.defaultfilters import floatformat
 
-from analysis.report import fmt_p
+from analysis.report.words import fmt_p
 
 register = template.Library()
 

@@ -115,7 +115,8 @@ def test_json_report_words_not_nan(staff, uneven_study):
     assert construct["ordinal"]["df"] == 1 and left_out in construct["ordinal"]["reason"]
     pair = next(d for d in construct["dunn"] if d["b"] == "posthoc")
     assert pair["p"] is None and pair["words"] == "Not computed: fewer than two participants in posthoc."
-    assert construct["reliability"]["k"] == 2
+    assert construct["reliability"]["pooled"]["k"] == 2
+    assert construct["reliability"]["spearman_brown"]["n"] == 6
     assert report["power"]["planned"]["f"] == pytest.approx(0.3375, abs=1e-3)  # 4 groups of 25
     assert report["power"]["analysed"]["f"] is None  # harmonic mean of 3, 2, 1 is under 2
     assert report["power"]["analysed"]["words"].startswith("Not computed")
@@ -188,8 +189,8 @@ def test_report_notes_are_sentences_not_nested_parentheses(staff, uneven_study):
     html = staff.get(url(uneven_study, straightlining=0)).content.decode()
     assert ("Left out for fewer than two participants: r1_summary (n = 1), posthoc (n = 0); estimates "
             "unstable, as a group may lie entirely at one end of the scale.") in html
-    results = re.findall(r"<p>(?:Kruskal|Welch|Proportional-odds).*?</p>", html, flags=re.S)
-    assert len(results) == 3 * 5 + 4  # and one Kruskal-Wallis test per end-of-study item
+    results = re.findall(r"<p>(?:Kruskal|Welch|Proportional-odds|Cumulative).*?</p>", html, flags=re.S)
+    assert len(results) == 4 * 5 + 4  # and one paragraph of tests per end-of-study item
     for text in results:
         depth = deepest = 0
         for char in re.sub(r"<[^>]+>", "", text):
@@ -215,8 +216,8 @@ def test_downloaded_html_has_no_controls_and_states_the_exclusions(staff, uneven
     links = re.findall(r'<a href="([^"]*)"', html)
     assert links and all(link.startswith("#") for link in links)
     assert all(f'id="{link[1:]}"' in html for link in links)
-    assert ("Exclusions applied: Failed the attention check; Same value on every per-trial item of all "
-            "trials.") in html
+    assert ("Exclusions applied: Failed as many attention checks as the study allows; Same value on every "
+            "per-trial item of all trials.") in html
     page = staff.get(url(uneven_study, speeders=0)).content.decode()
     assert "<form" in page and "speeders=0&amp;format=html" in page
 

@@ -24,24 +24,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
+        # the exclusions default to the study's analysis plan; any given here is a deviation from it
         parser.add_argument("--no-attention", action="store_true", help="Keep failed attention checks.")
         parser.add_argument("--no-speeders", action="store_true", help="Keep speeders.")
         parser.add_argument(
-            "--speeder-seconds", type=_seconds, default=Options.speeder_seconds,
-            help="Speeders: median trial page time under this many seconds (default 10).",
+            "--speeder-seconds", type=_seconds,
+            help="Speeders: median trial page time under this many seconds (default: the plan's, 10).",
         )
         parser.add_argument("--no-straightlining", action="store_true", help="Keep straight-liners.")
-        parser.add_argument("--straightline-scope", choices=["all", "trial"], default="all")
+        parser.add_argument("--straightline-scope", choices=["all", "trial"])
 
     def handle(self, *args, **options) -> None:
         try:
             study = Study.objects.get(slug=options["slug"])
         except Study.DoesNotExist as missing:
             raise CommandError(f"No study with slug {options['slug']!r}.") from missing
-        report = build(gather(study), Options(
-            attention=not options["no_attention"], speeders=not options["no_speeders"],
-            speeder_seconds=options["speeder_seconds"], straightlining=not options["no_straightlining"],
-            straightline_scope=options["straightline_scope"],
+        data = gather(study)
+        planned = data.plan.options
+        report = build(data, Options(
+            attention=planned.attention and not options["no_attention"],
+            speeders=planned.speeders and not options["no_speeders"],
+            speeder_seconds=(
+                planned.speeder_seconds if options["speeder_seconds"] is None else options["speeder_seconds"]
+            ),
+            straightlining=planned.straightlining and not options["no_straightlining"],
+            straightline_scope=options["straightline_scope"] or planned.straightline_scope,
         ))
         if options["json"]:
             self.stdout.write(to_json(report))
@@ -53,6 +60,11 @@ class Command(BaseCommand):
             f"analysed: {ex['analysed_total']} ("
             + ", ".join(f"{c}: {n}" for c, n in ex["analysed"].items()) + ")"
         )
+        self.stdout.write(f"Analysis plan: {report['plan']['words']}")
+        for result in report["primary"]["outcomes"] + report["secondary"]["outcomes"]:
+            adjusted = result["p_holm_family"]
+            holm = f" (Holm across the family: p = {adjusted:.3f})" if adjusted is not None else ""
+            self.stdout.write(f"Planned test, {result['label']}: {result['words']}{holm}")
         for c in report["constructs"]:
             means = ", ".join(
                 f"{d['condition']} {d['mean']:.2f}" if d["mean"] is not None else f"{d['condition']} -"

@@ -1,0 +1,45 @@
+"""The analysis plan in the admin: written and registered before data come in, read-only after."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import AnalysisPlan
+
+
+@admin.register(AnalysisPlan)
+class AnalysisPlanAdmin(admin.ModelAdmin):
+    list_display = ("study", "primary_test", "pairwise", "equivalence_margin", "registered_at")
+    readonly_fields = ("registered_at",)
+    actions = ["register_plans"]
+    fieldsets = [
+        (None, {"fields": ("study", "notes", "registered_at")}),
+        ("Confirmatory test", {"fields": ("primary_outcomes", "primary_test", "pairwise", "alpha",
+                                          "equivalence_margin")}),
+        ("Exclusions", {"fields": ("exclude_failed_attention", "exclude_speeders", "speeder_seconds",
+                                   "exclude_straightliners", "straightline_scope")}),
+    ]
+
+    def has_change_permission(self, request: HttpRequest, obj: AnalysisPlan | None = None) -> bool:
+        """A registered plan is shown, never edited."""
+        if obj is not None and obj.registered_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: AnalysisPlan | None = None) -> bool:
+        if obj is not None and obj.registered_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Register the selected plans (time-stamped; they cannot change afterwards)")
+    def register_plans(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for plan in queryset:
+            try:
+                plan.register()
+            except ValidationError as problem:
+                self.message_user(request, f"{plan.study}: not registered: {' '.join(problem.messages)}",
+                                  messages.ERROR)
+                continue
+            self.message_user(request, f"{plan.study}: registered {plan.registered_at:%Y-%m-%d %H:%M} UTC.",
+                              messages.SUCCESS)

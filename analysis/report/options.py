@@ -1,0 +1,82 @@
+"""Which finished participants are analysed: the exclusion rules, from the analysis plan or the page."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Options:
+    attention: bool = True
+    speeders: bool = True
+    speeder_seconds: float = 10.0
+    straightlining: bool = True
+    straightline_scope: str = "all"  # "all": one value on every per-trial item; "trial": in any trial
+
+    @classmethod
+    def from_query(cls, query, default: Options | None = None) -> Options:
+        """From request.GET-like mappings (attention=0, speeders=0, speeder_seconds=8, ...); what the
+        query leaves out comes from ``default`` (the analysis plan's rules)."""
+        base = default or cls()
+
+        def flag(name: str, value: bool) -> bool:
+            given = query.get(name)
+            return value if given is None else given.lower() not in ("0", "false", "no", "off")
+
+        try:
+            seconds = speeder_seconds(query.get("speeder_seconds", base.speeder_seconds))
+        except ValueError:
+            seconds = base.speeder_seconds
+        scope = query.get("straightline_scope", base.straightline_scope)
+        return cls(
+            attention=flag("attention", base.attention),
+            speeders=flag("speeders", base.speeders),
+            speeder_seconds=seconds,
+            straightlining=flag("straightlining", base.straightlining),
+            straightline_scope=scope if scope in ("all", "trial") else base.straightline_scope,
+        )
+
+
+def speeder_seconds(text: str | float) -> float:
+    """The speeder threshold: a finite number of seconds, zero or more, else ValueError in words; one
+    check for the page's query and the analyze command (nan or -5 would flag no one, inf everyone)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"the speeder threshold must be a number of seconds, zero or more, not {text!r}")
+    return value
+
+
+def criteria(options: Options) -> list[tuple[str, str, bool]]:
+    """(key, label, applied) of each exclusion criterion."""
+    from .words import num
+
+    scope = "of a trial" if options.straightline_scope == "trial" else "of all trials"
+    return [
+        ("attention", "Failed as many attention checks as the study allows", options.attention),
+        ("speeders", f"Median trial page time under {num(options.speeder_seconds, 1)} s", options.speeders),
+        ("straightlining", f"Same value on every per-trial item {scope}", options.straightlining),
+    ]
+
+
+def flags(person, trial_items: set[str], options: Options) -> dict[str, bool]:
+    """Which criteria flag a participant (whether or not they are applied)."""
+    trial_answers = {k: v for k, v in person.answers.items() if k[0] is not None and k[1] in trial_items}
+    if options.straightline_scope == "trial":
+        by_trial: dict = {}
+        for (stimulus, _code), value in trial_answers.items():
+            by_trial.setdefault(stimulus, []).append(value)
+        straight = any(len(v) > 1 and len(set(v)) == 1 for v in by_trial.values())
+    else:
+        values = list(trial_answers.values())
+        straight = len(values) > 1 and len(set(values)) == 1
+    seconds = person.trial_seconds
+    return {
+        "attention": person.attention_passed is False,
+        "speeders": bool(seconds) and statistics.median(seconds) < options.speeder_seconds,
+        "straightlining": straight,
+    }

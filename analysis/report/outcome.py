@@ -1,0 +1,156 @@
+"""One outcome analysed: descriptives, the tests across conditions, pairwise comparisons with
+effect sizes and intervals, equivalence, the ordinal models, and the scale's reliability."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from .. import stats as st
+from .scores import Outcome
+from .words import (
+    ALPHA,
+    interval,
+    not_computed,
+    num,
+    words_difference,
+    words_equivalence,
+    words_kruskal,
+    words_pair,
+    words_wald,
+    words_welch,
+)
+
+N_BOOT = 2000
+# The mixed model is fitted where it stays within the report's time budget: up to this many answers
+# per outcome (a study of 1,000 participants with 30 answers each); beyond, the cluster-robust
+# model stands in and the report says so.
+MIXED_MAX_ANSWERS = 30_000
+
+
+def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int, *,
+            finished: dict[str, int], analysed: dict[str, int], mixed: bool = True) -> dict:
+    """Every statistic of one outcome, JSON-ready (see the module docstring)."""
+    groups = outcome.scores
+    kruskal = st.kruskal_wallis(groups)
+    interval_ = st.epsilon_squared_interval(groups, seed=seed)
+    kruskal["epsilon_squared_ci"] = [interval_["ci_low"], interval_["ci_high"]]
+    welch = st.welch_anova(groups)
+    ordinal = st.proportional_odds(outcome.answers)
+    block = {
+        "key": outcome.key,
+        "label": outcome.label,
+        "items": outcome.items,
+        "descriptives": [
+            _describe(c, groups[c], finished.get(c, 0), analysed.get(c, 0), seed=seed + j)
+            for j, c in enumerate(codes)
+        ],
+        "kruskal": {**kruskal, "words": words_kruskal(kruskal)},
+        "welch": {**welch, "words": words_welch(welch)},
+        "dunn": [{**r, "words": words_pair(r, "dunn")} for r in st.dunn(groups)],
+        "mann_whitney": [
+            {**r, "words": words_pair(r, "mann_whitney")} for r in st.pairwise_mann_whitney(groups)
+        ],
+        "games_howell": [{**r, "words": words_pair(r, "games_howell")} for r in st.games_howell(groups)],
+        "effects": [
+            {**r, "words": words_difference(r),
+             "equivalence_words": words_equivalence(r["equivalence"], alpha)}
+            for r in st.pairwise_effects(groups, margin, seed=seed + 50)
+        ],
+        "ordinal": {**ordinal, "words": words_wald(ordinal, "Cluster-robust Wald"), "counts": outcome.counts,
+                    "contrasts": _robust_contrasts(ordinal)},
+        "mixed": mixed_model(outcome, codes) if mixed else {"fitted": False, "reason": "not asked for"},
+        "reliability": reliability(outcome, codes),
+    }
+    return block
+
+
+def mixed_model(outcome: Outcome, codes: list[str]) -> dict:
+    """The cumulative link mixed model of the answers on condition with random intercepts for
+    participants and stimuli (crossed), as R's ordinal::clmm; its joint Wald test of the conditions
+    and the pairwise contrasts (Holm within the outcome) with odds ratios."""
+    out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None}
+    present = [c for c in codes if len(outcome.answers.get(c, [])) >= 2]
+    rows = [r for r in outcome.rows if r[0] in present]
+    values = np.array([r[3] for r in rows], dtype=int)
+    if len(present) < 2:
+        out["reason"] = "fewer than two conditions with at least two participants"
+    elif len(rows) > MIXED_MAX_ANSWERS:
+        out["reason"] = (f"{len(rows):,} answers, over the {MIXED_MAX_ANSWERS:,} the report fits the mixed "
+                         "model for within its time budget; the cluster-robust model stands in")
+    elif len(np.unique(values)) < 2:
+        out["reason"] = "no variance: every answer is the same"
+    if out["reason"]:
+        return out
+    condition = np.array([present.index(r[0]) for r in rows])
+    factors = [np.unique([r[1] for r in rows], return_inverse=True)[1],
+               np.unique([r[2] for r in rows], return_inverse=True)[1]]
+    design = np.eye(len(present))[condition][:, 1:]
+    fit = st.clmm(np.unique(values, return_inverse=True)[1], design, factors)
+    kept = ("thresholds", "coefficients", "coefficient_se", "sds", "loglik", "converged")
+    out.update({k: fit[k] for k in kept if k in fit})
+    out.update(reference=present[0], conditions=present, df=len(present) - 1, n=len(rows),
+               reason=fit["reason"])
+    if fit.get("coefficient_cov") is None:
+        out["reason"] = fit["reason"] or "the model could not be fitted"
+        return out
+    beta, cov = np.asarray(fit["coefficients"]), np.asarray(fit["coefficient_cov"])
+    try:
+        wald = float(beta @ np.linalg.solve(cov, beta))
+    except np.linalg.LinAlgError:
+        out["reason"] = "the coefficients' covariance is singular"
+        return out
+    out.update(fitted=True, wald_chi2=wald, p=float(sps.chi2.sf(wald, len(present) - 1)))
+    out["contrasts"] = [{**row, "words": words_pair(row, "model") if row["p"] is not None
+                         else not_computed(row["reason"])} for row in st.contrasts(present, beta, cov)]
+    sds = fit.get("sds") or []
+    out["words"] = words_wald(out, "Wald") + (
+        f"; random-intercept SDs: participants {num(sds[0])}, stimuli {num(sds[1])}" if len(sds) == 2 else ""
+    )
+    return out
+
+
+def _robust_contrasts(ordinal: dict) -> list[dict]:
+    """Pairwise contrasts of the cluster-robust proportional-odds model."""
+    if ordinal["coefficient_cov"] is None:
+        return []
+    labels = [ordinal["reference"]] + [c["group"] for c in ordinal["coefficients"]]
+    rows = st.contrasts(labels, [c["beta"] for c in ordinal["coefficients"]], ordinal["coefficient_cov"])
+    return [{**r, "words": words_pair(r, "model") if r["p"] is not None else not_computed(r["reason"])}
+            for r in rows]
+
+
+def reliability(outcome: Outcome, codes: list[str]) -> dict:
+    """Cronbach's alpha with Feldt's interval, pooled and per condition, over the outcome's items
+    (each averaged over a participant's trials); Spearman-Brown where the scale has two items."""
+    complete = [(c, [means[i] for i in outcome.items]) for c, means in outcome.item_means
+                if all(i in means for i in outcome.items)]
+    pooled = st.cronbach_alpha([row for _, row in complete]) if len(outcome.items) > 1 else None
+    return {
+        "pooled": _alpha_words(pooled),
+        "by_condition": [
+            {"condition": c, **_alpha_words(st.cronbach_alpha([row for k, row in complete if k == c]))}
+            for c in codes
+        ] if len(outcome.items) > 1 else [],
+        "spearman_brown": (
+            st.spearman_brown([row for _, row in complete]) if len(outcome.items) == 2 else None
+        ),
+    }
+
+
+def _alpha_words(res: dict | None) -> dict:
+    if res is None:
+        return {"alpha": None, "words": "Not computed: fewer than two items."}
+    if res["alpha"] is None:
+        return {**res, "words": not_computed(res["reason"])}
+    return {**res, "words": f"{ALPHA} = {num(res['alpha'], 2, False)}, "
+                            f"{interval(res['ci_low'], res['ci_high'], 2, False)}, n = {res['n']}"}
+
+
+def _describe(condition: str, scores: list[float], finished: int, analysed: int, seed: int) -> dict:
+    """A condition's descriptives; where everyone who finished was excluded, the note says so, since
+    "no participants" beside an exclusions table counting them reads as a contradiction."""
+    out = {"condition": condition, **st.describe(scores, n_boot=N_BOOT, seed=seed)}
+    if finished and not analysed:
+        out["reason"] = f"none left after the exclusions ({finished} finished)"
+    return out

@@ -1,0 +1,60 @@
+"""The analysis plan as plain data (the report knows nothing of Django): the confirmatory test,
+its outcomes and pairwise procedure, the exclusion rules, the equivalence margin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .options import Options
+
+TEST_NAMES = {
+    "ordinal_mixed": "the cumulative link mixed model (random intercepts for participants and stimuli)",
+    "kruskal": "the Kruskal-Wallis test on participants' scores",
+    "welch": "Welch's ANOVA on participants' scores",
+}
+PAIRWISE_NAMES = {
+    "model": "the model's pairwise contrasts (Wald z, Holm)",
+    "dunn": "Dunn's tests (Holm)",
+    "mann_whitney": "Mann-Whitney U tests (Holm)",
+    "games_howell": "Games-Howell comparisons",
+}
+
+
+PRIMARY_DEFAULT = ("predictability", "understandability", "faithfulness", "cognitive_load")
+
+
+@dataclass(frozen=True)
+class PlanData:
+    primary_outcomes: tuple[str, ...] = PRIMARY_DEFAULT
+    primary_test: str = "ordinal_mixed"
+    pairwise: str = "model"
+    options: Options = field(default_factory=Options)
+    equivalence_margin: float = 0.5
+    alpha: float = 0.05
+    notes: str = ""
+    registered_at: str | None = None  # ISO time stamp; None: not registered (the defaults, or a draft)
+    exists: bool = False  # whether the study has a plan at all
+
+    def summary(self) -> dict:
+        return {
+            "exists": self.exists,
+            "registered_at": self.registered_at,
+            "primary_outcomes": list(self.primary_outcomes),
+            "primary_test": self.primary_test,
+            "pairwise": self.pairwise,
+            "exclusions": asdict(self.options),
+            "equivalence_margin": self.equivalence_margin,
+            "alpha": self.alpha,
+            "notes": self.notes,
+            "words": self.words(),
+        }
+
+    def words(self) -> str:
+        draft = "the study's draft plan." if self.exists else "the platform's defaults."
+        status = f"Registered {self.registered_at}." if self.registered_at else f"Not registered: {draft}"
+        return (
+            f"{status} Primary outcomes: {', '.join(self.primary_outcomes)} (Holm across them); the "
+            f"composite is its own family. Test: {TEST_NAMES[self.primary_test]}; pairwise: "
+            f"{PAIRWISE_NAMES[self.pairwise]}. Equivalence margin: \u00b1{self.equivalence_margin:g} scale "
+            f"points (two one-sided tests); \u03b1 = {self.alpha:g}."
+        )

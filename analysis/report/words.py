@@ -1,0 +1,91 @@
+"""Results in words, as APA style writes them."""
+
+from __future__ import annotations
+
+ALPHA, CHI, EPS, MINUS = "\u03b1", "\u03c7", "\u03b5", "\u2212"
+
+
+def num(x: float, digits: int = 2, leading_zero: bool = True) -> str:
+    text = f"{abs(x):.{digits}f}"
+    if not leading_zero and text.startswith("0."):
+        text = text[1:]
+    return (MINUS if x < 0 and float(text) != 0 else "") + text
+
+
+def fmt_p(p: float, name: str = "p") -> str:
+    return f"{name} < .001" if p < 0.001 else f"{name} = {num(p, 3, False)}"
+
+
+def interval(low: float | None, high: float | None, digits: int = 2, leading_zero: bool = True) -> str:
+    if low is None or high is None:
+        return "95% CI not computed"
+    return f"95% CI [{num(low, digits, leading_zero)}, {num(high, digits, leading_zero)}]"
+
+
+def not_computed(reason: str | None) -> str:
+    return f"Not computed: {reason}."
+
+
+def words_kruskal(r: dict) -> str:
+    if r["H"] is None:
+        return not_computed(r["reason"])
+    eps = num(r["epsilon_squared"], 2, False)
+    text = f"H({r['df']}) = {num(r['H'])}, {fmt_p(r['p'])}, {EPS}\u00b2 = {eps}"
+    if r.get("epsilon_squared_ci"):
+        low, high = r["epsilon_squared_ci"]
+        text += f", {interval(low, high, 2, False)}"
+    return text
+
+
+def words_welch(r: dict) -> str:
+    if r["F"] is None:
+        return not_computed(r["reason"])
+    return f"F({r['df1']}, {num(r['df2'])}) = {num(r['F'])}, {fmt_p(r['p'])}"
+
+
+def words_wald(r: dict, what: str = "Wald") -> str:
+    """A joint test of the condition effects of an ordinal model."""
+    if r.get("wald_chi2") is None:
+        return not_computed(r["reason"])
+    return f"{what} {CHI}\u00b2({r['df']}) = {num(r['wald_chi2'])}, {fmt_p(r['p'])}"
+
+
+def words_independence(r: dict) -> str:
+    if r["p"] is None:
+        return not_computed(r["reason"])
+    if r["test"] == "chi2":
+        return f"{CHI}\u00b2({r['df']}) = {num(r['statistic'])}, {fmt_p(r['p'])}"
+    if r["test"] == "fisher":
+        return f"Fisher's exact test, {fmt_p(r['p'])}"
+    return f"Fisher's exact test (Monte Carlo), {fmt_p(r['p'])}"
+
+
+def words_pair(row: dict, stat: str) -> str:
+    if row.get("reason") and row.get("p") is None:
+        return not_computed(row["reason"])
+    if stat == "dunn":
+        return f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}"
+    if stat == "mann_whitney":
+        return f"U = {num(row['U'], 1)}, {fmt_p(row['p_holm'], 'p(Holm)')}, r = {num(row['r_rb'], 2, False)}"
+    if stat == "model":
+        return (f"OR = {num(row['odds_ratio'])}, {interval(row['or_ci_low'], row['or_ci_high'])}, "
+                f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}")
+    return f"t({num(row['df'], 1)}) = {num(row['t'])}, {fmt_p(row['p'])}"
+
+
+def words_difference(effects: dict) -> str:
+    """The difference in means with Welch's interval, and the rank-biserial r with its interval."""
+    diff, r = effects["mean_difference"], effects["r_rb"]
+    if diff["diff"] is None:
+        return not_computed(effects["reason"])
+    text = f"M\u2081 \u2212 M\u2082 = {num(diff['diff'])}, {interval(diff['ci_low'], diff['ci_high'])}"
+    if r["r_rb"] is not None:
+        text += f"; r = {num(r['r_rb'], 2, False)}, {interval(r['ci_low'], r['ci_high'], 2, False)}"
+    return text
+
+
+def words_equivalence(eq: dict, alpha: float) -> str:
+    if eq["p"] is None:
+        return not_computed(eq["reason"])
+    verdict = "equivalent" if eq["p"] < alpha else "equivalence not shown"
+    return f"TOST against \u00b1{num(eq['margin'])}: {fmt_p(eq['p'])} ({verdict})"

@@ -1,0 +1,147 @@
+"""The analysis plan: registered before data come in, run first by the report, every other choice
+reported as a sensitivity analysis; and scores exact enough that equal scores tie."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+
+from analysis.data import ItemInfo, ParticipantData
+from analysis.models import AnalysisPlan
+from analysis.report.scores import outcomes
+from tests.analysis.test_report import complete, move, url
+from tests.conftest import make_study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("researcher", "r@example.org", "pw"))
+    return client
+
+
+@pytest.fixture
+def study():
+    """Three participants in each condition, and one more in decomposition who fails the checks."""
+    study = make_study("planned", trials=2)
+    codes = ["decomposition", "r1", "r1_summary", "posthoc"] * 3
+    for offset, code in enumerate(codes):
+        move(complete(Client(), study, offset), code)
+    move(complete(Client(), study, 20, attention="fail"), "decomposition")
+    return study
+
+
+def test_a_registered_plan_cannot_change(study):
+    plan = AnalysisPlan.objects.create(study=study)
+    plan.notes = "H1: decomposition traces are rated more predictable."
+    plan.save()  # a draft can change
+    plan.register()
+    assert plan.registered_at is not None
+    plan.alpha = 0.01
+    with pytest.raises(ValidationError, match=r"was registered on .* and cannot change"):
+        plan.save()
+    with pytest.raises(ValidationError, match="Already registered"):
+        plan.register()
+    assert AnalysisPlan.objects.get(pk=plan.pk).alpha == 0.05
+
+
+def test_the_plan_refuses_a_pairwise_procedure_that_does_not_go_with_its_test(study):
+    plan = AnalysisPlan(study=study, primary_test="kruskal", pairwise="games_howell", primary_outcomes=["x"])
+    with pytest.raises(ValidationError) as refused:
+        plan.full_clean()
+    assert set(refused.value.message_dict) == {"pairwise", "primary_outcomes"}
+
+
+def test_the_admin_registers_a_plan_and_then_shows_it_read_only(staff, study):
+    plan = AnalysisPlan.objects.create(study=study)
+    changelist = reverse("admin:analysis_analysisplan_changelist")
+    staff.post(changelist, {"action": "register_plans", "_selected_action": [plan.pk]})
+    plan.refresh_from_db()
+    assert plan.registered_at is not None
+    page = staff.get(reverse("admin:analysis_analysisplan_change", args=[plan.pk])).content.decode()
+    assert 'name="alpha"' not in page  # no inputs: read-only
+
+
+def test_the_report_runs_the_plan_first_and_the_rest_as_sensitivity_analyses(staff, study):
+    plan = AnalysisPlan.objects.create(study=study, primary_outcomes=["faithfulness", "predictability"],
+                                       primary_test="kruskal", pairwise="dunn", equivalence_margin=0.75)
+    plan.register()
+    report = staff.get(url(study, format="json")).json()
+    assert report["plan"]["registered_at"] and "Registered" in report["plan"]["words"]
+    primary = report["primary"]["outcomes"]
+    assert [o["key"] for o in primary] == ["faithfulness", "predictability"]
+    assert all(o["model"] == "kruskal" and o["words"].startswith("H(3) = ") for o in primary)
+    # Holm across the two primary outcomes; the composite is a family of its own
+    ps = sorted(o["p"] for o in primary)
+    holm = [min(1, 2 * ps[0]), min(1, max(2 * ps[0], ps[1]))]
+    assert sorted(o["p_holm_family"] for o in primary) == pytest.approx(holm)
+    (composite,) = report["secondary"]["outcomes"]
+    assert composite["key"] == "interpretability"
+    assert composite["p_holm_family"] == pytest.approx(composite["p"])
+    assert len(primary[0]["pairs"]) == 6 and primary[0]["pairs"][0]["words"].startswith("z = ")
+    assert "TOST against \u00b10.75" in primary[0]["pairs"][0]["equivalence"]
+    other = {o["key"]: [t["name"] for t in o["tests"]] for o in report["sensitivity"]["other_tests"]}
+    assert "Kruskal-Wallis" not in other["faithfulness"]
+    assert "Cumulative link mixed model" in other["faithfulness"]
+    assert report["sensitivity"]["deviation"] is None and report["exclusions"]["analysed_total"] == 12
+
+
+def test_exclusions_other_than_the_plans_are_a_deviation_and_leave_the_primary_analysis_alone(staff, study):
+    report = staff.get(url(study, format="json", attention=0)).json()
+    assert report["exclusions"]["analysed_total"] == 13  # the page's choice: the failed checks kept
+    assert report["primary"]["exclusions"]["analysed_total"] == 12  # the plan's
+    deviation = report["sensitivity"]["deviation"]
+    assert deviation["options"]["attention"] is False
+    assert [o["key"] for o in deviation["primary"]["outcomes"]] == [
+        "predictability", "understandability", "faithfulness", "cognitive_load"
+    ]
+    html = staff.get(url(study, attention=0)).content.decode()
+    assert "a deviation from the plan" in html and "These differ from the plan" in html
+
+
+def test_the_default_plan_fits_the_mixed_model_and_reports_its_contrasts(staff, study):
+    report = staff.get(url(study, format="json")).json()
+    assert "Not registered: the platform's defaults." in report["plan"]["words"]
+    faithfulness = next(o for o in report["primary"]["outcomes"] if o["key"] == "faithfulness")
+    assert faithfulness["model"] == "ordinal_mixed"
+    assert faithfulness["words"].startswith("Wald \u03c7\u00b2(3) = ")
+    assert faithfulness["pairs"][0]["words"].startswith("OR = ")
+    assert faithfulness["po_check"].startswith("Proportional odds: ")
+    construct = next(c for c in report["constructs"] if c["key"] == "faithfulness")
+    assert construct["mixed"]["fitted"] and len(construct["mixed"]["sds"]) == 2
+    assert construct["ordinal"]["wald_chi2"] is not None and construct["ordinal"]["clusters"] == 12
+    stimuli = next(s for s in report["stimuli"] if s["key"] == "faithfulness")["rows"]
+    assert stimuli and {c["condition"] for c in stimuli[0]["cells"]} == {
+        "decomposition", "r1", "r1_summary", "posthoc"
+    }
+    answers = sum(c["n"] for row in stimuli for c in row["cells"])
+    assert answers == 12 * 2 * 2  # twelve participants, two trials, two faithfulness items
+    (end, *_) = report["end_items"]
+    assert end["kruskal"]["words"] and end["effects"] and end["mixed"]["fitted"] is False
+    assert json.dumps(report)  # JSON-ready
+
+
+def _person(pk: int, condition: str, construct_answers: dict[str, list[int]]) -> ParticipantData:
+    answers = {}
+    for construct, values in construct_answers.items():
+        for trial, value in enumerate(values):
+            answers[(trial, f"{construct}_1")] = value
+    return ParticipantData(pk, condition, "completed", True, answers)
+
+
+def test_equal_composite_scores_are_equal_whatever_the_order_of_their_parts():
+    """(1.0 + 1.2 + 1.1) / 3 and (1.2 + 1.1 + 1.0) / 3 differ in floating point (1.1 and
+    1.0999999999999999); scores kept as fractions do not, so ranks and ties come out right."""
+    items = [ItemInfo(f"{c}_1", c, "trial", "", []) for c in ("predictability", "understandability",
+                                                               "faithfulness", "cognitive_load")]
+    ten = {1.0: [1] * 10, 1.1: [2] + [1] * 9, 1.2: [2, 2] + [1] * 8}
+    a = _person(1, "r1", {"predictability": ten[1.0], "understandability": ten[1.2],
+                          "faithfulness": ten[1.1]})
+    b = _person(2, "r1", {"predictability": ten[1.2], "understandability": ten[1.1],
+                          "faithfulness": ten[1.0]})
+    assert (1.0 + 1.2 + 1.1) / 3 != (1.2 + 1.1 + 1.0) / 3  # what floating point would have given
+    scores = outcomes([a, b], items, ["r1"])["interpretability"].scores["r1"]
+    assert scores[0] == scores[1] == 1.1
