@@ -1,5 +1,6 @@
 # One image: gunicorn serves the web app; the same image runs the Celery workers.
-# `torch==2.13.0` from the registry is its CUDA build on Linux, for the GPU workers.
+# `torch==2.13.0` from the registry is its CUDA build on Linux, for the GPU workers, and
+# requirements-gpu.txt adds bitsandbytes for QLoRA (4-bit) fine-tuning there.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,8 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/app/var
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-gpu.txt ./
+RUN pip install -r requirements-gpu.txt
 
 COPY . .
 # Static files are collected at build time and served by WhiteNoise; the key is only for this step.
