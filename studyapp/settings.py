@@ -177,7 +177,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_IGNORE_RESULT = True
 # Model jobs run for minutes to hours on a GPU worker: one at a time per process, acknowledged only
 # when finished (a killed worker's job is delivered again), never prefetched by a busy worker.
-CELERY_TASK_ROUTES = {"traces.run_job": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -188,6 +188,17 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_
 CELERY_VISIBILITY_TIMEOUT_S = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", str(24 * 3600)))
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+# How long launching a job waits for the broker before saying it is down (nothing is saved then).
+CELERY_BROKER_CONNECT_TIMEOUT_S = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT_S", "3"))
+# Jobs that outlive their workers (traces.lifecycle): a running job's worker beats every
+# JOB_HEARTBEAT_S; the reaper, a Celery beat task every JOB_REAP_EVERY_S on the default queue, marks a
+# job silent for JOB_LOST_AFTER_S as lost and sends again a job queued for JOB_REQUEUE_AFTER_S whose
+# message Redis no longer holds. Run beat once: ``celery -A studyapp worker -B -Q celery``.
+JOB_HEARTBEAT_S = float(os.environ.get("JOB_HEARTBEAT_S", "15"))
+JOB_LOST_AFTER_S = float(os.environ.get("JOB_LOST_AFTER_S", "180"))
+JOB_REQUEUE_AFTER_S = float(os.environ.get("JOB_REQUEUE_AFTER_S", "300"))
+JOB_REAP_EVERY_S = float(os.environ.get("JOB_REAP_EVERY_S", "60"))
+CELERY_BEAT_SCHEDULE = {"reap-jobs": {"task": "traces.reap_jobs", "schedule": JOB_REAP_EVERY_S}}
 
 # Where fine-tuning jobs write their checkpoints (a disk the GPU workers share).
 CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", VAR_DIR / "checkpoints"))

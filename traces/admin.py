@@ -225,6 +225,7 @@ class LaunchJobForm(forms.ModelForm):
                     cleaned["kind"], cleaned["checkpoint"], list(cleaned["problems"]), cleaned["setting"],
                     cleaned["parameters"],
                 )
+                jobs.check_queue()  # a queue that does not answer: say so here, store nothing
             except jobs.JobError as error:
                 self.add_error(None, str(error))
         return cleaned
@@ -306,7 +307,7 @@ class JobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, jobs.cancel, "cancelled (running jobs stop after their current step)")
 
-    @admin.action(description="Re-run the selected failed or cancelled jobs")
+    @admin.action(description="Re-run the selected failed, cancelled or lost jobs (they resume)")
     def rerun_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, jobs.rerun, "queued again")
 

@@ -54,6 +54,7 @@ class OutputEntry:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_ms: int | None = None
+    settings: dict = field(default_factory=dict)  # the decoding settings it was generated with
 
 
 def _graded_fields(grade: OutputGrade, notes: Sequence[str], rows: dict[str, Problem]) -> dict:
@@ -89,7 +90,7 @@ def build_outputs(
             evaluation=evaluation, problem=entry.problem, position=entry.position, prompt=entry.prompt,
             raw_text=entry.text, prompt_tokens=entry.prompt_tokens,
             completion_tokens=entry.completion_tokens, latency_ms=entry.latency_ms,
-            **_graded_fields(grade, entry.notes, by_id),
+            generation_settings=entry.settings, **_graded_fields(grade, entry.notes, by_id),
         )
         for entry, grade in zip(entries, grades, strict=True)
     ]

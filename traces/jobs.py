@@ -1,43 +1,68 @@
 """Launching, cancelling and re-running model jobs; the admin, commands and tests all come here.
 
-Jobs never run inside a web request: launching stores the job and, once the transaction commits,
-sends it to the Celery ``gpu`` queue.
+Jobs never run inside a web request: launching checks that the queue answers (nothing is stored if
+it does not), stores the job and, once the transaction commits, sends it to the Celery ``gpu`` queue.
 """
 
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from . import loaders, sft
+from . import lifecycle, loaders, sft
 from .models import Checkpoint, Job, Problem, ProblemSplit
-from .run_settings import GenerationSettings, TrainingSettings
+from .run_settings import PRESETS, GenerationSettings, TrainingSettings
 from .splits import SplitError, get_split, split_problems, test_side_conflicts
 
-RUN_JOB_TASK = "traces.run_job"  # routed to the gpu queue by CELERY_TASK_ROUTES
-# Every job: how its prompts are written (sft.PROMPT_STYLES), and the stored split it keeps out of
-# training (fine-tune) or whose test problems the published step lookup reads (generate, evaluate).
-PROMPT_DEFAULTS: dict[str, Any] = {"prompt_style": "project", "model_family": "", "split": "authors"}
+# Every job: how its prompts are written (sft.PROMPT_STYLES; ``system_prompt`` replaces the style's
+# system message when given), the chat template's ``enable_thinking`` (Qwen3; empty: the template's
+# default), and the stored split it keeps out of training (fine-tune) or whose test problems the
+# published step lookup reads (generate, evaluate).
+PROMPT_DEFAULTS: dict[str, Any] = {
+    "prompt_style": "project", "model_family": "", "split": "authors", "system_prompt": "",
+    "enable_thinking": None,
+}
 GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings()), **PROMPT_DEFAULTS}
-TRAINING_DEFAULTS: dict[str, Any] = {**asdict(TrainingSettings()), **PROMPT_DEFAULTS}
+TRAINING_DEFAULTS: dict[str, Any] = {"preset": "cpu_small", **asdict(TrainingSettings()), **PROMPT_DEFAULTS}
+# Parameters whose default is None ("the model's own") or a list: the type a given value must have.
+_TYPES: dict[str, type] = {
+    "do_sample": bool, "temperature": float, "top_p": float, "top_k": int, "enable_thinking": bool,
+    "stop_strings": list,
+}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "prompt_style": sft.PROMPT_STYLES,
     "model_family": ("", *sft.MODEL_FAMILIES),
+    "preset": tuple(PRESETS),
+    "loss_on": ("assistant", "all"),
+    "overlong": ("drop", "truncate"),
+    # transformers' SchedulerType and OptimizerNames (named here: the web process does not import them)
+    "lr_scheduler": ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+                     "constant_with_warmup", "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"),
+    "optimizer": ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_8bit", "adamw_bnb_8bit",
+                  "paged_adamw_8bit", "paged_adamw_32bit", "lion_8bit", "paged_lion_8bit"),
 }
 
 # Bounds that keep a typo from launching a job that can never finish (or never start).
 _BOUNDS: dict[str, tuple[float, float]] = {
     "batch_size": (1, 1024),
-    "max_new_tokens": (1, 32768),
+    "max_new_tokens": (1, 131072),
     "temperature": (1e-6, 100),
     "top_p": (1e-6, 1),
-    "steps": (1, 1_000_000),
+    "top_k": (0, 1_000_000),
+    "epochs": (0, 1000),
+    "max_steps": (0, 10_000_000),
     "learning_rate": (1e-12, 1),
-    "max_length": (8, 131072),
+    "warmup_ratio": (0, 0.99),
+    "gradient_accumulation": (1, 4096),
+    "weight_decay": (0, 1),
+    "max_length": (8, 1_048_576),
     "lora_r": (1, 1024),
+    "lora_alpha": (1, 16384),
+    "lora_dropout": (0, 0.9),
+    "save_steps": (1, 10_000_000),
 }
 
 
@@ -50,15 +75,25 @@ def defaults_for(kind: str) -> dict[str, Any]:
 
 
 def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The job's full parameters: defaults overridden by `given`, each checked for type and range."""
+    """The job's full parameters: defaults (a fine-tune's from its ``preset``) overridden by `given`,
+    each checked for type and range."""
     defaults = defaults_for(kind)
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise JobError(f"Unknown parameters for a {kind} job: {', '.join(unknown)}.")
+    if "preset" in defaults:
+        preset = str(given.get("preset") or defaults["preset"])
+        if preset not in PRESETS:
+            raise JobError(f"preset must be one of {', '.join(repr(p) for p in PRESETS)}, not {preset!r}.")
+        defaults.update(PRESETS[preset], preset=preset)
     cleaned = {}
     for name, default in defaults.items():
         value = given.get(name, default)
-        cleaned[name] = _coerce(name, value, type(default))
+        kind_of = _TYPES.get(name, type(default))
+        unset = value is None or (value == "" and default is None)  # the model's (or template's) own
+        cleaned[name] = None if unset else _coerce(name, value, kind_of)
+        if cleaned[name] is None:
+            continue
         if name in _CHOICES and cleaned[name] not in _CHOICES[name]:
             choices = ", ".join(repr(c) for c in _CHOICES[name])
             raise JobError(f"{name} must be one of {choices}, not {cleaned[name]!r}.")
@@ -69,6 +104,11 @@ def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is list:  # a list of strings, given as one or as a JSON-like list
+        items = value if isinstance(value, list | tuple) else [value]
+        if not all(isinstance(item, str) and item for item in items):
+            raise JobError(f"{name} must be a list of non-empty strings, not {value!r}.")
+        return list(items)
     if kind is str:
         return str(value).strip()
     if kind is bool:
@@ -90,7 +130,8 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
 
 def generation_settings(job: Job) -> GenerationSettings:
     names = {f.name for f in fields(GenerationSettings)}
-    return GenerationSettings(**{k: v for k, v in job.parameters.items() if k in names})
+    given = {k: v for k, v in job.parameters.items() if k in names}
+    return GenerationSettings(**{**given, "stop_strings": tuple(given.get("stop_strings") or ())})
 
 
 def training_settings(job: Job) -> TrainingSettings:
@@ -99,8 +140,11 @@ def training_settings(job: Job) -> TrainingSettings:
 
 
 def system_message(job: Job) -> str:
-    """The system message of the job's prompts: the authors' for the model's family in their style
-    (the family named in ``model_family``, else read from the checkpoint's name), none in ours."""
+    """The system message of the job's prompts: ``system_prompt`` when given; else the authors' for
+    the model's family in their style (the family named in ``model_family``, else read from the
+    checkpoint's name), none in ours."""
+    if job.parameters.get("system_prompt"):
+        return job.parameters["system_prompt"]
     if job.parameters.get("prompt_style") != "authors":
         return ""
     try:
@@ -173,6 +217,12 @@ def check_launch(
     job = Job(kind=kind, checkpoint=checkpoint, setting=setting, parameters=parameters)
     split = split_kept_out(job, datasets[0])
     if kind == Job.Kind.FINETUNE:
+        if checkpoint.is_adapter:
+            raise JobError(
+                f"{checkpoint.name} is a LoRA adapter; fine-tune a whole model: its base "
+                f"({checkpoint.base.name if checkpoint.base else 'unknown'}), or a checkpoint saved merged "
+                "(parameter merge=true)."
+            )
         check_kept_out(split, problems)
     if kind == Job.Kind.EVALUATE:
         check_not_trained_on(checkpoint, problems)
@@ -203,7 +253,6 @@ def check_not_trained_on(checkpoint: Checkpoint, problems: Sequence[Problem]) ->
         )
 
 
-@transaction.atomic
 def launch(
     kind: str,
     checkpoint: Checkpoint,
@@ -212,18 +261,30 @@ def launch(
     parameters: dict[str, Any] | None = None,
     user=None,
 ) -> Job:
-    """Store a job and queue it for a GPU worker when the transaction commits."""
+    """Store a job and queue it for a GPU worker when the transaction commits. A queue that does not
+    answer is a JobError, and nothing is stored."""
     problems = list(problems)
     job = check_launch(kind, checkpoint, problems, setting, clean_parameters(kind, parameters or {}))
-    job.created_by = user
-    job.save()
-    job.problems.set([p.pk for p in problems])
-    _queue_on_commit(job)
+    check_queue()
+    with transaction.atomic():
+        job.created_by = user
+        job.save()
+        job.problems.set([p.pk for p in problems])
+        _queue_on_commit(job)
     return job
 
 
+def check_queue() -> None:
+    """JobError, in words, when the broker does not answer."""
+    try:
+        lifecycle.check_queue()
+    except lifecycle.QueueUnreachable as error:
+        raise JobError(f"Not launched: {error}. Start the broker (Redis) and try again.") from None
+
+
 def cancel(job: Job) -> Job:
-    """A queued job is cancelled at once; a running one stops after its current batch or step."""
+    """A queued job is cancelled at once; a running one stops after its current batch or step (a
+    fine-tune saves a checkpoint there, so a re-run goes on from it)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.is_finished:
@@ -236,11 +297,13 @@ def cancel(job: Job) -> Job:
 
 
 def rerun(job: Job) -> Job:
-    """Queue a failed or cancelled job again; generation resumes after what it has stored."""
+    """Queue a failed, cancelled or lost job again; it resumes from what it committed (generation
+    after its stored outputs, a fine-tune from its last checkpoint)."""
+    check_queue()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
-        if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
-            raise JobError(f"Only failed or cancelled jobs can be re-run; #{job.pk} is {job.status}.")
+        if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.LOST):
+            raise JobError(f"Only failed, cancelled or lost jobs can be re-run; #{job.pk} is {job.status}.")
         job.status = Job.Status.QUEUED
         job.cancel_requested = False
         job.error = ""
@@ -251,5 +314,16 @@ def rerun(job: Job) -> Job:
 
 
 def _queue_on_commit(job: Job) -> None:
-    # By name: the web process never imports the worker's code (and with it torch).
-    transaction.on_commit(lambda: current_app.send_task(RUN_JOB_TASK, args=[job.pk]))
+    transaction.on_commit(lambda: _send(job))
+
+
+def _send(job: Job) -> None:
+    """Send a committed job; if the broker went away since the check, say so on the job."""
+    try:
+        lifecycle.send(job)
+    except lifecycle.QueueUnreachable as error:
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+            status=Job.Status.FAILED, finished_at=timezone.now(),
+            error=f"Could not be queued: {error}. Re-run it when the broker is back.",
+        )
+        lifecycle.log(job, f"Could not be queued: {error}.")

@@ -1,25 +1,26 @@
 """One loaded model per worker process, kept between jobs on the same checkpoint.
 
-Loading a model is the slow part of a short job. The worker keeps the last one and frees it when
-a job needs another, so GPU memory holds one model at a time. Nothing here runs at import: CUDA is
-first touched inside a task, after the worker process has forked.
+Loading a model is the slow part of a short job. The worker keeps the last one and frees it when a
+job needs another, or before a fine-tune (``release``), so GPU memory holds one model at a time.
+Nothing here runs at import: CUDA is first touched inside a task, after the worker process has forked.
 """
-
-import gc
-
-import torch
 
 from . import modeling
 
-_loaded: dict[str, tuple] = {}
+_loaded: dict[tuple[str, str | None], tuple] = {}
 
 
-def cached_model(path: str) -> tuple:
-    """(model, tokenizer) for a checkpoint directory, loaded at most once per process."""
-    if path not in _loaded:
-        _loaded.clear()
-        gc.collect()
-        if torch.cuda.is_initialized():  # asking does not initialise CUDA
-            torch.cuda.empty_cache()
-        _loaded[path] = modeling.load_model(path)
-    return _loaded[path]
+def cached_model(path: str, base: str | None = None) -> tuple:
+    """(model, tokenizer) for a checkpoint directory (an adapter on ``base``), loaded at most once
+    per process."""
+    key = (path, base)
+    if key not in _loaded:
+        release()
+        _loaded[key] = modeling.load_model(path, base)
+    return _loaded[key]
+
+
+def release() -> None:
+    """Drop the loaded model and give its memory back (before training, or another model)."""
+    _loaded.clear()
+    modeling.free_memory()

@@ -71,10 +71,14 @@ class ReferenceTrace(models.Model):
 
 
 class Checkpoint(models.Model):
-    """A model saved with save_pretrained in a local directory; nothing is ever downloaded."""
+    """A model saved with save_pretrained in a local directory, or a LoRA adapter saved alone (loaded
+    onto its ``base``); nothing is ever downloaded."""
 
     name = models.CharField(max_length=100, unique=True)
-    path = models.CharField(max_length=500, help_text="Local directory written by save_pretrained.")
+    path = models.CharField(
+        max_length=500,
+        help_text="Local directory written by save_pretrained (a model, or an adapter on its base).",
+    )
     base = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived",
         help_text="The checkpoint this one was fine-tuned from.",
@@ -97,8 +101,21 @@ class Checkpoint(models.Model):
         directory = Path(self.path)
         if not directory.is_dir():
             raise ValidationError({"path": f"No directory at {self.path} on this machine."})
-        if not (directory / "config.json").is_file():
+        if (directory / "adapter_config.json").is_file():
+            if self.base is None:
+                raise ValidationError(
+                    {"base": "An adapter is loaded onto a base: choose the checkpoint it was trained from."}
+                )
+        elif not (directory / "config.json").is_file():
             raise ValidationError({"path": "No config.json there: save the model with save_pretrained."})
+
+    @property
+    def is_adapter(self) -> bool:
+        return (Path(self.path) / "adapter_config.json").is_file()
+
+    def model_paths(self) -> tuple[str, str | None]:
+        """(path, base path): what traces.modeling.load_model needs to load it."""
+        return self.path, self.base.path if self.is_adapter and self.base is not None else None
 
 
 class Job(models.Model):
@@ -113,6 +130,7 @@ class Job(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        LOST = "lost", "Lost (its worker stopped)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
@@ -131,6 +149,11 @@ class Job(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the queue.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the worker running it (every few seconds)."
+    )
+    worker = models.CharField(max_length=200, blank=True, help_text="Host and process running it.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -146,7 +169,10 @@ class Job(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
+        return self.status in FINISHED
+
+
+FINISHED = (Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.LOST)
 
 
 class ProblemSplit(models.Model):
@@ -285,6 +311,9 @@ class ModelOutput(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Of the batch it was in.")
+    generation_settings = models.JSONField(
+        default=dict, blank=True, help_text="The decoding settings it was generated with (from a job)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,21 +3,21 @@
 Generation stores its outputs, graded, in the job's evaluation: each batch is committed with the
 job's progress in one transaction, so a worker killed in the middle loses at most the batch in
 flight; run again, the job skips the problems it has stored (and the database refuses a second
-output for the same problem in the same evaluation).
+output for the same problem in the same evaluation). A fine-tune saves a checkpoint every
+``save_steps`` in its output directory and resumes from the last one. While a job runs, its worker
+beats (``lifecycle.Heartbeat``), so a killed worker's job is found lost and can be re-run.
 """
 
 import logging
-import socket
 import traceback
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
+from django.db.models import F
 from django.utils import timezone
 
-from . import modeling, sft
+from . import model_cache, modeling, sft
 from .evaluations import OutputEntry, build_outputs, graded_records
 from .grading.table import model_rows, percent
 from .jobs import (
@@ -29,7 +29,7 @@ from .jobs import (
     system_message,
     training_settings,
 )
-from .model_cache import cached_model
+from .lifecycle import Heartbeat, is_silent, log, worker_name
 from .models import Checkpoint, Evaluation, Job, ModelOutput, ReferenceTrace
 from .splits import test_rows
 
@@ -46,10 +46,11 @@ def run_job(job_id: int) -> None:
     if job is None:
         return
     try:
-        if job.kind == Job.Kind.FINETUNE:
-            _fine_tune(job)
-        else:
-            _generate(job)
+        with Heartbeat(job.pk):
+            if job.kind == Job.Kind.FINETUNE:
+                _fine_tune(job)
+            else:
+                _generate(job)
     except (JobCancelled, modeling.TrainingCancelled):
         _finish(job, Job.Status.CANCELLED, "Cancelled by an admin.")
     except Exception:
@@ -60,37 +61,37 @@ def run_job(job_id: int) -> None:
 
 
 def _claim(job_id: int) -> Job | None:
-    """Mark the job running, unless it is finished or was cancelled before it started.
+    """Mark the job running, unless it is finished, was cancelled before it started, or is running on
+    a worker that still beats (a duplicate or redelivered message: one worker per job).
 
-    A job found 'running' was left so by a worker that died: acks_late redelivered it here.
+    A job found 'running' with a silent worker was left so by a worker that died: acks_late
+    redelivered it here, and it resumes.
     """
+    now = timezone.now()
     with transaction.atomic():
         # of=("self",): lock the job's row only, not the checkpoint that other jobs share.
         locked = Job.objects.select_for_update(of=("self",)).select_related("checkpoint")
         job = locked.filter(pk=job_id).first()
         if job is None or job.status not in (Job.Status.QUEUED, Job.Status.RUNNING):
             return None
+        if job.status == Job.Status.RUNNING and not is_silent(job, now):
+            return None
         if job.cancel_requested:
             job.status, job.finished_at = Job.Status.CANCELLED, timezone.now()
             job.save(update_fields=["status", "finished_at"])
             return None
         job.status = Job.Status.RUNNING
-        job.started_at = job.started_at or timezone.now()
+        job.started_at = job.started_at or now
+        job.heartbeat_at, job.worker = now, worker_name()
         job.attempts += 1
-        job.save(update_fields=["status", "started_at", "attempts"])
-    log(job, f"Attempt {job.attempts} started on {socket.gethostname()}.")
+        job.save(update_fields=["status", "started_at", "attempts", "heartbeat_at", "worker"])
+    log(job, f"Attempt {job.attempts} started on {job.worker}.")
     return job
 
 
 def _finish(job: Job, status: str, message: str, error: str = "") -> None:
     Job.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), error=error)
     log(job, message)
-
-
-def log(job: Job, message: str) -> None:
-    """Append a time-stamped line to the job's log, visible in the admin while it runs."""
-    line = f"{timezone.now():%Y-%m-%d %H:%M:%S} {message}\n"
-    Job.objects.filter(pk=job.pk).update(log=Concat(F("log"), Value(line)))
 
 
 def _stop_if_cancelled(job: Job) -> None:
@@ -120,14 +121,15 @@ def _generate(job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(progress_total=len(problems), progress_done=len(done))
     if done:
         log(job, f"Resuming: {len(done)} of {len(problems)} problems already have an output.")
-    model, tokenizer = cached_model(job.checkpoint.path)
+    model, tokenizer = model_cache.cached_model(*job.checkpoint.model_paths())
     gen_settings = generation_settings(job)
+    options = template_options(job)
     chats = [prompt_turns(job, p.as_plain(), phase="evaluate") for _, p in todo]
     rows = test_rows(evaluation.split, fallback=problems)
     # Prompts of similar length share a batch (less padding); greedy output does not depend on the batch.
-    for indices in modeling.batches_by_length(tokenizer, chats, job.parameters["batch_size"]):
+    for indices in modeling.batches_by_length(tokenizer, chats, job.parameters["batch_size"], options):
         _stop_if_cancelled(job)
-        outputs = modeling.generate(model, tokenizer, [chats[i] for i in indices], gen_settings)
+        outputs = modeling.generate(model, tokenizer, [chats[i] for i in indices], gen_settings, options)
         entries = [_entry(*todo[i], output) for i, output in zip(indices, outputs, strict=True)]
         with transaction.atomic():
             ModelOutput.objects.bulk_create(build_outputs(evaluation, sorted(entries, key=_position), rows))
@@ -163,8 +165,13 @@ def _entry(position: int, problem, output: modeling.Generation) -> OutputEntry:
     return OutputEntry(
         problem=problem, text=text, position=position, prompt=output.prompt, notes=tuple(notes),
         prompt_tokens=output.prompt_tokens, completion_tokens=output.completion_tokens,
-        latency_ms=round(output.latency_s * 1000),
+        latency_ms=round(output.latency_s * 1000), settings=output.settings,
     )
+
+
+def template_options(job: Job) -> modeling.TemplateOptions:
+    """The chat template's variables for the job's prompts (the date is always the fixed one)."""
+    return modeling.TemplateOptions(enable_thinking=job.parameters.get("enable_thinking"))
 
 
 def _fine_tune(job: Job) -> None:
@@ -194,8 +201,12 @@ def _fine_tune(job: Job) -> None:
     log(job, f"{len(train)} training examples ({dataset.n_skipped} problems without a trace skipped)"
              + (f"; none of them is a test problem of split {split.name!r}." if split else "."))
     train_settings = training_settings(job)
-    Job.objects.filter(pk=job.pk).update(progress_total=train_settings.steps, progress_done=0)
+    modeling.check_settings(train_settings)  # e.g. QLoRA on a worker without a GPU: say so before loading
+    Job.objects.filter(pk=job.pk).update(
+        progress_total=modeling.planned_steps(train_settings, len(train)), progress_done=0
+    )
     output_dir = Path(settings.CHECKPOINT_DIR) / f"job-{job.pk}"
+    model_cache.release()  # the inference model leaves the GPU before training starts
 
     def on_step(step: int, loss: float) -> None:
         Job.objects.filter(pk=job.pk).update(progress_done=step, metrics={"last_loss": loss})
@@ -203,13 +214,23 @@ def _fine_tune(job: Job) -> None:
     def should_stop() -> bool:
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
-    losses = modeling.fine_tune(
-        job.checkpoint.path, train, output_dir, train_settings, on_step=on_step, should_stop=should_stop
+    result = modeling.fine_tune(
+        job.checkpoint.path, train, output_dir, train_settings, options=template_options(job),
+        on_step=on_step, should_stop=should_stop,
     )
-    Checkpoint.objects.create(
-        name=f"{job.checkpoint.name}+{job.setting}#{job.pk}", path=str(output_dir), base=job.checkpoint,
-        made_by=job, setting=job.setting,
+    if result.resumed_from:
+        log(job, f"Resumed from its checkpoint at step {result.resumed_from}.")
+    if result.overlong:
+        action = "dropped" if train_settings.overlong == "drop" else "cut"
+        log(job, f"{result.overlong} of {len(train)} examples were longer than max_length="
+                 f"{train_settings.max_length} tokens and were {action}.")
+    Checkpoint.objects.update_or_create(
+        path=str(output_dir),
+        defaults={"name": f"{job.checkpoint.name}+{job.setting}#{job.pk}", "base": job.checkpoint,
+                  "made_by": job, "setting": job.setting},
     )
     Job.objects.filter(pk=job.pk).update(
-        metrics={"losses": losses, "train_examples": len(train), "skipped": dataset.n_skipped}
+        progress_done=result.steps, progress_total=result.steps,
+        metrics={"losses": result.losses, "train_examples": result.examples, "skipped": dataset.n_skipped,
+                 "overlong": result.overlong, "resumed_from": result.resumed_from, "adapter": result.adapter},
     )

@@ -69,7 +69,21 @@ def test_parameters_take_defaults_and_types():
     cleaned = jobs.clean_parameters(Job.Kind.GENERATE, {"max_new_tokens": "64", "do_sample": "true"})
     assert cleaned["max_new_tokens"] == 64 and cleaned["do_sample"] is True
     assert cleaned["batch_size"] == jobs.GENERATION_DEFAULTS["batch_size"]
-    assert jobs.clean_parameters(Job.Kind.FINETUNE, {})["steps"] == modeling.TrainingSettings().steps
+    assert jobs.clean_parameters(Job.Kind.FINETUNE, {})["max_steps"] == modeling.TrainingSettings().max_steps
+    # the model's own decoding unless the job says otherwise; the authors' recipe as a preset
+    assert jobs.clean_parameters(Job.Kind.GENERATE, {})["temperature"] is None
+    authors = jobs.clean_parameters(Job.Kind.FINETUNE, {"preset": "authors", "learning_rate": 1e-4})
+    assert (authors["lora_r"], authors["lora_alpha"], authors["qlora"], authors["optimizer"]) == (
+        16, 32, True, "paged_adamw_8bit"
+    )
+    assert authors["learning_rate"] == 1e-4 and authors["gradient_accumulation"] == 4
+    given = {"stop_strings": ["</answer>"], "enable_thinking": "no"}
+    cleaned = jobs.clean_parameters(Job.Kind.GENERATE, given)
+    assert cleaned["stop_strings"] == ["</answer>"] and cleaned["enable_thinking"] is False
+    with pytest.raises(jobs.JobError, match="preset must be one of"):
+        jobs.clean_parameters(Job.Kind.FINETUNE, {"preset": "fast"})
+    with pytest.raises(jobs.JobError, match="list of non-empty strings"):
+        jobs.clean_parameters(Job.Kind.GENERATE, {"stop_strings": [1]})
 
 
 def test_a_checkpoint_must_be_a_local_save_pretrained_directory(tmp_path):
@@ -96,6 +110,7 @@ def test_generation_stores_graded_outputs_with_tokens_and_progress(checkpoint, e
         assert output.prompt.startswith("<|user|>Answer the question based on the context:\n")
         assert output.prompt_tokens > 0 and 0 < output.completion_tokens <= FAST["max_new_tokens"]
         assert output.latency_ms >= 0
+        assert output.generation_settings["max_new_tokens"] == FAST["max_new_tokens"]  # what made it
         # A random model writes no decomposition: graded wrong, with the reason kept.
         assert not output.classification_strict and output.grade_notes
     assert "Attempt 1 started" in job.log and "Succeeded" in job.log
@@ -148,7 +163,7 @@ def test_a_resumed_job_generates_only_what_is_missing(checkpoint, equal_problems
 def test_output_with_nul_characters_is_stored_and_graded_not_a_crash(
     checkpoint, equal_problems, monkeypatch
 ):
-    def writes_nul(model, tokenizer, prompts, settings):
+    def writes_nul(model, tokenizer, prompts, settings, options=None):
         return [modeling.Generation(p, "<answer>x\x00y</answer>", 10, 3, 0.01) for p in prompts]
 
     monkeypatch.setattr(modeling, "generate", writes_nul)
@@ -193,7 +208,7 @@ def test_a_missing_model_fails_the_job_with_the_error_and_it_can_be_rerun(equal_
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error
     assert jobs.rerun(job).status == Job.Status.QUEUED
-    with pytest.raises(jobs.JobError, match="Only failed or cancelled"):
+    with pytest.raises(jobs.JobError, match="Only failed, cancelled or lost"):
         jobs.rerun(job)
 
 
@@ -201,7 +216,7 @@ def test_fine_tuning_registers_a_new_checkpoint_that_loads(checkpoint, equal_pro
     settings.CHECKPOINT_DIR = tmp_path
     job = jobs.launch(
         Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
-        {"steps": 4, "batch_size": 2, "split": ""},
+        {"max_steps": 4, "batch_size": 2, "split": ""},
     )
     runners.run_job(job.pk)
     job.refresh_from_db()
@@ -211,13 +226,14 @@ def test_fine_tuning_registers_a_new_checkpoint_that_loads(checkpoint, equal_pro
     trained = Checkpoint.objects.get(made_by=job)
     assert trained.base == checkpoint and trained.setting == "decomposition_correct"
     assert Path(trained.path).is_relative_to(tmp_path)
+    assert trained.is_adapter and job.metrics["adapter"]  # the adapter alone, loaded onto its base
     trained.full_clean()
-    model, tokenizer = modeling.load_model(trained.path)
+    model, tokenizer = modeling.load_model(*trained.model_paths())
     assert model is not None and tokenizer is not None
 
 
 def test_fine_tuning_without_reference_traces_fails_with_a_clear_reason(checkpoint, equal_problems):
-    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:5], "r1", {"steps": 1, "split": ""})
+    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:5], "r1", {"max_steps": 1, "split": ""})
     runners.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
@@ -292,7 +308,7 @@ def test_fine_tuning_on_r1_traces_uses_the_reference_traces(checkpoint, equal_pr
     settings.CHECKPOINT_DIR = tmp_path
     import_reference_traces(PILOT_FILE)
     job = jobs.launch(
-        Job.Kind.FINETUNE, checkpoint, equal_problems, "r1", {"steps": 2, "batch_size": 2, "split": ""}
+        Job.Kind.FINETUNE, checkpoint, equal_problems, "r1", {"max_steps": 2, "batch_size": 2, "split": ""}
     )
     runners.run_job(job.pk)
     job.refresh_from_db()
@@ -314,7 +330,7 @@ def test_admin_cancels_and_reruns_jobs_and_says_when_it_cannot(admin_client, che
     assert job.status == Job.Status.QUEUED
     runners.run_job(job.pk)
     response = admin_client.post(url, {"action": "rerun_jobs", "_selected_action": [job.pk]}, follow=True)
-    assert "Only failed or cancelled jobs can be re-run" in " ".join(
+    assert "Only failed, cancelled or lost jobs can be re-run" in " ".join(
         str(m) for m in get_messages(response.wsgi_request)
     )
     listing = admin_client.get(url).content.decode()
@@ -327,7 +343,9 @@ def test_a_worker_process_loads_a_checkpoint_once_for_several_jobs(checkpoint, e
     loads = []
     real_load = modeling.load_model
     monkeypatch.setattr(model_cache, "_loaded", {})
-    monkeypatch.setattr(modeling, "load_model", lambda path: loads.append(path) or real_load(path))
+    monkeypatch.setattr(
+        modeling, "load_model", lambda path, base=None: loads.append(path) or real_load(path, base)
+    )
     for _ in range(3):
         runners.run_job(jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST).pk)
     assert loads == [checkpoint.path]

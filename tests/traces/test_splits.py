@@ -39,10 +39,10 @@ def test_fine_tuning_refuses_the_test_problems_of_the_split_it_keeps_out(authors
     checkpoint = Checkpoint.objects.create(name="tiny", path=str(tiny_model_dir))
     chosen = list(Problem.objects.filter(dataset="cotempqa", subset="equal").order_by("pk")[:100])
     with pytest.raises(jobs.JobError, match=r"of the 100 chosen problems are test problems of split"):
-        jobs.launch(Job.Kind.FINETUNE, checkpoint, chosen, "vanilla", {"steps": 1})
+        jobs.launch(Job.Kind.FINETUNE, checkpoint, chosen, "vanilla", {"max_steps": 1})
     assert not Job.objects.exists()
     train = jobs.select_problems("cotempqa", "equal", split="authors", side="train", limit=100)
-    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, train, "vanilla", {"steps": 1})
+    job = jobs.launch(Job.Kind.FINETUNE, checkpoint, train, "vanilla", {"max_steps": 1})
     assert job.parameters["split"] == "authors"
     # the split changed after launch (a problem moved to the test side): the worker refuses too
     SplitMember.objects.filter(split=authors["cotempqa"], problem=train[0]).update(side="test")
@@ -56,7 +56,7 @@ def test_evaluating_a_checkpoint_on_problems_it_was_trained_on_is_refused(author
     settings.CHECKPOINT_DIR = tmp_path
     base = Checkpoint.objects.create(name="tiny", path=str(tiny_model_dir))
     train = list(jobs.select_problems("cotempqa", "equal", split="authors", side="train", limit=8))
-    tune = jobs.launch(Job.Kind.FINETUNE, base, train, "vanilla", {"steps": 1, "batch_size": 2})
+    tune = jobs.launch(Job.Kind.FINETUNE, base, train, "vanilla", {"max_steps": 1, "batch_size": 2})
     runners.run_job(tune.pk)
     trained = Checkpoint.objects.get(made_by=tune)
     with pytest.raises(jobs.JobError, match=r"was fine-tuned on 8 of the 8 chosen problems"):
@@ -137,7 +137,7 @@ def test_the_admin_launch_form_keeps_out_the_split_the_problems_come_from(admin_
     checkpoint = Checkpoint.objects.create(name="tiny", path=str(tiny_model_dir))
     mine = create_random_split("babi", "mine", test_fraction=0.5, seed=1)
     form = {"kind": "finetune", "checkpoint": checkpoint.pk, "setting": "vanilla", "dataset": "babi",
-            "subset": "counting", "limit": 4, "parameters_json": '{"steps": 1}'}
+            "subset": "counting", "limit": 4, "parameters_json": '{"max_steps": 1}'}
     refused = admin_client.post(reverse("admin:traces_job_add"), {**form, "split": "mine", "side": "test"})
     assert refused.status_code == 200
     assert "test problems of split &#x27;mine&#x27;" in refused.content.decode()

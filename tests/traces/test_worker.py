@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from studyapp.celery import app
-from traces import jobs
+from traces import jobs, lifecycle
 from traces.models import Job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,7 @@ def test_each_kind_of_job_runs_on_a_gpu_queue_worker_as_an_admin_sees_it(
     settings.CHECKPOINT_DIR = tmp_path
     with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
         tune = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
-                           {"steps": 6, "batch_size": 4, "learning_rate": 3e-3, "split": ""})
+                           {"max_steps": 6, "batch_size": 4, "learning_rate": 3e-3, "split": ""})
         tune = _wait_for(tune, lambda j: j.is_finished, timeout_s=180)
         assert tune.status == Job.Status.SUCCEEDED, tune.error
         trained = tune.checkpoints_made.get()
@@ -73,13 +75,16 @@ def test_each_kind_of_job_runs_on_a_gpu_queue_worker_as_an_admin_sees_it(
     assert listing.count("Succeeded") >= 3
 
 
-def _worker(visibility_timeout_s: int) -> subprocess.Popen:
+def _worker(visibility_timeout_s: int, **extra: str) -> subprocess.Popen:
+    """A real worker process on the gpu queue; its heartbeat every half second."""
     database = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_VISIBILITY_TIMEOUT_S": str(visibility_timeout_s),
+        "JOB_HEARTBEAT_S": "0.5",
+        **extra,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "-Q", "gpu", "--pool=solo",
@@ -104,8 +109,11 @@ def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
         assert job.status == Job.Status.RUNNING and job.progress_done < 24, "killed too late to test"
         stored_before = {t.problem_id: t.raw_text for t in job.evaluation.outputs.all()}
 
-        # Redis hands the unacknowledged job to the next worker once its visibility timeout passes.
-        second = _worker(visibility_timeout_s=2)
+        # Redis hands the unacknowledged job to the next worker once its visibility timeout passes; the
+        # worker takes it over once the dead one has been silent for JOB_LOST_AFTER_S (a live one
+        # keeps it: one worker per job).
+        _wait_for(job, lambda j: j.heartbeat_at < timezone.now() - timedelta(seconds=3), timeout_s=30)
+        second = _worker(visibility_timeout_s=2, JOB_LOST_AFTER_S="3")
         job = _wait_for(job, lambda j: j.is_finished, timeout_s=180)
     finally:
         for worker in (first, second):
@@ -120,3 +128,63 @@ def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
     kept = {t.problem_id: t.raw_text for t in outputs.filter(problem_id__in=stored_before)}
     assert kept == stored_before, "traces committed before the kill were kept as they were"
     assert "Resuming:" in job.log
+
+
+def test_a_fine_tune_killed_with_its_worker_is_found_lost_and_resumes_from_its_checkpoint(
+    broker, checkpoint, equal_problems, settings, tmp_path
+):
+    """SIGKILL of the worker process in the middle of training: no redelivery (the visibility timeout
+    is an hour), so the reaper marks the job lost; an admin re-runs it and it goes on from the last
+    checkpoint, not from step 0."""
+    settings.CHECKPOINT_DIR = tmp_path
+    settings.JOB_LOST_AFTER_S = 2
+    first = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
+    second = None
+    try:
+        job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
+                          {"max_steps": 400, "save_steps": 10, "batch_size": 4, "split": ""})
+        job = _wait_for(job, lambda j: j.progress_done >= 25 or j.is_finished, timeout_s=180)
+        assert not job.is_finished, job.error
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        assert lifecycle.reap()["lost"] == []  # its heartbeat is still recent
+        time.sleep(2.5)
+        assert lifecycle.reap()["lost"] == [job.pk]
+        job.refresh_from_db()
+        assert job.status == Job.Status.LOST and "Lost: no heartbeat" in job.log
+        trainer_dir = tmp_path / f"job-{job.pk}" / "trainer"
+        saved = sorted(int(p.name.split("-")[1]) for p in trainer_dir.glob("checkpoint-*"))
+        assert saved and saved[-1] >= 20
+
+        jobs.rerun(job)
+        second = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=300)
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 2 and f"Resumed from its checkpoint at step {saved[-1]}" in job.log
+    assert len(job.metrics["losses"]) == 400 and job.metrics["resumed_from"] == saved[-1]
+    trained = job.checkpoints_made.get()
+    assert trained.is_adapter
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again(broker, checkpoint, equal_problems, settings):
+    """Redis restarted without persistence: the queue is empty but the job says queued. The reaper
+    sends it again (and leaves alone a queued job whose message is still there)."""
+    settings.JOB_REQUEUE_AFTER_S = 0
+    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:2], "vanilla",
+                      {"max_new_tokens": 8, "batch_size": 2, "split": ""})
+    assert broker.llen("gpu") == 1
+    assert lifecycle.reap()["requeued"] == []  # its message is there
+    broker.delete("gpu")
+    assert lifecycle.reap()["requeued"] == [job.pk]
+    assert broker.llen("gpu") == 1
+    job.refresh_from_db()
+    assert "sent again" in job.log
+    with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+
