@@ -18,6 +18,15 @@ What it measures
     should not; in bf16 (CUDA) near-ties can flip, so a few differences there are a numerics
     matter, not a bug.
 
+Side by side (``--peers``, on by default)
+    At the largest batch size, the same prompts and settings through what a user would pick
+    instead, alternating with ours over ``--rounds`` rounds in the same run: transformers' own
+    batched ``generate()`` (its default, concatenating cache; the same batches), and
+    ``transformers serve --continuous-batching`` (an OpenAI-compatible server, started here on
+    127.0.0.1, the templated prompts sent to ``/v1/completions`` by as many concurrent clients as
+    the batch size). It prints tokens/s of each and their ratios to ours, and how many outputs
+    differ from ours.
+
 Model
     ``--model PATH`` takes any local ``save_pretrained`` directory. Without it, a random
     Llama-style model (``build_tiny_model``: hidden 256, 4 layers, 4 heads, byte-level BPE
@@ -44,10 +53,16 @@ Exit status 0 when all batch sizes gave identical outputs, 1 when some differ.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +82,7 @@ from traces.modeling import (  # noqa: E402
     TrainingSettings,
     batches_by_length,
     build_tiny_model,
+    chat_prompt,
     fine_tune,
     generate,
     load_model,
@@ -137,6 +153,82 @@ def run_batches(
     return Run(batch_size, outputs, batches, time.perf_counter() - start)
 
 
+def run_transformers_generate(model, tokenizer, prompts: list[str], batches: list[list[int]],
+                              settings: GenerationSettings) -> Run:
+    """transformers' own batched generate() on the same batches: its default cache, the same chat
+    template, left padding, greedy, and the same count of completion tokens (up to EOS)."""
+    start = time.perf_counter()
+    outputs: list[Generation | None] = [None] * len(prompts)
+    eos = {int(tokenizer.eos_token_id)}
+    for indices in batches:
+        texts = [chat_prompt(tokenizer, prompts[i]) for i in indices]
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        with torch.inference_mode():
+            out = model.generate(**batch, max_new_tokens=settings.max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos))
+        for i, ids in zip(indices, out[:, batch["input_ids"].shape[1]:].tolist(), strict=True):
+            n = next((k + 1 for k, token in enumerate(ids) if token in eos), len(ids))
+            while n and ids[n - 1] == tokenizer.pad_token_id and ids[n - 1] not in eos:
+                n -= 1
+            outputs[i] = Generation(texts[0], tokenizer.decode(ids[:n], skip_special_tokens=True), 0, n, 0.0)
+    return Run(len(batches[0]), outputs, batches, time.perf_counter() - start)
+
+
+class Server:
+    """``transformers serve`` on a free port of 127.0.0.1, stopped on exit."""
+
+    def __init__(self, path: Path, continuous: bool) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = "bfloat16" if device == "cuda" else "float32"
+        command = [str(Path(sys.executable).parent / "transformers"), "serve", str(path),
+                   "--host", "127.0.0.1", "--port", str(self.port), "--device", device, "--dtype", dtype]
+        if continuous:
+            command.append("--continuous-batching")
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.path = path
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    message = "transformers serve exited; is transformers[serving] installed?"
+                    raise SystemExit(message) from None
+                time.sleep(0.5)
+        raise SystemExit("transformers serve did not start within 3 minutes")
+
+    def complete(self, text: str, max_tokens: int) -> tuple[str, int]:
+        body = json.dumps({"model": str(self.path), "prompt": text, "max_tokens": max_tokens}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/completions", body,
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - http on 127.0.0.1
+            answer = json.load(response)
+        return answer["choices"][0]["text"], int(answer["usage"]["completion_tokens"])
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def run_server(
+    server: Server, tokenizer, prompts: list[str], clients: int, settings: GenerationSettings
+) -> Run:
+    """Every prompt through the server by ``clients`` concurrent clients."""
+    texts = [chat_prompt(tokenizer, p) for p in prompts]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        answers = list(pool.map(lambda t: server.complete(t, settings.max_new_tokens), texts))
+    outputs = [Generation(t, text, 0, n, 0.0) for t, (text, n) in zip(texts, answers, strict=True)]
+    return Run(clients, outputs, [], time.perf_counter() - start)
+
+
 def differences(reference: Run, other: Run) -> list[int]:
     return [
         i
@@ -176,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vocab", type=int, default=4000, help="built model: tokenizer vocabulary size")
     parser.add_argument("--train-steps", type=int, default=0, help="fine-tune the built model first")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-peers", dest="peers", action="store_false",
+                        help="skip transformers' generate() and transformers serve")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating rounds of the side-by-side (default 2)")
     args = parser.parse_args(argv)
     batch_sizes = sorted({int(b) for b in args.batch_sizes.split(",")})
     if 1 not in batch_sizes or min(batch_sizes) < 1:
@@ -207,9 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 start = time.perf_counter()
                 settings = TrainingSettings(
-                    steps=args.train_steps, learning_rate=2e-3, batch_size=4, seed=args.seed
+                    max_steps=args.train_steps, learning_rate=2e-3, batch_size=4, seed=args.seed, merge=True,
+                    save_steps=10_000,
                 )
-                losses = fine_tune(path, examples, Path(tmp) / "tuned", settings)
+                losses = fine_tune(path, examples, Path(tmp) / "tuned", settings).losses
                 path = Path(tmp) / "tuned"
                 print(
                     f"fine-tuned {args.train_steps} steps in {time.perf_counter() - start:.1f} s, "
@@ -225,12 +322,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{n_params / 1e6:.1f} M parameters, vocabulary {len(tokenizer)}"
         )
 
-        settings = GenerationSettings(max_new_tokens=args.max_new_tokens, seed=args.seed)
+        settings = GenerationSettings(max_new_tokens=args.max_new_tokens, seed=args.seed, do_sample=False)
         generate(model, tokenizer, prompts[: max(batch_sizes)], settings)  # warm-up, not timed
         cpu_before = cpu_times()
         by_length = args.order == "length"
         runs = [run_batches(model, tokenizer, prompts, b, settings, by_length) for b in batch_sizes]
         cpu_after = cpu_times()
+        peers = compare_peers(path, model, tokenizer, prompts, runs[-1], settings, args) if args.peers else []
 
     base = runs[0]
     print(
@@ -263,7 +361,42 @@ def main(argv: list[str] | None = None) -> int:
             f"CPU during the timed runs: this process {ours:.2f} cores, other processes {others:.2f} cores "
             f"of {os.cpu_count()} (others > ~0.1 means the figures are disturbed)"
         )
+    if peers:
+        print(f"\nside by side at batch {runs[-1].batch_size}, {args.rounds} alternating rounds "
+              "(median tokens/s; outputs compared with ours):")
+        for name, tokens_per_s, ratio, differ in peers:
+            print(f"  {name:<42} {tokens_per_s:>9.1f} tok/s  {ratio:>5.2f}x ours  {differ:>3} outputs differ")
     return 0 if n_differ == 0 else 1
+
+
+def compare_peers(path: Path, model, tokenizer, prompts: list[str], ours: Run, settings: GenerationSettings,
+                  args) -> list[tuple[str, float, float, int]]:
+    """Ours, transformers' generate() and transformers serve, alternating, at the largest batch."""
+    server = Server(path, continuous=True)
+    try:
+        run_server(server, tokenizer, prompts[: ours.batch_size], ours.batch_size, settings)  # warm-up
+        timed: dict[str, list[Run]] = {"ours": [], "generate": [], "serve": []}
+        for _ in range(args.rounds):
+            timed["ours"].append(run_batches(model, tokenizer, prompts, ours.batch_size, settings,
+                                             args.order == "length"))
+            timed["generate"].append(
+                run_transformers_generate(model, tokenizer, prompts, ours.batches, settings)
+            )
+            timed["serve"].append(run_server(server, tokenizer, prompts, ours.batch_size, settings))
+    finally:
+        server.close()
+
+    def median(name: str) -> float:
+        return statistics.median(r.tokens_per_s for r in timed[name])
+
+    reference = median("ours")
+    return [
+        ("ours (traces.modeling.generate)", reference, 1.0, 0),
+        ("transformers generate(), default cache", median("generate"), median("generate") / reference,
+         len(differences(ours, timed["generate"][-1]))),
+        ("transformers serve --continuous-batching", median("serve"), median("serve") / reference,
+         len(differences(ours, timed["serve"][-1]))),
+    ]
 
 
 if __name__ == "__main__":
