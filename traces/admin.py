@@ -239,7 +239,8 @@ class JobAdmin(admin.ModelAdmin):
     actions = ["cancel_jobs", "rerun_jobs"]
     readonly_fields = (
         "kind", "status", "progress", "checkpoint", "setting", "parameters", "metrics_table", "log_text",
-        "error", "attempts", "created_by", "created_at", "started_at", "finished_at", "problem_count",
+        "error", "attempts", "worker", "heartbeat_at", "queued_at", "created_by", "created_at", "started_at",
+        "finished_at", "problem_count",
     )
     exclude = ("problems", "log", "metrics", "progress_done", "progress_total", "cancel_requested")
 

@@ -17,10 +17,18 @@ from traces.models import Job
 FAST = {"max_new_tokens": 8, "batch_size": 4, "split": ""}
 
 
+DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
+
+
+def point_the_queue_at_nothing(monkeypatch) -> None:
+    """Celery reads CELERY_BROKER_URL from the environment before its settings (CI sets it)."""
+    monkeypatch.setenv("CELERY_BROKER_URL", DOWN)
+    monkeypatch.setitem(current_app.conf, "broker_url", DOWN)
+
+
 @pytest.fixture
 def broker_down(monkeypatch):
-    """A broker URL nothing listens on (port 1 refuses at once)."""
-    monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    point_the_queue_at_nothing(monkeypatch)
 
 
 @pytest.mark.django_db
@@ -47,7 +55,7 @@ def test_the_admin_says_the_queue_is_down_on_the_form(broker_down, admin_client,
 def test_re_running_with_the_queue_down_leaves_the_job_as_it_was(checkpoint, equal_problems, monkeypatch):
     job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED)
-    monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    point_the_queue_at_nothing(monkeypatch)
     with pytest.raises(jobs.JobError, match="Not launched"):
         jobs.rerun(job)
     job.refresh_from_db()
