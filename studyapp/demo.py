@@ -1,6 +1,6 @@
 """The demo study: the 16 CoTempQA pilot problems with the paper authors' traces, four conditions.
 
-The R1 trace, its summary and the post-hoc explanation come from ``data/cotempqa_pilot`` (see its
+The R1 trace, its summary and the post-hoc explanation come from ``traces/data/cotempqa_pilot`` (see its
 README for provenance); the decomposition trace is built by the paper's rule in ``traces``.
 Seeding is idempotent: what exists is kept as it is, including a researcher's edits.
 """
@@ -14,11 +14,11 @@ from django.db import transaction
 
 from traces.decomposition import build_trace
 from traces.grading.parsing import short_answer
+from traces.importing import PILOT_FILE
 
 from .models import ConditionCode, Stimulus, StimulusTrace, Study
 from .study_setup import add_defaults
 
-PILOT_FILE = Path(__file__).resolve().parent / "data" / "cotempqa_pilot" / "stimuli.jsonl"
 DEMO_SLUG = "demo"
 
 _PILOT_TRACE_KEYS = {

@@ -8,10 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from studyapp.demo import PILOT_FILE
-
 from .authors_data import import_authors_data, import_published_outputs
-from .importing import import_reference_traces
+from .importing import PILOT_FILE, PILOT_SOURCE, import_reference_traces
 from .models import Checkpoint
 
 DEMO_CHECKPOINT = "tiny-random-demo"
@@ -28,7 +26,7 @@ class TracesDemo:
 def seed_traces_demo() -> TracesDemo:
     problems = import_authors_data().problems_created
     evaluations = import_published_outputs()
-    references = import_reference_traces(PILOT_FILE).created
+    references = import_reference_traces(PILOT_FILE, PILOT_SOURCE).created
     checkpoint = Checkpoint.objects.filter(name=DEMO_CHECKPOINT).first()
     if checkpoint is None or not (Path(checkpoint.path) / "config.json").is_file():
         from .modeling import build_tiny_model  # torch is imported only when a model is built

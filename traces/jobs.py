@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import lifecycle, loaders, sft
-from .models import Checkpoint, Job, Problem, ProblemSplit
+from . import lifecycle, loaders, reference_traces, sft, trace_prompts
+from .models import TRACE_JOB_KINDS, Checkpoint, Endpoint, Job, Problem, ProblemSplit
 from .run_settings import PRESETS, GenerationSettings, TrainingSettings
 from .splits import SplitError, get_split, split_problems, test_side_conflicts
 
@@ -26,7 +26,27 @@ PROMPT_DEFAULTS: dict[str, Any] = {
     "enable_thinking": None,
 }
 GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings()), **PROMPT_DEFAULTS}
-TRAINING_DEFAULTS: dict[str, Any] = {"preset": "cpu_small", **asdict(TrainingSettings()), **PROMPT_DEFAULTS}
+# ``traces_from``: which source's reference traces to learn from (or summarise, or explain) when a
+# problem has several (reference_traces.choose); empty: the only one there is.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "preset": "cpu_small", **asdict(TrainingSettings()), **PROMPT_DEFAULTS, "traces_from": "",
+}
+# Trace jobs: the prompt (trace_prompts.DEFAULT_TEMPLATES, the authors' wording), the system prompt,
+# and decoding; a summary is greedy (temperature 0), as the authors' was.
+_TRACE_COMMON: dict[str, Any] = {
+    "batch_size": 16, **asdict(GenerationSettings()), "system_prompt": "", "enable_thinking": None,
+}
+TRACE_DEFAULTS: dict[str, dict[str, Any]] = {
+    Job.Kind.REASONING: {**_TRACE_COMMON, "prompt_template": trace_prompts.DEFAULT_TEMPLATES["reasoning"]},
+    Job.Kind.SUMMARY: {
+        **_TRACE_COMMON, "do_sample": False, "traces_from": "",
+        "prompt_template": trace_prompts.DEFAULT_TEMPLATES["summary"],
+    },
+    Job.Kind.EXPLANATION: {
+        **_TRACE_COMMON, "traces_from": "", "answer_from": "reasoning",
+        "prompt_template": trace_prompts.DEFAULT_TEMPLATES["explanation"],
+    },
+}
 # Parameters whose default is None ("the model's own") or a list: the type a given value must have.
 _TYPES: dict[str, type] = {
     "do_sample": bool, "temperature": float, "top_p": float, "top_k": int, "enable_thinking": bool,
@@ -38,6 +58,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "preset": tuple(PRESETS),
     "loss_on": ("assistant", "all"),
     "overlong": ("drop", "truncate"),
+    "answer_from": trace_prompts.ANSWER_SOURCES,
     # transformers' SchedulerType and OptimizerNames (named here: the web process does not import them)
     "lr_scheduler": ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
                      "constant_with_warmup", "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"),
@@ -71,6 +92,8 @@ class JobError(ValueError):
 
 
 def defaults_for(kind: str) -> dict[str, Any]:
+    if kind in TRACE_DEFAULTS:
+        return dict(TRACE_DEFAULTS[kind])
     return dict(TRAINING_DEFAULTS if kind == Job.Kind.FINETUNE else GENERATION_DEFAULTS)
 
 
@@ -100,6 +123,11 @@ def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
         low, high = _BOUNDS.get(name, (None, None))
         if low is not None and not low <= cleaned[name] <= high:
             raise JobError(f"{name} must be between {low:g} and {high:g}, not {cleaned[name]}.")
+    if "prompt_template" in cleaned:
+        try:
+            trace_prompts.check_template(kind, cleaned["prompt_template"])
+        except trace_prompts.TemplateError as error:
+            raise JobError(str(error)) from None
     return cleaned
 
 
@@ -110,7 +138,7 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
             raise JobError(f"{name} must be a list of non-empty strings, not {value!r}.")
         return list(items)
     if kind is str:
-        return str(value).strip()
+        return str(value) if name == "prompt_template" else str(value).strip()  # a template keeps its spaces
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -148,7 +176,7 @@ def system_message(job: Job) -> str:
     if job.parameters.get("prompt_style") != "authors":
         return ""
     try:
-        return sft.authors_system_message(job.parameters.get("model_family") or job.checkpoint.name)
+        return sft.authors_system_message(job.parameters.get("model_family") or job.model_name)
     except ValueError as error:
         raise JobError(str(error)) from None
 
@@ -202,11 +230,24 @@ def select_problems(
 
 
 def check_launch(
-    kind: str, checkpoint: Checkpoint, problems: Sequence[Problem], setting: str, parameters: dict[str, Any]
+    kind: str,
+    checkpoint: Checkpoint | None,
+    problems: Sequence[Problem],
+    setting: str,
+    parameters: dict[str, Any],
+    endpoint: Endpoint | None = None,
 ) -> Job:
-    """The unsaved job, or a JobError saying why it cannot be launched (``parameters`` cleaned)."""
+    """The unsaved job, or a JobError saying why it cannot be launched (``parameters`` cleaned).
+    A trace job's setting is the kind of trace it makes, whatever ``setting`` says."""
     if kind not in Job.Kind.values:
         raise JobError(f"Unknown kind of job {kind!r}; choose one of {', '.join(Job.Kind.values)}.")
+    if (checkpoint is None) == (endpoint is None):
+        raise JobError("Choose the model: a checkpoint (run on a GPU worker) or an endpoint, not both.")
+    if kind == Job.Kind.FINETUNE and endpoint is not None:
+        raise JobError(
+            "A fine-tune trains a local checkpoint; an endpoint can only answer. Choose a checkpoint."
+        )
+    setting = TRACE_JOB_KINDS.get(kind, setting)
     if setting not in sft.SETTINGS:
         raise JobError(f"Unknown setting {setting!r}; choose one of {', '.join(sft.SETTINGS)}.")
     if not problems:
@@ -214,8 +255,12 @@ def check_launch(
     datasets = sorted({p.dataset for p in problems})
     if len(datasets) > 1:
         raise JobError(f"A job runs on one dataset; the chosen problems come from {', '.join(datasets)}.")
-    job = Job(kind=kind, checkpoint=checkpoint, setting=setting, parameters=parameters)
+    job = Job(kind=kind, checkpoint=checkpoint, endpoint=endpoint, setting=setting, parameters=parameters)
     split = split_kept_out(job, datasets[0])
+    if kind in TRACE_JOB_KINDS:
+        check_trace_inputs(job, problems)
+    if kind == Job.Kind.FINETUNE and setting in sft.TRACE_SETTINGS:
+        traces_to_learn(job, problems)
     if kind == Job.Kind.FINETUNE:
         if checkpoint.is_adapter:
             raise JobError(
@@ -224,10 +269,46 @@ def check_launch(
                 "(parameter merge=true)."
             )
         check_kept_out(split, problems)
-    if kind == Job.Kind.EVALUATE:
+    if kind == Job.Kind.EVALUATE and checkpoint is not None:
         check_not_trained_on(checkpoint, problems)
     system_message(job)  # an unknown model family is refused now, not on the worker
     return job
+
+
+def needs_reasoning_traces(job: Job) -> bool:
+    """Whether the job works from the problems' reasoning traces (a summary, or an explanation of the
+    answer a reasoning trace gave)."""
+    return job.kind == Job.Kind.SUMMARY or (
+        job.kind == Job.Kind.EXPLANATION and job.parameters.get("answer_from") == "reasoning"
+    )
+
+
+def reasoning_traces(job: Job, problems: Sequence[Problem]) -> dict[int, Any]:
+    """Problem id -> the reasoning trace the job summarises or explains (``traces_from``)."""
+    try:
+        return reference_traces.choose(problems, "r1", job.parameters.get("traces_from", ""))
+    except reference_traces.AmbiguousTraces as error:
+        raise JobError(str(error)) from None
+
+
+def check_trace_inputs(job: Job, problems: Sequence[Problem]) -> None:
+    """Refuse a summary or explanation job none of whose problems has a reasoning trace to work from."""
+    if needs_reasoning_traces(job) and not reasoning_traces(job, problems):
+        source = job.parameters.get("traces_from") or "any source"
+        raise JobError(
+            f"None of the {len(problems)} chosen problems has a reasoning trace from {source} to "
+            f"{'summarise' if job.kind == Job.Kind.SUMMARY else 'explain'}: run a reasoning-trace job on "
+            "them first, or import the authors' traces."
+            + (" Or explain the gold answers: answer_from=gold." if job.kind == Job.Kind.EXPLANATION else "")
+        )
+
+
+def traces_to_learn(job: Job, problems: Sequence[Problem]) -> dict[int, Any]:
+    """Problem id -> the reference trace a fine-tune in a trace setting learns for it."""
+    try:
+        return reference_traces.choose(problems, job.setting, job.parameters.get("traces_from", ""))
+    except reference_traces.AmbiguousTraces as error:
+        raise JobError(str(error)) from None
 
 
 def trained_on(checkpoint: Checkpoint) -> set[int]:
@@ -255,16 +336,19 @@ def check_not_trained_on(checkpoint: Checkpoint, problems: Sequence[Problem]) ->
 
 def launch(
     kind: str,
-    checkpoint: Checkpoint,
+    checkpoint: Checkpoint | None,
     problems: QuerySet | list[Problem],
     setting: str,
     parameters: dict[str, Any] | None = None,
     user=None,
+    endpoint: Endpoint | None = None,
 ) -> Job:
     """Store a job and queue it for a GPU worker when the transaction commits. A queue that does not
     answer is a JobError, and nothing is stored."""
     problems = list(problems)
-    job = check_launch(kind, checkpoint, problems, setting, clean_parameters(kind, parameters or {}))
+    job = check_launch(
+        kind, checkpoint, problems, setting, clean_parameters(kind, parameters or {}), endpoint=endpoint
+    )
     check_queue()
     with transaction.atomic():
         job.created_by = user

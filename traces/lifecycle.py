@@ -37,6 +37,16 @@ class QueueUnreachable(Exception):
     """The broker cannot be reached: nothing can be sent to a worker now."""
 
 
+class JobCancelled(Exception):
+    """An admin asked the job to stop."""
+
+
+def stop_if_cancelled(job: Job) -> None:
+    """Raise JobCancelled when an admin has asked the job to stop (checked between committed steps)."""
+    if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
+        raise JobCancelled()
+
+
 def broker_name() -> str:
     """The broker's address without credentials, for messages."""
     url = current_app.conf.broker_url or ""

@@ -1,11 +1,16 @@
-"""QA problems and their train/test splits, model checkpoints, the jobs that train and run them, and
-evaluations: model outputs, generated here or imported, graded under the paper's definitions."""
+"""QA problems and their train/test splits, model checkpoints and OpenAI-compatible endpoints, the jobs
+that train and run them, reference traces (reasoning traces, summaries, post-hoc explanations) made
+here or imported, and evaluations: model outputs, generated here or imported, graded under the
+paper's definitions."""
 
+import re
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from . import loaders
 
@@ -46,28 +51,6 @@ class Problem(models.Model):
             dataset=self.dataset, subset=self.subset, source_id=self.source_id, question=self.question,
             facts=list(self.facts), gold_answers=list(self.gold_answers), metadata=dict(self.metadata),
         )
-
-
-class ReferenceTrace(models.Model):
-    """A published trace for a problem (R1, its summary, a post-hoc explanation), for fine-tuning."""
-
-    class Kind(models.TextChoices):
-        R1 = "r1", "DeepSeek-R1 trace"
-        R1_SUMMARY = "r1_summary", "Summary of the R1 trace"
-        POSTHOC = "posthoc", "Post-hoc explanation"
-
-    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="reference_traces")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    text = models.TextField()
-    source = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["problem", "kind"], name="reference_trace_unique_kind"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.problem} / {self.kind}"
 
 
 class Checkpoint(models.Model):
@@ -118,11 +101,69 @@ class Checkpoint(models.Model):
         return self.path, self.base.path if self.is_adapter and self.base is not None else None
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Endpoint(models.Model):
+    """An OpenAI-compatible chat server (vLLM, SGLang, ``transformers serve``, DeepSeek's or OpenAI's
+    API) that jobs can run on instead of a local checkpoint. The API key is never stored: the
+    workers read it from the environment variable named here."""
+
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(
+        max_length=500, help_text="Up to /v1, e.g. http://gpu-node-3:8000/v1 or https://api.deepseek.com/v1."
+    )
+    model = models.CharField(
+        max_length=200, help_text="The model name the server knows, e.g. deepseek-reasoner."
+    )
+    api_key_env = models.CharField(
+        "API key variable", max_length=100, blank=True,
+        help_text="The NAME of the environment variable that holds the key on the workers (e.g. "
+        "DEEPSEEK_API_KEY), never the key itself. Empty: no key (a local server).",
+    )
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(512)],
+        help_text="At most this many requests in flight at once.",
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(50)],
+        help_text="Retries of a request on rate limits, server errors and lost connections, with "
+        "exponential back-off (0.5 s doubling up to 8 s, or the server's Retry-After).",
+    )
+    timeout_s = models.PositiveIntegerField(
+        default=900, validators=[MinValueValidator(1)], help_text="Seconds one request may take."
+    )
+    extra_body = models.JSONField(
+        default=dict, blank=True,
+        help_text='Sent with every request, e.g. {"chat_template_kwargs": {"enable_thinking": true}} '
+        "for vLLM.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model})"
+
+    def clean(self) -> None:
+        if self.api_key_env and not _ENV_NAME_RE.match(self.api_key_env):
+            raise ValidationError({"api_key_env": (
+                "Give the name of an environment variable (letters, digits and _), not a key: the key "
+                "stays out of the database, in that variable on the workers."
+            )})
+        if not isinstance(self.extra_body, dict):
+            raise ValidationError({"extra_body": "Must be a JSON object."})
+
+
 class Job(models.Model):
     class Kind(models.TextChoices):
         FINETUNE = "finetune", "Fine-tune"
         GENERATE = "generate", "Generate traces"
         EVALUATE = "evaluate", "Evaluate"
+        REASONING = "reasoning", "Reasoning traces (R1-style)"
+        SUMMARY = "summary", "Summaries of reasoning traces"
+        EXPLANATION = "explanation", "Post-hoc explanations"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -134,11 +175,18 @@ class Job(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="jobs")
+    checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs",
+        help_text="A local model run on a GPU worker; or choose an endpoint.",
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs",
+        help_text="An OpenAI-compatible server the worker sends the requests to.",
+    )
     setting = models.CharField(
         max_length=30, choices=Setting.choices,
         help_text="Fine-tune: what to train on. Generate and evaluate: the setting the checkpoint was "
-        "trained on, for the results tables.",
+        "trained on, for the results tables. Trace jobs: the kind of trace they make.",
     )
     problems = models.ManyToManyField(Problem, related_name="jobs")
     parameters = models.JSONField(default=dict, blank=True)
@@ -163,6 +211,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(checkpoint__isnull=True) ^ Q(endpoint__isnull=True), name="job_one_model_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
@@ -171,8 +224,70 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def model_name(self) -> str:
+        """The model the job runs: the checkpoint's name, or the endpoint's model."""
+        return self.checkpoint.name if self.checkpoint_id else self.endpoint.model
+
 
 FINISHED = (Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.LOST)
+#: Job kinds that make reference traces, and the kind of trace each makes.
+TRACE_JOB_KINDS = {
+    Job.Kind.REASONING: "r1", Job.Kind.SUMMARY: "r1_summary", Job.Kind.EXPLANATION: "posthoc",
+}
+
+
+class ReferenceTrace(models.Model):
+    """A trace of one problem a study condition can show and a fine-tune can learn from: a reasoning
+    model's reasoning (R1), a summary of one, or a post-hoc explanation of an answer. Made by a job
+    here (with the job, model and exact prompt) or imported from published files (``source``)."""
+
+    class Kind(models.TextChoices):
+        R1 = "r1", "Reasoning trace (DeepSeek-R1 style)"
+        R1_SUMMARY = "r1_summary", "Summary of a reasoning trace"
+        POSTHOC = "posthoc", "Post-hoc explanation"
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="reference_traces")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    text = models.TextField(blank=True, help_text="The trace; empty when the model gave no reasoning.")
+    answer = models.TextField(
+        blank=True,
+        help_text="The final answer: the model's own (reasoning), the one summarised or explained.",
+    )
+    answer_correct = models.BooleanField(
+        null=True, blank=True, help_text="The answer under the paper's answer metric; empty when unknown."
+    )
+    source = models.CharField(max_length=300, blank=True, help_text="A job (job #N) or the imported file.")
+    job = models.ForeignKey(
+        Job, on_delete=models.PROTECT, null=True, blank=True, related_name="reference_traces"
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="The model that wrote it.")
+    prompt = models.JSONField(default=list, blank=True, help_text="The chat turns the model was given.")
+    based_on = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived",
+        help_text="The reasoning trace a summary or explanation was made from.",
+    )
+    details = models.JSONField(
+        default=dict, blank=True,
+        help_text="Decoding settings, endpoint, token counts, latency, what the model said besides "
+        "the trace.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["problem", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "problem"], condition=Q(job__isnull=False), name="reference_trace_one_per_job",
+            ),
+            models.UniqueConstraint(
+                fields=["problem", "kind", "source"], condition=Q(job__isnull=True),
+                name="reference_trace_one_per_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.problem} / {self.kind} / {self.source}"
 
 
 class ProblemSplit(models.Model):

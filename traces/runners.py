@@ -1,9 +1,10 @@
 """Running a job inside a Celery worker: claim it, do the work in committed steps, record the outcome.
 
-Generation stores its outputs, graded, in the job's evaluation: each batch is committed with the
-job's progress in one transaction, so a worker killed in the middle loses at most the batch in
-flight; run again, the job skips the problems it has stored (and the database refuses a second
-output for the same problem in the same evaluation). A fine-tune saves a checkpoint every
+Generation stores its outputs, graded, in the job's evaluation: each batch (a local model) or each
+reply (an endpoint) is committed with the job's progress in one transaction, so a worker killed in
+the middle loses at most what is in flight; run again, the job skips the problems it has stored (and
+the database refuses a second output for the same problem in the same evaluation). Trace jobs
+(``trace_jobs``) do the same with reference traces. A fine-tune saves a checkpoint every
 ``save_steps`` in its output directory and resumes from the last one. While a job runs, its worker
 beats (``lifecycle.Heartbeat``), so a killed worker's job is found lost and can be re-run.
 """
@@ -17,27 +18,25 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import model_cache, modeling, sft
+from . import model_cache, modeling, sft, trace_jobs
+from .backends import BackendError, Reply, RequestRefused
+from .backends.for_job import backend_for, model_source, template_options
 from .evaluations import OutputEntry, build_outputs, graded_records
 from .grading.table import model_rows, percent
 from .jobs import (
     JobError,
     check_kept_out,
-    generation_settings,
     prompt_turns,
     split_kept_out,
     system_message,
+    traces_to_learn,
     training_settings,
 )
-from .lifecycle import Heartbeat, is_silent, log, worker_name
-from .models import Checkpoint, Evaluation, Job, ModelOutput, ReferenceTrace
+from .lifecycle import Heartbeat, JobCancelled, is_silent, log, stop_if_cancelled, worker_name
+from .models import TRACE_JOB_KINDS, Checkpoint, Evaluation, Job, ModelOutput
 from .splits import test_rows
 
 logger = logging.getLogger(__name__)
-
-
-class JobCancelled(Exception):
-    """An admin asked the job to stop."""
 
 
 def run_job(job_id: int) -> None:
@@ -49,10 +48,15 @@ def run_job(job_id: int) -> None:
         with Heartbeat(job.pk):
             if job.kind == Job.Kind.FINETUNE:
                 _fine_tune(job)
+            elif job.kind in TRACE_JOB_KINDS:
+                trace_jobs.run(job, backend_for(job))
             else:
                 _generate(job)
     except (JobCancelled, modeling.TrainingCancelled):
         _finish(job, Job.Status.CANCELLED, "Cancelled by an admin.")
+    except (BackendError, JobError) as error:  # said in words: no traceback needed
+        logger.warning("Job %s failed: %s", job.pk, error)
+        _finish(job, Job.Status.FAILED, f"Failed: {error}", error=str(error))
     except Exception:
         logger.exception("Job %s failed", job.pk)
         _finish(job, Job.Status.FAILED, "Failed.", error=traceback.format_exc())
@@ -94,19 +98,14 @@ def _finish(job: Job, status: str, message: str, error: str = "") -> None:
     log(job, message)
 
 
-def _stop_if_cancelled(job: Job) -> None:
-    if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
-        raise JobCancelled()
-
-
 def _evaluation(job: Job, problems: list) -> Evaluation:
     """The job's evaluation: made on the first attempt, found again on a resumed one."""
     evaluation, _ = Evaluation.objects.get_or_create(
         job=job,
         defaults={
-            "model_name": job.checkpoint.name, "setting": job.setting, "dataset": problems[0].dataset,
+            "model_name": job.model_name, "setting": job.setting, "dataset": problems[0].dataset,
             "source": Evaluation.Source.JOB, "split": split_kept_out(job, problems[0].dataset),
-            "details": {"parameters": job.parameters, "checkpoint_path": job.checkpoint.path},
+            "details": {"parameters": job.parameters, **model_source(job)},
         },
     )
     return evaluation
@@ -121,19 +120,27 @@ def _generate(job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(progress_total=len(problems), progress_done=len(done))
     if done:
         log(job, f"Resuming: {len(done)} of {len(problems)} problems already have an output.")
-    model, tokenizer = model_cache.cached_model(*job.checkpoint.model_paths())
-    gen_settings = generation_settings(job)
-    options = template_options(job)
     chats = [prompt_turns(job, p.as_plain(), phase="evaluate") for _, p in todo]
     rows = test_rows(evaluation.split, fallback=problems)
-    # Prompts of similar length share a batch (less padding); greedy output does not depend on the batch.
-    for indices in modeling.batches_by_length(tokenizer, chats, job.parameters["batch_size"], options):
-        _stop_if_cancelled(job)
-        outputs = modeling.generate(model, tokenizer, [chats[i] for i in indices], gen_settings, options)
-        entries = [_entry(*todo[i], output) for i, output in zip(indices, outputs, strict=True)]
+    refused = 0
+    # A local model answers in batches of prompts of similar length (less padding; greedy output does
+    # not depend on the batch); an endpoint one reply at a time, many in flight.
+    for group in backend_for(job).replies(chats):
+        entries = []
+        for i, reply in group:
+            if isinstance(reply, RequestRefused):
+                refused += 1
+                log(job, f"{todo[i][1].source_id}: {reply}; skipped (a re-run asks again).")
+            else:
+                entries.append(_entry(*todo[i], reply))
         with transaction.atomic():
             ModelOutput.objects.bulk_create(build_outputs(evaluation, sorted(entries, key=_position), rows))
             Job.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + len(entries))
+        stop_if_cancelled(job)  # what came back is kept; nothing more is asked
+    if refused:
+        raise JobError(
+            f"The server refused {refused} of the {len(todo)} requests (see the log); the rest are stored."
+        )
     if job.kind == Job.Kind.EVALUATE:
         row = model_rows(graded_records(evaluation.outputs.all()))[0]
         Job.objects.filter(pk=job.pk).update(metrics=row)
@@ -160,18 +167,19 @@ def storable_text(text: str) -> tuple[str, list[str]]:
     return text.replace("\x00", "\ufffd"), ["The output contained NUL characters, stored as U+FFFD."]
 
 
-def _entry(position: int, problem, output: modeling.Generation) -> OutputEntry:
-    text, notes = storable_text(output.text)
+def _entry(position: int, problem, reply: Reply) -> OutputEntry:
+    """An output to grade. An endpoint that returns the reasoning apart (vLLM's reasoning parser,
+    DeepSeek's API) gets it back inside <think>...</think>, as a local model writes it, so it is graded
+    the same way."""
+    content = reply.content
+    if reply.reasoning:
+        content = f"<think>{reply.reasoning}</think>{content}"
+    text, notes = storable_text(content)
     return OutputEntry(
-        problem=problem, text=text, position=position, prompt=output.prompt, notes=tuple(notes),
-        prompt_tokens=output.prompt_tokens, completion_tokens=output.completion_tokens,
-        latency_ms=round(output.latency_s * 1000), settings=output.settings,
+        problem=problem, text=text, position=position, prompt=reply.prompt_text, notes=tuple(notes),
+        prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+        latency_ms=round(reply.latency_s * 1000), settings=reply.settings,
     )
-
-
-def template_options(job: Job) -> modeling.TemplateOptions:
-    """The chat template's variables for the job's prompts (the date is always the fixed one)."""
-    return modeling.TemplateOptions(enable_thinking=job.parameters.get("enable_thinking"))
 
 
 def _fine_tune(job: Job) -> None:
@@ -183,10 +191,7 @@ def _fine_tune(job: Job) -> None:
         log(job, "No split is kept out: training on every chosen problem.")
     traces = None
     if job.setting in sft.TRACE_SETTINGS:
-        traces = dict(
-            ReferenceTrace.objects.filter(problem__in=problems, kind=job.setting)
-            .values_list("problem__source_id", "text")
-        )
+        traces = {trace.problem.source_id: trace.text for trace in traces_to_learn(job, problems).values()}
     check_kept_out(split, problems)  # launch checked it; the split may have changed since
     dataset = sft.build_examples(
         [p.as_plain() for p in problems], job.setting, traces=traces,

@@ -5,8 +5,9 @@ import json
 import pytest
 from django.core.management import call_command
 
-from studyapp.demo import PILOT_FILE, seed_demo
+from studyapp.demo import seed_demo
 from studyapp.models import ConditionCode, Stimulus, StimulusTrace, Study
+from traces.importing import PILOT_FILE
 
 pytestmark = pytest.mark.django_db
 

@@ -285,8 +285,7 @@ def test_admin_turns_model_outputs_into_stimuli_for_a_condition(admin_client, ch
 
 
 def test_reference_traces_import_for_imported_problems_only(equal_problems, tmp_path):
-    from studyapp.demo import PILOT_FILE
-    from traces.importing import import_reference_traces
+    from traces.importing import PILOT_FILE, import_reference_traces
     from traces.models import ReferenceTrace
 
     result = import_reference_traces(PILOT_FILE)
@@ -302,8 +301,7 @@ def test_reference_traces_import_for_imported_problems_only(equal_problems, tmp_
 
 
 def test_fine_tuning_on_r1_traces_uses_the_reference_traces(checkpoint, equal_problems, settings, tmp_path):
-    from studyapp.demo import PILOT_FILE
-    from traces.importing import import_reference_traces
+    from traces.importing import PILOT_FILE, import_reference_traces
 
     settings.CHECKPOINT_DIR = tmp_path
     import_reference_traces(PILOT_FILE)

@@ -1,0 +1,127 @@
+"""OpenAI-compatible servers for the tests, started for real on 127.0.0.1.
+
+* ``ServedModel``: ``transformers serve`` on a tiny local model (no network), restartable on its
+  port, counting the chat requests it answered (from its access log).
+* ``ReasonerAPI``: a small HTTP server that answers as DeepSeek's documented chat API does for
+  ``deepseek-reasoner`` (the reasoning apart, in ``message.reasoning_content``), which cannot be
+  reached from here; it can answer 429 (with Retry-After) or 500 first, and records what it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServedModel:
+    """``transformers serve <model dir>`` on the CPU; ``requests()`` counts answered chats."""
+
+    def __init__(self, model_dir: Path, log_path: Path) -> None:
+        self.model_dir, self.log_path, self.port = model_dir, log_path, free_port()
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        command = [str(Path(sys.executable).parent / "transformers"), "serve", str(self.model_dir),
+                   "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--dtype", "float32"]
+        log = self.log_path.open("a")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    tail = self.log_path.read_text()[-2000:]
+                    raise RuntimeError(f"transformers serve exited: {tail}") from None
+                time.sleep(0.3)
+        raise RuntimeError("transformers serve did not start within 2 minutes")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def requests(self) -> int:
+        """Chat requests answered so far (200s in the access log, over every start)."""
+        return self.log_path.read_text().count('"POST /v1/chat/completions HTTP/1.1" 200')
+
+
+class ReasonerAPI:
+    """Answers ``/v1/chat/completions`` like DeepSeek's API for deepseek-reasoner: the reasoning in
+    ``reasoning_content``, the answer in ``content``. ``fail_first`` answers that many requests with
+    ``fail_status`` first (429 with Retry-After: 0, or 500)."""
+
+    def __init__(self, answer: str = "Jaime Lerner", fail_first: int = 0, fail_status: int = 429) -> None:
+        self.answer, self.fail_first, self.fail_status = answer, fail_first, fail_status
+        self.received: list[dict] = []  # {"authorization": ..., "body": ...} per request, failures too
+        self.lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with api.lock:
+                    api.received.append({"authorization": self.headers.get("Authorization"), "body": body})
+                    failing = api.fail_first > 0
+                    api.fail_first -= failing
+                if failing:
+                    self._send(api.fail_status, {"error": {"message": "busy", "type": "rate_limit"}},
+                               {"Retry-After": "0"})
+                    return
+                question = body["messages"][-1]["content"][:40]
+                message = {"role": "assistant", "content": api.answer,
+                           "reasoning_content": f"Reasoning about: {question}. The answer is {api.answer}."}
+                self._send(200, {
+                    "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 7, "total_tokens": 17},
+                })
+
+            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
