@@ -1,13 +1,18 @@
 """Admin for studies and their data. Participants' answers are read-only here: nothing edits them."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .exports import trace_readers
 from .models import Condition, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace, Study
+from .stimulus_builder import BuildError, build_stimuli
+from .stimulus_forms import BuildStimuliForm
 from .study_setup import add_defaults, readiness_problems
 
 
@@ -47,10 +52,45 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.display(description="Links")
     def links(self, obj: Study) -> str:
         return format_html(
-            '<a href="{}">monitor</a> · <a href="{}">preview</a>',
+            '<a href="{}">monitor</a> · <a href="{}">preview</a> · '
+            '<a href="{}">build stimuli from traces</a>',
             reverse("studyapp:monitor", args=[obj.slug]),
             reverse("studyapp:preview", args=[obj.slug]),
+            reverse("admin:studyapp_study_build_stimuli", args=[obj.pk]),
         )
+
+    def get_urls(self) -> list:
+        build = self.admin_site.admin_view(self.build_stimuli_view)
+        return [
+            path("<int:pk>/build-stimuli/", build, name="studyapp_study_build_stimuli"), *super().get_urls(),
+        ]
+
+    def build_stimuli_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Stimuli from problems that have all four traces; a problem lacking one changes nothing."""
+        study = get_object_or_404(Study, pk=pk)
+        if not self.has_change_permission(request, study):
+            raise PermissionDenied
+        form = BuildStimuliForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = build_stimuli(study, form.cleaned_data["problems"], form.sources())
+            except BuildError as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(
+                    request, f"{len(result.created)} stimuli made and {len(result.completed)} completed in "
+                    f"{study.slug}, with all four conditions' traces.", messages.SUCCESS,
+                )
+                if result.skipped_rated:
+                    self.message_user(
+                        request, "Left unchanged because participants have rated them: "
+                        + ", ".join(result.skipped_rated), messages.WARNING,
+                    )
+                return redirect("admin:studyapp_study_change", study.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "study": study,
+                   "title": f"Build stimuli for {study.slug} from traces", "opts": self.model._meta}
+        return render(request, "admin/studyapp/study/build_stimuli.html", context,
+                      status=400 if form.errors else 200)
 
     @admin.action(description="Open the selected studies to participants (live)")
     def open_study(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -84,6 +124,24 @@ def _study_has_participants(stimulus: Stimulus | None) -> bool:
 class StimulusTraceInline(admin.StackedInline):
     model = StimulusTrace
     extra = 0
+    readonly_fields = ("reference_trace", "provenance_text", "seen_by")
+    exclude = ("provenance",)
+
+    @admin.display(description="Where the text came from")
+    def provenance_text(self, obj: StimulusTrace) -> str:
+        facts = obj.provenance or {}
+        shown = {k: v for k, v in facts.items() if k != "prompt"}
+        prompt = "\n\n".join(f"[{t.get('role')}] {t.get('content')}" for t in facts.get("prompt") or [])
+        return format_html("<pre style='white-space: pre-wrap'>{}{}</pre>",
+                           "\n".join(f"{k}: {v}" for k, v in shown.items()) or "-",
+                           f"\n\nprompt:\n{prompt}" if prompt else "")
+
+    @admin.display(description="Participants who read it")
+    def seen_by(self, obj: StimulusTrace) -> str:
+        if obj.pk is None:
+            return "-"
+        people = trace_readers(obj.stimulus.study).get((obj.stimulus_id, obj.condition), [])
+        return ", ".join(pid for _, pid in people) or "-"
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         return not _study_has_participants(obj) and super().has_delete_permission(request, obj)

@@ -357,6 +357,28 @@ class PageTimesExport(ExportView):
         return exports.page_times_table(study, flt)
 
 
+class StimuliExport(ExportView):
+    """Stimuli: every condition's text of every stimulus with where it came from (problem, trace, job,
+    model, prompt) and which participants read it. The participant filters do not apply."""
+
+    @extend_schema(
+        summary="Stimuli and their provenance",
+        parameters=[FORMAT_PARAMETER],
+        responses={
+            (200, "application/json"): {"type": "array", "items": {"type": "object", "properties": {
+                name: {"type": "string", "nullable": True, "description": text}
+                for name, text in exports.STIMULUS_COLUMNS
+            }}},
+            (200, "text/csv"): CSV_BODY,
+        },
+    )
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.stimuli_table(study)
+
+
 class CodebookView(ResearcherAPIView):
     """The codebook: items with wording and anchors, condition and status codes, every export's columns."""
 
@@ -372,7 +394,7 @@ class CodebookView(ResearcherAPIView):
         return Response(exports.codebook(study))
 
 
-EXPORT_URL_NAMES = ["participants", "responses", "responses-wide", "page-times", "codebook"]
+EXPORT_URL_NAMES = ["participants", "responses", "responses-wide", "page-times", "stimuli", "codebook"]
 
 
 class ApiRoot(ResearcherAPIView):

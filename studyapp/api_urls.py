@@ -25,6 +25,7 @@ urlpatterns = [
     path("studies/<slug:slug>/responses/", api.ResponsesExport.as_view(), name="responses"),
     path("studies/<slug:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
     path("studies/<slug:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
+    path("studies/<slug:slug>/stimuli/", api.StimuliExport.as_view(), name="stimuli"),
     path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
     path("model-table/", ModelTableView.as_view(), name="model-table"),
 ]

@@ -26,7 +26,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from .models import ConditionCode, Construct, Item, PageVisit, Participant, Response, Study
+from .models import ConditionCode, Construct, Item, PageVisit, Participant, Response, StimulusTrace, Study
 from .services import trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
@@ -471,6 +471,65 @@ CODEBOOK_COLUMNS = [
 ]
 
 
+# --- stimuli: every condition's text and where it came from -------------------------------------
+
+STIMULUS_COLUMNS = [
+    ("study", "Study slug."),
+    ("stimulus_id", "The stimulus's id (the responses' stimulus_id)."),
+    ("stimulus", "The stimulus's code (the problem's source id)."),
+    ("is_practice", "1 for the practice problem."),
+    ("condition", "Condition code: whose participants read this text."),
+    ("words", "Words in the text."),
+    ("problem", "The problem it was made for, dataset:source id."),
+    ("trace_id", "The reference trace it was taken from; empty for the rule-based decomposition."),
+    ("trace_source", "Where that trace came from: a job (job #N) or an imported file; or the rule."),
+    ("job", "The job that made the trace; empty when imported."),
+    ("model", "The model that wrote the trace."),
+    ("prompt", "The chat the model was given (JSON list of role and content)."),
+    ("based_on", "The reasoning trace a summary or explanation was made from (trace id)."),
+    ("readers", "How many participants of the condition had this stimulus among their trials."),
+    ("reader_ids", "Their participant ids, separated by ;."),
+]
+
+
+def trace_readers(
+    study: Study, include_previews: bool = False
+) -> dict[tuple[int, str], list[tuple[int, str]]]:
+    """(stimulus id, condition) -> (participant id, PROLIFIC_PID) of the participants who had it among
+    their trials (or as their practice problem)."""
+    readers: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    people = Participant.objects.filter(study=study)
+    if not include_previews:
+        people = people.filter(is_preview=False)
+    rows = people.order_by("pk").values_list(
+        "pk", "prolific_pid", "condition__code", "stimulus_sequence", "practice_stimulus_id"
+    )
+    for pk, pid, condition, sequence, practice in rows:
+        for stimulus_id in {*(sequence or []), *([practice] if practice else [])}:
+            readers.setdefault((stimulus_id, condition), []).append((pk, pid))
+    return readers
+
+
+def stimulus_rows(study: Study) -> Iterator[tuple]:
+    readers = trace_readers(study)
+    traces = StimulusTrace.objects.filter(stimulus__study=study).select_related("stimulus")
+    for trace in traces.order_by("stimulus_id", "condition"):
+        facts = trace.provenance or {}
+        ids = [str(pk) for pk, _ in readers.get((trace.stimulus_id, trace.condition), [])]
+        yield (
+            study.slug, trace.stimulus_id, trace.stimulus.code, int(trace.stimulus.is_practice),
+            trace.condition,
+            len(trace.text.split()), facts.get("problem"), trace.reference_trace_id, facts.get("source"),
+            facts.get("job"), facts.get("model"),
+            json.dumps(facts["prompt"], ensure_ascii=False) if facts.get("prompt") else None,
+            facts.get("based_on"), len(ids), ";".join(ids),
+        )
+
+
+def stimuli_table(study: Study) -> Table:
+    return Table("stimuli", STIMULUS_COLUMNS, lambda: stimulus_rows(study))
+
+
 def codebook(study: Study) -> dict:
     """The study's codebook: items, conditions, participant statuses and every export's columns."""
     constructs = dict(Construct.choices)
@@ -499,6 +558,7 @@ def codebook(study: Study) -> dict:
             "responses_wide": _describe(wide_layout(study, no_filter).columns),
             "page_times": _describe(PAGE_TIME_COLUMNS),
             "participants": _describe(PARTICIPANT_COLUMNS),
+            "stimuli": _describe(STIMULUS_COLUMNS),
         },
     }
 
@@ -532,7 +592,7 @@ def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
     """Every export of a study, as the ``export_study`` command writes them."""
     return [
         long_table(study, flt), wide_table(study, flt), page_times_table(study, flt),
-        participants_table(study, flt), codebook_table(study),
+        participants_table(study, flt), stimuli_table(study), codebook_table(study),
     ]
 
 

@@ -259,6 +259,16 @@ class StimulusTrace(models.Model):
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
     condition = models.CharField(max_length=20, choices=ConditionCode.choices)
     text = models.TextField()
+    reference_trace = models.ForeignKey(
+        "traces.ReferenceTrace", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="stimulus_traces",
+        help_text="The trace this text was taken from (made by a job or imported), when it was.",
+    )
+    provenance = models.JSONField(
+        default=dict, blank=True,
+        help_text="Where the text came from: problem, trace, source, job, model, prompt (kept in the "
+        "exports).",
+    )
 
     class Meta:
         ordering = ["stimulus", "condition"]

@@ -424,3 +424,52 @@ def test_likert_options_stack_on_phone(browser, live_server, demo_study):
     if screenshot_dir:
         page.screenshot(path=str(Path(screenshot_dir) / "trial-phone.png"), full_page=True)
     page.context.close()
+
+
+def test_a_participant_reads_a_study_built_from_traces_made_by_jobs(browser, live_server, transactional_db):
+    """Reasoning traces, summaries and explanations made by jobs on an OpenAI-compatible server,
+    assembled into a study, read and rated by a participant in the summary condition."""
+    from studyapp.stimulus_builder import build_stimuli
+    from tests.conftest import make_study
+    from tests.traces.chat_servers import ReasonerAPI
+    from traces import jobs, runners
+    from traces.importing import import_problems
+    from traces.models import Endpoint, Job, Problem, ReferenceTrace
+
+    import_problems("cotempqa", Path(__file__).parents[1] / "traces/data/cotempqa/equal.json", "equal")
+    problems = list(Problem.objects.order_by("pk")[:3])
+    api = ReasonerAPI()
+    try:
+        endpoint = Endpoint.objects.create(name="r1", base_url=api.base_url, model="deepseek-reasoner")
+        for kind in (Job.Kind.REASONING, Job.Kind.SUMMARY, Job.Kind.EXPLANATION):
+            job = jobs.launch(kind, None, problems, "", {"max_new_tokens": 64}, endpoint=endpoint)
+            runners.run_job(job.pk)
+            assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+    finally:
+        api.close()
+    study = make_study("made", n_stimuli=0, trials=2, status=Study.Status.DRAFT)
+    assert len(build_stimuli(study, problems).created) == 3
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.LIVE)
+
+    page, _ = new_page(browser, DESKTOP)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, study, pid))
+    participant = put_in_condition(study, pid, "r1_summary")
+    consent_and_read_instructions(page)
+    shown = page.locator("div.trace").inner_text()
+    first = participant.stimulus_sequence[0]
+    code = study.stimuli.get(pk=first).code
+    summary = ReferenceTrace.objects.get(kind="r1_summary", problem__source_id=code)
+    assert shown.strip() == summary.text.strip() and summary.text.startswith("Written on request: Summarize")
+    assert page.locator("p.answer").inner_text().strip() == "Jaime Lerner"
+    answer_page(page)
+    page.get_by_role("button", name="Save and continue").click()
+    answer_page(page)
+    page.get_by_role("button", name="Save and continue").click()
+    answer_page(page)
+    page.get_by_role("button", name="Finish the study").click()
+    expect(page.locator(".completion-code")).to_have_text("C-OK")
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.COMPLETED
+    assert Response.objects.filter(participant=participant, stimulus_id=first).exists()
+    page.context.close()

@@ -1,5 +1,5 @@
-"""Admin for problems, splits, checkpoints, jobs and evaluations: import data and outputs, launch and
-watch jobs, make stimuli."""
+"""Admin for problems, splits, checkpoints, endpoints, jobs, reference traces and evaluations: import
+data and outputs, launch and watch jobs. (A study's stimuli are built from traces on the study side.)"""
 
 import json
 
@@ -12,14 +12,14 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 
-from studyapp.models import ConditionCode, Study
-
 from . import jobs, loaders, splits
 from .evaluations import EvaluationError, import_outputs, regrade
 from .grading.table import percent
 from .importing import import_problems
 from .models import (
+    TRACE_JOB_KINDS,
     Checkpoint,
+    Endpoint,
     Evaluation,
     Job,
     ModelOutput,
@@ -29,7 +29,6 @@ from .models import (
     Setting,
     SplitMember,
 )
-from .stimuli import traces_to_stimuli
 
 
 class ImportProblemsForm(forms.Form):
@@ -81,8 +80,35 @@ class ProblemAdmin(admin.ModelAdmin):
 
 @admin.register(ReferenceTrace)
 class ReferenceTraceAdmin(admin.ModelAdmin):
-    list_display = ("problem", "kind", "source")
-    list_filter = ("kind",)
+    """Traces made here (with their job, model and prompt) or imported; read-only: a trace is evidence."""
+
+    list_display = ("problem", "kind", "source", "model_name", "answer", "answer_correct", "created_at")
+    list_filter = ("kind", "source", "model_name", "answer_correct")
+    search_fields = ("problem__source_id", "text", "source", "model_name")
+    list_select_related = ("problem",)
+    readonly_fields = ("problem", "kind", "text", "answer", "answer_correct", "source", "job", "model_name",
+                       "prompt_turns", "based_on", "details", "created_at")
+    exclude = ("prompt",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # traces come from jobs and imports
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Prompt (the chat the model was given)")
+    def prompt_turns(self, obj: ReferenceTrace) -> str:
+        text = "\n\n".join(f"[{turn.get('role')}]\n{turn.get('content')}" for turn in obj.prompt or [])
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text or "-")
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    """OpenAI-compatible servers; the key stays in the workers' environment, under the variable named."""
+
+    list_display = (
+        "name", "base_url", "model", "api_key_env", "max_concurrency", "max_retries", "created_at",
+    )
 
 
 class SplitForm(forms.ModelForm):
@@ -161,7 +187,8 @@ class CheckpointAdmin(admin.ModelAdmin):
 
 
 class LaunchJobForm(forms.ModelForm):
-    """Choose checkpoint, problems, setting and parameters; saving launches the job."""
+    """Choose the model (a checkpoint or an endpoint), problems, setting and parameters; saving launches
+    the job."""
 
     dataset = forms.ChoiceField(choices=())
     subset = forms.CharField(
@@ -181,22 +208,30 @@ class LaunchJobForm(forms.ModelForm):
         label="Parameters", widget=forms.Textarea(attrs={"rows": 8, "cols": 60}), required=False,
         help_text="JSON; anything left out takes its default. Generation: "
         + json.dumps(jobs.GENERATION_DEFAULTS) + ". Fine-tuning: " + json.dumps(jobs.TRAINING_DEFAULTS)
+        + ". Trace jobs: " + "; ".join(f"{kind}: {json.dumps(d)}" for kind, d in jobs.TRACE_DEFAULTS.items())
         + ". prompt_style 'authors' writes prompts as the paper's authors did (facts as a Python list, "
         "their system message for the model's family); 'split' is the stored split a fine-tune keeps "
-        "out and whose test problems the published step lookup reads.",
+        "out and whose test problems the published step lookup reads; 'traces_from' chooses whose "
+        "traces to learn from, summarise or explain when there are several.",
     )
 
     class Meta:
         model = Job
-        fields = ("kind", "checkpoint", "setting")
+        fields = ("kind", "checkpoint", "endpoint", "setting")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
         self.fields["dataset"].choices = [(d, d) for d in datasets]
+        self.fields["setting"].required = False
+        self.fields["setting"].help_text += " (Trace jobs: leave it; it is the kind of trace they make.)"
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if cleaned.get("kind") in TRACE_JOB_KINDS:
+            cleaned["setting"] = TRACE_JOB_KINDS[cleaned["kind"]]
+        elif not cleaned.get("setting"):
+            self.add_error("setting", "Choose the setting: what the model was (or is to be) fine-tuned on.")
         try:
             given = json.loads(cleaned.get("parameters_json") or "{}")
             if not isinstance(given, dict):
@@ -222,8 +257,8 @@ class LaunchJobForm(forms.ModelForm):
         if not self.errors:
             try:
                 jobs.check_launch(
-                    cleaned["kind"], cleaned["checkpoint"], list(cleaned["problems"]), cleaned["setting"],
-                    cleaned["parameters"],
+                    cleaned["kind"], cleaned.get("checkpoint"), list(cleaned["problems"]), cleaned["setting"],
+                    cleaned["parameters"], endpoint=cleaned.get("endpoint"),
                 )
                 jobs.check_queue()  # a queue that does not answer: say so here, store nothing
             except jobs.JobError as error:
@@ -233,12 +268,13 @@ class LaunchJobForm(forms.ModelForm):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "progress", "checkpoint", "setting", "answer_em", "created_at",
+    list_display = ("id", "kind", "status", "progress", "model", "setting", "answer_em", "created_at",
                     "finished_at")
     list_filter = ("kind", "status", "setting")
     actions = ["cancel_jobs", "rerun_jobs"]
     readonly_fields = (
-        "kind", "status", "progress", "checkpoint", "setting", "parameters", "metrics_table", "log_text",
+        "kind", "status", "progress", "checkpoint", "endpoint", "setting", "parameters", "metrics_table",
+        "log_text",
         "error", "attempts", "worker", "heartbeat_at", "queued_at", "created_by", "created_at", "started_at",
         "finished_at", "problem_count",
     )
@@ -257,16 +293,16 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
-            return ("kind", "checkpoint", "setting", "dataset", "subset", "split", "side", "limit",
-                    "parameters_json")
+            return ("kind", "checkpoint", "endpoint", "setting", "dataset", "subset", "split", "side",
+                    "limit", "parameters_json")
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Job, form: forms.Form, change: bool) -> None:
         if change:
             return
         launched = jobs.launch(
-            obj.kind, obj.checkpoint, form.cleaned_data["problems"], obj.setting,
-            form.cleaned_data["parameters"], user=request.user,
+            obj.kind, obj.checkpoint, form.cleaned_data["problems"], form.cleaned_data["setting"],
+            form.cleaned_data["parameters"], user=request.user, endpoint=obj.endpoint,
         )
         obj.pk = launched.pk
         self.message_user(request, f"Launched {launched}: it runs on a GPU worker.", messages.SUCCESS)
@@ -286,6 +322,10 @@ class JobAdmin(admin.ModelAdmin):
             '<progress max="100" value="{}"></progress> {} / {}',
             percent, obj.progress_done, obj.progress_total,
         )
+
+    @admin.display(description="Model")
+    def model(self, obj: Job) -> str:
+        return str(obj.checkpoint or obj.endpoint)
 
     @admin.display(description="Answer exact match")
     def answer_em(self, obj: Job) -> str:
@@ -417,11 +457,6 @@ class EvaluationAdmin(admin.ModelAdmin):
             self.message_user(request, message, messages.SUCCESS)
 
 
-class MakeStimuliForm(forms.Form):
-    study = forms.ModelChoiceField(queryset=Study.objects.all())
-    condition = forms.ChoiceField(choices=ConditionCode.choices)
-
-
 @admin.register(ModelOutput)
 class ModelOutputAdmin(admin.ModelAdmin):
     list_display = (
@@ -433,39 +468,9 @@ class ModelOutputAdmin(admin.ModelAdmin):
                    "retrieval_strict")
     search_fields = ("problem__source_id", "raw_text")
     list_select_related = ("problem", "evaluation")
-    actions = ["make_stimuli"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-    @admin.action(description="Use the selected outputs as study stimuli for a condition…")
-    def make_stimuli(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        form = MakeStimuliForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            result = traces_to_stimuli(
-                list(queryset.select_related("problem", "evaluation")),
-                form.cleaned_data["study"], form.cleaned_data["condition"],
-            )
-            self.message_user(
-                request,
-                f"{result.created} traces added and {result.updated} replaced in "
-                f"{form.cleaned_data['study'].slug} / {form.cleaned_data['condition']}.",
-                messages.SUCCESS,
-            )
-            if result.skipped_shown:
-                self.message_user(
-                    request,
-                    "Left unchanged because participants have already rated them: "
-                    + ", ".join(result.skipped_shown),
-                    messages.WARNING,
-                )
-            return None
-        context = {
-            **self.admin_site.each_context(request), "form": form, "traces": queryset,
-            "title": "Use outputs as study stimuli", "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return render(request, "admin/traces/modeloutput/make_stimuli.html", context)

@@ -335,7 +335,7 @@ def test_export_study_command_writes_the_apis_csv_files(built, tmp_path, admin_c
     call_command("export_study", built.study.slug, "--out", str(tmp_path), stdout=io.StringIO())
     names = {
         "responses": "api:responses", "responses-wide": "api:responses-wide", "page-times": "api:page-times",
-        "participants": "api:participants", "codebook": "api:codebook",
+        "participants": "api:participants", "stimuli": "api:stimuli", "codebook": "api:codebook",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"ex-{n}.csv" for n in names)
     for name, url_name in names.items():

@@ -72,7 +72,8 @@ class ServedModel:
 
 class ReasonerAPI:
     """Answers ``/v1/chat/completions`` like DeepSeek's API for deepseek-reasoner: the reasoning in
-    ``reasoning_content``, the answer in ``content``. ``fail_first`` answers that many requests with
+    ``reasoning_content``, the answer in ``content`` (``answer`` to a problem; to any other request, a
+    sentence naming it). ``fail_first`` answers that many requests with
     ``fail_status`` first (429 with Retry-After: 0, or 500)."""
 
     def __init__(self, answer: str = "Jaime Lerner", fail_first: int = 0, fail_status: int = 429) -> None:
@@ -95,9 +96,11 @@ class ReasonerAPI:
                     self._send(api.fail_status, {"error": {"message": "busy", "type": "rate_limit"}},
                                {"Retry-After": "0"})
                     return
-                question = body["messages"][-1]["content"][:40]
-                message = {"role": "assistant", "content": api.answer,
-                           "reasoning_content": f"Reasoning about: {question}. The answer is {api.answer}."}
+                asked = body["messages"][-1]["content"]
+                first_turn = len(body["messages"]) == 1 and asked.startswith("Answer the question")
+                content = api.answer if first_turn else f"Written on request: {asked[:50]}"
+                message = {"role": "assistant", "content": content,
+                           "reasoning_content": f"Reasoning about: {asked[:40]}. The answer is {api.answer}."}
                 self._send(200, {
                     "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],

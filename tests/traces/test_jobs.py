@@ -6,8 +6,6 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from studyapp.models import StimulusTrace
-from tests.conftest import make_study
 from traces import jobs, loaders, modeling, runners
 from traces.importing import import_problems
 from traces.models import Checkpoint, Job, ModelOutput, Problem
@@ -265,23 +263,6 @@ def test_admin_launches_a_job_from_the_add_form_and_shows_its_progress(
     runners.run_job(job.pk)
     page = admin_client.get(reverse("admin:traces_job_change", args=[job.pk])).content.decode()
     assert "3 / 3" in page and "Succeeded" in page
-
-
-def test_admin_turns_model_outputs_into_stimuli_for_a_condition(admin_client, checkpoint, equal_problems):
-    job = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:3], "vanilla", FAST)
-    runners.run_job(job.pk)
-    study = make_study("gen", n_stimuli=0)
-    outputs = job.evaluation.outputs
-    ids = list(outputs.values_list("pk", flat=True))
-    admin_client.post(
-        reverse("admin:traces_modeloutput_changelist"),
-        {"action": "make_stimuli", "_selected_action": ids, "apply": "1", "study": study.pk,
-         "condition": "r1"},
-    )
-    made = StimulusTrace.objects.filter(stimulus__study=study, condition="r1")
-    assert made.count() == 3
-    assert set(made.values_list("text", flat=True)) == set(outputs.values_list("raw_text", flat=True))
-    assert set(study.stimuli.values_list("code", flat=True)) == {p.source_id for p in equal_problems[:3]}
 
 
 def test_reference_traces_import_for_imported_problems_only(equal_problems, tmp_path):

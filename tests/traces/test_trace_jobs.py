@@ -243,3 +243,27 @@ def test_an_authors_file_with_an_unknown_problem_imports_nothing(equal_problems,
     call_command("import_reference_traces", str(AUTHORS / "sft_dataset_r1_traces_equal_test_head.csv"),
                  "--kind", "r1", stdout=out)
     assert "Imported 3 traces" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_trace_jobs_launch_from_the_admin_and_the_command(admin_client, reasoner, equal_problems):
+    from django.urls import reverse
+
+    endpoint = endpoint_for(reasoner)
+    response = admin_client.post(reverse("admin:traces_job_add"), {
+        "kind": "reasoning", "endpoint": endpoint.pk, "setting": "", "dataset": "cotempqa", "subset": "equal",
+        "split": "", "side": "test", "limit": 2, "parameters_json": '{"max_new_tokens": 32}',
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.get()
+    assert (job.kind, job.setting, job.endpoint, job.checkpoint) == ("reasoning", "r1", endpoint, None)
+    both = admin_client.post(reverse("admin:traces_job_add"), {
+        "kind": "summary", "endpoint": endpoint.pk, "checkpoint": "", "setting": "", "dataset": "cotempqa",
+        "subset": "equal", "split": "", "side": "test", "limit": 2, "parameters_json": "{}",
+    })
+    assert both.status_code == 200 and "has a reasoning trace" in both.content.decode()
+    out = StringIO()
+    call_command("launch_job", "explanation", "--endpoint", "e", "--dataset", "cotempqa", "--subset", "equal",
+                 "--limit", "2", "--param", "answer_from=gold", stdout=out)
+    assert "Launched job" in out.getvalue()
+    assert Job.objects.filter(kind="explanation", parameters__answer_from="gold").count() == 1

@@ -4,21 +4,28 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from traces import jobs
-from traces.models import Checkpoint, Job, Setting
+from traces.models import TRACE_JOB_KINDS, Checkpoint, Endpoint, Job, Setting
 from traces.splits import SplitError
 
 
 class Command(BaseCommand):
     help = (
-        "Launch a fine-tune, generate or evaluate job on the GPU queue. Example: launch_job evaluate "
-        "--checkpoint tiny --setting decomposition_correct --dataset cotempqa --split authors --side test "
-        "--param max_new_tokens=128 --wait"
+        "Launch a job on the GPU queue: fine-tune, generate, evaluate, or make reasoning traces, summaries "
+        "or explanations, on a checkpoint or an endpoint. Examples: launch_job evaluate --checkpoint tiny "
+        "--setting decomposition_correct --dataset cotempqa --split authors --side test --param "
+        "max_new_tokens=128 --wait; launch_job reasoning --endpoint deepseek --dataset cotempqa --subset "
+        "during --limit 50"
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=Job.Kind.values)
-        parser.add_argument("--checkpoint", required=True, help="Checkpoint name.")
-        parser.add_argument("--setting", required=True, choices=Setting.values)
+        model = parser.add_mutually_exclusive_group(required=True)
+        model.add_argument("--checkpoint", help="Checkpoint name (a local model).")
+        model.add_argument("--endpoint", help="Endpoint name (an OpenAI-compatible server).")
+        parser.add_argument(
+            "--setting", choices=Setting.values, default="",
+            help="Required for fine-tune, generate and evaluate; a trace job makes the kind it is named for.",
+        )
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--subset", default="", help="A CoTempQA relation or bAbI task; default: all.")
         parser.add_argument(
@@ -31,9 +38,17 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Print progress until the job ends.")
 
     def handle(self, *args, **options) -> None:
-        checkpoint = Checkpoint.objects.filter(name=options["checkpoint"]).first()
-        if checkpoint is None:
-            raise CommandError(f"No checkpoint named {options['checkpoint']!r}; see register_checkpoint.")
+        checkpoint = endpoint = None
+        if options["checkpoint"]:
+            checkpoint = Checkpoint.objects.filter(name=options["checkpoint"]).first()
+            if checkpoint is None:
+                raise CommandError(f"No checkpoint named {options['checkpoint']!r}; see register_checkpoint.")
+        else:
+            endpoint = Endpoint.objects.filter(name=options["endpoint"]).first()
+            if endpoint is None:
+                raise CommandError(f"No endpoint named {options['endpoint']!r}; add one in the admin.")
+        if not options["setting"] and options["kind"] not in TRACE_JOB_KINDS:
+            raise CommandError(f"A {options['kind']} job needs --setting.")
         parameters = {}
         for pair in options["param"]:
             name, sep, value = pair.partition("=")
@@ -47,7 +62,9 @@ class Command(BaseCommand):
                 options["dataset"], options["subset"], split=options["split"], side=options["side"],
                 limit=options["limit"],
             )
-            job = jobs.launch(options["kind"], checkpoint, problems, options["setting"], parameters)
+            job = jobs.launch(
+                options["kind"], checkpoint, problems, options["setting"], parameters, endpoint=endpoint
+            )
         except (jobs.JobError, SplitError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Launched job #{job.pk} ({job.problems.count()} problems).")

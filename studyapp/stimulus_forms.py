@@ -1,0 +1,66 @@
+"""The admin form that chooses the problems and trace sources a study's stimuli are built from."""
+
+from __future__ import annotations
+
+from django import forms
+
+from traces import reference_traces
+from traces.models import Problem
+
+from .models import ConditionCode
+from .stimulus_builder import TRACE_CONDITIONS, BuildError, draw_balanced, eligible
+
+
+class BuildStimuliForm(forms.Form):
+    dataset = forms.ChoiceField(choices=())
+    subset = forms.CharField(required=False, help_text="One relation or bAbI task; empty: all.")
+    problem_ids = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Source ids of the problems (e.g. cotempqa-equal-291), separated by spaces or commas. "
+        "Empty: draw them.",
+    )
+    count = forms.IntegerField(min_value=1, initial=20, help_text="How many to draw (when none are named).")
+    seed = forms.IntegerField(initial=0, help_text="The draw is reproducible from this number.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
+        self.fields["dataset"].choices = [(d, d) for d in datasets]
+        for condition, kind in TRACE_CONDITIONS.items():
+            counts = reference_traces.sources(kind)
+            self.fields[f"source_{condition}"] = forms.ChoiceField(
+                label=f"{ConditionCode(condition).label}: from", required=False,
+                choices=[("", "the only source there is"),
+                         *((s, f"{s} ({n} problems)") for s, n in counts.items())],
+            )
+
+    def sources(self) -> dict[str, str]:
+        return {c: self.cleaned_data.get(f"source_{c}", "") for c in TRACE_CONDITIONS}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        pool = Problem.objects.filter(dataset=cleaned["dataset"])
+        if cleaned["subset"]:
+            pool = pool.filter(subset=cleaned["subset"])
+        named = [i for i in cleaned["problem_ids"].replace(",", " ").split() if i]
+        try:
+            if named:
+                found = {p.source_id: p for p in pool.filter(source_id__in=named)}
+                unknown = [i for i in named if i not in found]
+                if unknown:
+                    raise forms.ValidationError(
+                        f"No such problems in {cleaned['dataset']}: {', '.join(unknown[:10])}."
+                    )
+                cleaned["problems"] = [found[i] for i in dict.fromkeys(named)]
+            else:
+                ready = eligible(list(pool.order_by("pk")), self.sources())
+                if not ready:
+                    raise forms.ValidationError(
+                        "No problem has all four traces from these sources; make them with trace jobs first."
+                    )
+                cleaned["problems"] = draw_balanced(ready, cleaned["count"], cleaned["seed"])
+        except BuildError as error:
+            raise forms.ValidationError(str(error)) from None
+        return cleaned

@@ -1,0 +1,127 @@
+"""A study's stimuli built from the traces the traces app made or imported: all four conditions, one
+short answer, provenance kept and exported, nothing changed when a trace is missing; and the apps'
+one-way dependency (traces knows nothing of studies)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from studyapp import exports
+from studyapp.models import ConditionCode, Stimulus, StimulusTrace
+from studyapp.stimulus_builder import BuildError, build_stimuli, draw_balanced, eligible
+from tests.conftest import make_study
+from traces import sft
+from traces.grading.parsing import short_answer
+from traces.importing import PILOT_FILE, PILOT_SOURCE, import_problems, import_reference_traces
+from traces.models import Problem, ReferenceTrace
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "traces" / "data" / "cotempqa"
+
+
+@pytest.fixture
+def pilot(db) -> list[Problem]:
+    import_problems("cotempqa", DATA / "equal.json", "equal")
+    import_reference_traces(PILOT_FILE, PILOT_SOURCE)
+    return list(Problem.objects.filter(reference_traces__isnull=False).distinct().order_by("pk"))
+
+
+def test_stimuli_get_every_condition_with_its_provenance(pilot):
+    study = make_study("built", n_stimuli=0)
+    result = build_stimuli(study, pilot[:4])
+    assert len(result.created) == 4 and not result.completed
+    stimulus = Stimulus.objects.get(study=study, code=pilot[0].source_id)
+    r1 = ReferenceTrace.objects.get(problem=pilot[0], kind="r1")
+    assert stimulus.model_answer == short_answer(r1.answer) and stimulus.model_answer_original == r1.answer
+    texts = {t.condition: t for t in stimulus.traces.all()}
+    assert set(texts) == set(ConditionCode.values)
+    assert texts["r1"].text == r1.text and texts["r1"].reference_trace == r1
+    assert texts["r1"].provenance["source"] == PILOT_SOURCE
+    assert texts["r1"].provenance["model"] == "deepseek-reasoner (DeepSeek-R1)"
+    assert texts["r1_summary"].provenance["model"] == "gpt-4o-mini"
+    assert texts["decomposition"].text == sft.assistant_content("decomposition_correct", pilot[0].as_plain())
+    assert texts["decomposition"].reference_trace is None
+
+
+def test_a_problem_without_all_traces_builds_nothing(pilot):
+    study = make_study("none", n_stimuli=0)
+    bare = Problem.objects.exclude(pk__in=[p.pk for p in pilot]).first()
+    with pytest.raises(BuildError, match=f"1 of the 3 problems lack .*{bare.source_id}"):
+        build_stimuli(study, [*pilot[:2], bare])
+    assert not Stimulus.objects.filter(study=study).exists()
+    assert eligible([*pilot[:2], bare], {}) == pilot[:2]
+
+
+def test_several_sources_must_be_chosen_between(pilot):
+    ReferenceTrace.objects.create(problem=pilot[0], kind="r1", text="Mine.", answer="X", source="job #99")
+    study = make_study("two", n_stimuli=0)
+    with pytest.raises(BuildError, match="several sources"):
+        build_stimuli(study, pilot[:2])
+    with pytest.raises(BuildError, match="lack"):  # job #99 has a trace for one of the two only
+        build_stimuli(study, pilot[:2], {"r1": "job #99"})
+    build_stimuli(study, pilot[:1], {"r1": "job #99"})
+    assert StimulusTrace.objects.get(stimulus__study=study, condition="r1").text == "Mine."
+
+
+def test_the_draw_is_balanced_over_relations_and_reproducible():
+    problems = [Problem(pk=i, subset=s, source_id=f"{s}-{i}") for i, s in
+                enumerate(["equal"] * 10 + ["during"] * 10 + ["mix"] * 2)]
+    drawn = draw_balanced(problems, 9, seed=3)
+    assert Counter(p.subset for p in drawn) == {"during": 4, "equal": 3, "mix": 2}  # in turn, mix runs out
+    assert drawn == draw_balanced(problems, 9, seed=3) and drawn != draw_balanced(problems, 9, seed=4)
+
+
+def test_rated_stimuli_keep_their_text(pilot, client):
+    from tests.conftest import Walker
+
+    study = make_study("rated", n_stimuli=0, trials=2)
+    build_stimuli(study, pilot[:3])
+    walker = Walker(client, study)
+    walker.arrive()
+    walker.complete()
+    participant = study.participants.get()
+    rated = Stimulus.objects.filter(pk__in=participant.stimulus_sequence)
+    before = {t.pk: t.text for t in StimulusTrace.objects.filter(stimulus__in=rated)}
+    result = build_stimuli(study, pilot[:3])
+    assert sorted(result.skipped_rated) == sorted(s.code for s in rated)
+    assert {t.pk: t.text for t in StimulusTrace.objects.filter(stimulus__in=rated)} == before
+    rows = list(exports.stimulus_rows(study))
+    read = [r for r in rows if r[4] == participant.condition.code and r[1] in participant.stimulus_sequence]
+    assert read and all(r[13] == 1 and r[14] == str(participant.pk) for r in read)
+    assert all(r[8] for r in rows)  # every text says where it came from
+
+
+def test_the_admin_draws_and_builds(pilot, admin_client):
+    study = make_study("adm", n_stimuli=0)
+    url = reverse("admin:studyapp_study_build_stimuli", args=[study.pk])
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(url, {"dataset": "cotempqa", "subset": "", "problem_ids": "", "count": 5,
+                                       "seed": 0})
+    assert response.status_code == 302
+    assert Stimulus.objects.filter(study=study).count() == 5
+    bad = admin_client.post(url, {"dataset": "cotempqa", "problem_ids": "cotempqa-equal-0 nope", "count": 5,
+                                  "seed": 0})
+    assert bad.status_code == 400 and "No such problems" in bad.content.decode()
+    page = admin_client.get(reverse("admin:studyapp_stimulus_change", args=[Stimulus.objects.first().pk]))
+    assert "gpt-4o-mini" in page.content.decode()
+
+
+def _imports(app: str) -> set[str]:
+    found = set()
+    for path in (ROOT / app).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+def test_the_apps_depend_one_way():
+    """traces makes problems, traces and evaluations and knows nothing of studies or their analysis."""
+    assert not {"studyapp", "analysis"} & _imports("traces")
