@@ -69,6 +69,8 @@ class StudyData:
     model_tables: list[dict]  # Table 1 of each dataset with evaluations (model_table_data)
     plan: PlanData = field(default_factory=PlanData)
     stimuli: dict[int, str] = field(default_factory=dict)  # id -> code
+    # (stimulus id, condition) -> the model that wrote the text read (from its provenance)
+    trace_models: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
 def gather(study: Study, now=None) -> StudyData:
@@ -119,6 +121,7 @@ def gather(study: Study, now=None) -> StudyData:
         model_tables=[model_table_data(dataset) for dataset in model_datasets()],
         plan=plan_data(study),
         stimuli=dict(Stimulus.objects.filter(study=study).values_list("pk", "code")),
+        trace_models=trace_models(study),
     )
 
 
@@ -152,6 +155,18 @@ def trace_words(study: Study) -> dict[tuple[int, str], int]:
             "stimulus_id", "condition", "text"
         )
     }
+
+
+def trace_models(study: Study) -> dict[tuple[int, str], str]:
+    """(stimulus id, condition) -> the model that wrote the text (or the rule that built it), as its
+    provenance records; texts entered by hand have none."""
+    out = {}
+    for stimulus, condition, facts in StimulusTrace.objects.filter(stimulus__study=study).values_list(
+        "stimulus_id", "condition", "provenance"
+    ):
+        facts = facts or {}
+        out[(stimulus, condition)] = facts.get("model") or facts.get("source") or "not recorded"
+    return out
 
 
 def attrition(study: Study, now) -> dict[str, dict[str, int]]:

@@ -88,6 +88,11 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
             {"key": key, "label": label, "rows": sc.stimulus_means(sample.outcomes[key], data.stimuli, codes)}
             for key, label in sc.CONSTRUCTS
         ],
+        "trace_models": [
+            {"key": key, "label": label,
+             "rows": sc.trace_model_means(sample.outcomes[key], data.trace_models, codes)}
+            for key, label in sc.CONSTRUCTS
+        ],
         "end_items": end_items(sample.kept, [i for i in data.items if i.scope == "end"], codes, plan),
         "reading": reading_times(sample.kept, codes),
         "devices": {

@@ -74,6 +74,25 @@ def outcomes(people: list, items: list, codes: list[str]) -> dict[str, Outcome]:
     return out
 
 
+def trace_model_means(
+    outcome: Outcome, trace_models: dict[tuple[int, str], str], codes: list[str]
+) -> list[dict]:
+    """Per condition and model that wrote the text read (``trace_models``: (stimulus, condition) ->
+    model), the mean answer, the answers and the participants they came from."""
+    cells: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, set()])
+    for condition, person, stimulus, value in outcome.rows:
+        cell = cells[(condition, trace_models.get((stimulus, condition)) or "unknown")]
+        cell[0] += value
+        cell[1] += 1
+        cell[2].add(person)
+    order = {c: i for i, c in enumerate(codes)}
+    return [
+        {"condition": c, "model": m, "n": total[1], "participants": len(total[2]),
+         "mean": total[0] / total[1]}
+        for (c, m), total in sorted(cells.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
+    ]
+
+
 def stimulus_means(outcome: Outcome, stimuli: dict[int, str], codes: list[str]) -> list[dict]:
     """Per stimulus, the mean answer and the number of answers in each condition."""
     sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])

@@ -125,3 +125,36 @@ def _imports(app: str) -> set[str]:
 def test_the_apps_depend_one_way():
     """traces makes problems, traces and evaluations and knows nothing of studies or their analysis."""
     assert not {"studyapp", "analysis"} & _imports("traces")
+
+
+def test_the_report_breaks_ratings_down_by_the_model_that_wrote_the_trace(pilot, client):
+    from analysis.data import gather
+    from analysis.report.build import build
+    from tests.analysis.test_report import complete
+
+    study = make_study("by-model", n_stimuli=0, trials=3)  # every participant reads all three
+    build_stimuli(study, pilot[:2])
+    other = ReferenceTrace.objects.create(
+        problem=pilot[2], kind="r1", text="Short.", answer="X", source="job #7", model_name="tiny-r1"
+    )
+    build_stimuli(study, pilot[2:3], {"r1": "job #7"})
+    assert StimulusTrace.objects.get(reference_trace=other).provenance["model"] == "tiny-r1"
+    people = [complete(client.__class__(), study, offset) for offset in range(8)]
+    report = build(gather(study))
+    rows = next(s for s in report["trace_models"] if s["key"] == "predictability")["rows"]
+    r1_rows = {row["model"]: row for row in rows if row["condition"] == "r1"}
+    # the answers of r1 participants, split by whose trace each stimulus showed
+    expected: dict[str, list[int]] = {}
+    for person in people:
+        if person.condition.code != "r1":
+            continue
+        for response in person.responses.filter(item__construct="predictability", stimulus__isnull=False):
+            tiny = response.stimulus.code == pilot[2].source_id
+            model = "tiny-r1" if tiny else "deepseek-reasoner (DeepSeek-R1)"
+            expected.setdefault(model, []).append(response.value)
+    assert len(r1_rows) == 2
+    assert {m: (row["n"], row["mean"]) for m, row in r1_rows.items()} == {
+        m: (len(v), sum(v) / len(v)) for m, v in expected.items()
+    }
+    decomposition = [row for row in rows if row["condition"] == "decomposition"]
+    assert all(row["model"].startswith("rule-based decomposition") for row in decomposition)
