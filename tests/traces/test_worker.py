@@ -75,6 +75,33 @@ def test_each_kind_of_job_runs_on_a_gpu_queue_worker_as_an_admin_sees_it(
     assert listing.count("Succeeded") >= 3
 
 
+def test_trace_jobs_on_an_endpoint_run_on_the_gpu_queue_worker(broker, equal_problems, admin_client):
+    from traces.models import Endpoint, ReferenceTrace
+
+    from .chat_servers import ReasonerAPI
+
+    api = ReasonerAPI(fail_first=1, fail_status=500)
+    endpoint = Endpoint.objects.create(name="r1", base_url=api.base_url, model="deepseek-reasoner")
+    problems = equal_problems[:4]
+    try:
+        with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
+            short = {"max_new_tokens": 32}
+            reasoning = jobs.launch(Job.Kind.REASONING, None, problems, "", short, endpoint=endpoint)
+            reasoning = _wait_for(reasoning, lambda j: j.is_finished, timeout_s=60)
+            summary = jobs.launch(Job.Kind.SUMMARY, None, problems, "", short, endpoint=endpoint)
+            summary = _wait_for(summary, lambda j: j.is_finished, timeout_s=60)
+    finally:
+        api.close()
+    for job in (reasoning, summary):
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert (job.progress_done, job.progress_total) == (4, 4)
+        page = admin_client.get(reverse("admin:traces_job_change", args=[job.pk])).content.decode()
+        assert "4 / 4" in page and "Succeeded" in page
+    summaries = ReferenceTrace.objects.filter(job=summary)
+    assert summaries.count() == 4
+    assert {s.based_on.job_id for s in summaries} == {reasoning.pk}
+
+
 def _worker(visibility_timeout_s: int, **extra: str) -> subprocess.Popen:
     """A real worker process on the gpu queue; its heartbeat every half second."""
     database = connection.settings_dict
