@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from . import jobs, loaders, splits
 from .evaluations import EvaluationError, import_outputs, regrade
 from .grading.table import percent
-from .importing import import_problems
+from .importing import import_authors_traces, import_problems
 from .models import (
     TRACE_JOB_KINDS,
     Checkpoint,
@@ -78,6 +78,14 @@ class ProblemAdmin(admin.ModelAdmin):
         return render(request, "admin/traces/problem/import.html", context, status=status)
 
 
+class ImportTracesForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=ReferenceTrace.Kind.choices, help_text="What the file's reasoning column holds."
+    )
+    source = forms.CharField(required=False, help_text="A label for these traces; empty: the file's name.")
+    file = forms.FileField(help_text="CSV with columns question, reasoning, answer.")
+
+
 @admin.register(ReferenceTrace)
 class ReferenceTraceAdmin(admin.ModelAdmin):
     """Traces made here (with their job, model and prompt) or imported; read-only: a trace is evidence."""
@@ -89,9 +97,38 @@ class ReferenceTraceAdmin(admin.ModelAdmin):
     readonly_fields = ("problem", "kind", "text", "answer", "answer_correct", "source", "job", "model_name",
                        "prompt_turns", "based_on", "details", "created_at")
     exclude = ("prompt",)
+    change_list_template = "admin/traces/referencetrace/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # traces come from jobs and imports
+        return False  # traces come from jobs and imports (import_view)
+
+    def get_urls(self) -> list:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view),
+                 name="traces_referencetrace_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload one of the authors' trace CSVs; refused whole, with the reason, or imported."""
+        if not request.user.has_perm("traces.add_referencetrace"):
+            raise PermissionDenied
+        form = ImportTracesForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                label = data["source"] or data["file"].name
+                result = import_authors_traces(data["file"], data["kind"], label)
+            except (loaders.LoadError, ValueError) as error:
+                form.add_error("file", f"Nothing was imported. {error}")
+            else:
+                self.message_user(request, f"Imported {result.created} traces ({result.already_there} were "
+                                           "already there).", messages.SUCCESS)
+                return redirect("admin:traces_referencetrace_changelist")
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": "Import the authors' traces", "opts": self.model._meta}
+        status = 400 if form.errors else 200
+        return render(request, "admin/traces/referencetrace/import.html", context, status=status)
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

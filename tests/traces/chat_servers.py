@@ -76,9 +76,13 @@ class ReasonerAPI:
     sentence naming it). ``fail_first`` answers that many requests with
     ``fail_status`` first (429 with Retry-After: 0, or 500)."""
 
-    def __init__(self, answer: str = "Jaime Lerner", fail_first: int = 0, fail_status: int = 429) -> None:
-        self.answer, self.fail_first, self.fail_status = answer, fail_first, fail_status
+    def __init__(
+        self, answer: str = "Jaime Lerner", fail_first: int = 0, fail_status: int = 429, delay_s: float = 0.0
+    ) -> None:
+        self.answer, self.delay_s = answer, delay_s
+        self.fail_first, self.fail_status = fail_first, fail_status
         self.received: list[dict] = []  # {"authorization": ..., "body": ...} per request, failures too
+        self.in_flight = self.most_in_flight = 0  # requests being answered at once, and the most seen
         self.lock = threading.Lock()
         api = self
 
@@ -96,6 +100,12 @@ class ReasonerAPI:
                     self._send(api.fail_status, {"error": {"message": "busy", "type": "rate_limit"}},
                                {"Retry-After": "0"})
                     return
+                with api.lock:
+                    api.in_flight += 1
+                    api.most_in_flight = max(api.most_in_flight, api.in_flight)
+                time.sleep(api.delay_s)
+                with api.lock:
+                    api.in_flight -= 1
                 asked = body["messages"][-1]["content"]
                 first_turn = len(body["messages"]) == 1 and asked.startswith("Answer the question")
                 content = api.answer if first_turn else f"Written on request: {asked[:50]}"

@@ -267,3 +267,48 @@ def test_trace_jobs_launch_from_the_admin_and_the_command(admin_client, reasoner
                  "--limit", "2", "--param", "answer_from=gold", stdout=out)
     assert "Launched job" in out.getvalue()
     assert Job.objects.filter(kind="explanation", parameters__answer_from="gold").count() == 1
+
+
+@pytest.mark.django_db
+def test_requests_run_concurrently_up_to_the_limit_and_a_cancel_stops_asking(equal_problems, monkeypatch):
+    from traces import trace_jobs
+
+    api = ReasonerAPI(delay_s=0.2)
+    try:
+        endpoint = endpoint_for(api, max_concurrency=3)
+        job = run(Job.Kind.REASONING, equal_problems[:9], endpoint)
+        assert job.status == Job.Status.SUCCEEDED and api.most_in_flight == 3
+
+        real_check = trace_jobs.stop_if_cancelled
+        checks = []
+
+        def cancel_after_two_replies(running: Job) -> None:
+            checks.append(1)
+            if len(checks) == 2:
+                jobs.cancel(running)
+            real_check(running)
+
+        monkeypatch.setattr(trace_jobs, "stop_if_cancelled", cancel_after_two_replies)
+        api.received.clear()
+        endpoint.max_concurrency = 1
+        endpoint.save()
+        cancelled = run(Job.Kind.REASONING, equal_problems[10:16], endpoint)
+        assert cancelled.status == Job.Status.CANCELLED
+        stored = ReferenceTrace.objects.filter(job=cancelled).count()
+        assert stored == 2 and len(api.received) <= 3  # what came back is kept; one more at most in flight
+    finally:
+        api.close()
+
+
+@pytest.mark.django_db
+def test_the_admin_imports_the_authors_traces(admin_client, equal_problems):
+    from django.urls import reverse
+
+    url = reverse("admin:traces_referencetrace_import")
+    assert admin_client.get(url).status_code == 200
+    with (AUTHORS / "sft_dataset_r1_explanations_equal_test_head.csv").open("rb") as handle:
+        response = admin_client.post(url, {"kind": "posthoc", "source": "", "file": handle})
+    assert response.status_code == 302
+    assert ReferenceTrace.objects.filter(kind="posthoc").count() == 3
+    listing = admin_client.get(reverse("admin:traces_referencetrace_changelist")).content.decode()
+    assert "sft_dataset_r1_explanations_equal_test_head.csv" in listing
