@@ -92,11 +92,15 @@ def import_reference_traces(path: str | Path, source: str = "") -> ImportResult:
             problem = problems[source_id]
             for key, kind in _REFERENCE_KEYS.items():
                 if traces.get(key):
-                    _, was_created = ReferenceTrace.objects.get_or_create(
+                    trace, was_created = ReferenceTrace.objects.get_or_create(
                         problem=problem, kind=kind, source=source or Path(name).name, job=None,
                         defaults={"text": traces[key], **published_answer(problem, answer),
                                   "model_name": PUBLISHED_MODELS[kind]},
                     )
+                    if not was_created and answer and not trace.answer:  # imported before answers were kept
+                        ReferenceTrace.objects.filter(pk=trace.pk).update(
+                            **published_answer(problem, answer), model_name=PUBLISHED_MODELS[kind]
+                        )
                     created += was_created
                     already_there += not was_created
     return ImportResult(created=created, already_there=already_there)

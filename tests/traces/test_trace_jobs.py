@@ -312,3 +312,14 @@ def test_the_admin_imports_the_authors_traces(admin_client, equal_problems):
     assert ReferenceTrace.objects.filter(kind="posthoc").count() == 3
     listing = admin_client.get(reverse("admin:traces_referencetrace_changelist")).content.decode()
     assert "sft_dataset_r1_explanations_equal_test_head.csv" in listing
+
+
+@pytest.mark.django_db
+def test_re_importing_the_pilot_fills_in_answers_traces_stored_without_them(equal_problems):
+    problem = Problem.objects.get(source_id="cotempqa-equal-291")
+    source = "authors (cotempqa_pilot)"
+    old = ReferenceTrace.objects.create(problem=problem, kind="r1", text="kept", source=source)
+    result = import_reference_traces(PILOT_FILE, source)
+    old.refresh_from_db()
+    assert result.already_there == 1 and old.text == "kept"
+    assert (old.answer, old.answer_correct) == ("Liberal Federation", True)

@@ -120,26 +120,25 @@ class EndpointBackend:
         """(index, reply) of every chat, one at a time as they arrive, ``max_concurrency`` in flight.
         A refused request comes as its RequestRefused; a BackendError stops everything. When the
         caller stops early, requests not yet sent are dropped."""
-        with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
-            pending: dict[Future, int] = {}
-            queue = iter(range(len(chats)))
-            try:
-                for index in queue:
-                    pending[pool.submit(self.ask, chats[index])] = index
-                    if len(pending) >= self.config.max_concurrency:
-                        break
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        index = pending.pop(future)
-                        try:
-                            result: Reply | RequestRefused = future.result()
-                        except RequestRefused as refused:
-                            result = refused
-                        yield [(index, result)]
-                        following = next(queue, None)
-                        if following is not None:
-                            pending[pool.submit(self.ask, chats[following])] = following
-            finally:
-                for future in pending:
-                    future.cancel()
+        pool = ThreadPoolExecutor(max_workers=self.config.max_concurrency, thread_name_prefix="endpoint")
+        pending: dict[Future, int] = {}
+        queue = iter(range(len(chats)))
+        try:
+            for index in queue:
+                pending[pool.submit(self.ask, chats[index])] = index
+                if len(pending) >= self.config.max_concurrency:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    try:
+                        result: Reply | RequestRefused = future.result()
+                    except RequestRefused as refused:
+                        result = refused
+                    yield [(index, result)]
+                    following = next(queue, None)
+                    if following is not None:
+                        pending[pool.submit(self.ask, chats[following])] = following
+        finally:  # a stopped job does not wait for the answers still in flight; they are dropped
+            pool.shutdown(wait=False, cancel_futures=True)

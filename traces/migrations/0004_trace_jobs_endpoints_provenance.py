@@ -6,6 +6,15 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+PILOT_SOURCE = "authors (cotempqa_pilot)"
+
+
+def label_pilot_traces(apps, schema_editor):
+    """Traces imported from the pilot file were labelled with its path on the importing machine; they
+    get the one label the demo and the commands now use, so a re-import finds them."""
+    traces = apps.get_model("traces", "ReferenceTrace")
+    traces.objects.filter(source__endswith="cotempqa_pilot/stimuli.jsonl").update(source=PILOT_SOURCE)
+
 
 class Migration(migrations.Migration):
 
@@ -129,4 +138,5 @@ class Migration(migrations.Migration):
             model_name='job',
             constraint=models.CheckConstraint(condition=models.Q(('checkpoint__isnull', True), ('endpoint__isnull', True), _connector='XOR'), name='job_one_model_source'),
         ),
+        migrations.RunPython(label_pilot_traces, migrations.RunPython.noop),
     ]
