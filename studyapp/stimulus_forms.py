@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from traces import reference_traces
-from traces.models import Problem
+from traces.models import Problem, ReferenceTrace
 
 from .models import ConditionCode
 from .stimulus_builder import TRACE_CONDITIONS, BuildError, draw_balanced, eligible
@@ -26,6 +26,8 @@ class BuildStimuliForm(forms.Form):
         super().__init__(*args, **kwargs)
         datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
         self.fields["dataset"].choices = [(d, d) for d in datasets]
+        with_traces = ReferenceTrace.objects.values_list("problem__dataset", flat=True).first()
+        self.fields["dataset"].initial = with_traces  # where the traces are, not the first name
         for condition, kind in TRACE_CONDITIONS.items():
             counts = reference_traces.sources(kind)
             self.fields[f"source_{condition}"] = forms.ChoiceField(

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from . import jobs, loaders, splits
 from .evaluations import EvaluationError, import_outputs, regrade
@@ -90,7 +91,7 @@ class ImportTracesForm(forms.Form):
 class ReferenceTraceAdmin(admin.ModelAdmin):
     """Traces made here (with their job, model and prompt) or imported; read-only: a trace is evidence."""
 
-    list_display = ("problem", "kind", "source", "model_name", "answer", "answer_correct", "created_at")
+    list_display = ("problem", "kind", "source", "model_name", "answer_start", "answer_correct", "created_at")
     list_filter = ("kind", "source", "model_name", "answer_correct")
     search_fields = ("problem__source_id", "text", "source", "model_name")
     list_select_related = ("problem",)
@@ -132,6 +133,10 @@ class ReferenceTraceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description="Answer")
+    def answer_start(self, obj: ReferenceTrace) -> str:
+        return Truncator(obj.answer).chars(60) or "-"
 
     @admin.display(description="Prompt (the chat the model was given)")
     def prompt_turns(self, obj: ReferenceTrace) -> str:
