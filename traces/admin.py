@@ -266,7 +266,6 @@ class LaunchJobForm(forms.ModelForm):
         datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
         self.fields["dataset"].choices = [(d, d) for d in datasets]
         self.fields["setting"].required = False
-        self.fields["setting"].help_text += " (Trace jobs: leave it; it is the kind of trace they make.)"
 
     def clean(self) -> dict:
         cleaned = super().clean()

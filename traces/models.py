@@ -186,7 +186,7 @@ class Job(models.Model):
     setting = models.CharField(
         max_length=30, choices=Setting.choices,
         help_text="Fine-tune: what to train on. Generate and evaluate: the setting the checkpoint was "
-        "trained on, for the results tables. Trace jobs: the kind of trace they make.",
+        "trained on, for the results tables. Trace jobs: leave it empty; it is the kind of trace they make.",
     )
     problems = models.ManyToManyField(Problem, related_name="jobs")
     parameters = models.JSONField(default=dict, blank=True)

@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='job',
             name='setting',
-            field=models.CharField(choices=[('vanilla', 'No trace (answer only)'), ('decomposition_correct', 'Correct decomposition trace'), ('decomposition_incorrect', 'Incorrect decomposition trace'), ('r1', 'DeepSeek-R1 trace'), ('r1_summary', 'Summary of the R1 trace'), ('posthoc', 'Post-hoc explanation')], help_text='Fine-tune: what to train on. Generate and evaluate: the setting the checkpoint was trained on, for the results tables. Trace jobs: the kind of trace they make.', max_length=30),
+            field=models.CharField(choices=[('vanilla', 'No trace (answer only)'), ('decomposition_correct', 'Correct decomposition trace'), ('decomposition_incorrect', 'Incorrect decomposition trace'), ('r1', 'DeepSeek-R1 trace'), ('r1_summary', 'Summary of the R1 trace'), ('posthoc', 'Post-hoc explanation')], help_text='Fine-tune: what to train on. Generate and evaluate: the setting the checkpoint was trained on, for the results tables. Trace jobs: leave it empty; it is the kind of trace they make.', max_length=30),
         ),
         migrations.AlterField(
             model_name='referencetrace',
