@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from traces import reference_traces, sft
+from traces.grading.outputs import score_answer
 from traces.grading.parsing import short_answer
 from traces.models import Problem, ReferenceTrace
 
@@ -55,13 +56,28 @@ def chosen_traces(
     return chosen
 
 
-def eligible(problems: Sequence[Problem], sources: dict[str, str]) -> list[Problem]:
-    """The problems with a trace of every condition from the chosen sources and a reasoning answer."""
+def eligible(
+    problems: Sequence[Problem], sources: dict[str, str], *, only_correct: bool = False
+) -> list[Problem]:
+    """The problems with a trace of every condition from the chosen sources and a reasoning answer
+    (with ``only_correct``, a right one, as the paper's explanations were of R1's correct answers:
+    the answer participants are shown, by the strict check; the paper's lenient metric also counts
+    an answer whose justification merely names the gold answer, as R1's "None" on
+    cotempqa-equal-62)."""
     chosen = chosen_traces(problems, sources)
-    return [
-        p for p in problems
-        if all(p.pk in chosen[c] for c in TRACE_CONDITIONS) and chosen[ConditionCode.R1][p.pk].answer.strip()
-    ]
+    out = []
+    for p in problems:
+        if not all(p.pk in chosen[c] for c in TRACE_CONDITIONS):
+            continue
+        r1 = chosen[ConditionCode.R1][p.pk]
+        if r1.answer.strip() and (not only_correct or shown_answer_right(p, r1.answer)):
+            out.append(p)
+    return out
+
+
+def shown_answer_right(problem: Problem, answer: str) -> bool:
+    """Whether the short answer a stimulus shows is right by the strict answer check."""
+    return score_answer(short_answer(answer), problem.as_plain(), as_published=False).exact_match
 
 
 def draw_balanced(problems: Sequence[Problem], n: int, seed: int = 0) -> list[Problem]:

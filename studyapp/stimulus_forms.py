@@ -21,6 +21,11 @@ class BuildStimuliForm(forms.Form):
     )
     count = forms.IntegerField(min_value=1, initial=20, help_text="How many to draw (when none are named).")
     seed = forms.IntegerField(initial=0, help_text="The draw is reproducible from this number.")
+    only_correct = forms.BooleanField(
+        required=False, initial=True,
+        help_text="Draw only problems whose reasoning trace's answer, as participants see it, is right (the "
+        "strict check), as the paper's explanations were of R1's correct answers.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -57,7 +62,8 @@ class BuildStimuliForm(forms.Form):
                     )
                 cleaned["problems"] = [found[i] for i in dict.fromkeys(named)]
             else:
-                ready = eligible(list(pool.order_by("pk")), self.sources())
+                problems = list(pool.order_by("pk"))
+                ready = eligible(problems, self.sources(), only_correct=cleaned["only_correct"])
                 if not ready:
                     raise forms.ValidationError(
                         "No problem has all four traces from these sources; make them with trace jobs first."

@@ -55,6 +55,12 @@ def test_a_problem_without_all_traces_builds_nothing(pilot):
         build_stimuli(study, [*pilot[:2], bare])
     assert not Stimulus.objects.filter(study=study).exists()
     assert eligible([*pilot[:2], bare], {}) == pilot[:2]
+    # the pilot's one wrong R1 answer ("None", cotempqa-equal-62: its justification names the gold answer,
+    # so the paper's lenient metric counts it) is left out when only right ones are drawn
+    wrong = [p for p in pilot if p.source_id == "cotempqa-equal-62"]
+    assert ReferenceTrace.objects.get(problem=wrong[0], kind="r1").answer_correct is True
+    assert wrong[0] in eligible(pilot, {}) and wrong[0] not in eligible(pilot, {}, only_correct=True)
+    assert len(eligible(pilot, {}, only_correct=True)) == len(pilot) - 1
 
 
 def test_several_sources_must_be_chosen_between(pilot):
