@@ -32,7 +32,8 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Register the selected plans (time-stamped; they cannot change afterwards)")
+    @admin.action(description="Register the selected plans (time-stamped; they cannot change afterwards)",
+                  permissions=["change"])
     def register_plans(self, request: HttpRequest, queryset: QuerySet) -> None:
         for plan in queryset:
             try:

@@ -92,7 +92,7 @@ class StudyAdmin(admin.ModelAdmin):
         return render(request, "admin/studyapp/study/build_stimuli.html", context,
                       status=400 if form.errors else 200)
 
-    @admin.action(description="Open the selected studies to participants (live)")
+    @admin.action(description="Open the selected studies to participants (live)", permissions=["change"])
     def open_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         for study in queryset:
             problems = readiness_problems(study)
@@ -105,12 +105,14 @@ class StudyAdmin(admin.ModelAdmin):
             study.save(update_fields=["status"])
             self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
 
-    @admin.action(description="Pause the selected studies (no new participants; active ones finish)")
+    @admin.action(description="Pause the selected studies (no new participants; active ones finish)",
+                  permissions=["change"])
     def pause_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.update(status=Study.Status.PAUSED)
         self.message_user(request, f"{n} studies paused.", messages.SUCCESS)
 
-    @admin.action(description="Close the selected studies (no new participants; active ones finish)")
+    @admin.action(description="Close the selected studies (no new participants; active ones finish)",
+                  permissions=["change"])
     def close_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.update(status=Study.Status.CLOSED)
         self.message_user(request, f"{n} studies closed.", messages.SUCCESS)
@@ -189,7 +191,12 @@ class ParticipantAdmin(ReadOnlyAdmin):
     search_fields = ("prolific_pid", "prolific_session_id")
     actions = ["mark_returned"]
 
-    @admin.action(description="Mark as returned on Prolific (their places re-open)")
+    def has_mark_returned_permission(self, request: HttpRequest) -> bool:
+        """Records are never edited here, but a researcher who may change participants may end one."""
+        return request.user.has_perm("studyapp.change_participant")
+
+    @admin.action(description="Mark as returned on Prolific (their places re-open)",
+                  permissions=["mark_returned"])
     def mark_returned(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.filter(status=Participant.Status.ACTIVE).update(
             status=Participant.Status.RETURNED, ended_at=timezone.now()

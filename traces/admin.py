@@ -385,11 +385,12 @@ class JobAdmin(admin.ModelAdmin):
     def metrics_table(self, obj: Job) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.metrics, indent=2)) if obj.metrics else "-"
 
-    @admin.action(description="Cancel the selected jobs")
+    @admin.action(description="Cancel the selected jobs", permissions=["change"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, jobs.cancel, "cancelled (running jobs stop after their current step)")
 
-    @admin.action(description="Re-run the selected failed, cancelled or lost jobs (they resume)")
+    @admin.action(description="Re-run the selected failed, cancelled or lost jobs (they resume)",
+                  permissions=["change"])
     def rerun_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, jobs.rerun, "queued again")
 
