@@ -15,8 +15,9 @@ COPY requirements.txt requirements-gpu.txt ./
 RUN pip install -r requirements-gpu.txt
 
 COPY . .
-# Static files are collected at build time and served by WhiteNoise; the key is only for this step.
-RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput -v 0 \
+# Static files are collected at build time and served by WhiteNoise; a throwaway key for this step only.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /app/var/checkpoints \
     && useradd --create-home --uid 1000 app \
     && chown -R app /app/var

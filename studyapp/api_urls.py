@@ -1,7 +1,7 @@
 """URLs of the researchers' API, mounted at ``/api/v1/``: one URL per study and export."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analysis.api import ModelTableView
 
@@ -13,10 +13,11 @@ app_name = "api"
 urlpatterns = [
     path("", api.ApiRoot.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[api.IsResearcher]), name="schema"),
-    # Swagger UI's files come from drf-spectacular-sidecar (settings.SPECTACULAR_SETTINGS): no CDN.
+    # Swagger UI's files come from drf-spectacular-sidecar (settings.SPECTACULAR_SETTINGS): no CDN; the
+    # split view serves its start-up script as a file, so the Content-Security-Policy needs no inline script.
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[api.IsResearcher]),
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[api.IsResearcher]),
         name="docs",
     ),
     path("studies/", api.StudyList.as_view(), name="study-list"),

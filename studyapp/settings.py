@@ -9,6 +9,12 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,11 +40,25 @@ def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
+def weak_secret_key(key: str) -> str:
+    """Why a secret key is unfit for production (Django's own deploy rule: at least 50 characters, 5
+    of them different, not a generated insecure one), or "" when it is fit."""
+    if key == DEMO_SECRET_KEY:
+        return "SECRET_KEY is the demo key"
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return (f"SECRET_KEY is too short or too plain ({len(key)} characters, {len(set(key))} different; "
+                f"at least {SECRET_KEY_MIN_LENGTH} and {SECRET_KEY_MIN_UNIQUE_CHARACTERS})")
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return "SECRET_KEY is one Django generated for development (django-insecure-)"
+    return ""
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEMO_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEMO_SECRET_KEY:
+if not DEBUG and weak_secret_key(SECRET_KEY):
     raise ImproperlyConfigured(
-        "DEBUG is off but SECRET_KEY is the demo key: set SECRET_KEY to a long random value."
+        f"DEBUG is off but {weak_secret_key(SECRET_KEY)}: set SECRET_KEY to a long random value, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
@@ -62,6 +82,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -157,6 +179,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 RESEARCHERS_GROUP = os.environ.get("RESEARCHERS_GROUP", "researchers")
+
+# Security headers, in every mode (the tests and the demo run under them too). Content-Security-Policy
+# (django-csp): scripts only from this server, nothing framed, forms posted here only; inline style
+# attributes are allowed (Django's admin and Swagger UI use them), inline scripts are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF], "script-src": [SELF], "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"], "font-src": [SELF], "connect-src": [SELF], "form-action": [SELF],
+        "frame-ancestors": [NONE], "base-uri": [SELF], "object-src": [NONE],
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page here needs a device or sensor.
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "payment", "usb", "browsing-topics",
+    )
+}
+# HSTS: browsers keep to HTTPS for a year once they have seen the site over HTTPS (Django sends the
+# header on HTTPS responses only); HSTS_SECONDS=0 turns it off.
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = False
 
 # Cookies travel over HTTPS only in production, unless told otherwise (a benchmark over plain HTTP).
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

@@ -82,7 +82,21 @@ def new_page(browser, viewport: dict, javascript: bool = True) -> tuple:
         )
 
     page.route(PROLIFIC_PATTERN, fulfil_prolific)
+    page.on("console", lambda message: _note_csp(page, message.text))
     return page, prolific_urls
+
+
+CSP_REFUSED = "Content Security Policy"
+
+
+def _note_csp(page, text: str) -> None:
+    """Chromium logs what the Content-Security-Policy blocked to the console."""
+    if CSP_REFUSED in text:
+        page.context.csp_refusals = [*getattr(page.context, "csp_refusals", []), text]
+
+
+def csp_refusals(page) -> list[str]:
+    return getattr(page.context, "csp_refusals", [])
 
 
 def entry_url(live_server, study: Study, pid: str, session: str | None = None) -> str:
@@ -219,6 +233,7 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     page.wait_for_url(EXPECTED_RETURN, timeout=TIMEOUT_MS)
     assert page.url == EXPECTED_RETURN
     assert prolific_urls == [EXPECTED_RETURN], f"Requests to Prolific: {prolific_urls}"
+    assert csp_refusals(page) == [], "the Content-Security-Policy blocked part of the study"
     page.context.close()
 
     # What the database holds.
@@ -472,4 +487,28 @@ def test_a_participant_reads_a_study_built_from_traces_made_by_jobs(browser, liv
     participant.refresh_from_db()
     assert participant.status == Participant.Status.COMPLETED
     assert Response.objects.filter(participant=participant, stimulus_id=first).exists()
+    page.context.close()
+
+
+def test_the_admin_the_api_docs_and_the_report_work_under_the_content_security_policy(
+    browser, live_server, demo_study, django_user_model
+):
+    django_user_model.objects.create_superuser("boss", "boss@example.org", "pw-boss-123456")
+    page, _ = new_page(browser, DESKTOP)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("pw-boss-123456")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    for path, shows in [
+        (f"/admin/studyapp/study/{demo_study.pk}/change/", "Change study"),
+        ("/admin/traces/job/add/", "Add job"),
+        ("/admin/studyapp/participant/", "Select participant"),
+        (f"/analysis/{demo_study.slug}/", demo_study.title),
+    ]:
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_text(shows).first).to_be_visible()
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    expect(page.locator(".swagger-ui .title").first).to_be_visible()  # drawn by its script, from a file
+    assert csp_refusals(page) == [], csp_refusals(page)
     page.context.close()

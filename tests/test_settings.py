@@ -1,11 +1,15 @@
 """Production refuses to start on unsafe settings; the demo starts with none."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+STRONG_KEY = secrets.token_urlsafe(50)
 
 
 def _django_check(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -24,13 +28,23 @@ def test_debug_off_with_the_demo_secret_key_refuses_to_start():
     assert "SECRET_KEY is the demo key" in result.stderr
 
 
+@pytest.mark.parametrize(("key", "reason"), [
+    ("short-but-varied-0123456789", "too short or too plain (27 characters"),
+    ("a" * 60, "too short or too plain (60 characters, 1 different"),
+    ("django-insecure-" + "k8#s0q9z2w1x" * 4, "one Django generated for development"),
+])
+def test_debug_off_with_a_weak_secret_key_refuses_to_start(key, reason):
+    result = _django_check(DEBUG="0", SECRET_KEY=key, ALLOWED_HOSTS="study.example.org")
+    assert result.returncode != 0 and reason in result.stderr, result.stderr[-500:]
+
+
 def test_debug_off_with_a_real_secret_key_starts():
-    result = _django_check(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="study.example.org")
+    result = _django_check(DEBUG="0", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="study.example.org")
     assert result.returncode == 0, result.stderr
 
 
 def test_the_deploy_check_warns_when_the_arrival_limit_is_counted_per_process():
-    production = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "study.example.org"}
+    production = {"DEBUG": "0", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "study.example.org"}
     alone = _django_check("--deploy", **production)
     assert "studyapp.W001" in alone.stderr + alone.stdout and "Set CACHE_URL" in alone.stderr + alone.stdout
     shared = _django_check("--deploy", CACHE_URL="redis://127.0.0.1:6379/1", **production)
@@ -96,3 +110,23 @@ def test_postgresql_keeps_statements_prepared_unless_turned_off_for_a_pooler():
     url = "postgres://postgres@127.0.0.1:5432/anything"  # settings only; nothing connects
     assert _database_options(DATABASE_URL=url) == "{'server_side_binding': True, 'prepare_threshold': 2}"
     assert _database_options(DATABASE_URL=url, DB_PREPARED_STATEMENTS="0") == "{}"
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_and_a_permissions_policy(client, admin_client, settings):
+    from django.test import Client
+
+    from tests.conftest import Walker, make_study
+
+    study = make_study("headers")
+    walker = Walker(client, study)
+    participant_page = walker.arrive()
+    for response in (participant_page, admin_client.get("/admin/"), admin_client.get("/api/v1/docs/")):
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-eval" not in policy
+        assert "camera=()" in response["Permissions-Policy"]
+    settings.SECURE_HSTS_SECONDS = 31536000  # production's default; the middleware reads it when it starts
+    fresh = Client()
+    assert fresh.get("/", secure=True)["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in fresh.get("/")  # never over plain HTTP
