@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "studyapp",
     "traces",
     "analysis",
@@ -91,7 +92,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
+
+# Password logins (the admin's and the API's) are limited by django-axes: after LOGIN_FAILURE_LIMIT
+# wrong passwords an account is locked, and so is an address (each counted on its own), for
+# LOGIN_LOCKOUT_MINUTES, without a password being checked meanwhile (no hashing work for a flood).
+# A researcher lifts a lockout in the admin (Axes, Access attempts: delete) or with
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`. Tokens are not limited.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30")) / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "locked_out.html"
 
 ROOT_URLCONF = "studyapp.urls"
 WSGI_APPLICATION = "studyapp.wsgi.application"
@@ -271,6 +288,8 @@ RATELIMIT_IP_META_KEY = os.environ.get(
     "RATELIMIT_IP_META_KEY",
     "studyapp.client_address.forwarded_by_proxy" if BEHIND_HTTPS_PROXY else "REMOTE_ADDR",
 )
+# Login lockouts count the same address (behind the proxy, the one it forwards).
+AXES_CLIENT_IP_CALLABLE = "studyapp.client_address.forwarded_by_proxy" if BEHIND_HTTPS_PROXY else None
 
 # Prolific: where participants are sent back with their completion code.
 PROLIFIC_COMPLETION_URL = os.environ.get(
