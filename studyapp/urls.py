@@ -12,6 +12,10 @@ study_patterns = [
     path("<slug:slug>/p/<uuid:token>/<str:page>/", views.page, name="page"),
 ]
 
+# Django's own 400 handler runs the CSRF check, which reads the body again: a body Django refused to
+# read (a form that is not UTF-8) then turned the 400 into a 500.
+handler400 = views.bad_request
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),

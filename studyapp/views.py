@@ -272,3 +272,9 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
         },
     )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request Django refused to read (e.g. a form not in UTF-8): a 400 page saying so. No CSRF
+    check here, unlike Django's handler, so the body is not read a second time."""
+    return render(request, "400.html", {"reason": str(exception or "")}, status=400)
