@@ -323,3 +323,31 @@ def test_re_importing_the_pilot_fills_in_answers_traces_stored_without_them(equa
     old.refresh_from_db()
     assert result.already_there == 1 and old.text == "kept"
     assert (old.answer, old.answer_correct) == ("Liberal Federation", True)
+
+
+@pytest.mark.django_db
+def test_trace_jobs_run_on_a_local_r1_distill_checkpoint(tmp_path_factory, pilot_problems):
+    """R1-Distill's template opens <think> in the prompt: the whole reply is reasoning until </think>."""
+    from traces.modeling import build_tiny_model
+    from traces.models import Checkpoint
+
+    path = build_tiny_model(tmp_path_factory.mktemp("r1"), family="deepseek_r1_distill")
+    checkpoint = Checkpoint.objects.create(name="tiny-r1-distill", path=str(path))
+    problems = pilot_problems[:2]
+    job = jobs.launch(Job.Kind.REASONING, checkpoint, problems, "", {**FAST, "batch_size": 2})
+    runners.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    traces = list(ReferenceTrace.objects.filter(job=job))
+    assert len(traces) == 2 and all(t.model_name == "tiny-r1-distill" for t in traces)
+    for trace in traces:
+        assert trace.details["prompt_text"].rstrip().endswith("<think>")
+        assert trace.text and trace.answer == "" and trace.answer_correct is None  # cut at 12 tokens
+        assert "never ended" in trace.details["notes"][0]
+        assert trace.details["checkpoint"] == "tiny-r1-distill"
+    from_job = {**FAST, "traces_from": f"job #{job.pk}"}
+    summary = jobs.launch(Job.Kind.SUMMARY, checkpoint, problems, "", from_job)
+    runners.run_job(summary.pk)
+    summary.refresh_from_db()
+    assert summary.status == Job.Status.SUCCEEDED, summary.error
+    assert {t.based_on.job_id for t in ReferenceTrace.objects.filter(job=summary)} == {job.pk}
