@@ -3,7 +3,7 @@
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,7 +22,8 @@ class ModelTableView(ResearcherAPIView):
     @extend_schema(
         summary="Table 1 of a dataset",
         parameters=[
-            OpenApiParameter("dataset", str, required=True, description="cotempqa or babi"),
+            OpenApiParameter("dataset", str, required=True, allow_blank=False,
+                             description="A dataset with evaluations: cotempqa or babi (404 otherwise)."),
             FORMAT_PARAMETER,
         ],
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): CSV_BODY},
@@ -33,7 +34,7 @@ class ModelTableView(ResearcherAPIView):
         if dataset not in known:
             listed = ", ".join(known) or "none"
             message = f"Unknown dataset {dataset!r}; datasets with evaluations: {listed}."
-            raise ValidationError({"dataset": message})
+            raise NotFound(message)
         table = model_table_data(dataset)
         if request.accepted_renderer.format == "csv":
             body = b"".join(csv_chunks(csv_header(), csv_rows(table)))

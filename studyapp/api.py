@@ -22,6 +22,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -82,6 +83,18 @@ class ResearcherAPIView(APIView):
     permission_classes = [IsResearcher]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
+    def perform_content_negotiation(self, request, force=False):
+        """``format`` must name a format: an empty or unknown one is a 400 saying which there are
+        (DRF answered 404, or ignored an empty one)."""
+        given = request.query_params.get("format")
+        formats = {r.format for r in self.renderer_classes}
+        permitted = all(p.has_permission(request, self) for p in self.get_permissions())  # else 401/403 first
+        if not force and permitted and given is not None and given not in formats:
+            documented = sorted(formats - {"api"})
+            message = f"{given!r} is not a format here; use one of {', '.join(documented)}."
+            raise ValidationError({"format": message})
+        return super().perform_content_negotiation(request, force)
+
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors (401, 403, 400, 404) are JSON, also when CSV was asked for; a browser gets the browsable
         # API's page, whose "Log in" link (/api/v1/auth/login/) is how a researcher signs in.
@@ -109,6 +122,21 @@ class ExportFilterSerializer(serializers.Serializer):
     include_previews = serializers.BooleanField(
         required=False, default=False, help_text="1: include researchers' preview runs (excluded by default)."
     )
+
+    def validate(self, attrs: dict) -> dict:
+        """An empty or unknown parameter is an error, not a silent "no filter": ``condition=`` with
+        nothing after it, or ``conditon=r1``, would otherwise export every participant."""
+        given = getattr(self, "initial_data", {}) or {}
+        errors = {
+            name: "Empty: give a value or leave the parameter out."
+            for name in self.fields if name in given and given.get(name, "") == ""
+        }
+        unknown = sorted(set(given) - set(self.fields) - {"format"})
+        listed = ", ".join(self.fields)
+        errors.update({name: f"Unknown parameter; the filters are {listed}." for name in unknown})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
     def to_filter(self) -> exports.ParticipantFilter:
         data = self.validated_data
@@ -207,6 +235,24 @@ class PageTimeRowSerializer(serializers.Serializer):
     trace_scroll_depth = serializers.FloatField(allow_null=True)
 
 
+class StimulusRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    stimulus_id = serializers.IntegerField()
+    stimulus = serializers.CharField()
+    is_practice = serializers.IntegerField(help_text="1 or 0.")
+    condition = serializers.ChoiceField(choices=ConditionCode.choices)
+    words = serializers.IntegerField()
+    problem = serializers.CharField(allow_null=True, help_text="dataset:source id; null for a text typed in.")
+    trace_id = serializers.IntegerField(allow_null=True)
+    trace_source = serializers.CharField(allow_null=True)
+    job = serializers.IntegerField(allow_null=True)
+    model = serializers.CharField(allow_null=True)
+    prompt = serializers.CharField(allow_null=True, help_text="The chat as JSON: a list of role and content.")
+    based_on = serializers.IntegerField(allow_null=True)
+    readers = serializers.IntegerField()
+    reader_ids = serializers.CharField(help_text="Participant ids, separated by ;.")
+
+
 class AnchorSerializer(serializers.Serializer):
     value = serializers.IntegerField()
     label = serializers.CharField()
@@ -238,6 +284,7 @@ class CodebookColumnsSerializer(serializers.Serializer):
     responses_wide = ColumnSerializer(many=True)
     page_times = ColumnSerializer(many=True)
     participants = ColumnSerializer(many=True)
+    stimuli = ColumnSerializer(many=True)
 
 
 class CodebookSerializer(serializers.Serializer):
@@ -364,13 +411,7 @@ class StimuliExport(ExportView):
     @extend_schema(
         summary="Stimuli and their provenance",
         parameters=[FORMAT_PARAMETER],
-        responses={
-            (200, "application/json"): {"type": "array", "items": {"type": "object", "properties": {
-                name: {"type": "string", "nullable": True, "description": text}
-                for name, text in exports.STIMULUS_COLUMNS
-            }}},
-            (200, "text/csv"): CSV_BODY,
-        },
+        responses={(200, "application/json"): StimulusRowSerializer(many=True), (200, "text/csv"): CSV_BODY},
     )
     def get(self, request: Request, slug: str):
         return super().get(request, slug)

@@ -1,4 +1,5 @@
-"""URLs of the researchers' API, mounted at ``/api/v1/``: one URL per study and export."""
+"""URLs of the researchers' API, mounted at ``/api/v1/``: one URL per study and export. A study is
+matched as any text (``str``), so an unknown one is the API's JSON 404, not the site's HTML page."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -21,12 +22,12 @@ urlpatterns = [
         name="docs",
     ),
     path("studies/", api.StudyList.as_view(), name="study-list"),
-    path("studies/<slug:slug>/", api.StudyDetail.as_view(), name="study-detail"),
-    path("studies/<slug:slug>/participants/", api.ParticipantsExport.as_view(), name="participants"),
-    path("studies/<slug:slug>/responses/", api.ResponsesExport.as_view(), name="responses"),
-    path("studies/<slug:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
-    path("studies/<slug:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
-    path("studies/<slug:slug>/stimuli/", api.StimuliExport.as_view(), name="stimuli"),
-    path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
+    path("studies/<str:slug>/", api.StudyDetail.as_view(), name="study-detail"),
+    path("studies/<str:slug>/participants/", api.ParticipantsExport.as_view(), name="participants"),
+    path("studies/<str:slug>/responses/", api.ResponsesExport.as_view(), name="responses"),
+    path("studies/<str:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
+    path("studies/<str:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
+    path("studies/<str:slug>/stimuli/", api.StimuliExport.as_view(), name="stimuli"),
+    path("studies/<str:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
     path("model-table/", ModelTableView.as_view(), name="model-table"),
 ]

@@ -190,6 +190,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Exports of a study's participants, responses, page times and codebook.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums", "studyapp.api_schema.add_error_responses",
+    ],
     # Swagger UI and Redoc served from the sidecar package: no CDN is reachable from a study server.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -141,4 +141,4 @@ def test_the_api_serves_it_to_researchers(evaluated, client, django_user_model):
     assert csv_response.status_code == 200
     assert csv_response.content.startswith(b"dataset,model,setting,relation")
     bad = client.get(url, {"dataset": "nope"})
-    assert bad.status_code == 400 and "Unknown dataset 'nope'" in bad.json()["dataset"]
+    assert bad.status_code == 404 and "Unknown dataset 'nope'" in bad.json()["detail"]
