@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint chromium
+.PHONY: demo test lint chromium nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,19 @@ demo: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: install what the tests need (Chromium included) and run ruff and the whole suite
-test: $(VENV)/.dev-installed chromium lint
+test: $(VENV)/.dev-installed chromium nginx lint
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+
+# Debian's nginx for the slow-client test (tests start their own, on a free port; none is left running).
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		echo "Installing Debian's nginx for the slow-client test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
+	fi
 
 # Debian's Chromium for the browser test (Playwright drives it; it downloads no browser of its own).
 chromium:
