@@ -13,7 +13,9 @@ What it measures
     * p50/p95/p99 latency of the POSTs per page kind (consent, instructions, trial, questionnaire)
       and overall, and the same for the GETs, both as the client saw them and as gunicorn logged
       them (server time, which excludes waiting in the listen backlog and the client's own delays),
-    * how the machine's CPU time was split between this client, gunicorn and the rest (PostgreSQL),
+    * how the machine's CPU time was split between this client, gunicorn (workers that max_requests
+      retired counted too), the PostgreSQL backends of its database, PostgreSQL's shared background
+      processes (reported apart, not charged to the walks) and the rest,
       because on a small machine the client competes with the server for the same cores,
     * errors: any status other than the expected 200/302/303, exceptions, a redirect that does not
       move on, a missing completion code at the end, not exactly two attention checks,
@@ -108,6 +110,7 @@ class Options:
     pg_port: int
     pg_user: str
     seed: int | None
+    port: int = 0  # gunicorn's port on 127.0.0.1; 0: a free one
 
     @property
     def pg_admin_conninfo(self) -> str:
@@ -154,6 +157,7 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the answers")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port on 127.0.0.1 [a free one]")
     args = parser.parse_args(argv)
     if args.participants < 1 or args.concurrency < 1 or args.warmup < 0 or args.ramp_up < 0:
         parser.error("--participants and --concurrency must be positive, --warmup and --ramp-up not negative")
@@ -175,6 +179,7 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
         pg_port=args.pg_port,
         pg_user=args.pg_user,
         seed=args.seed,
+        port=args.port,
     )
 
 
@@ -298,7 +303,7 @@ class Server:
     def __init__(self, opts: Options, env: dict[str, str], log_dir: Path) -> None:
         self.opts = opts
         self.env = env
-        self.port = free_port()
+        self.port = opts.port or free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.access_log = log_dir / "access.log"
         self.error_log = log_dir / "error.log"
@@ -386,14 +391,19 @@ def children_of(parent: int) -> list[int]:
     return pids
 
 
-def process_cpu_s(pids: Iterable[int]) -> dict[int, float]:
+def process_cpu_s(pids: Iterable[int], reaped_of: int | None = None) -> dict[int, float]:
+    """CPU seconds of each process; for ``reaped_of`` (gunicorn's master) also its children that have
+    exited and been waited for: workers that max_requests retired mid-run keep counting."""
     cpu = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        if pid == reaped_of:
+            ticks += int(fields[13]) + int(fields[14])  # cutime + cstime: its reaped children
+        cpu[pid] = ticks / CLOCK_TICKS
     return cpu
 
 
@@ -403,8 +413,10 @@ def machine_busy_s() -> float:
     return (sum(values[:8]) - idle) / CLOCK_TICKS  # user..steal; guest time is inside user
 
 
-def postgres_pids(db_name: str) -> list[int]:
-    """PostgreSQL's own processes and the backends connected to `db_name` (not other databases')."""
+def postgres_pids(db_name: str, background: bool = False) -> list[int]:
+    """The PostgreSQL backends connected to `db_name` (not other databases'); with ``background``,
+    instead the server's shared processes (checkpointer, WAL writer, autovacuum launcher ...), which
+    work for every database and are reported apart."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -416,7 +428,7 @@ def postgres_pids(db_name: str) -> list[int]:
         except OSError:
             continue
         is_backend = re.search(r"\(\d+\)|\[local\]", cmdline) is not None
-        if not is_backend or db_name in cmdline.split():
+        if (not is_backend) if background else db_name in cmdline.split():
             pids.append(int(entry.name))
     return pids
 
@@ -427,15 +439,18 @@ class CpuSnapshot:
     client_s: float
     server_s: dict[int, float]
     database_s: dict[int, float]
+    background_s: dict[int, float]
 
     @classmethod
     def take(cls, server: Server, db_name: str) -> CpuSnapshot:
         times = os.times()
+        master = server.process.pid if server.process is not None else None
         return cls(
             machine_busy_s(),
             times.user + times.system,
-            process_cpu_s(server.worker_pids()),
+            process_cpu_s(server.worker_pids(), reaped_of=master),
             process_cpu_s(postgres_pids(db_name)),
+            process_cpu_s(postgres_pids(db_name, background=True)),
         )
 
 
@@ -449,11 +464,13 @@ class CpuUse:
     client_s: float
     server_s: float
     database_s: float
+    background_s: float  # PostgreSQL's shared processes: not charged to the walks
 
     @property
     def other_s(self) -> float:
         """Everything else the machine did meanwhile: other people's jobs, the kernel's own work."""
-        return max(0.0, self.machine_s - self.client_s - self.server_s - self.database_s)
+        ours = self.client_s + self.server_s + self.database_s + self.background_s
+        return max(0.0, self.machine_s - ours)
 
     @classmethod
     def between(cls, before: CpuSnapshot, after: CpuSnapshot) -> CpuUse:
@@ -462,6 +479,7 @@ class CpuUse:
             after.client_s - before.client_s,
             _grown(before.server_s, after.server_s),
             _grown(before.database_s, after.database_s),
+            _grown(before.background_s, after.background_s),
         )
 
 
@@ -879,7 +897,8 @@ def report(
             ("machine busy", cpu.machine_s),
             ("this client", cpu.client_s),
             ("gunicorn", cpu.server_s),
-            ("PostgreSQL", cpu.database_s),
+            ("PostgreSQL backends", cpu.database_s),
+            ("PostgreSQL background", cpu.background_s),
             ("other (not ours)", cpu.other_s),
         ):
             share = 100 * seconds / (cores * wall)
