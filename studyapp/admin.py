@@ -11,6 +11,8 @@ from django.utils.html import format_html
 
 from .exports import trace_readers
 from .models import Condition, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace, Study
+from .prolific import ProlificError
+from .prolific_sync import sync_study
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
 from .study_setup import add_defaults, readiness_problems
@@ -27,7 +29,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline]
-    actions = ["open_study", "pause_study", "close_study"]
+    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
                            "time_limit_minutes")}),
@@ -110,6 +112,25 @@ class StudyAdmin(admin.ModelAdmin):
     def pause_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.update(status=Study.Status.PAUSED)
         self.message_user(request, f"{n} studies paused.", messages.SUCCESS)
+
+    @admin.action(description="Sync the selected studies with Prolific now (re-open returned places)",
+                  permissions=["change"])
+    def sync_with_prolific(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for study in queryset:
+            if not study.prolific_study_id:
+                self.message_user(request, f"{study.slug}: no Prolific study id to sync with.",
+                                  messages.WARNING)
+                continue
+            try:
+                result = sync_study(study)
+            except ProlificError as error:
+                self.message_user(request, f"{study.slug}: {error}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{study.slug}: {result.checked} participants checked, {len(result.freed)} places "
+                f"re-opened, {len(result.flagged)} arrivals match no submission (see the monitor).",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Close the selected studies (no new participants; active ones finish)",
                   permissions=["change"])

@@ -85,7 +85,11 @@ class Study(models.Model):
     )
     prolific_study_id = models.CharField(
         "Prolific study id", max_length=64, blank=True,
-        help_text="Prolific's id of this study: when set, an arrival's STUDY_ID must be this.",
+        help_text="Prolific's id of this study: when set, an arrival's STUDY_ID must be this, and with a "
+        "Prolific API token (PROLIFIC_API_TOKEN) the study is synced with its submissions there.",
+    )
+    prolific_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its participants were last checked against Prolific."
     )
     attention_checks = models.PositiveSmallIntegerField(
         default=2, help_text="Attention checks per participant, each on a different trial.",
@@ -409,6 +413,14 @@ class Participant(models.Model):
     )
     pages_done = models.PositiveSmallIntegerField(default=0, help_text="Pages submitted so far.")
     comment = models.TextField(blank=True)
+    prolific_status = models.CharField(
+        max_length=20, blank=True, help_text="The submission's status on Prolific at the last sync."
+    )
+    prolific_problem = models.CharField(
+        max_length=200, blank=True,
+        help_text="Why this arrival matches no submission on Prolific, if it does not.",
+    )
+    prolific_checked_at = models.DateTimeField(null=True, blank=True, help_text="Last synced with Prolific.")
 
     objects = ParticipantQuerySet.as_manager()
 

@@ -242,7 +242,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_IGNORE_RESULT = True
 # Model jobs run for minutes to hours on a GPU worker: one at a time per process, acknowledged only
 # when finished (a killed worker's job is delivered again), never prefetched by a busy worker.
-CELERY_TASK_ROUTES = {"traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"}}
+CELERY_TASK_ROUTES = {
+    "traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"},
+    "studyapp.sync_prolific": {"queue": "celery"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -263,7 +266,13 @@ JOB_HEARTBEAT_S = float(os.environ.get("JOB_HEARTBEAT_S", "15"))
 JOB_LOST_AFTER_S = float(os.environ.get("JOB_LOST_AFTER_S", "180"))
 JOB_REQUEUE_AFTER_S = float(os.environ.get("JOB_REQUEUE_AFTER_S", "300"))
 JOB_REAP_EVERY_S = float(os.environ.get("JOB_REAP_EVERY_S", "60"))
-CELERY_BEAT_SCHEDULE = {"reap-jobs": {"task": "traces.reap_jobs", "schedule": JOB_REAP_EVERY_S}}
+# Prolific sync (studyapp.prolific_sync): every PROLIFIC_SYNC_EVERY_S, each study that names its Prolific
+# study is checked against its submissions there (needs PROLIFIC_API_TOKEN; the scheduler runs it).
+PROLIFIC_SYNC_EVERY_S = float(os.environ.get("PROLIFIC_SYNC_EVERY_S", "60"))
+CELERY_BEAT_SCHEDULE = {
+    "reap-jobs": {"task": "traces.reap_jobs", "schedule": JOB_REAP_EVERY_S},
+    "sync-prolific": {"task": "studyapp.sync_prolific", "schedule": PROLIFIC_SYNC_EVERY_S},
+}
 
 # Where fine-tuning jobs write their checkpoints (a disk the GPU workers share).
 CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", VAR_DIR / "checkpoints"))

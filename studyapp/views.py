@@ -270,6 +270,8 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "active_pages": monitoring.active_by_page(study, now), "exposure_conditions": conditions,
             "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
+            "flagged": Participant.objects.real().filter(study=study).exclude(prolific_problem="")
+            .only("prolific_pid", "prolific_session_id", "prolific_problem", "status")[:200],
         },
     )
 

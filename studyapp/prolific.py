@@ -1,0 +1,87 @@
+"""A small client of Prolific's REST API (v1, https://docs.prolific.com/api-reference): a study's
+submissions, page by page. The token is read from the environment (PROLIFIC_API_TOKEN) when a client
+is made and goes nowhere else: never into the database, a page or a log.
+
+Prolific answers a list with ``results``, ``_links.next.href`` (the next page's URL, or null) and
+``meta.count``; errors with a status and ``{"error": {"title", "detail"}}``; too many requests with
+429 and Retry-After. Standard library only: four calls do not need an HTTP package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+API_URL = "https://api.prolific.com"
+#: Submission statuses after which the participant is gone: their place in the study is free again.
+GONE = {"RETURNED": "returned", "TIMED-OUT": "timed_out", "REJECTED": "returned"}
+PAGE_SIZE = 200
+MAX_RETRY_AFTER_S = 30.0
+
+
+class ProlificError(Exception):
+    """Prolific could not be asked (no token, unreachable) or refused; the message says which."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str  # what Prolific passes as SESSION_ID
+    participant_id: str  # PROLIFIC_PID
+    status: str  # ACTIVE, AWAITING REVIEW, APPROVED, RETURNED, TIMED-OUT, REJECTED, SCREENED OUT, RESERVED
+
+    @classmethod
+    def from_json(cls, data: dict) -> Submission:
+        return cls(str(data["id"]), str(data.get("participant_id") or data.get("participant") or ""),
+                   str(data.get("status", "")))
+
+
+class ProlificClient:
+    def __init__(self, base_url: str | None = None, token: str | None = None, retries: int = 3) -> None:
+        self.base_url = (base_url or os.environ.get("PROLIFIC_API_URL") or API_URL).rstrip("/")
+        token = token if token is not None else os.environ.get("PROLIFIC_API_TOKEN", "")
+        if not token:
+            raise ProlificError("No Prolific API token: set PROLIFIC_API_TOKEN where the app runs.")
+        self._headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+        self.retries = retries
+
+    def _get(self, url: str) -> dict:
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - https (or a test's http)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                    return json.load(response)
+            except urllib.error.HTTPError as error:
+                if error.code == 429 and attempt < self.retries:
+                    wait = float(error.headers.get("Retry-After") or 2 ** attempt)
+                    time.sleep(min(wait, MAX_RETRY_AFTER_S))
+                    continue
+                raise ProlificError(f"Prolific answered {error.code} to {urllib.parse.urlsplit(url).path}: "
+                                    f"{_error_text(error)}") from None
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                raise ProlificError(f"Prolific could not be reached ({error}).") from None
+        raise ProlificError("Prolific kept answering 429 (too many requests); try again later.")
+
+    def submissions(self, study_id: str) -> Iterator[Submission]:
+        """Every submission of a study, following Prolific's pages."""
+        quoted = urllib.parse.quote(study_id, safe="")
+        url: str | None = f"{self.base_url}/api/v1/studies/{quoted}/submissions/?limit={PAGE_SIZE}&offset=0"
+        while url:
+            page = self._get(url)
+            for item in page.get("results", []):
+                yield Submission.from_json(item)
+            url = ((page.get("_links") or {}).get("next") or {}).get("href") or None
+
+
+def _error_text(error: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(error.read() or b"{}")
+    except ValueError:
+        return error.reason or ""
+    detail = (body.get("error") or {}).get("detail") or body.get("detail") or error.reason
+    return str(detail)

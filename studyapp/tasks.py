@@ -1,0 +1,37 @@
+"""Celery tasks of the study app: the Prolific sync, every PROLIFIC_SYNC_EVERY_S by Celery beat."""
+
+import logging
+
+from celery import shared_task
+
+from .models import Study
+from .prolific import ProlificClient, ProlificError
+from .prolific_sync import sync_study
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="studyapp.sync_prolific", ignore_result=True)
+def sync_prolific() -> dict:
+    """Sync every live or paused study that names its Prolific study; nothing without a token."""
+    studies = Study.objects.exclude(prolific_study_id="").exclude(status=Study.Status.DRAFT)
+    try:
+        client = ProlificClient()
+    except ProlificError as error:
+        if studies.exists():
+            logger.warning("Prolific sync skipped: %s", error)
+        return {}
+    done = {}
+    for study in studies:
+        try:
+            result = sync_study(study, client)
+        except ProlificError as error:
+            logger.warning("Prolific sync of %s failed: %s", study.slug, error)
+            continue
+        done[study.slug] = {
+            "checked": result.checked, "freed": len(result.freed), "flagged": len(result.flagged),
+        }
+        if result.freed or result.flagged:
+            logger.info("Prolific sync of %s: %d places re-opened, %d arrivals flagged",
+                        study.slug, len(result.freed), len(result.flagged))
+    return done

@@ -1,0 +1,90 @@
+"""A local server that answers as Prolific's API v1 does (https://docs.prolific.com/api-reference)
+for what the platform asks: a study's submissions, listed in pages (``limit``/``offset``,
+``results``, ``_links.next.href``, ``meta.count``), with token authentication (``Authorization:
+Token ...``; 401 otherwise), 404 for an unknown study, and 429 with Retry-After when told to. Prolific
+itself cannot be reached from here."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeProlific:
+    def __init__(self, token: str, page_size: int = 2, busy_first: int = 0) -> None:
+        self.token, self.page_size, self.busy_first = token, page_size, busy_first
+        self.studies: dict[str, list[dict]] = {}
+        self.requests: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                api.requests.append(self.path)
+                if api.busy_first > 0:
+                    api.busy_first -= 1
+                    busy = _error(429, "Too Many Requests", "Slow down.")
+                    return self._send(429, busy, {"Retry-After": "0"})
+                if self.headers.get("Authorization") != f"Token {api.token}":
+                    return self._send(401, _error(401, "Unauthorized", "Invalid token."))
+                url = urllib.parse.urlsplit(self.path)
+                parts = [p for p in url.path.split("/") if p]
+                if len(parts) != 5 or parts[:3] != ["api", "v1", "studies"] or parts[4] != "submissions":
+                    return self._send(404, _error(404, "Not Found", "No such endpoint."))
+                study = urllib.parse.unquote(parts[3])
+                if study not in api.studies:
+                    return self._send(404, _error(404, "Not Found", "Study not found."))
+                query = urllib.parse.parse_qs(url.query)
+                limit = int(query.get("limit", [api.page_size])[0])
+                limit = min(limit, api.page_size)  # the server's page size wins, as a client must allow
+                offset = int(query.get("offset", ["0"])[0])
+                items = api.studies[study]
+                nxt = None
+                if offset + limit < len(items):
+                    nxt = f"http://{self.headers['Host']}{url.path}?limit={limit}&offset={offset + limit}"
+                self._send(200, {
+                    "results": items[offset:offset + limit],
+                    "_links": {"self": {"href": self.path, "title": "Current"},
+                               "next": {"href": nxt, "title": "Next"},
+                               "previous": {"href": None, "title": "Previous"}, "last": {"href": None}},
+                    "meta": {"count": len(items)},
+                })
+
+            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add(self, study: str, session: str, participant: str, status: str = "ACTIVE") -> None:
+        self.studies.setdefault(study, []).append({
+            "id": session, "participant_id": participant, "status": status,
+            "started_at": "2026-11-29T10:00:00Z", "completed_at": None, "has_siblings": False,
+            "study_code": None, "return_requested": None,
+        })
+
+    def set_status(self, study: str, session: str, status: str) -> None:
+        next(s for s in self.studies[study] if s["id"] == session)["status"] = status
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _error(status: int, title: str, detail: str) -> dict:
+    return {"error": {"status": status, "title": title, "detail": detail, "error_code": status * 100}}
