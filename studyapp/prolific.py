@@ -26,7 +26,12 @@ MAX_RETRY_AFTER_S = 30.0
 
 
 class ProlificError(Exception):
-    """Prolific could not be asked (no token, unreachable) or refused; the message says which."""
+    """Prolific could not be asked (no token, unreachable) or refused; the message says which, and
+    ``status`` is the HTTP status Prolific answered, if it answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,12 @@ class Submission:
     id: str  # what Prolific passes as SESSION_ID
     participant_id: str  # PROLIFIC_PID
     status: str  # ACTIVE, AWAITING REVIEW, APPROVED, RETURNED, TIMED-OUT, REJECTED, SCREENED OUT, RESERVED
+    study_id: str = ""  # given by the single-submission endpoint
 
     @classmethod
     def from_json(cls, data: dict) -> Submission:
         return cls(str(data["id"]), str(data.get("participant_id") or data.get("participant") or ""),
-                   str(data.get("status", "")))
+                   str(data.get("status", "")), str(data.get("study_id") or ""))
 
 
 class ProlificClient:
@@ -62,10 +68,20 @@ class ProlificClient:
                     time.sleep(min(wait, MAX_RETRY_AFTER_S))
                     continue
                 raise ProlificError(f"Prolific answered {error.code} to {urllib.parse.urlsplit(url).path}: "
-                                    f"{_error_text(error)}") from None
+                                    f"{_error_text(error)}", error.code) from None
             except (urllib.error.URLError, OSError, ValueError) as error:
                 raise ProlificError(f"Prolific could not be reached ({error}).") from None
         raise ProlificError("Prolific kept answering 429 (too many requests); try again later.")
+
+    def submission(self, session_id: str) -> Submission | None:
+        """One submission by its id (SESSION_ID), or None when Prolific has none."""
+        url = f"{self.base_url}/api/v1/submissions/{urllib.parse.quote(session_id, safe='')}/"
+        try:
+            return Submission.from_json(self._get(url))
+        except ProlificError as error:
+            if error.status == 404:
+                return None
+            raise
 
     def submissions(self, study_id: str) -> Iterator[Submission]:
         """Every submission of a study, following Prolific's pages."""

@@ -9,13 +9,17 @@ names no submission of this study, or the submission of someone else, is flagged
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from .models import Participant, Study
-from .prolific import GONE, ProlificClient, Submission
+from .prolific import GONE, ProlificClient, ProlificError, Submission
+
+logger = logging.getLogger(__name__)
 
 NO_SUBMISSION = "No submission with this SESSION_ID in the study on Prolific (a made-up or mistyped link?)."
 SOMEONE_ELSES = "This SESSION_ID is another participant's submission on Prolific."
@@ -60,3 +64,28 @@ def sync_study(study: Study, client: ProlificClient | None = None) -> SyncResult
             result.flagged.append(participant.prolific_pid)
     Study.objects.filter(pk=study.pk).update(prolific_synced_at=now)
     return result
+
+
+#: Submission statuses a participant can be taking the study in.
+TAKING_PART = {"ACTIVE", "RESERVED"}
+
+
+def arrival_problem(study: Study, pid: str, session_id: str, client: ProlificClient | None = None) -> str:
+    """Why a new arrival's link matches no submission of this study on Prolific ("" when it does,
+    and when it cannot be checked: the study names no Prolific study, there is no token, or Prolific
+    does not answer; the periodic sync then checks it later, as turning real participants away when
+    Prolific is down would be worse)."""
+    if not study.prolific_study_id or not (client or settings.PROLIFIC_API_TOKEN_SET):
+        return ""
+    try:
+        submission = (client or ProlificClient()).submission(session_id)
+    except ProlificError as error:
+        logger.warning("Arrival to %s not checked with Prolific: %s", study.slug, error)
+        return ""
+    if submission is None or (submission.study_id and submission.study_id != study.prolific_study_id):
+        return NO_SUBMISSION
+    if submission.participant_id != pid:
+        return SOMEONE_ELSES
+    if submission.status not in TAKING_PART:
+        return f"The submission is {submission.status.lower()} on Prolific."
+    return ""

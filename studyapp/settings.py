@@ -269,6 +269,9 @@ JOB_REAP_EVERY_S = float(os.environ.get("JOB_REAP_EVERY_S", "60"))
 # Prolific sync (studyapp.prolific_sync): every PROLIFIC_SYNC_EVERY_S, each study that names its Prolific
 # study is checked against its submissions there (needs PROLIFIC_API_TOKEN; the scheduler runs it).
 PROLIFIC_SYNC_EVERY_S = float(os.environ.get("PROLIFIC_SYNC_EVERY_S", "60"))
+# With a token, a new arrival to a study that names its Prolific study is checked at the door: its
+# SESSION_ID must be an active submission of that study by that participant (studyapp.prolific_sync).
+PROLIFIC_API_TOKEN_SET = bool(os.environ.get("PROLIFIC_API_TOKEN"))
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "traces.reap_jobs", "schedule": JOB_REAP_EVERY_S},
     "sync-prolific": {"task": "studyapp.sync_prolific", "schedule": PROLIFIC_SYNC_EVERY_S},

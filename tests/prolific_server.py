@@ -1,8 +1,8 @@
 """A local server that answers as Prolific's API v1 does (https://docs.prolific.com/api-reference)
-for what the platform asks: a study's submissions, listed in pages (``limit``/``offset``,
-``results``, ``_links.next.href``, ``meta.count``), with token authentication (``Authorization:
-Token ...``; 401 otherwise), 404 for an unknown study, and 429 with Retry-After when told to. Prolific
-itself cannot be reached from here."""
+for what the platform asks: one submission by its id, and a study's submissions listed in pages
+(``limit``/``offset``, ``results``, ``_links.next.href``, ``meta.count``); with token authentication
+(``Authorization: Token ...``; 401 otherwise), 404 for an unknown study or submission, and 429 with
+Retry-After when told to. Prolific itself cannot be reached from here."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class FakeProlific:
                     return self._send(401, _error(401, "Unauthorized", "Invalid token."))
                 url = urllib.parse.urlsplit(self.path)
                 parts = [p for p in url.path.split("/") if p]
+                if len(parts) == 4 and parts[:3] == ["api", "v1", "submissions"]:
+                    return self._one(urllib.parse.unquote(parts[3]))
                 if len(parts) != 5 or parts[:3] != ["api", "v1", "studies"] or parts[4] != "submissions":
                     return self._send(404, _error(404, "Not Found", "No such endpoint."))
                 study = urllib.parse.unquote(parts[3])
@@ -53,6 +55,17 @@ class FakeProlific:
                                "previous": {"href": None, "title": "Previous"}, "last": {"href": None}},
                     "meta": {"count": len(items)},
                 })
+
+            def _one(self, session: str) -> None:
+                for study, items in api.studies.items():
+                    for item in items:
+                        if item["id"] == session:
+                            return self._send(200, {
+                                "id": session, "study_id": study, "participant": item["participant_id"],
+                                "status": item["status"], "started_at": item["started_at"],
+                                "completed_at": None, "entered_code": None, "bonus_payments": [],
+                            })
+                return self._send(404, _error(404, "Not Found", "Submission not found."))
 
             def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()

@@ -123,3 +123,47 @@ def test_the_scheduled_sync_and_the_admin_action(prolific, monkeypatch, admin_cl
     action = {"action": "sync_with_prolific", "_selected_action": [study.pk]}
     response = admin_client.post(reverse("admin:studyapp_study_changelist"), action, follow=True)
     assert "1 participants checked, 0 places re-opened" in response.content.decode()
+
+
+@pytest.fixture
+def checked_at_the_door(prolific, monkeypatch, settings):
+    monkeypatch.setenv("PROLIFIC_API_TOKEN", TOKEN)
+    monkeypatch.setenv("PROLIFIC_API_URL", prolific.url)
+    settings.PROLIFIC_API_TOKEN_SET = True
+    return prolific
+
+
+def test_at_the_door_only_a_live_submission_of_this_study_and_participant_gets_in(checked_at_the_door):
+    prolific = checked_at_the_door
+    study = live_study(target=25)
+    real = Walker(Client(), study)
+    prolific.add("STUDY1", f"session-{real.pid}", real.pid)
+    real.arrive()
+    assert real.participant.status == Participant.Status.ACTIVE
+
+    made_up = [Walker(Client(), study) for _ in range(20)]
+    for walker in made_up:
+        response = walker.arrive()
+        assert response.status_code == 403 and "no place in this study" in response.content.decode()
+    borrower = Walker(Client(), study)
+    prolific.add("STUDY1", f"session-{borrower.pid}", "SOMEONE-ELSE")
+    returned = Walker(Client(), study)
+    prolific.add("STUDY1", f"session-{returned.pid}", returned.pid, "RETURNED")
+    other_study = Walker(Client(), study)
+    prolific.add("STUDY2", f"session-{other_study.pid}", other_study.pid)
+    for walker, says in ((borrower, "another participant"), (returned, "returned on Prolific"),
+                         (other_study, "No submission")):
+        response = walker.arrive()
+        assert response.status_code == 403 and says in response.content.decode()
+    assert list(Participant.objects.filter(study=study).values_list("prolific_pid", flat=True)) == [real.pid]
+
+
+def test_when_prolific_does_not_answer_arrivals_get_in_and_are_checked_later(
+    checked_at_the_door, monkeypatch, caplog
+):
+    monkeypatch.setenv("PROLIFIC_API_URL", "http://127.0.0.1:1")  # nothing listens there
+    study = live_study(target=25)
+    walker = Walker(Client(), study)
+    walker.arrive()
+    assert walker.participant.status == Participant.Status.ACTIVE
+    assert "not checked with Prolific" in caplog.text
