@@ -1,5 +1,6 @@
 """Admin for studies and their data. Participants' answers are read-only here: nothing edits them."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -9,8 +10,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from . import prolific_actions
 from .exports import trace_readers
-from .models import Condition, Item, PageVisit, Participant, Response, Stimulus, StimulusTrace, Study
+from .models import (
+    Condition,
+    Item,
+    PageVisit,
+    Participant,
+    ProlificAction,
+    Response,
+    Stimulus,
+    StimulusTrace,
+    Study,
+)
 from .prolific import ProlificError
 from .prolific_sync import sync_study
 from .stimulus_builder import BuildError, build_stimuli
@@ -210,7 +222,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
     )
     list_filter = ("study", "status", "condition__code", "is_preview", "attention_passed")
     search_fields = ("prolific_pid", "prolific_session_id")
-    actions = ["mark_returned"]
+    actions = ["mark_returned", "approve_on_prolific", "reject_on_prolific", "bonus_on_prolific"]
 
     def has_mark_returned_permission(self, request: HttpRequest) -> bool:
         """Records are never edited here, but a researcher who may change participants may end one."""
@@ -223,6 +235,138 @@ class ParticipantAdmin(ReadOnlyAdmin):
             status=Participant.Status.RETURNED, ended_at=timezone.now()
         )
         self.message_user(request, f"{n} active participants marked as returned.", messages.SUCCESS)
+
+
+    def has_prolific_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("studyapp.change_participant")
+
+    def _each_study(self, request: HttpRequest, queryset: QuerySet, act) -> None:
+        """Run ``act(study, participants)`` per study of the selection; say what Prolific answered."""
+        by_study: dict[Study, list[Participant]] = {}
+        for participant in queryset.select_related("study"):
+            by_study.setdefault(participant.study, []).append(participant)
+        for study, people in by_study.items():
+            try:
+                done = act(study, people)
+            except (prolific_actions.ActionRefused, ProlificError) as error:
+                self.message_user(request, f"{study.slug}: nothing sent. {error}", messages.ERROR)
+                continue
+            for action in done if isinstance(done, list) else [done]:
+                level = messages.SUCCESS if action.ok else messages.ERROR
+                self.message_user(request, f"{study.slug}: {action} — {action.response}", level)
+
+    def _form_page(self, request: HttpRequest, queryset: QuerySet, form, action: str, explanation: str,
+                   submit: str) -> HttpResponse:
+        context = {**self.admin_site.each_context(request), "form": form, "participants": queryset,
+                   "action": action, "explanation": explanation, "submit": submit, "title": submit,
+                   "opts": self.model._meta, "checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return render(request, "admin/studyapp/participant/prolific_form.html", context)
+
+    @admin.action(description="Approve on Prolific (completed participants)", permissions=["prolific"])
+    def approve_on_prolific(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each_study(request, queryset, lambda study, people: prolific_actions.approve(
+            study, people, request.user))
+
+    @admin.action(description="Reject on Prolific (failed attention checks)…", permissions=["prolific"])
+    def reject_on_prolific(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = RejectionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            message = form.cleaned_data["message"]
+            self._each_study(request, queryset, lambda study, people: prolific_actions.reject(
+                study, people, message, request.user))
+            return None
+        return self._form_page(
+            request, queryset, form, "reject_on_prolific",
+            "Prolific shows the participant this message; it must be at least 100 characters. Only "
+            "participants screened out by the attention checks can be rejected.", "Reject on Prolific",
+        )
+
+    @admin.action(description="Set up a bonus on Prolific (shows the cost; paid in a second step)…",
+                  permissions=["prolific"])
+    def bonus_on_prolific(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = BonusForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            amount = form.cleaned_data["amount"]
+            self._each_study(request, queryset, lambda study, people: prolific_actions.set_up_bonus(
+                study, people, amount, request.user))
+            self.message_user(request, "Nothing is paid yet: check the cost under Prolific actions and pay "
+                              "the set-up there.", messages.WARNING)
+            return None
+        return self._form_page(
+            request, queryset, form, "bonus_on_prolific",
+            "Each selected participant gets this bonus, in the study's currency on Prolific. Prolific "
+            "answers with the amount, its fees and the total; nothing is paid until you pay the set-up.",
+            "Set up the bonus",
+        )
+
+
+class RejectionForm(forms.Form):
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+                              initial=prolific_actions.DEFAULT_REJECTION_MESSAGE)
+
+    def clean_message(self) -> str:
+        message = self.cleaned_data["message"].strip()
+        if len(message) < prolific_actions.MIN_REJECTION_MESSAGE:
+            raise forms.ValidationError(
+                f"Prolific needs at least {prolific_actions.MIN_REJECTION_MESSAGE} characters; this has "
+                f"{len(message)}."
+            )
+        return message
+
+
+class BonusForm(forms.Form):
+    amount = forms.CharField(help_text="Per participant, in the study's currency, e.g. 0.50.")
+
+    def clean_amount(self) -> str:
+        try:
+            return str(prolific_actions.bonus_amount(self.cleaned_data["amount"]))
+        except prolific_actions.ActionRefused as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(ProlificAction)
+class ProlificActionAdmin(ReadOnlyAdmin):
+    """What was sent to Prolific from here and what it answered; bonus set-ups are paid from here."""
+
+    list_display = (
+        "id", "study", "kind", "n_participants", "ok", "cost", "paid_at", "created_by", "created_at",
+    )
+    list_filter = ("study", "kind", "ok")
+    actions = ["pay_bonuses"]
+
+    @admin.display(description="Participants")
+    def n_participants(self, obj: ProlificAction) -> int:
+        return len(obj.participants)
+
+    @admin.display(description="Cost (amount + fees = total)")
+    def cost(self, obj: ProlificAction) -> str:
+        r = obj.response or {}
+        return f"{r['amount']} + {r.get('fees', 0)} = {r.get('total_amount')}" if "amount" in r else "-"
+
+    def has_pay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("studyapp.change_prolificaction")
+
+    @admin.action(description="Pay the selected bonus set-ups on Prolific…", permissions=["pay"])
+    def pay_bonuses(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        setups = list(queryset.filter(kind=ProlificAction.Kind.BONUS_SETUP).select_related("study"))
+        if "apply" not in request.POST:
+            context = {**self.admin_site.each_context(request), "setups": setups, "title": "Pay bonuses",
+                       "opts": self.model._meta, "checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+            return render(request, "admin/studyapp/prolificaction/pay.html", context)
+        for setup in setups:
+            try:
+                paid = prolific_actions.pay_bonus(setup, request.user)
+            except (prolific_actions.ActionRefused, ProlificError) as error:
+                self.message_user(request, f"Set-up #{setup.pk}: not paid. {error}", messages.ERROR)
+                continue
+            if paid.ok:
+                self.message_user(request, f"Set-up #{setup.pk}: sent for payment.", messages.SUCCESS)
+            else:
+                self.message_user(
+                    request, f"Set-up #{setup.pk}: the pay call failed ({paid.response}); check the study's "
+                    "bonuses on Prolific before setting it up again.", messages.ERROR,
+                )
+        return None
 
 
 @admin.register(Response)

@@ -7,6 +7,7 @@ database itself refuses a second answer to the same question or a second run by 
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -527,3 +528,36 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.item} = {self.value}"
+
+
+class ProlificAction(models.Model):
+    """One call to Prolific made from here (approve, reject, set up or pay a bonus), kept as it was
+    sent and answered (never the token)."""
+
+    class Kind(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+        BONUS_SETUP = "bonus_setup", "Set up a bonus (not paid)"
+        BONUS_PAY = "bonus_pay", "Pay a bonus"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="prolific_actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    participants = models.JSONField(default=list, help_text="The PROLIFIC_PIDs it was for.")
+    request = models.JSONField(default=dict, help_text="What was sent (no credentials).")
+    response = models.JSONField(default=dict, blank=True, help_text="What Prolific answered, or the error.")
+    ok = models.BooleanField(default=False)
+    bonus_id = models.CharField(max_length=64, blank=True, help_text="Prolific's id of a bonus set-up.")
+    paid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a bonus set-up was sent for payment."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({len(self.participants)}) #{self.pk}"
+

@@ -56,14 +56,23 @@ class ProlificClient:
         self._headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
         self.retries = retries
 
-    def _get(self, url: str) -> dict:
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - https (or a test's http)
+    def _post(self, path: str, body: dict, retry: bool = True) -> dict | str:
+        """POST JSON to an API path; ``retry=False`` for a call that must never be sent twice."""
+        data = json.dumps(body).encode()
+        return self._request(f"{self.base_url}{path}", data, retries=None if retry else 0)
+
+    def _request(self, url: str, data: bytes | None = None, retries: int | None = None) -> dict:
+        """GET (or, with ``data``, POST) and read the JSON answer; 429 waited out ``retries`` times."""
+        retries = self.retries if retries is None else retries
+        headers = {**self._headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        for attempt in range(retries + 1):
+            request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - https, or tests' http
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                    return json.load(response)
+                    body = response.read()
+                return json.loads(body) if body.strip() else {}
             except urllib.error.HTTPError as error:
-                if error.code == 429 and attempt < self.retries:
+                if error.code == 429 and attempt < retries:
                     wait = float(error.headers.get("Retry-After") or 2 ** attempt)
                     time.sleep(min(wait, MAX_RETRY_AFTER_S))
                     continue
@@ -77,18 +86,39 @@ class ProlificClient:
         """One submission by its id (SESSION_ID), or None when Prolific has none."""
         url = f"{self.base_url}/api/v1/submissions/{urllib.parse.quote(session_id, safe='')}/"
         try:
-            return Submission.from_json(self._get(url))
+            return Submission.from_json(self._request(url))
         except ProlificError as error:
             if error.status == 404:
                 return None
             raise
+
+    def approve(self, study_id: str, participant_ids: list[str]) -> dict | str:
+        """Approve the submissions of these participants (bulk; approving twice changes nothing)."""
+        return self._post("/api/v1/submissions/bulk-approve/",
+                          {"study_id": study_id, "participant_ids": participant_ids})
+
+    def reject(self, session_id: str, message: str, category: str) -> dict | str:
+        """Reject one submission, with the message the participant reads and Prolific's category."""
+        path = f"/api/v1/submissions/{urllib.parse.quote(session_id, safe='')}/transition/"
+        return self._post(path, {"action": "REJECT", "message": message, "rejection_category": category})
+
+    def set_up_bonuses(self, study_id: str, bonuses: dict[str, str]) -> dict | str:
+        """Set up bonuses (participant id -> amount in the study's currency, e.g. "1.50"); nothing is paid:
+        Prolific answers with the amount, its fees and the total."""
+        csv = "".join(f"{pid},{amount}\n" for pid, amount in bonuses.items())
+        return self._post("/api/v1/submissions/bonus-payments/", {"study_id": study_id, "csv_bonuses": csv})
+
+    def pay_bonuses(self, bulk_id: str) -> dict | str:
+        """Pay bonuses set up before. Not idempotent at Prolific: never retried here."""
+        path = f"/api/v1/bulk-bonus-payments/{urllib.parse.quote(bulk_id, safe='')}/pay/"
+        return self._post(path, {}, retry=False)
 
     def submissions(self, study_id: str) -> Iterator[Submission]:
         """Every submission of a study, following Prolific's pages."""
         quoted = urllib.parse.quote(study_id, safe="")
         url: str | None = f"{self.base_url}/api/v1/studies/{quoted}/submissions/?limit={PAGE_SIZE}&offset=0"
         while url:
-            page = self._get(url)
+            page = self._request(url)
             for item in page.get("results", []):
                 yield Submission.from_json(item)
             url = ((page.get("_links") or {}).get("next") or {}).get("href") or None

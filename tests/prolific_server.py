@@ -17,6 +17,10 @@ class FakeProlific:
         self.token, self.page_size, self.busy_first = token, page_size, busy_first
         self.studies: dict[str, list[dict]] = {}
         self.requests: list[str] = []
+        self.posted: list[tuple[str, dict]] = []  # (path, body) of every POST
+        self.bonus_setups: dict[str, dict] = {}
+        self.paid: list[str] = []  # bulk bonus ids paid, once per call
+        self.fail_pay = False
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +60,63 @@ class FakeProlific:
                     "meta": {"count": len(items)},
                 })
 
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                api.posted.append((self.path, body))
+                if self.headers.get("Authorization") != f"Token {api.token}":
+                    return self._send(401, _error(401, "Unauthorized", "Invalid token."))
+                parts = [p for p in urllib.parse.urlsplit(self.path).path.split("/") if p]
+                if parts == ["api", "v1", "submissions", "bulk-approve"]:
+                    for item in api.studies.get(body.get("study_id"), []):
+                        if item["participant_id"] in body.get("participant_ids", []):
+                            item["status"] = "APPROVED"
+                    return self._send(200, {})
+                if len(parts) == 5 and parts[:3] == ["api", "v1", "submissions"] and parts[4] == "transition":
+                    return self._transition(parts[3], body)
+                if parts == ["api", "v1", "submissions", "bonus-payments"]:
+                    return self._bonuses(body)
+                paying = len(parts) == 5 and parts[:3] == ["api", "v1", "bulk-bonus-payments"]
+                if paying and parts[4] == "pay":
+                    if api.fail_pay:
+                        return self._send(500, _error(500, "Server Error", "Try again later."))
+                    if parts[3] not in api.bonus_setups:
+                        return self._send(404, _error(404, "Not Found", "No such bonus."))
+                    api.paid.append(parts[3])
+                    return self._send(202, f"Bulk bonus payment with ID {parts[3]} is being processed.")
+                return self._send(404, _error(404, "Not Found", "No such endpoint."))
+
+            def _transition(self, session: str, body: dict) -> None:
+                every = (i for items in api.studies.values() for i in items)
+                item = next((i for i in every if i["id"] == session), None)
+                if item is None:
+                    return self._send(404, _error(404, "Not Found", "Submission not found."))
+                if body.get("action") == "REJECT":
+                    if len(body.get("message", "")) < 100 or body.get("rejection_category") not in CATEGORIES:
+                        why = "A rejection needs a message of 100 characters and a valid category."
+                        return self._send(400, _error(400, "Bad Request", why))
+                    item["status"] = "REJECTED"
+                elif body.get("action") == "APPROVE":
+                    item["status"] = "APPROVED"
+                else:
+                    return self._send(400, _error(400, "Bad Request", "Unknown action."))
+                answer = {"id": session, "status": item["status"], "participant": item["participant_id"]}
+                return self._send(200, answer)
+
+            def _bonuses(self, body: dict) -> None:
+                study = body.get("study_id")
+                known = {i["participant_id"] for i in api.studies.get(study, [])}
+                lines = [line.split(",") for line in body.get("csv_bonuses", "").strip().split("\n") if line]
+                unknown = [pid for pid, _ in lines if pid not in known]
+                if unknown:
+                    why = f"Not in the study: {', '.join(unknown)}."
+                    return self._send(400, _error(400, "Bad Request", why))
+                amount = round(sum(float(a) for _, a in lines) * 100)  # pence, as Prolific answers
+                bulk = f"bulk{len(api.bonus_setups) + 1}"
+                setup = {"id": bulk, "study": study, "amount": amount, "fees": round(amount / 3, 2),
+                         "total_amount": round(amount * 4 / 3, 2), "vat": 0}
+                api.bonus_setups[bulk] = setup
+                return self._send(201, setup)
+
             def _one(self, session: str) -> None:
                 for study, items in api.studies.items():
                     for item in items:
@@ -67,7 +128,7 @@ class FakeProlific:
                             })
                 return self._send(404, _error(404, "Not Found", "Submission not found."))
 
-            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+            def _send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -97,6 +158,11 @@ class FakeProlific:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+#: Prolific's rejection categories.
+CATEGORIES = {"TOO_QUICKLY", "TOO_SLOWLY", "FAILED_INSTRUCTIONS", "INCOMP_LONGITUDINAL", "FAILED_CHECK",
+              "LOW_EFFORT", "MALINGERING", "NO_CODE", "BAD_CODE", "NO_DATA", "UNSUPP_DEVICE", "OTHER"}
 
 
 def _error(status: int, title: str, detail: str) -> dict:

@@ -167,3 +167,96 @@ def test_when_prolific_does_not_answer_arrivals_get_in_and_are_checked_later(
     walker.arrive()
     assert walker.participant.status == Participant.Status.ACTIVE
     assert "not checked with Prolific" in caplog.text
+
+
+# --- approving, rejecting and paying bonuses ----------------------------------------------------
+
+
+def finished(study: Study, prolific: FakeProlific, attention: str = "pass") -> Participant:
+    walker = Walker(Client(), study)
+    prolific.add("STUDY1", f"session-{walker.pid}", walker.pid, "AWAITING REVIEW")
+    walker.complete(attention=attention)
+    return walker.participant
+
+
+def act(admin_client, action: str, ids: list[int], **data):
+    return admin_client.post(reverse("admin:studyapp_participant_changelist"),
+                             {"action": action, "_selected_action": ids, **data}, follow=True)
+
+
+@pytest.fixture
+def with_token(prolific, monkeypatch):
+    monkeypatch.setenv("PROLIFIC_API_TOKEN", TOKEN)
+    monkeypatch.setenv("PROLIFIC_API_URL", prolific.url)
+    return prolific
+
+
+def test_completed_participants_are_approved_and_the_call_is_logged(with_token, admin_client):
+    from studyapp.models import ProlificAction
+
+    study = live_study(target=5)
+    done = [finished(study, with_token) for _ in range(2)]
+    page = act(admin_client, "approve_on_prolific", [p.pk for p in done]).content.decode()
+    assert "Approve" in page
+    assert {s["status"] for s in with_token.studies["STUDY1"]} == {"APPROVED"}
+    logged = ProlificAction.objects.get(kind="approve")
+    assert logged.ok and sorted(logged.participants) == sorted(p.prolific_pid for p in done)
+    assert TOKEN not in str(logged.request) + str(logged.response)
+
+
+def test_only_failed_attention_checks_are_rejected_with_a_long_enough_message(with_token, admin_client):
+    study = live_study(target=5)
+    good = finished(study, with_token)
+    failed = finished(study, with_token, attention="fail")
+    assert failed.status == Participant.Status.SCREENED_OUT
+    page = act(admin_client, "reject_on_prolific", [good.pk, failed.pk], apply="1",
+               message="x" * 120).content.decode()
+    assert "nothing sent" in page and "screened out by failed attention checks" in page
+    assert with_token.posted == []
+    short = act(admin_client, "reject_on_prolific", [failed.pk], apply="1", message="Too short.")
+    assert "at least 100 characters" in short.content.decode() and with_token.posted == []
+    message = "You failed the attention checks of this study: " + "you chose other answers than asked. " * 3
+    act(admin_client, "reject_on_prolific", [failed.pk], apply="1", message=message)
+    (path, body), = with_token.posted
+    assert path.endswith(f"/submissions/{failed.prolific_session_id}/transition/")
+    assert body["action"] == "REJECT" and body["rejection_category"] == "FAILED_CHECK"
+    there = next(s for s in with_token.studies["STUDY1"] if s["id"] == failed.prolific_session_id)
+    assert there["status"] == "REJECTED"
+
+
+def test_a_bonus_is_set_up_with_its_cost_shown_then_paid_once(with_token, admin_client):
+    from studyapp.models import ProlificAction
+
+    study = live_study(target=5)
+    people = [finished(study, with_token) for _ in range(3)]
+    bad = act(admin_client, "bonus_on_prolific", [p.pk for p in people], apply="1", amount="1.505")
+    assert "at most two decimals" in bad.content.decode() and with_token.bonus_setups == {}
+    act(admin_client, "bonus_on_prolific", [p.pk for p in people], apply="1", amount="0.50")
+    setup = ProlificAction.objects.get(kind="bonus_setup")
+    assert setup.ok and setup.bonus_id == "bulk1" and with_token.paid == []  # nothing paid yet
+    listing = admin_client.get(reverse("admin:studyapp_prolificaction_changelist")).content.decode()
+    assert "150 + 50.0 = 200.0" in listing  # Prolific's amount, fees and total (pence)
+    pay_url = reverse("admin:studyapp_prolificaction_changelist")
+    preview = admin_client.post(pay_url, {"action": "pay_bonuses", "_selected_action": [setup.pk]})
+    assert "Pay these bonuses on Prolific" in preview.content.decode() and with_token.paid == []
+    for _ in range(2):  # a second click pays nothing
+        admin_client.post(pay_url, {"action": "pay_bonuses", "_selected_action": [setup.pk], "apply": "1"})
+    assert with_token.paid == ["bulk1"]
+    setup.refresh_from_db()
+    assert setup.paid_at is not None and ProlificAction.objects.filter(kind="bonus_pay", ok=True).count() == 1
+
+
+def test_a_failed_pay_call_is_never_sent_again(with_token, admin_client):
+    from studyapp import prolific_actions
+    from studyapp.models import ProlificAction
+
+    study = live_study(target=5)
+    person = finished(study, with_token)
+    setup = prolific_actions.set_up_bonus(study, [person], "1.00")
+    with_token.fail_pay = True
+    failed = prolific_actions.pay_bonus(setup)
+    assert not failed.ok and "500" in failed.response["error"]
+    with_token.fail_pay = False
+    with pytest.raises(prolific_actions.ActionRefused, match="already sent for payment"):
+        prolific_actions.pay_bonus(setup)
+    assert with_token.paid == [] and ProlificAction.objects.filter(kind="bonus_pay").count() == 1
