@@ -91,6 +91,11 @@ def test_arrivals_that_match_no_submission_are_flagged_on_the_monitor(prolific, 
     assert Participant.objects.get(pk=real.pk).prolific_problem == ""
     page = admin_client.get(reverse("studyapp:monitor", args=[study.slug])).content.decode()
     assert made_up.prolific_pid in page and borrowed.prolific_pid in page and "match no submission" in page
+    # from the monitor to the participants to approve, and to those who may be rejected
+    completed = f"?study__id__exact={study.pk}&amp;status__exact=completed"
+    assert completed in page and "status__exact=screened_out" in page
+    listing = admin_client.get(reverse("admin:studyapp_participant_changelist") + completed.replace("&amp;", "&"))
+    assert listing.status_code == 200 and "approve_on_prolific" in listing.content.decode()
 
 
 def test_pages_and_rate_limits_are_followed(prolific):
