@@ -94,7 +94,8 @@ def test_arrivals_that_match_no_submission_are_flagged_on_the_monitor(prolific, 
     # from the monitor to the participants to approve, and to those who may be rejected
     completed = f"?study__id__exact={study.pk}&amp;status__exact=completed"
     assert completed in page and "status__exact=screened_out" in page
-    listing = admin_client.get(reverse("admin:studyapp_participant_changelist") + completed.replace("&amp;", "&"))
+    changelist = reverse("admin:studyapp_participant_changelist")
+    listing = admin_client.get(changelist + completed.replace("&amp;", "&"))
     assert listing.status_code == 200 and "approve_on_prolific" in listing.content.decode()
 
 
