@@ -129,6 +129,7 @@ def set_up_bonus(study: Study, participants: Sequence[Participant], amount: str,
 def pay_bonus(setup: ProlificAction, user=None, client: ProlificClient | None = None) -> ProlificAction:
     """Pay a bonus set up before, at most once: the set-up is marked paid before the call, so neither
     a second click nor a lost answer can pay twice (check Prolific before setting it up again)."""
+    client = client or ProlificClient()  # no token: refused here, before the set-up is marked
     with transaction.atomic():
         setup = ProlificAction.objects.select_for_update().get(pk=setup.pk)
         if setup.kind != ProlificAction.Kind.BONUS_SETUP or not setup.ok or not setup.bonus_id:
@@ -138,7 +139,6 @@ def pay_bonus(setup: ProlificAction, user=None, client: ProlificClient | None = 
             raise ActionRefused(f"This bonus was already sent for payment on {when} UTC.")
         setup.paid_at = timezone.now()
         setup.save(update_fields=["paid_at"])
-    client = client or ProlificClient()
     people = list(Participant.objects.filter(study=setup.study, prolific_pid__in=setup.participants))
     return _send(setup.study, ProlificAction.Kind.BONUS_PAY, people, {"bulk_bonus_payment": setup.bonus_id},
                  user, lambda: client.pay_bonuses(setup.bonus_id))

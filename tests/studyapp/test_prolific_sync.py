@@ -266,3 +266,15 @@ def test_a_failed_pay_call_is_never_sent_again(with_token, admin_client):
     with pytest.raises(prolific_actions.ActionRefused, match="already sent for payment"):
         prolific_actions.pay_bonus(setup)
     assert with_token.paid == [] and ProlificAction.objects.filter(kind="bonus_pay").count() == 1
+
+
+def test_paying_without_a_token_marks_nothing_paid(with_token, monkeypatch):
+    from studyapp import prolific_actions
+
+    study = live_study(target=5)
+    setup = prolific_actions.set_up_bonus(study, [finished(study, with_token)], "1.00")
+    monkeypatch.delenv("PROLIFIC_API_TOKEN")
+    with pytest.raises(ProlificError, match="No Prolific API token"):
+        prolific_actions.pay_bonus(setup)
+    setup.refresh_from_db()
+    assert setup.paid_at is None  # it can still be paid once the token is back
