@@ -66,6 +66,7 @@ def test_seeding_again_changes_nothing_not_even_a_researchers_edits(capsys):
 
 def test_demo_admin_account_is_created_once_and_its_login_printed(capsys, tmp_path, monkeypatch):
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
     from studyapp.management.commands import demo_admin
 
@@ -75,5 +76,6 @@ def test_demo_admin_account_is_created_once_and_its_login_printed(capsys, tmp_pa
     password = (tmp_path / "pw.txt").read_text().strip()
     out = capsys.readouterr().out
     assert out.count(f"http://127.0.0.1:8123/admin/  user 'admin', password '{password}'") == 2
-    user = authenticate(username="admin", password=password)
+    login = RequestFactory().post("/admin/login/")  # the login limits need the request logging in
+    user = authenticate(login, username="admin", password=password)
     assert user is not None and user.is_staff and user.is_superuser
