@@ -250,9 +250,12 @@ def test_trace_jobs_launch_from_the_admin_and_the_command(admin_client, reasoner
     from django.urls import reverse
 
     endpoint = endpoint_for(reasoner)
+    from traces.authors_data import import_authors_data
+
+    import_authors_data()  # the authors' split, which the form offers by default
     response = admin_client.post(reverse("admin:traces_job_add"), {
         "kind": "reasoning", "endpoint": endpoint.pk, "setting": "", "dataset": "cotempqa", "subset": "equal",
-        "split": "", "side": "test", "limit": 2, "parameters_json": '{"max_new_tokens": 32}',
+        "split": "authors", "side": "test", "limit": 2, "parameters_json": '{"max_new_tokens": 32}',
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     job = Job.objects.get()
@@ -264,7 +267,7 @@ def test_trace_jobs_launch_from_the_admin_and_the_command(admin_client, reasoner
     assert both.status_code == 200 and "has a reasoning trace" in both.content.decode()
     out = StringIO()
     call_command("launch_job", "explanation", "--endpoint", "e", "--dataset", "cotempqa", "--subset", "equal",
-                 "--limit", "2", "--param", "answer_from=gold", stdout=out)
+                 "--split", "authors", "--limit", "2", "--param", "answer_from=gold", stdout=out)
     assert "Launched job" in out.getvalue()
     assert Job.objects.filter(kind="explanation", parameters__answer_from="gold").count() == 1
 

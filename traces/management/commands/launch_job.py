@@ -55,7 +55,8 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--param takes NAME=VALUE, not {pair!r}.")
             parameters[name] = value
-        if options["split"]:  # the split the problems come from, unless --param names one
+        # the split the problems come from, unless --param names one (trace jobs keep none out)
+        if options["split"] and "split" in jobs.defaults_for(options["kind"]):
             parameters.setdefault("split", options["split"])
         try:
             problems = jobs.select_problems(
