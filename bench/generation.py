@@ -55,9 +55,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -75,6 +73,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import torch  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from tests.traces.chat_servers import ServedModel  # noqa: E402
 from traces.loaders import load_cotempqa  # noqa: E402
 from traces.modeling import (  # noqa: E402
     Generation,
@@ -174,47 +173,22 @@ def run_transformers_generate(model, tokenizer, prompts: list[str], batches: lis
     return Run(len(batches[0]), outputs, batches, time.perf_counter() - start)
 
 
-class Server:
-    """``transformers serve`` on a free port of 127.0.0.1, stopped on exit."""
+class Server(ServedModel):
+    """``transformers serve`` on a free port of 127.0.0.1 (CUDA in bf16 when present, else the CPU in
+    float32), logging to ``log_path``, with a client for its completions endpoint."""
 
-    def __init__(self, path: Path, continuous: bool) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+    def __init__(self, path: Path, continuous: bool, log_path: Path) -> None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = "bfloat16" if device == "cuda" else "float32"
-        command = [str(Path(sys.executable).parent / "transformers"), "serve", str(path),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--device", device, "--dtype", dtype]
-        if continuous:
-            command.append("--continuous-batching")
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.path = path
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    message = "transformers serve exited; is transformers[serving] installed?"
-                    raise SystemExit(message) from None
-                time.sleep(0.5)
-        raise SystemExit("transformers serve did not start within 3 minutes")
+        super().__init__(path, log_path, device, dtype, continuous, start_timeout_s=180)
 
     def complete(self, text: str, max_tokens: int) -> tuple[str, int]:
-        body = json.dumps({"model": str(self.path), "prompt": text, "max_tokens": max_tokens}).encode()
+        body = json.dumps({"model": str(self.model_dir), "prompt": text, "max_tokens": max_tokens}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/completions", body,
                                          {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - http on 127.0.0.1
             answer = json.load(response)
         return answer["choices"][0]["text"], int(answer["usage"]["completion_tokens"])
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def run_server(
@@ -328,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         by_length = args.order == "length"
         runs = [run_batches(model, tokenizer, prompts, b, settings, by_length) for b in batch_sizes]
         cpu_after = cpu_times()
-        peers = compare_peers(path, model, tokenizer, prompts, runs[-1], settings, args) if args.peers else []
+        peers = (compare_peers(path, model, tokenizer, prompts, runs[-1], settings, args, Path(tmp))
+                 if args.peers else [])
 
     base = runs[0]
     print(
@@ -370,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare_peers(path: Path, model, tokenizer, prompts: list[str], ours: Run, settings: GenerationSettings,
-                  args) -> list[tuple[str, float, float, int]]:
+                  args, workdir: Path) -> list[tuple[str, float, float, int]]:
     """Ours, transformers' generate() and transformers serve, alternating, at the largest batch."""
-    server = Server(path, continuous=True)
+    server = Server(path, continuous=True, log_path=workdir / "transformers-serve.log")
     try:
         run_server(server, tokenizer, prompts[: ours.batch_size], ours.batch_size, settings)  # warm-up
         timed: dict[str, list[Run]] = {"ours": [], "generate": [], "serve": []}
@@ -384,7 +359,7 @@ def compare_peers(path: Path, model, tokenizer, prompts: list[str], ours: Run, s
             )
             timed["serve"].append(run_server(server, tokenizer, prompts, ours.batch_size, settings))
     finally:
-        server.close()
+        server.stop()
 
     def median(name: str) -> float:
         return statistics.median(r.tokens_per_s for r in timed[name])

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.web_servers import JSONHandler
 
 
 class FakeProlific:
@@ -23,27 +25,24 @@ class FakeProlific:
         self.fail_pay = False
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 api.requests.append(self.path)
                 if api.busy_first > 0:
                     api.busy_first -= 1
                     busy = _error(429, "Too Many Requests", "Slow down.")
-                    return self._send(429, busy, {"Retry-After": "0"})
+                    return self.send_json(429, busy, {"Retry-After": "0"})
                 if self.headers.get("Authorization") != f"Token {api.token}":
-                    return self._send(401, _error(401, "Unauthorized", "Invalid token."))
+                    return self.send_json(401, _error(401, "Unauthorized", "Invalid token."))
                 url = urllib.parse.urlsplit(self.path)
                 parts = [p for p in url.path.split("/") if p]
                 if len(parts) == 4 and parts[:3] == ["api", "v1", "submissions"]:
                     return self._one(urllib.parse.unquote(parts[3]))
                 if len(parts) != 5 or parts[:3] != ["api", "v1", "studies"] or parts[4] != "submissions":
-                    return self._send(404, _error(404, "Not Found", "No such endpoint."))
+                    return self.send_json(404, _error(404, "Not Found", "No such endpoint."))
                 study = urllib.parse.unquote(parts[3])
                 if study not in api.studies:
-                    return self._send(404, _error(404, "Not Found", "Study not found."))
+                    return self.send_json(404, _error(404, "Not Found", "Study not found."))
                 query = urllib.parse.parse_qs(url.query)
                 limit = int(query.get("limit", [api.page_size])[0])
                 limit = min(limit, api.page_size)  # the server's page size wins, as a client must allow
@@ -52,7 +51,7 @@ class FakeProlific:
                 nxt = None
                 if offset + limit < len(items):
                     nxt = f"http://{self.headers['Host']}{url.path}?limit={limit}&offset={offset + limit}"
-                self._send(200, {
+                self.send_json(200, {
                     "results": items[offset:offset + limit],
                     "_links": {"self": {"href": self.path, "title": "Current"},
                                "next": {"href": nxt, "title": "Next"},
@@ -64,13 +63,13 @@ class FakeProlific:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 api.posted.append((self.path, body))
                 if self.headers.get("Authorization") != f"Token {api.token}":
-                    return self._send(401, _error(401, "Unauthorized", "Invalid token."))
+                    return self.send_json(401, _error(401, "Unauthorized", "Invalid token."))
                 parts = [p for p in urllib.parse.urlsplit(self.path).path.split("/") if p]
                 if parts == ["api", "v1", "submissions", "bulk-approve"]:
                     for item in api.studies.get(body.get("study_id"), []):
                         if item["participant_id"] in body.get("participant_ids", []):
                             item["status"] = "APPROVED"
-                    return self._send(200, {})
+                    return self.send_json(200, {})
                 if len(parts) == 5 and parts[:3] == ["api", "v1", "submissions"] and parts[4] == "transition":
                     return self._transition(parts[3], body)
                 if parts == ["api", "v1", "submissions", "bonus-payments"]:
@@ -78,29 +77,29 @@ class FakeProlific:
                 paying = len(parts) == 5 and parts[:3] == ["api", "v1", "bulk-bonus-payments"]
                 if paying and parts[4] == "pay":
                     if api.fail_pay:
-                        return self._send(500, _error(500, "Server Error", "Try again later."))
+                        return self.send_json(500, _error(500, "Server Error", "Try again later."))
                     if parts[3] not in api.bonus_setups:
-                        return self._send(404, _error(404, "Not Found", "No such bonus."))
+                        return self.send_json(404, _error(404, "Not Found", "No such bonus."))
                     api.paid.append(parts[3])
-                    return self._send(202, f"Bulk bonus payment with ID {parts[3]} is being processed.")
-                return self._send(404, _error(404, "Not Found", "No such endpoint."))
+                    return self.send_json(202, f"Bulk bonus payment with ID {parts[3]} is being processed.")
+                return self.send_json(404, _error(404, "Not Found", "No such endpoint."))
 
             def _transition(self, session: str, body: dict) -> None:
                 every = (i for items in api.studies.values() for i in items)
                 item = next((i for i in every if i["id"] == session), None)
                 if item is None:
-                    return self._send(404, _error(404, "Not Found", "Submission not found."))
+                    return self.send_json(404, _error(404, "Not Found", "Submission not found."))
                 if body.get("action") == "REJECT":
                     if len(body.get("message", "")) < 100 or body.get("rejection_category") not in CATEGORIES:
                         why = "A rejection needs a message of 100 characters and a valid category."
-                        return self._send(400, _error(400, "Bad Request", why))
+                        return self.send_json(400, _error(400, "Bad Request", why))
                     item["status"] = "REJECTED"
                 elif body.get("action") == "APPROVE":
                     item["status"] = "APPROVED"
                 else:
-                    return self._send(400, _error(400, "Bad Request", "Unknown action."))
+                    return self.send_json(400, _error(400, "Bad Request", "Unknown action."))
                 answer = {"id": session, "status": item["status"], "participant": item["participant_id"]}
-                return self._send(200, answer)
+                return self.send_json(200, answer)
 
             def _bonuses(self, body: dict) -> None:
                 study = body.get("study_id")
@@ -109,34 +108,25 @@ class FakeProlific:
                 unknown = [pid for pid, _ in lines if pid not in known]
                 if unknown:
                     why = f"Not in the study: {', '.join(unknown)}."
-                    return self._send(400, _error(400, "Bad Request", why))
+                    return self.send_json(400, _error(400, "Bad Request", why))
                 amount = round(sum(float(a) for _, a in lines) * 100)  # pence, as Prolific answers
                 bulk = f"bulk{len(api.bonus_setups) + 1}"
                 setup = {"id": bulk, "study": study, "amount": amount, "fees": round(amount / 3, 2),
                          "total_amount": round(amount * 4 / 3, 2), "vat": 0}
                 api.bonus_setups[bulk] = setup
-                return self._send(201, setup)
+                return self.send_json(201, setup)
 
             def _one(self, session: str) -> None:
                 for study, items in api.studies.items():
                     for item in items:
                         if item["id"] == session:
-                            return self._send(200, {
+                            return self.send_json(200, {
                                 "id": session, "study_id": study, "participant": item["participant_id"],
                                 "status": item["status"], "started_at": item["started_at"],
                                 "completed_at": None, "entered_code": None, "bonus_payments": [],
                             })
-                return self._send(404, _error(404, "Not Found", "Submission not found."))
+                return self.send_json(404, _error(404, "Not Found", "Submission not found."))
 
-            def _send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

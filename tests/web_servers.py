@@ -1,9 +1,12 @@
-"""gunicorn with the repository's gunicorn.conf.py and nginx with deploy/nginx.conf, started for real on
-127.0.0.1 (for the slow-client test and bench/slow_clients.py), and clients that send their request
-slowly and then stall, as a bad connection or an attacker does."""
+"""Real servers on 127.0.0.1 for the tests and benchmarks: gunicorn with the repository's
+gunicorn.conf.py and nginx with deploy/nginx.conf (the slow-client test, bench/slow_clients.py and
+bench/login_flood.py), clients that send their request slowly and then stall, as a bad connection or an
+attacker does; and what every local server here shares (a free port, waiting for it, stopping it, a
+request handler that answers JSON)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -12,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +28,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
+def wait_for(url: str, process: subprocess.Popen, what: str, log: Path, timeout_s: float = 90) -> None:
+    """Until ``url`` answers; RuntimeError with the log's end if the process exits or never answers."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - http on 127.0.0.1
@@ -34,7 +39,35 @@ def _wait_for(url: str, process: subprocess.Popen, what: str, log: Path) -> None
             if process.poll() is not None:
                 raise RuntimeError(f"{what} exited:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.3)
-    raise RuntimeError(f"{what} did not answer within 90 s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"{what} did not answer within {timeout_s:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Terminate a server process, killing it if it has not ended within 30 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """A quiet request handler whose answers are JSON (the local stand-ins for outside APIs)."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def send_json(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class Gunicorn:
@@ -54,14 +87,10 @@ class Gunicorn:
                            capture_output=True, timeout=300)
         self.process = subprocess.Popen([str(BIN / "gunicorn"), "studyapp.wsgi"], cwd=ROOT, env=self.env,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        _wait_for(f"http://127.0.0.1:{self.port}/", self.process, "gunicorn", self.log)
+        wait_for(f"http://127.0.0.1:{self.port}/", self.process, "gunicorn", self.log)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 class Nginx:
@@ -87,14 +116,10 @@ class Nginx:
         )
         command = [executable, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        _wait_for(f"http://127.0.0.1:{self.port}/", self.process, "nginx", self.log)
+        wait_for(f"http://127.0.0.1:{self.port}/", self.process, "nginx", self.log)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 def csrf_cookie(port: int) -> str:

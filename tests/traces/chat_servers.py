@@ -11,27 +11,27 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.web_servers import JSONHandler, free_port, stop, wait_for
 
 
 class ServedModel:
-    """``transformers serve <model dir>`` on the CPU; ``requests()`` counts answered chats."""
+    """``transformers serve <model dir>`` (the CPU in float32 unless told), restartable on its port;
+    ``requests()`` counts the chats it answered."""
 
-    def __init__(self, model_dir: Path, log_path: Path) -> None:
+    def __init__(self, model_dir: Path, log_path: Path, device: str = "cpu", dtype: str = "float32",
+                 continuous: bool = False, start_timeout_s: float = 120) -> None:
         self.model_dir, self.log_path, self.port = model_dir, log_path, free_port()
+        self.options = ["--device", device, "--dtype", dtype]
+        if continuous:
+            self.options.append("--continuous-batching")
+        self.start_timeout_s = start_timeout_s
         self.process: subprocess.Popen | None = None
         self.start()
 
@@ -41,29 +41,15 @@ class ServedModel:
 
     def start(self) -> None:
         command = [str(Path(sys.executable).parent / "transformers"), "serve", str(self.model_dir),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--dtype", "float32"]
-        log = self.log_path.open("a")
+                   "--host", "127.0.0.1", "--port", str(self.port), *self.options]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        log = self.log_path.open("a")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    tail = self.log_path.read_text()[-2000:]
-                    raise RuntimeError(f"transformers serve exited: {tail}") from None
-                time.sleep(0.3)
-        raise RuntimeError("transformers serve did not start within 2 minutes")
+        wait_for(f"http://127.0.0.1:{self.port}/health", self.process, "transformers serve", self.log_path,
+                 self.start_timeout_s)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
     def requests(self) -> int:
         """Chat requests answered so far (200s in the access log, over every start)."""
@@ -86,10 +72,7 @@ class ReasonerAPI:
         self.lock = threading.Lock()
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with api.lock:
@@ -97,7 +80,7 @@ class ReasonerAPI:
                     failing = api.fail_first > 0
                     api.fail_first -= failing
                 if failing:
-                    self._send(api.fail_status, {"error": {"message": "busy", "type": "rate_limit"}},
+                    self.send_json(api.fail_status, {"error": {"message": "busy", "type": "rate_limit"}},
                                {"Retry-After": "0"})
                     return
                 with api.lock:
@@ -111,21 +94,12 @@ class ReasonerAPI:
                 content = api.answer if first_turn else f"Written on request: {asked[:50]}"
                 message = {"role": "assistant", "content": content,
                            "reasoning_content": f"Reasoning about: {asked[:40]}. The answer is {api.answer}."}
-                self._send(200, {
+                self.send_json(200, {
                     "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 7, "total_tokens": 17},
                 })
 
-            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
