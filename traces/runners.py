@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import model_cache, modeling, sft, trace_jobs
-from .backends import BackendError, Reply, RequestRefused
+from .backends import BackendError, Reply, RequestRefused, storable_text
 from .backends.for_job import backend_for, model_source, template_options
 from .evaluations import OutputEntry, build_outputs, graded_records
 from .grading.table import model_rows, percent
@@ -158,13 +158,6 @@ def _pct(value: float | None) -> str:
 
 def _position(entry: OutputEntry) -> int:
     return entry.position
-
-
-def storable_text(text: str) -> tuple[str, list[str]]:
-    """Model output with NUL characters replaced (PostgreSQL text cannot hold them), and a note."""
-    if "\x00" not in text:
-        return text, []
-    return text.replace("\x00", "\ufffd"), ["The output contained NUL characters, stored as U+FFFD."]
 
 
 def _entry(position: int, problem, reply: Reply) -> OutputEntry:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 
 from . import trace_prompts
-from .backends import Message, Reply, RequestRefused
+from .backends import Message, Reply, RequestRefused, storable_text
 from .backends.for_job import model_source
 from .grading.outputs import score_answer
 from .jobs import JobError, needs_reasoning_traces, reasoning_traces, system_message
@@ -83,12 +83,15 @@ def _requests(job: Job, problems: list[Problem]) -> Iterator[TraceRequest]:
 def _trace(job: Job, request: TraceRequest, reply: Reply, source: dict) -> ReferenceTrace:
     """The unsaved trace a reply makes."""
     think_opened = reply.prompt_text.rstrip().endswith("<think>")
-    read = trace_prompts.read_reply(reply.content, reply.reasoning, think_opened=think_opened)
+    content, content_notes = storable_text(reply.content)
+    reasoning, reasoning_notes = storable_text(reply.reasoning or "")
+    read = trace_prompts.read_reply(content, reasoning or None, think_opened=think_opened)
     problem = request.problem
     details = {
         **source, "settings": reply.settings, "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens, "latency_ms": round(reply.latency_s * 1000),
-        "finish_reason": reply.finish_reason, "notes": list(read.notes),
+        "finish_reason": reply.finish_reason,
+        "notes": sorted({*content_notes, *reasoning_notes}) + list(read.notes),
     }
     if reply.prompt_text:
         details["prompt_text"] = reply.prompt_text
@@ -102,8 +105,8 @@ def _trace(job: Job, request: TraceRequest, reply: Reply, source: dict) -> Refer
     if request.based_on is not None and job.kind == Job.Kind.SUMMARY:
         correct = request.based_on.answer_correct
     return ReferenceTrace(
-        problem=problem, kind=TRACE_JOB_KINDS[job.kind], text=text.replace("\x00", "\ufffd"),
-        answer=answer.replace("\x00", "\ufffd"), answer_correct=correct, source=f"job #{job.pk}", job=job,
+        problem=problem, kind=TRACE_JOB_KINDS[job.kind], text=text, answer=answer, answer_correct=correct,
+        source=f"job #{job.pk}", job=job,
         model_name=job.model_name, prompt=request.messages, based_on=request.based_on, details=details,
     )
 

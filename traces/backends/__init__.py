@@ -20,6 +20,14 @@ class RequestRefused(Exception):
     skipped and counted, the others go on."""
 
 
+def storable_text(text: str) -> tuple[str, list[str]]:
+    """Model output with NUL characters replaced (PostgreSQL's text and jsonb cannot hold them), and a
+    note when there were any."""
+    if "\x00" not in text:
+        return text, []
+    return text.replace("\x00", "\ufffd"), ["The output contained NUL characters, stored as U+FFFD."]
+
+
 @dataclass(frozen=True)
 class Reply:
     """One answered chat: the reply's text, the reasoning an API returned apart (None when it gives
