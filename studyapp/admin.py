@@ -175,7 +175,11 @@ class StimulusTraceInline(admin.StackedInline):
     def seen_by(self, obj: StimulusTrace) -> str:
         if obj.pk is None:
             return "-"
-        people = trace_readers(obj.stimulus.study).get((obj.stimulus_id, obj.condition), [])
+        # one pass over the study's participants for all of a stimulus's traces (an inline is made per page)
+        readers = self.__dict__.setdefault("_readers", {})
+        if obj.stimulus.study_id not in readers:
+            readers[obj.stimulus.study_id] = trace_readers(obj.stimulus.study)
+        people = readers[obj.stimulus.study_id].get((obj.stimulus_id, obj.condition), [])
         return ", ".join(pid for _, pid in people) or "-"
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
