@@ -277,10 +277,7 @@ class LaunchJobForm(forms.ModelForm):
             given = json.loads(cleaned.get("parameters_json") or "{}")
             if not isinstance(given, dict):
                 raise jobs.JobError("Parameters must be a JSON object, e.g. {\"max_new_tokens\": 128}.")
-            # the split the problems come from is the one kept out, unless the parameters name one (trace
-            # jobs keep none out: they only take their problems from it)
-            if cleaned.get("split") and "split" in jobs.defaults_for(cleaned.get("kind", "")):
-                given.setdefault("split", cleaned["split"])
+            given = jobs.keep_out_split(cleaned.get("kind", ""), given, cleaned.get("split", ""))
             cleaned["parameters"] = jobs.clean_parameters(cleaned.get("kind", ""), given)
         except json.JSONDecodeError as error:
             self.add_error("parameters_json", f"Not valid JSON: {error}")

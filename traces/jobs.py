@@ -97,6 +97,14 @@ def defaults_for(kind: str) -> dict[str, Any]:
     return dict(TRAINING_DEFAULTS if kind == Job.Kind.FINETUNE else GENERATION_DEFAULTS)
 
 
+def keep_out_split(kind: str, given: dict[str, Any], split: str) -> dict[str, Any]:
+    """``given`` with the split the problems were chosen from as the one the job keeps out and grades
+    against, unless it names one; trace jobs keep none out (they only take their problems from it)."""
+    if split and "split" in defaults_for(kind):
+        return {"split": split, **given}
+    return given
+
+
 def clean_parameters(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     """The job's full parameters: defaults (a fine-tune's from its ``preset``) overridden by `given`,
     each checked for type and range."""

@@ -55,9 +55,7 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--param takes NAME=VALUE, not {pair!r}.")
             parameters[name] = value
-        # the split the problems come from, unless --param names one (trace jobs keep none out)
-        if options["split"] and "split" in jobs.defaults_for(options["kind"]):
-            parameters.setdefault("split", options["split"])
+        parameters = jobs.keep_out_split(options["kind"], parameters, options["split"])
         try:
             problems = jobs.select_problems(
                 options["dataset"], options["subset"], split=options["split"], side=options["side"],
