@@ -1,5 +1,7 @@
 """Admin for studies and their data. Participants' answers are read-only here: nothing edits them."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import prolific_actions
+from . import prolific_actions, test_runs
 from .exports import trace_readers
 from .models import (
     Condition,
@@ -23,11 +25,14 @@ from .models import (
     StimulusTrace,
     Study,
 )
-from .prolific import ProlificError
-from .prolific_sync import sync_study
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
 from .study_setup import add_defaults, readiness_problems
+
+QUEUED_TOO_LONG = timedelta(minutes=2)
+WHERE_OUTCOMES_SHOW = (
+    "A worker (the scheduler) makes the call; its outcome shows under Prolific actions and on the monitor."
+)
 
 
 class ConditionInline(admin.TabularInline):
@@ -42,12 +47,14 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
+    readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
                            "time_limit_minutes")}),
         ("Prolific", {"fields": (
             "prolific_study_id", "completion_code", "no_consent_code", "failed_attention_code",
-            "consent_hold_minutes", "return_countdown_seconds",
+            "consent_hold_minutes", "return_countdown_seconds", "test_prolific_pids", "prolific_synced_at",
+            "prolific_sync_outcome",
         )}),
         ("Attention checks and practice", {"fields": (
             "attention_checks", "attention_fail_limit", "practice_trial",
@@ -129,20 +136,13 @@ class StudyAdmin(admin.ModelAdmin):
                   permissions=["change"])
     def sync_with_prolific(self, request: HttpRequest, queryset: QuerySet) -> None:
         for study in queryset:
-            if not study.prolific_study_id:
-                self.message_user(request, f"{study.slug}: no Prolific study id to sync with.",
-                                  messages.WARNING)
-                continue
             try:
-                result = sync_study(study)
-            except ProlificError as error:
-                self.message_user(request, f"{study.slug}: {error}", messages.ERROR)
+                action = prolific_actions.sync(study, request.user)
+            except prolific_actions.ActionRefused as error:
+                self.message_user(request, f"{study.slug}: not synced. {error}", messages.WARNING)
                 continue
-            self.message_user(
-                request, f"{study.slug}: {result.checked} participants checked, {len(result.freed)} places "
-                f"re-opened, {len(result.flagged)} arrivals match no submission (see the monitor).",
-                messages.SUCCESS,
-            )
+            self.message_user(request, f"{study.slug}: {action} queued. {WHERE_OUTCOMES_SHOW}",
+                              messages.SUCCESS)
 
     @admin.action(description="Close the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
@@ -221,12 +221,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
     list_display = (
-        "prolific_pid", "study", "condition", "status", "is_preview", "attention_passed",
-        "pages_done", "started_at", "ended_at",
+        "prolific_pid", "study", "condition", "status", "is_preview", "test_run", "on_prolific",
+        "attention_passed", "pages_done", "started_at", "ended_at",
     )
-    list_filter = ("study", "status", "condition__code", "is_preview", "attention_passed")
+    list_filter = ("study", "status", "condition__code", "is_preview", "test_run", "attention_passed")
     search_fields = ("prolific_pid", "prolific_session_id")
-    actions = ["mark_returned", "approve_on_prolific", "reject_on_prolific", "bonus_on_prolific"]
+    actions = ["mark_returned", "approve_on_prolific", "reject_on_prolific", "bonus_on_prolific",
+               "mark_test_runs", "count_again", "delete_test_runs"]
+
+    @admin.display(description="On Prolific")
+    def on_prolific(self, obj: Participant) -> str:
+        """Whether Prolific confirmed the SESSION_ID as this participant's: only then is anything sent."""
+        if obj.is_preview:
+            return "-"
+        if obj.prolific_problem:
+            return f"Flagged: {obj.prolific_problem}"
+        return "Verified" if obj.prolific_verified_at else "Not verified yet"
 
     def has_mark_returned_permission(self, request: HttpRequest) -> bool:
         """Records are never edited here, but a researcher who may change participants may end one."""
@@ -240,6 +250,35 @@ class ParticipantAdmin(ReadOnlyAdmin):
         )
         self.message_user(request, f"{n} active participants marked as returned.", messages.SUCCESS)
 
+    @admin.action(description="Mark as test runs (never counted; their places re-open)",
+                  permissions=["mark_returned"])
+    def mark_test_runs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            n = test_runs.mark(queryset.select_related("study"))
+        except test_runs.Refused as error:
+            self.message_user(request, f"Nothing marked. {error}", messages.ERROR)
+            return
+        self.message_user(request, f"{n} marked as test runs: no longer counted, exported or analysed.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Count test runs as participants again", permissions=["mark_returned"])
+    def count_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        n = test_runs.count_again(queryset)
+        self.message_user(request, f"{n} test runs counted as participants again.", messages.SUCCESS)
+
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("studyapp.delete_participant")
+
+    @admin.action(description="Delete test runs, previews and pilot bots (with their answers)",
+                  permissions=["remove"])
+    def delete_test_runs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            n = test_runs.delete(queryset)
+        except test_runs.Refused as error:
+            self.message_user(request, f"Nothing deleted. {error}", messages.ERROR)
+            return
+        self.message_user(request, f"{n} test runs, previews or pilot bots deleted.", messages.SUCCESS)
+
 
     def has_prolific_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("studyapp.change_participant")
@@ -252,12 +291,12 @@ class ParticipantAdmin(ReadOnlyAdmin):
         for study, people in by_study.items():
             try:
                 done = act(study, people)
-            except (prolific_actions.ActionRefused, ProlificError) as error:
+            except prolific_actions.ActionRefused as error:
                 self.message_user(request, f"{study.slug}: nothing sent. {error}", messages.ERROR)
                 continue
-            for action in done if isinstance(done, list) else [done]:
-                level = messages.SUCCESS if action.ok else messages.ERROR
-                self.message_user(request, f"{study.slug}: {action} — {action.response}", level)
+            queued = ", ".join(str(action) for action in (done if isinstance(done, list) else [done]))
+            self.message_user(request, f"{study.slug}: queued {queued}. {WHERE_OUTCOMES_SHOW}",
+                              messages.SUCCESS)
 
     def _form_page(self, request: HttpRequest, queryset: QuerySet, form, action: str, explanation: str,
                    submit: str) -> HttpResponse:
@@ -293,8 +332,8 @@ class ParticipantAdmin(ReadOnlyAdmin):
             amount = form.cleaned_data["amount"]
             self._each_study(request, queryset, lambda study, people: prolific_actions.set_up_bonus(
                 study, people, amount, request.user))
-            self.message_user(request, "Nothing is paid yet: check the cost under Prolific actions and pay "
-                              "the set-up there.", messages.WARNING)
+            self.message_user(request, "Nothing is paid yet: once the set-up is done, check the cost under "
+                              "Prolific actions and pay it there.", messages.WARNING)
             return None
         return self._form_page(
             request, queryset, form, "bonus_on_prolific",
@@ -333,14 +372,21 @@ class ProlificActionAdmin(ReadOnlyAdmin):
     """What was sent to Prolific from here and what it answered; bonus set-ups are paid from here."""
 
     list_display = (
-        "id", "study", "kind", "n_participants", "ok", "cost", "paid_at", "created_by", "created_at",
+        "id", "study", "kind", "n_participants", "outcome", "cost", "paid_at", "created_by", "created_at",
     )
-    list_filter = ("study", "kind", "ok")
+    list_filter = ("study", "kind", "status")
     actions = ["pay_bonuses"]
 
     @admin.display(description="Participants")
     def n_participants(self, obj: ProlificAction) -> int:
         return len(obj.participants)
+
+    @admin.display(description="Outcome")
+    def outcome(self, obj: ProlificAction) -> str:
+        if obj.status == ProlificAction.Status.QUEUED and obj.created_at < timezone.now() - QUEUED_TOO_LONG:
+            return f"{obj.get_status_display()}: none has taken it yet (is the scheduler running?)"
+        error = (obj.response or {}).get("error") if obj.status != ProlificAction.Status.DONE else None
+        return f"{obj.get_status_display()}: {error}" if error else obj.get_status_display()
 
     @admin.display(description="Cost (amount + fees = total)")
     def cost(self, obj: ProlificAction) -> str:
@@ -360,16 +406,12 @@ class ProlificActionAdmin(ReadOnlyAdmin):
         for setup in setups:
             try:
                 paid = prolific_actions.pay_bonus(setup, request.user)
-            except (prolific_actions.ActionRefused, ProlificError) as error:
+            except prolific_actions.ActionRefused as error:
                 self.message_user(request, f"Set-up #{setup.pk}: not paid. {error}", messages.ERROR)
                 continue
-            if paid.ok:
-                self.message_user(request, f"Set-up #{setup.pk}: sent for payment.", messages.SUCCESS)
-            else:
-                self.message_user(
-                    request, f"Set-up #{setup.pk}: the pay call failed ({paid.response}); check the study's "
-                    "bonuses on Prolific before setting it up again.", messages.ERROR,
-                )
+            self.message_user(request, f"Set-up #{setup.pk}: {paid} queued, at most once. If it fails, "
+                              "check the study's bonuses on Prolific before setting it up again. "
+                              f"{WHERE_OUTCOMES_SHOW}", messages.SUCCESS)
         return None
 
 

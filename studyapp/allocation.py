@@ -74,9 +74,13 @@ def assign_new(
     user_agent: str = "",
     now: datetime | None = None,
     rng: random.Random | None = None,
+    verified: bool = False,
+    test_run: bool = False,
 ) -> Participant:
     """arrive() for a PROLIFIC_PID the caller found no participant for (the entry page looks
-    first, to limit only new arrivals); under the study's lock, a PID created meanwhile still wins."""
+    first, to limit only new arrivals); under the study's lock, a PID created meanwhile still wins.
+    ``verified``: Prolific confirmed the SESSION_ID as this PID's submission at the door; ``test_run``:
+    a researcher's try, never counted (test_runs)."""
     now = now or timezone.now()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -91,6 +95,7 @@ def assign_new(
         return _create_participant(
             study, condition, prolific_pid, prolific_study_id, prolific_session_id,
             now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
+            is_preview=test_run, test_run=test_run, verified_at=now if verified else None,
         )
 
 
@@ -147,6 +152,8 @@ def _create_participant(
     now: datetime,
     rng: random.Random,
     is_preview: bool = False,
+    test_run: bool = False,
+    verified_at: datetime | None = None,
     device_class: str = "",
     user_agent: str = "",
 ) -> Participant:
@@ -180,6 +187,8 @@ def _create_participant(
         prolific_study_id=prolific_study_id,
         prolific_session_id=prolific_session_id,
         is_preview=is_preview,
+        test_run=test_run,
+        prolific_verified_at=verified_at,
         started_at=now,
         stimulus_sequence=rng.sample(stimulus_ids, n_trials),
         item_order=order,

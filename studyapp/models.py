@@ -92,6 +92,15 @@ class Study(models.Model):
     prolific_synced_at = models.DateTimeField(
         null=True, blank=True, help_text="When its participants were last checked against Prolific."
     )
+    prolific_sync_outcome = models.CharField(
+        max_length=300, blank=True, help_text="What the last sync with Prolific found, or why it failed."
+    )
+    test_prolific_pids = models.TextField(
+        "Prolific IDs of test runs", blank=True,
+        help_text="PROLIFIC_PIDs (one per line) of your own test accounts on Prolific: their arrivals "
+        "through the study link are test runs, never counted. Staff signed in to this site are test runs "
+        "anyway.",
+    )
     attention_checks = models.PositiveSmallIntegerField(
         default=2, help_text="Attention checks per participant, each on a different trial.",
     )
@@ -117,7 +126,8 @@ class Study(models.Model):
     )
     estimated_minutes = models.PositiveIntegerField(
         default=20, validators=[MinValueValidator(1)],
-        help_text="Shown at consent until 3 participants have completed; then their median is shown.",
+        help_text="Shown at consent until 10 participants from Prolific have completed; then their median is "
+        "shown.",
     )
     withdrawal_text = models.TextField(default=DEFAULT_WITHDRAWAL_TEXT)
     debriefing_text = models.TextField(
@@ -200,6 +210,10 @@ class Study(models.Model):
     def hold_cutoff(self, now: datetime) -> datetime:
         """Arrivals before this moment who have not consented have given up their place."""
         return now - timedelta(minutes=self.consent_hold_minutes)
+
+    def is_test_pid(self, prolific_pid: str) -> bool:
+        """Whether this PROLIFIC_PID is one of the researchers' own test accounts."""
+        return prolific_pid.lower() in self.test_prolific_pids.lower().split()
 
 
 class Condition(models.Model):
@@ -341,7 +355,7 @@ class Item(models.Model):
 
 class ParticipantQuerySet(models.QuerySet):
     def real(self) -> "ParticipantQuerySet":
-        """Participants from Prolific, not researchers previewing the study."""
+        """Participants from Prolific: not a researcher's preview, pilot bot or test run."""
         return self.filter(is_preview=False)
 
     def out_of_time(self, study: Study, now: datetime) -> "ParticipantQuerySet":
@@ -385,7 +399,16 @@ class Participant(models.Model):
     prolific_pid = models.CharField("PROLIFIC_PID", max_length=24)
     prolific_study_id = models.CharField("STUDY_ID", max_length=64, blank=True)
     prolific_session_id = models.CharField("SESSION_ID", max_length=64, blank=True)
-    is_preview = models.BooleanField(default=False, help_text="A researcher's preview; never counted.")
+    is_preview = models.BooleanField(
+        default=False,
+        help_text="Not a participant from Prolific: a researcher's preview, a pilot bot or a test run; never "
+        "counted, exported or analysed unless asked for.",
+    )
+    test_run = models.BooleanField(
+        default=False,
+        help_text="A researcher's try through the real study link (signed in as staff, a test PROLIFIC_PID, "
+        "or marked in the admin); is_preview is set with it, so it is never counted.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -422,6 +445,11 @@ class Participant(models.Model):
         help_text="Why this arrival matches no submission on Prolific, if it does not.",
     )
     prolific_checked_at = models.DateTimeField(null=True, blank=True, help_text="Last synced with Prolific.")
+    prolific_verified_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When Prolific confirmed that this SESSION_ID is this participant's submission of this "
+        "study (at the door or by a sync). Nothing is sent to Prolific for a participant without it.",
+    )
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -531,21 +559,32 @@ class Response(models.Model):
 
 
 class ProlificAction(models.Model):
-    """One call to Prolific made from here (approve, reject, set up or pay a bonus), kept as it was
-    sent and answered (never the token)."""
+    """One call to Prolific asked for from the admin (approve, reject, set up or pay a bonus, sync), kept
+    as it was sent and answered (never the token). A Celery worker makes the call; the web request only
+    queues it, so a slow Prolific never holds a web worker."""
 
     class Kind(models.TextChoices):
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
         BONUS_SETUP = "bonus_setup", "Set up a bonus (not paid)"
         BONUS_PAY = "bonus_pay", "Pay a bonus"
+        SYNC = "sync", "Sync with Prolific"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued (waiting for a worker)"
+        SENDING = "sending", "Sending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown (check on Prolific)"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="prolific_actions")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     participants = models.JSONField(default=list, help_text="The PROLIFIC_PIDs it was for.")
     request = models.JSONField(default=dict, help_text="What was sent (no credentials).")
     response = models.JSONField(default=dict, blank=True, help_text="What Prolific answered, or the error.")
-    ok = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When a worker began the call.")
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome was known.")
     bonus_id = models.CharField(max_length=64, blank=True, help_text="Prolific's id of a bonus set-up.")
     paid_at = models.DateTimeField(
         null=True, blank=True, help_text="When a bonus set-up was sent for payment."
@@ -560,4 +599,9 @@ class ProlificAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({len(self.participants)}) #{self.pk}"
+
+    @property
+    def ok(self) -> bool:
+        """Prolific accepted the call."""
+        return self.status == self.Status.DONE
 

@@ -245,7 +245,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # when finished (a killed worker's job is delivered again), never prefetched by a busy worker.
 CELERY_TASK_ROUTES = {
     "traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"},
-    "studyapp.sync_prolific": {"queue": "celery"},
+    "studyapp.sync_prolific": {"queue": "celery"}, "studyapp.send_prolific_action": {"queue": "celery"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -272,7 +272,14 @@ JOB_REAP_EVERY_S = float(os.environ.get("JOB_REAP_EVERY_S", "60"))
 PROLIFIC_SYNC_EVERY_S = float(os.environ.get("PROLIFIC_SYNC_EVERY_S", "60"))
 # With a token, a new arrival to a study that names its Prolific study is checked at the door: its
 # SESSION_ID must be an active submission of that study by that participant (studyapp.prolific_sync).
+# The check is inside the participant's request, so it is short: one attempt of at most
+# PROLIFIC_DOOR_TIMEOUT_S, no 429 waited out, at most PROLIFIC_DOOR_CHECKS_AT_ONCE in flight on the site
+# (keep it below the web workers), and none for PROLIFIC_DOOR_PAUSE_S (or Prolific's Retry-After) after
+# Prolific failed to answer. Arrivals not checked get in unverified; the sync checks them.
 PROLIFIC_API_TOKEN_SET = bool(os.environ.get("PROLIFIC_API_TOKEN"))
+PROLIFIC_DOOR_TIMEOUT_S = float(os.environ.get("PROLIFIC_DOOR_TIMEOUT_S", "2"))
+PROLIFIC_DOOR_CHECKS_AT_ONCE = int(os.environ.get("PROLIFIC_DOOR_CHECKS_AT_ONCE", "1"))
+PROLIFIC_DOOR_PAUSE_S = float(os.environ.get("PROLIFIC_DOOR_PAUSE_S", "60"))
 CELERY_BEAT_SCHEDULE = {
     "reap-jobs": {"task": "traces.reap_jobs", "schedule": JOB_REAP_EVERY_S},
     "sync-prolific": {"task": "studyapp.sync_prolific", "schedule": PROLIFIC_SYNC_EVERY_S},

@@ -1,9 +1,11 @@
-"""Celery tasks of the study app: the Prolific sync, every PROLIFIC_SYNC_EVERY_S by Celery beat."""
+"""Celery tasks of the study app, on the default queue: the Prolific sync, every PROLIFIC_SYNC_EVERY_S by
+Celery beat, and the calls to Prolific that researchers queue from the admin."""
 
 import logging
 
 from celery import shared_task
 
+from . import prolific_actions
 from .models import Study
 from .prolific import ProlificClient, ProlificError
 from .prolific_sync import sync_study
@@ -35,3 +37,9 @@ def sync_prolific() -> dict:
             logger.info("Prolific sync of %s: %d places re-opened, %d arrivals flagged",
                         study.slug, len(result.freed), len(result.flagged))
     return done
+
+
+@shared_task(name=prolific_actions.SEND_TASK, ignore_result=True)
+def send_prolific_action(action_id: int) -> None:
+    """Make one call a researcher queued from the admin and keep its outcome (prolific_actions.perform)."""
+    prolific_actions.perform(action_id)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, monitoring, prolific_sync, services
+from . import allocation, binding, monitoring, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
@@ -77,13 +77,18 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         request, group="arrivals", key="ip", rate=settings.ARRIVAL_RATE_LIMIT, increment=True
     ):
         return render(request, "studyapp/too_many.html", {"study": study}, status=429)
-    if existing is None and (problem := prolific_sync.arrival_problem(study, pid, session_id)):
-        context = {"study": study, "prolific_problem": problem}
-        return render(request, "studyapp/invalid_link.html", context, status=403)
+    test_run = existing is None and test_runs.is_test_arrival(study, pid, request.user)
+    door = prolific_sync.DoorCheck()
+    if existing is None and not test_run:
+        door = prolific_sync.check_arrival(study, pid, session_id)
+        if door.problem:
+            context = {"study": study, "prolific_problem": door.problem}
+            return render(request, "studyapp/invalid_link.html", context, status=403)
     try:
         agent = request.headers.get("User-Agent", "")
         participant = existing or allocation.assign_new(
-            study, pid, study_id, session_id, device_class=binding.device_class(agent), user_agent=agent
+            study, pid, study_id, session_id, device_class=binding.device_class(agent), user_agent=agent,
+            verified=door.verified, test_run=test_run,
         )
     except allocation.StudyFull:
         return render(request, "studyapp/full.html", {"study": study})

@@ -2,7 +2,12 @@
 for what the platform asks: one submission by its id, and a study's submissions listed in pages
 (``limit``/``offset``, ``results``, ``_links.next.href``, ``meta.count``); with token authentication
 (``Authorization: Token ...``; 401 otherwise), 404 for an unknown study or submission, and 429 with
-Retry-After when told to. Prolific itself cannot be reached from here."""
+Retry-After when told to. Prolific itself cannot be reached from here.
+
+It can also misbehave as a real service does on a bad day: answer slowly (``delay_s``), not at all
+until closed (``hang``), say 429 with a long Retry-After (``busy_first``, ``retry_after``), point its
+next-page links at another host (``next_host``), or list fewer submissions than its count says
+(``short_list``) or give no count (``omit_meta``)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,13 @@ from tests.web_servers import JSONHandler
 class FakeProlific:
     def __init__(self, token: str, page_size: int = 2, busy_first: int = 0) -> None:
         self.token, self.page_size, self.busy_first = token, page_size, busy_first
+        self.retry_after = "0"
+        self.delay_s = 0.0
+        self.hang = False
+        self.next_host: str | None = None
+        self.short_list = False
+        self.omit_meta = False
+        self._closed = threading.Event()
         self.studies: dict[str, list[dict]] = {}
         self.requests: list[str] = []
         self.posted: list[tuple[str, dict]] = []  # (path, body) of every POST
@@ -28,10 +40,15 @@ class FakeProlific:
         class Handler(JSONHandler):
             def do_GET(self) -> None:
                 api.requests.append(self.path)
+                if api.hang:
+                    api._closed.wait()
+                    return None
+                if api.delay_s:
+                    api._closed.wait(api.delay_s)
                 if api.busy_first > 0:
                     api.busy_first -= 1
                     busy = _error(429, "Too Many Requests", "Slow down.")
-                    return self.send_json(429, busy, {"Retry-After": "0"})
+                    return self.send_json(429, busy, {"Retry-After": api.retry_after})
                 if self.headers.get("Authorization") != f"Token {api.token}":
                     return self.send_json(401, _error(401, "Unauthorized", "Invalid token."))
                 url = urllib.parse.urlsplit(self.path)
@@ -49,15 +66,19 @@ class FakeProlific:
                 offset = int(query.get("offset", ["0"])[0])
                 items = api.studies[study]
                 nxt = None
-                if offset + limit < len(items):
-                    nxt = f"http://{self.headers['Host']}{url.path}?limit={limit}&offset={offset + limit}"
-                self.send_json(200, {
+                if offset + limit < len(items) and not api.short_list:
+                    host = api.next_host or f"http://{self.headers['Host']}"
+                    nxt = f"{host}{url.path}?limit={limit}&offset={offset + limit}"
+                page = {
                     "results": items[offset:offset + limit],
                     "_links": {"self": {"href": self.path, "title": "Current"},
                                "next": {"href": nxt, "title": "Next"},
                                "previous": {"href": None, "title": "Previous"}, "last": {"href": None}},
                     "meta": {"count": len(items)},
-                })
+                }
+                if api.omit_meta:
+                    del page["meta"]
+                self.send_json(200, page)
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -129,6 +150,7 @@ class FakeProlific:
 
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -146,6 +168,7 @@ class FakeProlific:
         next(s for s in self.studies[study] if s["id"] == session)["status"] = status
 
     def close(self) -> None:
+        self._closed.set()  # hanging requests end
         self.server.shutdown()
         self.server.server_close()
 

@@ -73,13 +73,14 @@ class JSONHandler(BaseHTTPRequestHandler):
 class Gunicorn:
     """gunicorn studyapp.wsgi in production mode (DEBUG off) on a SQLite database made here."""
 
-    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30) -> None:
+    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, env: dict | None = None) -> None:
         self.port, self.log = free_port(), workdir / "gunicorn.log"
         self.env = {
             **os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_COOKIES": "0", "WEB_CONCURRENCY": str(workers), "GUNICORN_TIMEOUT": str(timeout_s),
             "GUNICORN_BIND": f"127.0.0.1:{self.port}", "VAR_DIR": str(workdir), "BEHIND_HTTPS_PROXY": "1",
+            **(env or {}),
         }
         self.env.pop("CELERY_BROKER_URL", None)
         for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):

@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import Participant, Study
+from studyapp import prolific_actions
+from studyapp.models import Participant, ProlificAction, Study
 from studyapp.prolific import ProlificClient, ProlificError
 from studyapp.prolific_sync import NO_SUBMISSION, SOMEONE_ELSES, sync_study
 from studyapp.tasks import sync_prolific
@@ -43,6 +44,13 @@ def consent(walker: Walker) -> Participant:
     walker.arrive()
     walker.post("consent", {"consent": "yes"})
     return walker.participant
+
+
+def work_off_queue() -> list[ProlificAction]:
+    """What the scheduler's worker does with the calls queued from the admin (tests/studyapp/
+    test_prolific_safety.py runs them through a real Celery worker too)."""
+    queued = ProlificAction.objects.filter(status=ProlificAction.Status.QUEUED).order_by("pk")
+    return [prolific_actions.perform(pk) for pk in list(queued.values_list("pk", flat=True))]
 
 
 def test_returned_places_re_open_at_the_sync_and_the_next_arrival_gets_one(prolific, client_of):
@@ -108,6 +116,13 @@ def test_pages_and_rate_limits_are_followed(prolific):
     assert len(prolific.requests) == 1 + 4  # the 429, then four pages of two
 
 
+def test_a_429_is_waited_out_in_a_task_but_never_at_the_door(prolific):
+    prolific.busy_first, prolific.retry_after = 2, "30"
+    with pytest.raises(ProlificError) as refused:
+        ProlificClient(prolific.url, TOKEN, retries=0).submission("s1")
+    assert refused.value.status == 429 and refused.value.retry_after == 30.0 and len(prolific.requests) == 1
+
+
 def test_a_refused_token_says_so_and_is_never_logged(prolific, caplog):
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ProlificError, match=r"401 .*Invalid token"):
@@ -128,7 +143,13 @@ def test_the_scheduled_sync_and_the_admin_action(prolific, monkeypatch, admin_cl
     assert sync_prolific() == {"pl": {"checked": 1, "freed": 1, "flagged": 0}}
     action = {"action": "sync_with_prolific", "_selected_action": [study.pk]}
     response = admin_client.post(reverse("admin:studyapp_study_changelist"), action, follow=True)
-    assert "1 participants checked, 0 places re-opened" in response.content.decode()
+    assert "Sync with Prolific (0) #" in response.content.decode() and "queued" in response.content.decode()
+    (synced,) = work_off_queue()
+    assert synced.ok and synced.response["checked"] == 1 and synced.response["verified"] == 1
+    study.refresh_from_db()
+    assert study.prolific_sync_outcome.startswith("1 participants checked, 1 verified, 0 places re-opened")
+    listing = admin_client.get(reverse("admin:studyapp_prolificaction_changelist")).content.decode()
+    assert "Sync with Prolific" in listing and "Done" in listing
 
 
 @pytest.fixture
@@ -180,8 +201,9 @@ def test_when_prolific_does_not_answer_arrivals_get_in_and_are_checked_later(
 
 def finished(study: Study, prolific: FakeProlific, attention: str = "pass") -> Participant:
     walker = Walker(Client(), study)
-    prolific.add("STUDY1", f"session-{walker.pid}", walker.pid, "AWAITING REVIEW")
+    prolific.add("STUDY1", f"session-{walker.pid}", walker.pid)
     walker.complete(attention=attention)
+    prolific.set_status("STUDY1", f"session-{walker.pid}", "AWAITING REVIEW")  # the code was entered there
     return walker.participant
 
 
@@ -191,19 +213,19 @@ def act(admin_client, action: str, ids: list[int], **data):
 
 
 @pytest.fixture
-def with_token(prolific, monkeypatch):
-    monkeypatch.setenv("PROLIFIC_API_TOKEN", TOKEN)
-    monkeypatch.setenv("PROLIFIC_API_URL", prolific.url)
-    return prolific
+def with_token(checked_at_the_door):
+    """A token, so arrivals are verified at the door (Prolific answers there)."""
+    return checked_at_the_door
 
 
 def test_completed_participants_are_approved_and_the_call_is_logged(with_token, admin_client):
-    from studyapp.models import ProlificAction
 
     study = live_study(target=5)
     done = [finished(study, with_token) for _ in range(2)]
     page = act(admin_client, "approve_on_prolific", [p.pk for p in done]).content.decode()
-    assert "Approve" in page
+    assert "queued Approve (2)" in page
+    assert {s["status"] for s in with_token.studies["STUDY1"]} == {"AWAITING REVIEW"}  # not yet: queued
+    work_off_queue()
     assert {s["status"] for s in with_token.studies["STUDY1"]} == {"APPROVED"}
     logged = ProlificAction.objects.get(kind="approve")
     assert logged.ok and sorted(logged.participants) == sorted(p.prolific_pid for p in done)
@@ -223,6 +245,7 @@ def test_only_failed_attention_checks_are_rejected_with_a_long_enough_message(wi
     assert "at least 100 characters" in short.content.decode() and with_token.posted == []
     message = "You failed the attention checks of this study: " + "you chose other answers than asked. " * 3
     act(admin_client, "reject_on_prolific", [failed.pk], apply="1", message=message)
+    work_off_queue()
     (path, body), = with_token.posted
     assert path.endswith(f"/submissions/{failed.prolific_session_id}/transition/")
     assert body["action"] == "REJECT" and body["rejection_category"] == "FAILED_CHECK"
@@ -231,13 +254,13 @@ def test_only_failed_attention_checks_are_rejected_with_a_long_enough_message(wi
 
 
 def test_a_bonus_is_set_up_with_its_cost_shown_then_paid_once(with_token, admin_client):
-    from studyapp.models import ProlificAction
 
     study = live_study(target=5)
     people = [finished(study, with_token) for _ in range(3)]
     bad = act(admin_client, "bonus_on_prolific", [p.pk for p in people], apply="1", amount="1.505")
     assert "at most two decimals" in bad.content.decode() and with_token.bonus_setups == {}
     act(admin_client, "bonus_on_prolific", [p.pk for p in people], apply="1", amount="0.50")
+    work_off_queue()
     setup = ProlificAction.objects.get(kind="bonus_setup")
     assert setup.ok and setup.bonus_id == "bulk1" and with_token.paid == []  # nothing paid yet
     listing = admin_client.get(reverse("admin:studyapp_prolificaction_changelist")).content.decode()
@@ -247,20 +270,20 @@ def test_a_bonus_is_set_up_with_its_cost_shown_then_paid_once(with_token, admin_
     assert "Pay these bonuses on Prolific" in preview.content.decode() and with_token.paid == []
     for _ in range(2):  # a second click pays nothing
         admin_client.post(pay_url, {"action": "pay_bonuses", "_selected_action": [setup.pk], "apply": "1"})
+        work_off_queue()
     assert with_token.paid == ["bulk1"]
     setup.refresh_from_db()
-    assert setup.paid_at is not None and ProlificAction.objects.filter(kind="bonus_pay", ok=True).count() == 1
+    paid = ProlificAction.objects.filter(kind="bonus_pay", status="done")
+    assert setup.paid_at is not None and paid.count() == 1
 
 
 def test_a_failed_pay_call_is_never_sent_again(with_token, admin_client):
-    from studyapp import prolific_actions
-    from studyapp.models import ProlificAction
 
     study = live_study(target=5)
     person = finished(study, with_token)
-    setup = prolific_actions.set_up_bonus(study, [person], "1.00")
+    setup = prolific_actions.perform(prolific_actions.set_up_bonus(study, [person], "1.00").pk)
     with_token.fail_pay = True
-    failed = prolific_actions.pay_bonus(setup)
+    failed = prolific_actions.perform(prolific_actions.pay_bonus(setup).pk)
     assert not failed.ok and "500" in failed.response["error"]
     with_token.fail_pay = False
     with pytest.raises(prolific_actions.ActionRefused, match="already sent for payment"):
@@ -269,12 +292,12 @@ def test_a_failed_pay_call_is_never_sent_again(with_token, admin_client):
 
 
 def test_paying_without_a_token_marks_nothing_paid(with_token, monkeypatch):
-    from studyapp import prolific_actions
 
     study = live_study(target=5)
-    setup = prolific_actions.set_up_bonus(study, [finished(study, with_token)], "1.00")
+    person = finished(study, with_token)
+    setup = prolific_actions.perform(prolific_actions.set_up_bonus(study, [person], "1.00").pk)
     monkeypatch.delenv("PROLIFIC_API_TOKEN")
-    with pytest.raises(ProlificError, match="No Prolific API token"):
+    with pytest.raises(prolific_actions.ActionRefused, match="No Prolific API token"):
         prolific_actions.pay_bonus(setup)
     setup.refresh_from_db()
     assert setup.paid_at is None  # it can still be paid once the token is back
