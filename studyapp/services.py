@@ -302,11 +302,17 @@ def submit_questionnaire(
     return participant
 
 
+#: Completions from Prolific before the consent page states their median time instead of the study's
+#: estimate: the first few are often the fastest (or a researcher's tries) and would promise too little.
+MEASURED_ESTIMATE_AFTER = 10
+
+
 def estimated_minutes(study) -> tuple[int, bool]:
-    """(minutes, measured): the median time completed participants took, rounded up, once three have
-    completed; else the study's own estimate."""
+    """(minutes, measured): the median time completed participants took, rounded up, once
+    MEASURED_ESTIMATE_AFTER have completed; else the study's own estimate. Previews, pilot bots and test
+    runs never count."""
     times = completion_minutes(study)
-    if len(times) < 3:
+    if len(times) < MEASURED_ESTIMATE_AFTER:
         return study.estimated_minutes, False
     return max(1, math.ceil(statistics.median(times))), True
 

@@ -53,14 +53,16 @@ def test_consent_is_written_from_the_study_and_the_estimate_from_completed_parti
     for text in ("A. Researcher, Example University", "IRB 2026-123", "study@example.org", "About 15 minutes",
                  "Stop at any time.", "You have up to 60 minutes"):
         assert text in html, text
-    for minutes in (6, 8, 30):
+    for n, minutes in enumerate((6, 8, 30, 7, 8, 9, 9, 10, 12, 20), start=1):
         done = Walker(Client(), study)
         done.complete()
         Participant.objects.filter(pk=done.participant.pk).update(
             started_at=done.participant.ended_at - timedelta(minutes=minutes, seconds=10)
         )
+        if n == 3:  # the first few completions are too few (and often the fastest) to promise a duration
+            assert "About 15 minutes." in Walker(Client(), study).arrive().content.decode()
     html = Walker(Client(), study).arrive().content.decode()
-    assert "About 9 minutes (the median of the participants who have completed it)" in html
+    assert "About 10 minutes (the median of the participants who have completed it)" in html
 
 
 def test_a_page_sent_back_says_what_is_missing_takes_focus_and_links_each_item(walker):
