@@ -187,6 +187,7 @@ class ParticipantRowSerializer(serializers.Serializer):
     condition = serializers.ChoiceField(choices=ConditionCode.choices)
     status = serializers.ChoiceField(choices=Participant.Status.choices)
     is_preview = serializers.IntegerField(help_text="1 or 0.")
+    test_run = serializers.IntegerField(help_text="1 or 0; a test run is a preview too.")
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
     pages_done = serializers.IntegerField()

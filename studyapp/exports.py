@@ -103,6 +103,7 @@ PARTICIPANT_COLUMNS = [
     ("condition", "Condition code (see the codebook's conditions)."),
     ("status", "Participant status code (see the codebook's participant statuses)."),
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
+    ("test_run", "1 for a researcher's try through the real study link (is_preview is 1 too), else 0."),
     ("started_at", "Arrival time (ISO 8601, UTC)."),
     ("ended_at", "When the participant finished or left the study; empty while active."),
     ("pages_done", "Pages submitted (consent, instructions, the practice problem, each trial, final "
@@ -131,17 +132,17 @@ def participants_queryset(study: Study, flt: ParticipantFilter) -> QuerySet:
 def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     rows = participants_queryset(study, flt).values_list(
         "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code", "status",
-        "is_preview", "started_at", "ended_at", "pages_done", "consented_at", "attention_plan",
+        "is_preview", "test_run", "started_at", "ended_at", "pages_done", "consented_at", "attention_plan",
         "attention_failures", "attention_passed", "practice_stimulus__code", "device_class", "viewport_width",
         "comment",
     )
     slug = study.slug
-    for (pk, pid, sid, sess, cond, status, preview, started, ended, pages, consented, plan, failures,
-         a_passed, practice, device, viewport, comment) in rows.iterator(chunk_size=CHUNK_SIZE):
+    for (pk, pid, sid, sess, cond, status, preview, test_run, started, ended, pages, consented, plan,
+         failures, a_passed, practice, device, viewport, comment) in rows.iterator(chunk_size=CHUNK_SIZE):
         yield (
-            slug, pk, pid, sid, sess, cond, status, int(preview), iso(started), iso(ended), pages,
-            iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None, viewport,
-            comment,
+            slug, pk, pid, sid, sess, cond, status, int(preview), int(test_run), iso(started), iso(ended),
+            pages, iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None,
+            viewport, comment,
         )
 
 

@@ -280,6 +280,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
             "flagged": Participant.objects.real().filter(study=study).exclude(prolific_problem="")
             .only("prolific_pid", "prolific_session_id", "prolific_problem", "status")[:200],
+            "test_runs": Participant.objects.filter(study=study, test_run=True).count(),
         },
     )
 
