@@ -239,6 +239,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_queue_dir),
         "data_folder_out": str(_celery_queue_dir),
+        "control_folder": str(_celery_queue_dir / "control"),  # else "control/" in the working directory
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Model jobs run for minutes to hours on a GPU worker: one at a time per process, acknowledged only
