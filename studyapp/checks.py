@@ -13,7 +13,9 @@ def arrival_limit_is_shared(app_configs, **kwargs) -> list[checks.CheckMessage]:
         return []
     return [checks.Warning(
         "The cache is each process's own memory, so every web worker counts new arrivals separately "
-        f"and one address gets ARRIVAL_RATE_LIMIT ({settings.ARRIVAL_RATE_LIMIT}) per worker.",
+        f"and one address gets ARRIVAL_RATE_LIMIT ({settings.ARRIVAL_RATE_LIMIT}) per worker; each worker "
+        "also has its own PROLIFIC_DOOR_CHECKS_AT_ONCE checks in flight, and its own pause after Prolific "
+        "failed to answer, so a hanging Prolific can hold every worker at once.",
         hint="Set CACHE_URL to a Redis database, e.g. redis://127.0.0.1:6379/1.",
         id="studyapp.W001",
     )]

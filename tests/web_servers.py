@@ -73,8 +73,10 @@ class JSONHandler(BaseHTTPRequestHandler):
 class Gunicorn:
     """gunicorn studyapp.wsgi in production mode (DEBUG off) on a SQLite database made here."""
 
-    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, env: dict | None = None) -> None:
-        self.port, self.log = free_port(), workdir / "gunicorn.log"
+    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, env: dict | None = None,
+                 app_dir: Path = ROOT) -> None:
+        """``app_dir``: the checkout to serve (a benchmark compares this one with an earlier commit's)."""
+        self.port, self.log, self.app_dir = free_port(), workdir / "gunicorn.log", app_dir
         self.env = {
             **os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -84,11 +86,16 @@ class Gunicorn:
         }
         self.env.pop("CELERY_BROKER_URL", None)
         for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True,
-                           capture_output=True, timeout=300)
-        self.process = subprocess.Popen([str(BIN / "gunicorn"), "studyapp.wsgi"], cwd=ROOT, env=self.env,
+            self.manage(*command)
+        self.process = subprocess.Popen([str(BIN / "gunicorn"), "studyapp.wsgi"], cwd=app_dir, env=self.env,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         wait_for(f"http://127.0.0.1:{self.port}/", self.process, "gunicorn", self.log)
+
+    def manage(self, *command: str) -> str:
+        """Run a manage.py command against this server's database; its standard output."""
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=self.app_dir, env=self.env,
+                              check=True, capture_output=True, text=True, timeout=300)
+        return done.stdout
 
     def stop(self) -> None:
         stop(self.process)

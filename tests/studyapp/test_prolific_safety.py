@@ -6,8 +6,6 @@ submissions flags nobody. Against the local server that answers as Prolific's AP
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -26,7 +24,7 @@ from studyapp.prolific_sync import SOMEONE_ELSES, sync_study
 from tests.conftest import Walker, new_pid
 from tests.prolific_server import FakeProlific
 from tests.studyapp.test_prolific_sync import TOKEN, act, live_study, work_off_queue
-from tests.web_servers import ROOT, Gunicorn
+from tests.web_servers import Gunicorn
 
 pytestmark = pytest.mark.django_db
 
@@ -200,12 +198,6 @@ def test_a_partial_list_of_submissions_flags_nobody(prolific):
 # --- through gunicorn, as deployed ------------------------------------------------------------------
 
 
-def _manage(gunicorn: Gunicorn, *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=gunicorn.env, check=True,
-                          capture_output=True, text=True, timeout=300)
-    return done.stdout
-
-
 def test_behind_gunicorn_an_enrolled_participant_is_served_while_arrivals_wait_on_a_hanging_prolific(
     tmp_path, prolific
 ):
@@ -214,8 +206,8 @@ def test_behind_gunicorn_an_enrolled_participant_is_served_while_arrivals_wait_o
     gunicorn = Gunicorn(tmp_path, workers=2, timeout_s=30, env={
         "PROLIFIC_API_TOKEN": TOKEN, "PROLIFIC_API_URL": prolific.url, "ARRIVAL_RATE_LIMIT": "1000/m"})
     try:
-        _manage(gunicorn, "seed_demo", "--base-url", f"http://127.0.0.1:{gunicorn.port}")
-        _manage(gunicorn, "shell", "-c", "from studyapp.models import Study; "
+        gunicorn.manage("seed_demo", "--base-url", f"http://127.0.0.1:{gunicorn.port}")
+        gunicorn.manage("shell", "-c", "from studyapp.models import Study; "
                 "Study.objects.filter(slug='demo').update(prolific_study_id='STUDY1')")
         base = f"http://127.0.0.1:{gunicorn.port}/study/demo/"
 
@@ -255,7 +247,7 @@ def test_behind_gunicorn_an_enrolled_participant_is_served_while_arrivals_wait_o
         # the enrolled participant's, then at most one hanging check per worker (the cache that counts the
         # checks in flight is per process here; production shares it in Redis: one on the site)
         assert 2 <= len(door_checks) <= 1 + 2
-        printed = _manage(gunicorn, "shell", "-c", (
+        printed = gunicorn.manage("shell", "-c", (
             "import json; from studyapp.models import Participant; print(json.dumps(list(Participant.objects"
             ".values_list('prolific_verified_at', flat=True).order_by('pk')), default=str))"))
         people = json.loads(printed.splitlines()[-1])
