@@ -260,7 +260,8 @@ def methods(plan: PlanData) -> list[str]:
         f"bootstrap ({N_BOOT} resamples, seeded). Reliability: Cronbach's \u03b1 with Feldt's interval, "
         "pooled and per condition, over items averaged over trials; Spearman\u2013Brown for two-item scales.",
         f"Attrition: {CHI}\u00b2 test of independence of condition \u00d7 outcome, or Fisher's exact test "
-        "where an expected count is under 5 (Monte Carlo beyond 2 \u00d7 2).",
+        f"where an expected count is under 5 (beyond 2 \u00d7 2 by Monte Carlo over {st.FISHER_RESAMPLES:,} "
+        "tables with the observed margins, seeded: the same data give the same p).",
     ]
 
 
