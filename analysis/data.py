@@ -75,14 +75,45 @@ class StudyData:
 
 def gather(study: Study, now=None) -> StudyData:
     now = now or timezone.now()
+    items = study_items(study)
+    return StudyData(
+        slug=study.slug,
+        title=study.title,
+        target_per_condition=study.target_per_condition,
+        conditions=study_conditions(study),
+        items=items,
+        participants=finished_participants(study, items, trace_words(study)),
+        attrition=attrition(study, now),
+        model_tables=[model_table_data(dataset) for dataset in model_datasets()],
+        plan=plan_data(study),
+        stimuli=dict(Stimulus.objects.filter(study=study).values_list("pk", "code")),
+        trace_models=trace_models(study),
+    )
+
+
+def study_conditions(study: Study) -> list[tuple[str, str]]:
+    """(code, label) of the study's conditions, in the ConditionCode order."""
     order = {code: i for i, code in enumerate(ConditionCode.values)}
-    conditions = sorted(
+    return sorted(
         ((c.code, c.get_code_display()) for c in study.conditions.all()), key=lambda c: order.get(c[0], 99)
     )
-    items = [
+
+
+def study_items(study: Study) -> list[ItemInfo]:
+    """The items analysed: all but the attention checks."""
+    return [
         ItemInfo(i.code, i.construct, i.scope, i.text, list(i.anchors))
         for i in Item.objects.filter(study=study).exclude(construct=Construct.ATTENTION_CHECK)
     ]
+
+
+def finished_participants(
+    study: Study, items: list[ItemInfo], words: dict[tuple[int, str], int] | None = None
+) -> list[ParticipantData]:
+    """The real participants who finished (completed or screened out), with their answers and trial
+    page times: what the exclusion rules read. With ``words`` (trace_words), also each trial's
+    reading for the report's reading times; the monitor, which only applies the exclusions, leaves
+    them out."""
     item_codes = {i.code for i in items}
     finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
     people = {
@@ -98,7 +129,6 @@ def gather(study: Study, now=None) -> StudyData:
     for pk, stimulus, code, value in rows.iterator(chunk_size=20000):
         if code in item_codes:
             people[pk].answers[(stimulus, code)] = value
-    words = trace_words(study)
     visits = PageVisit.objects.filter(
         participant__in=finished,
         page__startswith=TRIAL_PREFIX,
@@ -109,20 +139,9 @@ def gather(study: Study, now=None) -> StudyData:
     for pk, condition, stimulus, shown, submitted, visible in visits.iterator(chunk_size=20000):
         seconds = (submitted - shown).total_seconds()
         people[pk].trial_seconds.append(seconds)
-        people[pk].readings.append((seconds, visible, words.get((stimulus, condition), 0)))
-    return StudyData(
-        slug=study.slug,
-        title=study.title,
-        target_per_condition=study.target_per_condition,
-        conditions=conditions,
-        items=items,
-        participants=list(people.values()),
-        attrition=attrition(study, now),
-        model_tables=[model_table_data(dataset) for dataset in model_datasets()],
-        plan=plan_data(study),
-        stimuli=dict(Stimulus.objects.filter(study=study).values_list("pk", "code")),
-        trace_models=trace_models(study),
-    )
+        if words is not None:
+            people[pk].readings.append((seconds, visible, words.get((stimulus, condition), 0)))
+    return list(people.values())
 
 
 def plan_data(study: Study) -> PlanData:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from .. import stats as st
 from . import scores as sc
-from .options import Options, criteria, flags
+from .options import Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse
 from .plan import PAIRWISE_NAMES, TEST_NAMES, PlanData
 from .words import CHI, EPS, fmt_p, num, words_independence
@@ -119,32 +119,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
 
 def _sample(data, options: Options, codes: list[str]) -> Sample:
     """Apply the exclusion rules to the finished participants and compute the outcomes' data."""
-    trial_items = {i.code for i in data.items if i.scope == "trial"}
-    rules = criteria(options)
-    flagged = {key: dict.fromkeys(codes, 0) for key, _, _ in rules}
-    excluded, finished = dict.fromkeys(codes, 0), dict.fromkeys(codes, 0)
-    kept = []
-    for person in data.participants:
-        if person.condition not in finished:
-            continue
-        finished[person.condition] += 1
-        found = flags(person, trial_items, options)
-        for key in found:
-            flagged[key][person.condition] += found[key]
-        if any(found[key] and applied for key, _, applied in rules):
-            excluded[person.condition] += 1
-        else:
-            kept.append(person)
-    analysed = {c: finished[c] - excluded[c] for c in codes}
-    exclusions = {
-        "criteria": [
-            {"key": key, "label": label, "enabled": applied, "flagged": flagged[key],
-             "flagged_total": sum(flagged[key].values())}
-            for key, label, applied in rules
-        ],
-        "finished": finished, "excluded": excluded, "analysed": analysed,
-        "excluded_total": sum(excluded.values()), "analysed_total": sum(analysed.values()),
-    }
+    exclusions, kept = exclude(data.participants, data.items, codes, options)
     return Sample(exclusions, kept, sc.outcomes(kept, data.items, codes))
 
 
@@ -260,7 +235,8 @@ def methods(plan: PlanData) -> list[str]:
         f"bootstrap ({N_BOOT} resamples, seeded). Reliability: Cronbach's \u03b1 with Feldt's interval, "
         "pooled and per condition, over items averaged over trials; Spearman\u2013Brown for two-item scales.",
         f"Attrition: {CHI}\u00b2 test of independence of condition \u00d7 outcome, or Fisher's exact test "
-        "where an expected count is under 5 (Monte Carlo beyond 2 \u00d7 2).",
+        f"where an expected count is under 5 (beyond 2 \u00d7 2 by Monte Carlo over {st.FISHER_RESAMPLES:,} "
+        "tables with the observed margins, seeded: the same data give the same p).",
     ]
 
 

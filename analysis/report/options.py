@@ -80,3 +80,36 @@ def flags(person, trial_items: set[str], options: Options) -> dict[str, bool]:
         "speeders": bool(seconds) and statistics.median(seconds) < options.speeder_seconds,
         "straightlining": straight,
     }
+
+
+def exclude(participants: list, items: list, codes: list[str], options: Options) -> tuple[dict, list]:
+    """Who of the finished participants is analysed under the exclusion rules ``options``: the counts
+    per condition (finished, flagged by each criterion, excluded, analysed) and the participants kept.
+    The report's first step, and all the study monitor runs of it."""
+    trial_items = {i.code for i in items if i.scope == "trial"}
+    rules = criteria(options)
+    flagged = {key: dict.fromkeys(codes, 0) for key, _, _ in rules}
+    excluded, finished = dict.fromkeys(codes, 0), dict.fromkeys(codes, 0)
+    kept = []
+    for person in participants:
+        if person.condition not in finished:
+            continue
+        finished[person.condition] += 1
+        found = flags(person, trial_items, options)
+        for key in found:
+            flagged[key][person.condition] += found[key]
+        if any(found[key] and applied for key, _, applied in rules):
+            excluded[person.condition] += 1
+        else:
+            kept.append(person)
+    analysed = {c: finished[c] - excluded[c] for c in codes}
+    exclusions = {
+        "criteria": [
+            {"key": key, "label": label, "enabled": applied, "flagged": flagged[key],
+             "flagged_total": sum(flagged[key].values())}
+            for key, label, applied in rules
+        ],
+        "finished": finished, "excluded": excluded, "analysed": analysed,
+        "excluded_total": sum(excluded.values()), "analysed_total": sum(analysed.values()),
+    }
+    return exclusions, kept

@@ -35,6 +35,13 @@ class PlanData:
     registered_at: str | None = None  # ISO time stamp; None: not registered (the defaults, or a draft)
     exists: bool = False  # whether the study has a plan at all
 
+    @property
+    def name(self) -> str:
+        """Which plan this is, in words: the study's (registered or draft) or the platform's defaults."""
+        if not self.exists:
+            return "the platform's default analysis plan (the study has none)"
+        return f"the study's {'registered' if self.registered_at else 'draft'} analysis plan"
+
     def summary(self) -> dict:
         return {
             "exists": self.exists,

@@ -89,3 +89,22 @@ def words_equivalence(eq: dict, alpha: float) -> str:
         return not_computed(eq["reason"])
     verdict = "equivalent" if eq["p"] < alpha else "equivalence not shown"
     return f"TOST against \u00b1{num(eq['margin'])}: {fmt_p(eq['p'])} ({verdict})"
+
+
+def words_analysed(exclusions: dict, plan_name: str) -> str:
+    """How many of the finished participants are analysed under ``plan_name``'s exclusion rules and
+    which rules excluded the others (``exclusions`` as options.exclude gives it): the monitor's line,
+    so that a count of completed participants is not read as the sample analysed."""
+    finished, analysed = sum(exclusions["finished"].values()), exclusions["analysed_total"]
+    if not finished:
+        return f"No one has finished yet; {plan_name} will decide who is analysed."
+    text = (f"{analysed} of the {finished} who finished (completed, or screened out) "
+            f"{'is' if analysed == 1 else 'are'} analysed under {plan_name}")
+    excluded = exclusions["excluded_total"]
+    if not excluded:
+        return f"{text}; its exclusion rules remove no one."
+    rules = [c for c in exclusions["criteria"] if c["enabled"] and c["flagged_total"]]
+    named = "; ".join(f"{c['label'][0].lower()}{c['label'][1:]} ({c['flagged_total']})" for c in rules)
+    several = sum(c["flagged_total"] for c in rules) > excluded
+    return (f"{text}. Its rules exclude {excluded}: {named}"
+            + ("; a participant can meet more than one." if several else "."))

@@ -24,12 +24,12 @@ from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .power import anova_power, sensitivity
 from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
 from .reliability import cronbach_alpha, spearman_brown
-from .tables import independence_test
+from .tables import FISHER_RESAMPLES, independence_test
 
 __all__ = [
-    "Groups", "anova_power", "bootstrap_mean_ci", "clean", "clmm", "contrasts", "cronbach_alpha",
-    "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence", "games_howell",
-    "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference",
-    "pairwise_effects", "pairwise_mann_whitney", "proportional_odds", "rank_biserial_interval", "rate",
-    "sensitivity", "spearman_brown", "welch_anova",
+    "FISHER_RESAMPLES", "Groups", "anova_power", "bootstrap_mean_ci", "clean", "clmm", "contrasts",
+    "cronbach_alpha", "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence",
+    "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
+    "mean_difference", "pairwise_effects", "pairwise_mann_whitney", "proportional_odds",
+    "rank_biserial_interval", "rate", "sensitivity", "spearman_brown", "welch_anova",
 ]

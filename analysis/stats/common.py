@@ -37,6 +37,16 @@ def clean(value):
     return value
 
 
+def scalar(value: ArrayLike) -> float:
+    """One number of a scipy or statsmodels result as a Python float.
+
+    Their results follow the shape of what they were given, and not always as documented: scipy
+    1.17's r x c ``fisher_exact`` with a ``MonteCarloMethod`` returns its p-value as an array of shape
+    (1,) when the table has more cells than observations (its statistic then takes the one table for
+    a batch of them), which ``float()`` refuses under NumPy 2. More than one number is an error."""
+    return float(np.asarray(value).item())
+
+
 def _arrays(groups: Groups) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in groups.items()}
 

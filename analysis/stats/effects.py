@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
 
-from .common import Groups, _arrays, _pair_gap, is_constant
+from .common import Groups, _arrays, _pair_gap, is_constant, scalar
 
 N_BOOT = 2000
 LEVEL = 0.95
@@ -91,7 +91,7 @@ def rank_biserial_interval(x: Sequence[float], y: Sequence[float], seed: int = 0
     out = {"r_rb": None, "ci_low": None, "ci_high": None}
     if len(a) < 2 or len(b) < 2 or is_constant(np.concatenate([a, b])):
         return out
-    out["r_rb"] = float(2 * sps.mannwhitneyu(a, b).statistic / (len(a) * len(b)) - 1)
+    out["r_rb"] = 2 * scalar(sps.mannwhitneyu(a, b).statistic) / (len(a) * len(b)) - 1
 
     (x, y), _ = _resampled([a, b], seed)
     out["ci_low"], out["ci_high"] = _percentile(2 * u_from_counts(x, y) / (len(a) * len(b)) - 1)
@@ -109,7 +109,7 @@ def mean_difference(x: Sequence[float], y: Sequence[float]) -> dict:
         low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(
             alpha=1 - LEVEL, usevar="unequal"
         )
-        out.update(ci_low=float(low), ci_high=float(high))
+        out.update(ci_low=scalar(low), ci_high=scalar(high))
     return out
 
 
@@ -126,7 +126,7 @@ def equivalence(x: Sequence[float], y: Sequence[float], margin: float) -> dict:
         out["reason"] = "the equivalence margin must be above 0"
     else:
         p, lower, upper = ttost_ind(a, b, -margin, margin, usevar="unequal")
-        out.update(p=float(p), p_lower=float(lower[1]), p_upper=float(upper[1]), df=float(lower[2]))
+        out.update(p=scalar(p), p_lower=scalar(lower[1]), p_upper=scalar(upper[1]), df=scalar(lower[2]))
     return out
 
 

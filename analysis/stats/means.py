@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.oneway import anova_oneway
 
-from .common import Groups, _arrays, _left_out, _pair_gap, _refusal, is_constant
+from .common import Groups, _arrays, _left_out, _pair_gap, _refusal, is_constant, scalar
 
 
 def welch_anova(groups: Groups) -> dict:
@@ -31,7 +31,7 @@ def welch_anova(groups: Groups) -> dict:
         out["reason"] = "; ".join(filter(None, [f"no variance within {', '.join(flat)}", note]))
         return out
     res = anova_oneway(list(g.values()), use_var="unequal", welch_correction=True)
-    out.update(F=float(res.statistic), df1=len(g) - 1, df2=float(res.df_denom), p=float(res.pvalue),
+    out.update(F=scalar(res.statistic), df1=len(g) - 1, df2=scalar(res.df_denom), p=scalar(res.pvalue),
                reason=note)
     return out
 

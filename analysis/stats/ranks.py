@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 from scipy import stats as sps
 
-from .common import TOLERANCE, Groups, _arrays, _left_out, _pair_gap, _refusal, holm, is_constant
+from .common import TOLERANCE, Groups, _arrays, _left_out, _pair_gap, _refusal, holm, is_constant, scalar
 
 
 def kruskal_wallis(groups: Groups) -> dict:
@@ -31,7 +31,8 @@ def kruskal_wallis(groups: Groups) -> dict:
         out["reason"] = "no variance: every value is the same"
         return out
     h, p = sps.kruskal(*g.values())
-    out.update(H=float(h), df=len(g) - 1, p=float(p), epsilon_squared=float(h / ((n**2 - 1) / (n + 1))),
+    h = scalar(h)
+    out.update(H=h, df=len(g) - 1, p=scalar(p), epsilon_squared=h / ((n**2 - 1) / (n + 1)),
                reason=note)
     return out
 
@@ -80,7 +81,8 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> dict:
         out["reason"] = "no variance: every value is the same"
     else:
         u, p = sps.mannwhitneyu(x, y, alternative="two-sided")
-        out.update(U=float(u), p=float(p), r_rb=float(2 * u / (len(x) * len(y)) - 1))
+        u = scalar(u)
+        out.update(U=u, p=scalar(p), r_rb=2 * u / (len(x) * len(y)) - 1)
     return out
 
 

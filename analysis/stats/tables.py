@@ -7,8 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats as sps
 
+from .common import scalar
 
-def independence_test(table: Sequence[Sequence[int]], *, seed: int = 0, n_resamples: int = 9999) -> dict:
+# Tables drawn for the Monte Carlo Fisher test: the p-value's standard error is at most 0.005
+FISHER_RESAMPLES = 9999
+
+
+def independence_test(
+    table: Sequence[Sequence[int]], *, seed: int = 0, n_resamples: int = FISHER_RESAMPLES
+) -> dict:
     """χ² test of independence (no continuity correction), or Fisher's exact test where an expected
     count is under 5: exact for 2 x 2, Monte Carlo (seeded, ``n_resamples``) for larger tables.
     All-zero rows and columns are dropped first."""
@@ -25,13 +32,13 @@ def independence_test(table: Sequence[Sequence[int]], *, seed: int = 0, n_resamp
     out["min_expected"] = float(expected.min())
     if expected.min() >= 5:
         res = sps.chi2_contingency(t, correction=False)
-        out.update(test="chi2", statistic=float(res.statistic), df=int(res.dof), p=float(res.pvalue))
+        out.update(test="chi2", statistic=scalar(res.statistic), df=int(res.dof), p=scalar(res.pvalue))
     elif t.shape == (2, 2):
         res = sps.fisher_exact(t.astype(int))
-        out.update(test="fisher", statistic=float(res.statistic), p=float(res.pvalue))
+        out.update(test="fisher", statistic=scalar(res.statistic), p=scalar(res.pvalue))
     else:
         # scipy's r x c Fisher test, Monte Carlo over tables with the observed margins (as R's
         # fisher.test(simulate.p.value = TRUE)), seeded
         method = sps.MonteCarloMethod(n_resamples=n_resamples, rng=np.random.default_rng(seed))
-        out.update(test="fisher_monte_carlo", p=float(sps.fisher_exact(t.astype(int), method=method).pvalue))
+        out.update(test="fisher_monte_carlo", p=scalar(sps.fisher_exact(t.astype(int), method=method).pvalue))
     return out

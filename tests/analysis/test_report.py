@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from studyapp.models import Condition, ConditionCode, PageVisit, Participant, Response
 from tests.conftest import Walker, make_study
@@ -64,6 +65,27 @@ def uneven_study():
     for person, code in zip(people, plan, strict=True):
         move(person, code)
     move(failed, "decomposition")
+    return study
+
+
+def decline(study) -> Participant:
+    walker = Walker(Client(), study)
+    walker.arrive()
+    walker.post("consent", {"consent": "no"})
+    return walker.participant
+
+
+@pytest.fixture
+def early_study():
+    """Early in a study (the issue's tables): 1 screened out in decomposition, 1 in posthoc, 2 no
+    consent in r1, and three completed (two in decomposition, one in r1_summary)."""
+    study = make_study("early", trials=2)
+    for offset, code in enumerate(["decomposition", "decomposition", "r1_summary"]):
+        move(complete(Client(), study, offset), code)
+    for offset, code in enumerate(["decomposition", "posthoc"]):
+        move(complete(Client(), study, offset, attention="fail"), code)
+    for _ in range(2):
+        move(decline(study), "r1")
     return study
 
 
@@ -282,3 +304,23 @@ def test_p_values_are_worded_in_apa_style_never_as_zero():
     assert apa_p(0.0000001) == "p < .001"
     assert apa_p(0.0421) == "p = .042"
     assert apa_p(None) == "\u2014"
+
+
+def test_an_early_study_with_more_table_cells_than_people_gets_its_report(staff, early_study):
+    # The attrition table condition x outcome has 12 non-empty cells for 7 people: scipy's Monte Carlo
+    # Fisher test returned its p-value as an array there, and the page was a 500.
+    response = staff.get(url(early_study))
+    assert response.status_code == 200
+    report = staff.get(url(early_study, format="json")).json()
+    rows = {r["condition"]: r for r in report["attrition"]["rows"]}
+    assert (rows["decomposition"]["completed"], rows["decomposition"]["screened_out"]) == (2, 1)
+    assert (rows["r1"]["no_consent"], rows["posthoc"]["screened_out"]) == (2, 1)
+    test = report["attrition"]["test"]
+    assert test["test"] == "fisher_monte_carlo" and 0 < test["p"] <= 1
+    assert test["words"].startswith("Fisher's exact test (Monte Carlo), p = ")
+    assert escape(test["words"]) in response.content.decode()
+    # seeded: the same data give the same p-value every time
+    assert staff.get(url(early_study, format="json")).json()["attrition"] == report["attrition"]
+    out = io.StringIO()
+    call_command("analyze", "early", stdout=out)
+    assert f"Attrition: {test['words']}" in out.getvalue()

@@ -595,3 +595,21 @@ def test_describe_and_bootstrap_are_seeded():
 
 def test_clean_turns_nan_into_none():
     assert st.clean({"a": float("nan"), "b": [1.0, float("inf")]}) == {"a": None, "b": [1.0, None]}
+
+
+def test_fisher_monte_carlo_on_a_table_with_more_cells_than_people():
+    # The issue's early study: 1 screened out in decomposition, 2 no consent in r1, 1 screened out in
+    # posthoc. scipy 1.17's r x c Fisher test returns its p-value as an array for such a table (its
+    # statistic takes a table with more cells than observations for a batch of tables).
+    table = [[1, 0], [0, 2], [1, 0]]
+    # Exact, by enumeration: the margins (1, 2, 1) x (2, 2) allow four tables, of probabilities 1/6,
+    # 1/6, 1/3 and 1/3 (multivariate hypergeometric); the observed one has 1/6, so p = 1/6 + 1/6.
+    res = st.independence_test(table)
+    assert res["test"] == "fisher_monte_carlo" and type(res["p"]) is float
+    assert res["p"] == approx(1 / 3, abs=0.015)
+    assert st.independence_test(table) == res  # seeded: the same p on every run
+    assert st.independence_test(table, seed=1)["p"] != res["p"]
+    # A 2 x 2 table with more cells than people goes to the exact test, as scipy's fisher_exact.
+    res = st.independence_test([[1, 0], [0, 1]])
+    assert res["test"] == "fisher" and type(res["p"]) is float
+    assert res["p"] == sps.fisher_exact([[1, 0], [0, 1]]).pvalue == 1.0
