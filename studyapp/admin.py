@@ -40,6 +40,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
+    radio_fields = {"answer_position": admin.VERTICAL}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
     fieldsets = [
@@ -49,6 +50,7 @@ class StudyAdmin(admin.ModelAdmin):
             "prolific_study_id", "completion_code", "no_consent_code", "failed_attention_code",
             "consent_hold_minutes", "return_countdown_seconds",
         )}),
+        ("Trial pages", {"fields": ("answer_position",)}),
         ("Attention checks and practice", {"fields": (
             "attention_checks", "attention_fail_limit", "practice_trial",
         )}),
