@@ -21,18 +21,20 @@
   var traceEnd = document.querySelector("[data-trace-end]");
   var form = document.querySelector("form.ratings");
   if (trace && traceEnd && form && "IntersectionObserver" in window) {
-    // A stopwatch that runs while its element is on screen and the tab is in front; performance.now()
-    // counts from the start of the page's loading.
+    // A stopwatch that runs while its element is on screen and the tab is in front. Times are
+    // performance.now()'s, counted from the start of the page's loading; a change seen by the observer
+    // is timed when the browser saw it (entry.time), not when the callback got to run.
     var stopwatch = function () {
       var watch = { onScreen: false, since: null, total: 0, first: null };
-      watch.update = function () {
+      watch.update = function (at) {
+        var when = typeof at === "number" ? at : performance.now();
         var running = watch.onScreen && document.visibilityState === "visible";
         if (running && watch.since === null) {
-          watch.since = performance.now();
-          if (watch.first === null) { watch.first = watch.since; }
+          watch.since = when;
+          if (watch.first === null) { watch.first = when; }
         }
         if (!running && watch.since !== null) {
-          watch.total += performance.now() - watch.since;
+          watch.total += Math.max(0, when - watch.since);
           watch.since = null;
         }
       };
@@ -43,15 +45,19 @@
     };
     var traceWatch = stopwatch(), endWatch = stopwatch();
     new IntersectionObserver(function (entries) {
-      traceWatch.onScreen = entries[entries.length - 1].isIntersecting;
-      traceWatch.update();
+      var entry = entries[entries.length - 1];
+      traceWatch.onScreen = entry.isIntersecting;
+      traceWatch.update(entry.time);
     }).observe(trace);
     new IntersectionObserver(function (entries) {
       var entry = entries[entries.length - 1];
       endWatch.onScreen = entry.isIntersecting && entry.intersectionRatio >= 0.99;
-      endWatch.update();
+      endWatch.update(entry.time);
     }, { threshold: 1 }).observe(traceEnd);
-    document.addEventListener("visibilitychange", function () { traceWatch.update(); endWatch.update(); });
+    document.addEventListener("visibilitychange", function () {
+      traceWatch.update();
+      endWatch.update();
+    });
     form.addEventListener("submit", function () {
       var seen = endWatch.first !== null;
       setField(form, "trace_visible_ms", String(Math.round(traceWatch.elapsed())));
