@@ -5,7 +5,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
+from django.db.migrations import RunPython
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -219,6 +222,23 @@ def test_the_models_answer_comes_after_the_trace_unless_the_study_puts_it_before
     assert question < shown < trace < ratings, "the study's setting puts the answer with the question"
     text, answer = order("instructions", "a text showing", "the <strong>answer</strong>")
     assert answer < text
+
+
+def test_a_study_with_participants_keeps_the_answer_before_the_trace_when_the_setting_arrives(study, client):
+    """The migration that adds the setting: a study under way keeps the layout its participants saw."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    (migration,) = [m for (app, name), m in loader.disk_migrations.items()
+                    if app == "studyapp" and name.endswith("_reading_end_of_trace_and_answer_position")]
+    (keep_layout,) = [op.code for op in migration.operations if isinstance(op, RunPython)]
+    previewed = make_study("previewed")
+    make_study("fresh")
+    Walker(client, study).arrive()
+    Walker(Client(), previewed).arrive()
+    Participant.objects.filter(study=previewed).update(is_preview=True)
+    keep_layout(django_apps, None)
+    assert dict(Study.objects.values_list("slug", "answer_position")) == {
+        study.slug: "before", "previewed": "after", "fresh": "after",
+    }
 
 
 def test_the_device_class_comes_from_the_browser_at_arrival(study):
