@@ -158,10 +158,12 @@ READING_COLUMNS = [
                          "was in front (measured by the browser; empty without JavaScript)."),
     ("trace_end_seen", "1 if the trace's last line was ever wholly on screen while the tab was in front, "
                        "else 0 (browser; empty without JavaScript). Nearly always 1 on a submitted page, "
-                       "since the ratings sit below the trace: the times below say how it was reached."),
+                       "since the ratings sit below the trace: trace_end_first_seen_ms and "
+                       "trace_end_visible_ms say how soon and for how long."),
     ("trace_end_first_seen_ms", "milliseconds from the page starting to load to the trace's last line "
                                 "first being on screen (browser; empty if it never was, or without "
-                                "JavaScript). A short time for a long trace means it was not read through."),
+                                "JavaScript). It includes reading the facts and question; far less than "
+                                "the trace takes to read suggests it was skimmed."),
     ("trace_end_visible_ms", "how long the trace's last line was on screen in all, in milliseconds, counted "
                              "while the tab was in front (browser; 0 if never, empty without JavaScript)."),
     ("trace_scroll_depth", "deprecated, no longer measured (empty on pages submitted since the trace_end_* "
