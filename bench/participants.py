@@ -641,8 +641,11 @@ class Participant:
             stimulus = int(found.group(1))
             data["stimulus"] = found.group(1)
             # what the page's script measures in a browser
-            data["trace_visible_ms"] = str(self.rng.randint(2000, 60000))
-            data["trace_scroll_depth"] = f"{self.rng.random():.3f}"
+            visible_ms = self.rng.randint(2000, 60000)
+            data["trace_visible_ms"] = str(visible_ms)
+            data["trace_end_seen"] = "1"
+            data["trace_end_first_seen_ms"] = str(self.rng.randint(500, visible_ms))
+            data["trace_end_visible_ms"] = str(self.rng.randint(0, visible_ms))
         names = list(dict.fromkeys(ITEM_INPUT.findall(html)))
         if not names:
             self.fail(f"GET {kind}: no items")

@@ -45,6 +45,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
+    radio_fields = {"answer_position": admin.VERTICAL}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
@@ -56,6 +57,7 @@ class StudyAdmin(admin.ModelAdmin):
             "consent_hold_minutes", "return_countdown_seconds", "test_prolific_pids", "prolific_synced_at",
             "prolific_sync_outcome",
         )}),
+        ("Trial pages", {"fields": ("answer_position",)}),
         ("Attention checks and practice", {"fields": (
             "attention_checks", "attention_fail_limit", "practice_trial",
         )}),

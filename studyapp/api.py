@@ -216,7 +216,10 @@ class ResponseRowSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     time_on_page_ms = serializers.IntegerField(allow_null=True)
     trace_visible_ms = serializers.IntegerField(allow_null=True)
-    trace_scroll_depth = serializers.FloatField(allow_null=True)
+    trace_end_seen = serializers.IntegerField(allow_null=True, help_text="1 or 0.")
+    trace_end_first_seen_ms = serializers.IntegerField(allow_null=True)
+    trace_end_visible_ms = serializers.IntegerField(allow_null=True)
+    trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
     submitted_at = serializers.DateTimeField()
 
 
@@ -233,7 +236,10 @@ class PageTimeRowSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(allow_null=True)
     seconds_on_page = serializers.FloatField(allow_null=True)
     trace_visible_ms = serializers.IntegerField(allow_null=True)
-    trace_scroll_depth = serializers.FloatField(allow_null=True)
+    trace_end_seen = serializers.IntegerField(allow_null=True, help_text="1 or 0.")
+    trace_end_first_seen_ms = serializers.IntegerField(allow_null=True)
+    trace_end_visible_ms = serializers.IntegerField(allow_null=True)
+    trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
 
 
 class StimulusRowSerializer(serializers.Serializer):

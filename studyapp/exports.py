@@ -150,6 +150,35 @@ def participants_table(study: Study, flt: ParticipantFilter) -> Table:
     return Table("participants", PARTICIPANT_COLUMNS, lambda: participant_rows(study, flt))
 
 
+# --- what the browser measured of a trace -------------------------------------------------------
+
+# The PageVisit fields of a trial (or practice) page's reading measures, with how each is described
+# after "Trial pages: " (long and page-time exports) or "Trial <t>: " (wide export).
+READING_COLUMNS = [
+    ("trace_visible_ms", "how long any of the trace was on screen, in milliseconds, counted while the tab "
+                         "was in front (measured by the browser; empty without JavaScript)."),
+    ("trace_end_seen", "1 if the trace's last line was ever wholly on screen while the tab was in front, "
+                       "else 0 (browser; empty without JavaScript). Nearly always 1 on a submitted page, "
+                       "since the ratings sit below the trace: trace_end_first_seen_ms and "
+                       "trace_end_visible_ms say how soon and for how long."),
+    ("trace_end_first_seen_ms", "milliseconds from the page starting to load to the trace's last line "
+                                "first being on screen (browser; empty if it never was, or without "
+                                "JavaScript). It includes reading the facts and question; far less than "
+                                "the trace takes to read suggests it was skimmed."),
+    ("trace_end_visible_ms", "how long the trace's last line was on screen in all, in milliseconds, counted "
+                             "while the tab was in front (browser; 0 if never, empty without JavaScript)."),
+    ("trace_scroll_depth", "deprecated, no longer measured (empty on pages submitted since the trace_end_* "
+                           "columns came): the share of the trace that had been on screen, 0 to 1. It was "
+                           "1.0 on every submitted page, because the ratings sit below the trace."),
+]
+READING_FIELDS = [name for name, _ in READING_COLUMNS]
+NO_READING = (None,) * len(READING_COLUMNS)
+
+
+def _trial_pages(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, f"Trial pages: {text}") for name, text in columns]
+
+
 # --- responses, long ---------------------------------------------------------------------------
 
 LONG_COLUMNS = [
@@ -168,10 +197,7 @@ LONG_COLUMNS = [
     ("position", "Position (from 1) at which the item was shown among its page's items."),
     ("time_on_page_ms", "Server time from first showing the page to its submission, in milliseconds; "
                         "empty if the page was never shown."),
-    ("trace_visible_ms", "Trial pages: how long the trace was on screen, in milliseconds (measured by the "
-                         "browser; empty without JavaScript)."),
-    ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (empty "
-                           "without JavaScript)."),
+    *_trial_pages(READING_COLUMNS),
     ("submitted_at", "When the page with this answer was submitted (ISO 8601, UTC)."),
 ]
 
@@ -212,25 +238,31 @@ def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
     raise RuntimeError(f"Participant {participant_id} is missing from the participants query.")
 
 
+def _reading_cells(values: tuple) -> tuple:
+    """A page visit's READING_FIELDS as export cells (the yes/no one as 1/0)."""
+    visible, end_seen, *rest = values
+    return (visible, _flag(end_seen), *rest)
+
+
 class _Readings:
     """What the browser measured on each trial page, one participant at a time, read in participant
-    order beside the answers: stimulus id -> (trace_visible_ms, trace_scroll_depth)."""
+    order beside the answers: stimulus id -> the cells of READING_COLUMNS."""
 
     def __init__(self, study: Study, flt: ParticipantFilter) -> None:
         self._rows = (
             PageVisit.objects.filter(flt.q(study, "participant__"), stimulus__isnull=False)
             .order_by("participant_id")
-            .values_list("participant_id", "stimulus_id", "trace_visible_ms", "trace_scroll_depth")
+            .values_list("participant_id", "stimulus_id", *READING_FIELDS)
             .iterator(chunk_size=CHUNK_SIZE)
         )
         self._pending = next(self._rows, None)
 
-    def of(self, participant_id: int) -> dict[int, tuple[int | None, float | None]]:
+    def of(self, participant_id: int) -> dict[int, tuple]:
         found = {}
         while self._pending is not None and self._pending[0] <= participant_id:
-            pk, stimulus_id, visible, depth = self._pending
+            pk, stimulus_id, *values = self._pending
             if pk == participant_id:
-                found[stimulus_id] = (visible, depth)
+                found[stimulus_id] = _reading_cells(values)
             self._pending = next(self._rows, None)
         return found
 
@@ -267,11 +299,11 @@ def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             last_at, last_at_text = at, _iso_from_text(at)
         code, construct = items[item_id]
         if stimulus_id is None:
-            yield (*head, None, 0, None, construct, code, value, position, ms, None, None, last_at_text)
+            yield (*head, None, 0, None, construct, code, value, position, ms, *NO_READING, last_at_text)
         else:
             trial = trials.get(stimulus_id)
             yield (*head, trial, int(trial is None), stimuli[stimulus_id], construct, code, value, position,
-                   ms, *read.get(stimulus_id, (None, None)), last_at_text)
+                   ms, *read.get(stimulus_id, NO_READING), last_at_text)
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -306,7 +338,7 @@ class WideLayout:
     cells: dict[tuple[object, int], int]
     stimulus_cells: dict[int, int]  # trial → column of its stimulus code
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
-    reading_cells: dict[int, int]  # trial → column of its trace_visible_ms (scroll depth follows)
+    reading_cells: dict[int, int]  # trial → column of its first reading measure (the others follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
 
 
@@ -340,10 +372,7 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         time_cells[t] = len(columns)
         columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
         reading_cells[t] = len(columns)
-        columns.append((f"t{t}_trace_visible_ms", f"Trial {t}: time the trace was on screen, in ms "
-                                                   "(browser)."))
-        columns.append((f"t{t}_trace_scroll_depth", f"Trial {t}: how far into the trace the participant "
-                                                     "scrolled, 0 to 1 (browser)."))
+        columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in READING_COLUMNS]
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
             columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
@@ -381,10 +410,10 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
             column = layout.check_cells[k]
             row[column], row[column + 1] = check["trial"], item_codes.get(check["item"])
             checks[(check["trial"], check["item"])] = column + 2
-        for stimulus_id, (visible, depth) in readings.of(pk).items():
+        for stimulus_id, cells_read in readings.of(pk).items():
             if stimulus_id in trials:
                 column = layout.reading_cells[trials[stimulus_id]]
-                row[column], row[column + 1] = visible, depth
+                row[column:column + len(cells_read)] = cells_read
         while pending is not None and pending[0] == pk:
             _, stimulus_id, item_id, value, ms = pending
             t = trials.get(stimulus_id)
@@ -422,9 +451,7 @@ PAGE_TIME_COLUMNS = [
     ("last_shown_at", "When the page was last shown (a refresh or a return moves it)."),
     ("submitted_at", "When the page was submitted; empty if not submitted."),
     ("seconds_on_page", "submitted_at minus first_shown_at, in seconds; empty if either is missing."),
-    ("trace_visible_ms", "Trial pages: how long the trace was on screen, in milliseconds (browser; empty "
-                         "without JavaScript)."),
-    ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (browser)."),
+    *_trial_pages(READING_COLUMNS),
 ]
 
 
@@ -434,12 +461,11 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         .order_by("participant_id", "id")
         .values_list(
             "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
-            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", "trace_visible_ms",
-            "trace_scroll_depth",
+            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", *READING_FIELDS,
         )
     )
     slug = study.slug
-    for pk, pid, cond, page, stimulus, first, last, submitted, visible, depth in visits.iterator(
+    for pk, pid, cond, page, stimulus, first, last, submitted, *reading in visits.iterator(
         chunk_size=CHUNK_SIZE
     ):
         seconds = (
@@ -447,7 +473,7 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             else None
         )
         yield (slug, pk, pid, cond, page, trial_number(page), stimulus, iso(first), iso(last),
-               iso(submitted), seconds, visible, depth)
+               iso(submitted), seconds, *_reading_cells(reading))
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:

@@ -158,22 +158,26 @@ def _whole_number(value: object, high: int) -> int | None:
     return number if 0 <= number <= high else None
 
 
+def _posted_whole_number(data: dict, name: str, high: int) -> int | None:
+    """A hidden field a page's script fills in: empty (no JavaScript) or out of range gives None."""
+    value = data.get(name, "")
+    return _whole_number(value, high) if value != "" else None
+
+
 def reading_from(data: dict) -> Reading:
     """What a trial page's script measured (hidden fields; empty without JavaScript). A value that is
-    not a number in range is dropped, never an error: the answers are what the page is for."""
-    depth = data.get("trace_scroll_depth", "")
-    try:
-        scroll = float(depth) if depth != "" else None
-    except ValueError:
-        scroll = None
-    if scroll is not None and not 0 <= scroll <= 1:
-        scroll = None
-    visible = data.get("trace_visible_ms", "")
-    visible_ms = _whole_number(visible, MAX_VISIBLE_MS) if visible != "" else None
-    return Reading(visible_ms=visible_ms, scroll_depth=scroll)
+    not a number in range is dropped, never an error: the answers are what the page is for. A time
+    at which the end was first seen counts only when the end is reported seen."""
+    end_seen = {"1": True, "0": False}.get(data.get("trace_end_seen", ""))
+    first_seen_ms = _posted_whole_number(data, "trace_end_first_seen_ms", MAX_VISIBLE_MS)
+    return Reading(
+        visible_ms=_posted_whole_number(data, "trace_visible_ms", MAX_VISIBLE_MS),
+        end_seen=end_seen,
+        end_first_seen_ms=first_seen_ms if end_seen else None,
+        end_visible_ms=_posted_whole_number(data, "trace_end_visible_ms", MAX_VISIBLE_MS),
+    )
 
 
 def viewport_from(data: dict) -> int | None:
     """The viewport width the consent page's script sent (CSS px), if any."""
-    value = data.get("viewport_width", "")
-    return _whole_number(value, MAX_VIEWPORT) if value != "" else None
+    return _posted_whole_number(data, "viewport_width", MAX_VIEWPORT)

@@ -60,6 +60,11 @@ DEFAULT_DEBRIEFING_TEXT = (
 )
 
 
+class AnswerPosition(models.TextChoices):
+    AFTER_TRACE = "after", "After the trace"
+    BEFORE_TRACE = "before", "Before the trace, with the question"
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -138,6 +143,13 @@ class Study(models.Model):
         help_text="Show a practice problem after the instructions (a stimulus marked as practice); "
         "its answers are kept but never analysed.",
     )
+    answer_position = models.CharField(
+        max_length=6, choices=AnswerPosition.choices, default=AnswerPosition.AFTER_TRACE,
+        help_text="Where trial pages show the model's answer. After the trace (the default), participants "
+        "read the reasoning before they see the answer it led to, which the predictability items ask "
+        "about; before the trace is the original layout. Either way it comes before the ratings. Decide "
+        "before the study goes live: the exports do not record which layout a participant saw.",
+    )
     return_countdown_seconds = models.PositiveSmallIntegerField(
         default=0,
         help_text="0: the completion page waits for the participant. Otherwise, where JavaScript runs, "
@@ -202,6 +214,11 @@ class Study(models.Model):
     @property
     def time_limit(self) -> timedelta:
         return timedelta(minutes=self.time_limit_minutes)
+
+    @property
+    def answer_before_trace(self) -> bool:
+        """Trial pages show the model's answer with the question, before its trace (the old layout)."""
+        return self.answer_position == AnswerPosition.BEFORE_TRACE
 
     def abandon_cutoff(self, now: datetime) -> datetime:
         """Active participants who started before this moment have run out of time."""
@@ -503,10 +520,26 @@ class PageVisit(models.Model):
         help_text="Trial pages: how long the trace was on screen, in ms (browser-measured; empty "
         "without JavaScript).",
     )
+    trace_end_seen = models.BooleanField(
+        null=True, blank=True,
+        help_text="Trial pages: whether the trace's last line was ever wholly on screen while the tab was "
+        "in front (browser-measured; empty without JavaScript).",
+    )
+    trace_end_first_seen_ms = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Trial pages: ms from the page starting to load to the trace's last line first being on "
+        "screen (empty if it never was, or without JavaScript).",
+    )
+    trace_end_visible_ms = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Trial pages: how long the trace's last line was on screen in all, in ms, counted while "
+        "the tab was in front (0 if never; empty without JavaScript).",
+    )
     trace_scroll_depth = models.FloatField(
         null=True, blank=True,
-        help_text="Trial pages: how far into the trace the participant scrolled, 0 to 1 (the share of "
-        "it that has been on screen; empty without JavaScript).",
+        help_text="Deprecated, no longer measured: the share of the trace that had been on screen, 0 to 1. "
+        "It was 1.0 on every page submitted, because the ratings sit below the trace; kept for data "
+        "collected before the trace_end_* measures replaced it.",
     )
 
     class Meta:

@@ -253,10 +253,13 @@ def submit_instructions(participant: Participant, now: datetime | None = None) -
 
 @dataclass(frozen=True)
 class Reading:
-    """What the browser measured of the trace (empty without JavaScript)."""
+    """What the browser measured of the trace (empty without JavaScript): how long any of it was on
+    screen, and whether, how soon (ms after the page began loading) and how long its last line was."""
 
     visible_ms: int | None = None
-    scroll_depth: float | None = None
+    end_seen: bool | None = None
+    end_first_seen_ms: int | None = None
+    end_visible_ms: int | None = None
 
 
 def submit_trial(
@@ -347,18 +350,24 @@ def _mark_submitted(
 ) -> int | None:
     """Close the page's visit with what the browser measured; return the server time on page in
     ms (None if never shown)."""
+    measured = {
+        "trace_visible_ms": reading.visible_ms,
+        "trace_end_seen": reading.end_seen,
+        "trace_end_first_seen_ms": reading.end_first_seen_ms,
+        "trace_end_visible_ms": reading.end_visible_ms,
+    }
+    assignments = ", ".join(f"{column} = %s" for column in measured)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {PageVisit._meta.db_table} SET submitted_at = %s, trace_visible_ms = %s, "  # noqa: S608
-            "trace_scroll_depth = %s WHERE participant_id = %s AND page = %s RETURNING first_shown_at",
-            [connection.ops.adapt_datetimefield_value(now), reading.visible_ms, reading.scroll_depth,
-             participant.pk, page],
+            f"UPDATE {PageVisit._meta.db_table} SET submitted_at = %s, {assignments} "  # noqa: S608
+            "WHERE participant_id = %s AND page = %s RETURNING first_shown_at",
+            [connection.ops.adapt_datetimefield_value(now), *measured.values(), participant.pk, page],
         )
         row = cursor.fetchone()
     if row is None:
         PageVisit.objects.create(
             participant=participant, page=page, stimulus_id=stimulus_id_for(participant, page),
-            submitted_at=now, trace_visible_ms=reading.visible_ms, trace_scroll_depth=reading.scroll_depth,
+            submitted_at=now, **measured,
         )
         return None
     first_shown = _aware(row[0])

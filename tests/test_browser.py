@@ -273,9 +273,11 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
     for number, stimulus_id in enumerate(participant.stimulus_sequence, start=1):
         visit = visits[f"trial-{number}"]
         assert visit.stimulus_id == stimulus_id
-        # the page's script measured the reading: the trace was on screen, scrolled into
+        # the page's script measured the reading: the trace was on screen, and so was its end
         assert visit.trace_visible_ms is not None and visit.trace_visible_ms > 0, visit.trace_visible_ms
-        assert visit.trace_scroll_depth is not None and 0 < visit.trace_scroll_depth <= 1
+        assert visit.trace_end_seen is True and visit.trace_end_first_seen_ms is not None
+        assert 0 < visit.trace_end_visible_ms <= visit.trace_visible_ms
+        assert visit.trace_scroll_depth is None  # no longer measured
 
 
 def put_in_condition(study: Study, pid: str, code: str) -> Participant:
@@ -324,6 +326,135 @@ def test_a_decomposition_trace_reads_as_steps_and_a_long_r1_trace_flows_in_the_p
     page.context.close()
 
 
+def start_on_the_longest_r1_trace(browser, live_server, study: Study, viewport: dict) -> tuple:
+    """A participant in the R1 condition whose first trial is the demo's longest trace, on its page."""
+    longest = max(study.stimuli.all(), key=lambda s: len(s.traces.get(condition="r1").text))
+    page, _ = new_page(browser, viewport)
+    pid = secrets.token_hex(12)
+    page.goto(entry_url(live_server, study, pid))
+    participant = put_in_condition(study, pid, "r1")
+    Participant.objects.filter(pk=participant.pk).update(
+        stimulus_sequence=[longest.pk, *[s for s in participant.stimulus_sequence if s != longest.pk][:4]]
+    )
+    consent_and_read_instructions(page)
+    expect(page.get_by_role("heading", name="Problem 1")).to_be_visible()
+    return page, participant
+
+
+def answer_without_scrolling(page) -> None:
+    """Check every item's answer by script, so that the page does not move (a click scrolls to it)."""
+    for fieldset in likert_items(page):
+        legend = fieldset.locator("legend").inner_text()
+        asked = ATTENTION_ASKS.search(legend)
+        value = AGREEMENT.index(asked.group(1)) + 1 if asked else 3
+        fieldset.locator(f'input[value="{value}"]').evaluate("input => { input.checked = true; }")
+
+
+TRACE_END_AND_LAST_LINE = """() => {
+  const trace = document.querySelector("div.trace");
+  const texts = document.createTreeWalker(trace, NodeFilter.SHOW_TEXT);
+  let last = null;
+  while (texts.nextNode()) { if (texts.currentNode.textContent.trim()) { last = texts.currentNode; } }
+  const range = document.createRange();
+  range.selectNodeContents(last);
+  const lines = range.getClientRects(), line = lines[lines.length - 1];
+  const end = document.querySelector("[data-trace-end]").getBoundingClientRect();
+  return {line: [line.top, line.bottom], end: [end.top, end.bottom]};
+}"""
+
+
+def end_of_trace_on_screen(page) -> bool:
+    return page.locator("[data-trace-end]").evaluate(
+        "e => { const box = e.getBoundingClientRect(); return box.top >= 0 && box.bottom <= innerHeight; }"
+    )
+
+
+def test_on_a_phone_the_time_the_end_of_a_long_trace_was_on_screen_is_measured(browser, live_server,
+                                                                               demo_study):
+    page, participant = start_on_the_longest_r1_trace(browser, live_server, demo_study, PHONE)
+    boxes = page.evaluate(TRACE_END_AND_LAST_LINE)
+    (line_top, line_bottom), (end_top, end_bottom) = boxes["line"], boxes["end"]
+    assert end_top <= line_top and line_bottom <= end_bottom < line_bottom + 10, "the end is the last line"
+    answer_without_scrolling(page)
+    assert page.evaluate("scrollY") == 0
+    assert not end_of_trace_on_screen(page), "the longest R1 trace should end below a phone's screen"
+    before_ms = 1200
+    page.wait_for_timeout(before_ms)  # reading the start: the end is not on screen
+
+    # the page's own clock (ms since it began loading), the one its script measures with
+    scrolled_at = page.locator("[data-trace-end]").evaluate(
+        "e => { e.scrollIntoView({block: 'center'}); return performance.now(); }"
+    )
+    assert end_of_trace_on_screen(page)
+    at_end_ms = 1500
+    page.wait_for_timeout(at_end_ms)
+    left_at = page.evaluate(  # on to the ratings
+        "() => { scrollTo(0, document.documentElement.scrollHeight); return performance.now(); }"
+    )
+    assert not end_of_trace_on_screen(page)
+    off_ms = 1500
+    page.wait_for_timeout(off_ms)  # answering: the end is off screen and that time is not counted
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", name="Problem 2")).to_be_visible()
+
+    visit = PageVisit.objects.get(participant=participant, page="trial-1")
+    measured = (visit.trace_end_seen, visit.trace_end_first_seen_ms, visit.trace_end_visible_ms,
+                visit.trace_visible_ms, scrolled_at, left_at)
+    assert visit.trace_end_seen is True, measured
+    # first on screen when scrolled to (the next frame), not in the wait before
+    assert scrolled_at >= before_ms
+    assert scrolled_at - 1 <= visit.trace_end_first_seen_ms <= scrolled_at + 500, measured
+    # on screen for the wait there, and not in the wait after the page moved on to the ratings
+    end_ms = visit.trace_end_visible_ms
+    assert at_end_ms - 100 <= end_ms <= left_at - scrolled_at + off_ms / 2, measured
+    assert visit.trace_visible_ms >= end_ms  # the trace is on screen whenever its end is
+    assert visit.trace_scroll_depth is None
+    page.context.close()
+
+
+def layout_boxes(page) -> dict[str, dict]:
+    return {
+        name: page.locator(selector).bounding_box()
+        for name, selector in [("question", "p.question"), ("trace", "div.trace"), ("answer", "p.answer"),
+                               ("ratings", "form.ratings")]
+    }
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_models_answer_is_shown_after_the_trace_unless_the_study_puts_it_before(
+    browser, live_server, demo_study, viewport
+):
+    screenshot_dir = os.environ.get("STUDY_SCREENSHOT_DIR")
+    width = "desktop" if viewport is DESKTOP else "phone"
+    page, _ = start_on_the_longest_r1_trace(browser, live_server, demo_study, viewport)
+    boxes = layout_boxes(page)
+    trace_bottom = boxes["trace"]["y"] + boxes["trace"]["height"]
+    assert trace_bottom <= boxes["answer"]["y"] < boxes["ratings"]["y"], boxes
+    order = page.evaluate(
+        "[...document.querySelectorAll('div.trace, p.answer, form.ratings')].map(e => e.tagName)"
+    )
+    assert order == ["DIV", "P", "FORM"], f"DOM order: {order}"
+    if screenshot_dir:
+        page.screenshot(path=str(Path(screenshot_dir) / f"answer-after-{width}.png"), full_page=True)
+
+    Study.objects.filter(pk=demo_study.pk).update(answer_position="before")
+    page.reload()
+    boxes = layout_boxes(page)
+    assert boxes["question"]["y"] < boxes["answer"]["y"], boxes
+    if viewport is PHONE:  # one column: the answer between the question and the trace
+        assert boxes["answer"]["y"] + boxes["answer"]["height"] <= boxes["trace"]["y"], boxes
+    else:  # two columns: the problem with its answer beside the trace, as it was
+        assert boxes["answer"]["x"] + boxes["answer"]["width"] <= boxes["trace"]["x"], boxes
+        assert boxes["answer"]["y"] < boxes["trace"]["y"] + boxes["trace"]["height"], boxes
+    order = page.evaluate(
+        "[...document.querySelectorAll('div.trace, p.answer, form.ratings')].map(e => e.tagName)"
+    )
+    assert order == ["P", "DIV", "FORM"], f"DOM order: {order}"
+    if screenshot_dir:
+        page.screenshot(path=str(Path(screenshot_dir) / f"answer-before-{width}.png"), full_page=True)
+    page.context.close()
+
+
 def test_without_javascript_the_study_works_and_the_reading_fields_stay_empty(browser, live_server,
                                                                               demo_study):
     page, _ = new_page(browser, DESKTOP, javascript=False)
@@ -337,7 +468,8 @@ def test_without_javascript_the_study_works_and_the_reading_fields_stay_empty(br
     assert participant.viewport_width is None
     visit = PageVisit.objects.get(participant=participant, page="trial-1")
     assert visit.submitted_at is not None
-    assert (visit.trace_visible_ms, visit.trace_scroll_depth) == (None, None)
+    assert (visit.trace_visible_ms, visit.trace_end_seen, visit.trace_end_first_seen_ms,
+            visit.trace_end_visible_ms, visit.trace_scroll_depth) == (None, None, None, None, None)
     page.context.close()
 
 

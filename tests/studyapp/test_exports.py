@@ -97,6 +97,10 @@ def expected_long(study: Study, **filters) -> list[dict]:
             "item": r.item.code, "value": str(r.value), "position": str(r.position),
             "time_on_page_ms": cell(r.time_on_page_ms),
             "trace_visible_ms": cell(visit and visit.trace_visible_ms),
+            "trace_end_seen": cell(None if visit is None or visit.trace_end_seen is None
+                                   else int(visit.trace_end_seen)),
+            "trace_end_first_seen_ms": cell(visit and visit.trace_end_first_seen_ms),
+            "trace_end_visible_ms": cell(visit and visit.trace_end_visible_ms),
             "trace_scroll_depth": cell(visit and visit.trace_scroll_depth),
             "submitted_at": r.submitted_at.isoformat(),
         })
@@ -121,8 +125,8 @@ def test_long_export_has_one_row_per_response_matching_the_database(built):
 def test_long_export_header():
     assert [name for name, _ in exports.LONG_COLUMNS] == [
         "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
-        "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms", "trace_scroll_depth",
-        "submitted_at",
+        "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms", "trace_end_seen",
+        "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth", "submitted_at",
     ]
 
 
@@ -140,8 +144,9 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
         "attention_1_trial", "attention_1_item", "attention_1_value", "attention_2_trial", "attention_2_item",
         "attention_2_value",
     ]
-    assert header[18:24] == [
-        "t1_stimulus", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_scroll_depth",
+    assert header[18:27] == [
+        "t1_stimulus", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_end_seen",
+        "t1_trace_end_first_seen_ms", "t1_trace_end_visible_ms", "t1_trace_scroll_depth",
         "t1_predictability_1", "t1_predictability_2",
     ]
     assert "t3_cognitive_load_2" in header and "t4_predictability_1" not in header
@@ -151,8 +156,7 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
     by_id = {row["participant_id"]: row for row in rows}
     assert list(by_id) == [str(p.pk) for p in real.order_by("id")]
     answer_columns = [h for h in header if (h.startswith(("t", "end_")) or h.endswith("_value"))
-                      and not h.endswith(("_stimulus", "_time_on_page_ms", "_trace_visible_ms",
-                                          "_trace_scroll_depth"))]
+                      and not h.endswith(("_stimulus", "_time_on_page_ms", *exports.READING_FIELDS))]
     for p in real:
         row = by_id[str(p.pk)]
         assert row["condition"] == p.condition.code and row["status"] == p.status

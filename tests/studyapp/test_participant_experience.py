@@ -5,7 +5,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
+from django.db.migrations import RunPython
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -155,23 +158,89 @@ def test_a_practice_trial_without_a_practice_problem_keeps_the_study_from_going_
         study.full_clean()
 
 
-def test_reading_measures_are_stored_when_sent_and_empty_or_dropped_otherwise(walker, study):
+def test_reading_measures_are_stored_when_sent_bad_ones_dropped_and_a_page_without_them_saves(client):
+    study = make_study("reading", trials=4)
+    walker = Walker(client, study)
     _to_trial_1(walker, viewport_width="390")
+    assert walker.participant.viewport_width == 390
+    # what the page's script sends, and the scroll depth an older copy of the page would send
+    read_through = {"trace_visible_ms": "12345.6", "trace_end_seen": "1", "trace_end_first_seen_ms": "4000",
+                    "trace_end_visible_ms": "8000.4", "trace_scroll_depth": "0.75"}
+    garbage = {"trace_visible_ms": "abc", "trace_end_seen": "yes", "trace_end_first_seen_ms": "-5",
+               "trace_end_visible_ms": "1e12"}
+    never_at_the_end = {"trace_visible_ms": "900", "trace_end_seen": "0", "trace_end_first_seen_ms": "300",
+                        "trace_end_visible_ms": "0"}
+    for n, reading in enumerate([read_through, garbage, never_at_the_end, {}], start=1):
+        response = walker.post(f"trial-{n}", {**walker.answers_for(f"trial-{n}"), **reading})
+        next_page = f"/trial-{n + 1}/" if n < 4 else "/questionnaire/"
+        assert response.redirect_chain and response.redirect_chain[-1][0].endswith(next_page), (
+            n, response.status_code, response.content.decode()[:500]
+        )
     participant = walker.participant
-    assert participant.viewport_width == 390
-    walker.post("trial-1", {**walker.answers_for("trial-1"), "trace_visible_ms": "12345.6",
-                            "trace_scroll_depth": "0.75"})
-    walker.post("trial-2", {**walker.answers_for("trial-2"), "trace_visible_ms": "abc",
-                            "trace_scroll_depth": "1.5"})
-    walker.post("trial-3", walker.answers_for("trial-3"))
+    assert participant.responses.exclude(stimulus=None).values("stimulus").distinct().count() == 4
+
+    def measures(visit: PageVisit) -> tuple:
+        return (visit.trace_visible_ms, visit.trace_end_seen, visit.trace_end_first_seen_ms,
+                visit.trace_end_visible_ms, visit.trace_scroll_depth)
+
     visits = {v.page: v for v in PageVisit.objects.filter(participant=participant)}
-    assert (visits["trial-1"].trace_visible_ms, visits["trial-1"].trace_scroll_depth) == (12346, 0.75)
-    assert (visits["trial-2"].trace_visible_ms, visits["trial-2"].trace_scroll_depth) == (None, None)
-    assert (visits["trial-3"].trace_visible_ms, visits["trial-3"].trace_scroll_depth) == (None, None)
-    first = participant.stimulus_sequence[0]
-    code = Stimulus.objects.get(pk=first).code
-    rows = [r for r in exports.long_rows(study, exports.ParticipantFilter()) if r[7] == code]
-    assert rows and all(r[13:15] == (12346, 0.75) for r in rows)
+    assert measures(visits["trial-1"]) == (12346, True, 4000, 8000, None)  # scroll depth: no longer kept
+    assert measures(visits["trial-2"]) == (None, None, None, None, None)
+    assert measures(visits["trial-3"]) == (900, False, None, 0, None)  # no time for an end never seen
+    assert measures(visits["trial-4"]) == (None, None, None, None, None)  # no JavaScript
+
+    # the exports carry them, yes/no as 1/0
+    first = Stimulus.objects.get(pk=participant.stimulus_sequence[0]).code
+    long = exports.long_table(study, exports.ParticipantFilter())
+    rows = [dict(zip(long.header, row, strict=True)) for row in long.rows()]
+    trial_1 = [r for r in rows if r["stimulus"] == first]
+    reading = [name for name, _ in exports.READING_COLUMNS]
+    assert trial_1 and all([r[name] for name in reading] == [12346, 1, 4000, 8000, None] for r in trial_1)
+    pages = exports.page_times_table(study, exports.ParticipantFilter())
+    by_page = {row[4]: dict(zip(pages.header, row, strict=True)) for row in pages.rows()}
+    assert [by_page["trial-3"][name] for name in reading] == [900, 0, None, 0, None]
+    wide = exports.wide_table(study, exports.ParticipantFilter())
+    (row,) = [dict(zip(wide.header, r, strict=True)) for r in wide.rows()]
+    assert [row[f"t1_{name}"] for name in reading] == [12346, 1, 4000, 8000, None]
+
+
+def test_the_models_answer_comes_after_the_trace_unless_the_study_puts_it_before(walker, study):
+    def order(page: str, *marks: str) -> list[int]:
+        html = walker.get(page).content.decode()
+        return [html.index(mark) for mark in marks]
+
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    text, answer = order("instructions", "a text showing", "the <strong>answer</strong>")
+    assert text < answer, "the instructions should list the answer after the text, as the page shows it"
+    walker.post("instructions", {})
+    trace, shown, ratings = order("trial-1", 'class="trace"', 'class="answer"', 'class="ratings"')
+    assert trace < shown < ratings, "by default the answer comes after the trace and before the ratings"
+
+    Study.objects.filter(pk=study.pk).update(answer_position="before")
+    question, shown, trace, ratings = order(
+        "trial-1", 'class="question"', 'class="answer"', 'class="trace"', 'class="ratings"'
+    )
+    assert question < shown < trace < ratings, "the study's setting puts the answer with the question"
+    text, answer = order("instructions", "a text showing", "the <strong>answer</strong>")
+    assert answer < text
+
+
+def test_a_study_with_participants_keeps_the_answer_before_the_trace_when_the_setting_arrives(study, client):
+    """The migration that adds the setting: a study under way keeps the layout its participants saw."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    (migration,) = [m for (app, name), m in loader.disk_migrations.items()
+                    if app == "studyapp" and name.endswith("_reading_end_of_trace_and_answer_position")]
+    (keep_layout,) = [op.code for op in migration.operations if isinstance(op, RunPython)]
+    previewed = make_study("previewed")
+    make_study("fresh")
+    Walker(client, study).arrive()
+    Walker(Client(), previewed).arrive()
+    Participant.objects.filter(study=previewed).update(is_preview=True)
+    keep_layout(django_apps, None)
+    assert dict(Study.objects.values_list("slug", "answer_position")) == {
+        study.slug: "before", "previewed": "after", "fresh": "after",
+    }
 
 
 def test_the_device_class_comes_from_the_browser_at_arrival(study):

@@ -1,5 +1,5 @@
 /* Participant pages work without this script; with it, a trial page reports how long the reasoning
-   text was on screen and how far into it the participant scrolled, the consent page the width of
+   text was on screen and whether, how soon and how long its end was, the consent page the width of
    the screen, and a completion page may count down to Prolific (stoppable). Nothing else. */
 (function () {
   "use strict";
@@ -13,38 +13,57 @@
   var viewport = document.querySelector('input[name="viewport_width"]');
   if (viewport) { viewport.value = String(document.documentElement.clientWidth || window.innerWidth); }
 
-  // Trial pages: time the trace was on screen (page visible, trace intersecting the viewport) and the
-  // largest share of the trace that has been above the bottom of the viewport.
+  // Trial pages: how long the trace was on screen (any of it in the viewport while the tab is in
+  // front), and the same for its last line ([data-trace-end], one line high over it, wholly in the
+  // viewport): whether it ever was, how long after the page began loading it first was, and for how
+  // long in all. Without IntersectionObserver nothing is measured and the fields stay empty.
   var trace = document.querySelector("[data-reading]");
+  var traceEnd = document.querySelector("[data-trace-end]");
   var form = document.querySelector("form.ratings");
-  if (trace && form) {
-    var visibleMs = 0, since = null, depth = 0, onScreen = false;
-    var now = function () { return (window.performance && performance.now) ? performance.now() : Date.now(); };
-    var running = function () { return onScreen && document.visibilityState === "visible"; };
-    var update = function () {
-      if (running() && since === null) { since = now(); }
-      if (!running() && since !== null) { visibleMs += now() - since; since = null; }
+  if (trace && traceEnd && form && "IntersectionObserver" in window) {
+    // A stopwatch that runs while its element is on screen and the tab is in front. Times are
+    // performance.now()'s, counted from the start of the page's loading; a change seen by the observer
+    // is timed when the browser saw it (entry.time), not when the callback got to run.
+    var stopwatch = function () {
+      var watch = { onScreen: false, since: null, total: 0, first: null };
+      watch.update = function (at) {
+        var when = typeof at === "number" ? at : performance.now();
+        var running = watch.onScreen && document.visibilityState === "visible";
+        if (running && watch.since === null) {
+          watch.since = when;
+          if (watch.first === null) { watch.first = when; }
+        }
+        if (!running && watch.since !== null) {
+          watch.total += Math.max(0, when - watch.since);
+          watch.since = null;
+        }
+      };
+      watch.elapsed = function () {
+        return watch.total + (watch.since === null ? 0 : performance.now() - watch.since);
+      };
+      return watch;
     };
-    var measureDepth = function () {
-      var box = trace.getBoundingClientRect();
-      if (box.height <= 0) { return; }
-      var seen = (window.innerHeight - box.top) / box.height;
-      depth = Math.max(depth, Math.min(1, Math.max(0, seen)));
-    };
-    if ("IntersectionObserver" in window) {
-      new IntersectionObserver(function (entries) {
-        onScreen = entries[entries.length - 1].isIntersecting;
-        update();
-      }).observe(trace);
-    }
-    document.addEventListener("visibilitychange", update);
-    window.addEventListener("scroll", measureDepth, { passive: true });
-    window.addEventListener("resize", measureDepth);
-    measureDepth();
+    var traceWatch = stopwatch(), endWatch = stopwatch();
+    new IntersectionObserver(function (entries) {
+      var entry = entries[entries.length - 1];
+      traceWatch.onScreen = entry.isIntersecting;
+      traceWatch.update(entry.time);
+    }).observe(trace);
+    new IntersectionObserver(function (entries) {
+      var entry = entries[entries.length - 1];
+      endWatch.onScreen = entry.isIntersecting && entry.intersectionRatio >= 0.99;
+      endWatch.update(entry.time);
+    }, { threshold: 1 }).observe(traceEnd);
+    document.addEventListener("visibilitychange", function () {
+      traceWatch.update();
+      endWatch.update();
+    });
     form.addEventListener("submit", function () {
-      if (since !== null) { visibleMs += now() - since; since = now(); }
-      setField(form, "trace_visible_ms", String(Math.round(visibleMs)));
-      setField(form, "trace_scroll_depth", depth.toFixed(3));
+      var seen = endWatch.first !== null;
+      setField(form, "trace_visible_ms", String(Math.round(traceWatch.elapsed())));
+      setField(form, "trace_end_seen", seen ? "1" : "0");
+      setField(form, "trace_end_first_seen_ms", seen ? String(Math.round(endWatch.first)) : "");
+      setField(form, "trace_end_visible_ms", String(Math.round(endWatch.elapsed())));
     });
   }
 
