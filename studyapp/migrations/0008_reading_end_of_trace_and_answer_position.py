@@ -13,7 +13,7 @@ def keep_the_layout_of_studies_under_way(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studyapp', '0006_prolific_actions'),
+        ('studyapp', '0007_prolific_verified_test_runs_queued_actions'),
     ]
 
     operations = [
