@@ -27,7 +27,7 @@ from .prolific import ProlificError
 from .prolific_sync import sync_study
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
-from .study_setup import add_defaults, readiness_problems
+from .study_setup import add_defaults, answer_warnings, contradicted_answer, readiness_problems
 
 
 class ConditionInline(admin.TabularInline):
@@ -100,6 +100,8 @@ class StudyAdmin(admin.ModelAdmin):
                         request, "Left unchanged because participants have rated them: "
                         + ", ".join(result.skipped_rated), messages.WARNING,
                     )
+                for warning in answer_warnings(study):
+                    self.message_user(request, warning, messages.WARNING)
                 return redirect("admin:studyapp_study_change", study.pk)
         context = {**self.admin_site.each_context(request), "form": form, "study": study,
                    "title": f"Build stimuli for {study.slug} from traces", "opts": self.model._meta}
@@ -118,6 +120,8 @@ class StudyAdmin(admin.ModelAdmin):
             study.status = Study.Status.LIVE
             study.save(update_fields=["status"])
             self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
+            for warning in answer_warnings(study):
+                self.message_user(request, f"{study.slug}: {warning}", messages.WARNING)
 
     @admin.action(description="Pause the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
@@ -188,10 +192,20 @@ class StimulusTraceInline(admin.StackedInline):
 
 @admin.register(Stimulus)
 class StimulusAdmin(admin.ModelAdmin):
-    list_display = ("code", "study", "question", "model_answer")
+    list_display = ("code", "study", "question", "model_answer", "answer_check")
     list_filter = ("study",)
     search_fields = ("code", "question")
+    readonly_fields = ("answer_check",)
     inlines = [StimulusTraceInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("traces")
+
+    @admin.display(description="Does a trace contradict the shown answer?")
+    def answer_check(self, obj: Stimulus) -> str:
+        if obj.pk is None:
+            return "-"
+        return " ".join(contradicted_answer(obj)) or "No (no trace that states its answer names another)."
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         """Once a study has participants, its stimuli stay (their text can still be corrected)."""

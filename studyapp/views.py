@@ -18,7 +18,7 @@ from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
 from .rendering import render_trace
-from .study_setup import readiness_problems
+from .study_setup import answer_warnings, readiness_problems
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +273,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "active_pages": monitoring.active_by_page(study, now), "exposure_conditions": conditions,
             "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
+            "answer_warnings": answer_warnings(study),
             "flagged": Participant.objects.real().filter(study=study).exclude(prolific_problem="")
             .only("prolific_pid", "prolific_session_id", "prolific_problem", "status")[:200],
         },
