@@ -10,7 +10,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import prolific_actions
+from traces.lifecycle import QueueUnreachable
+
+from . import pilot, prolific_actions
 from .exports import trace_readers
 from .models import (
     Condition,
@@ -41,7 +43,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
     inlines = [ConditionInline]
-    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
+    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots"]
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
                            "time_limit_minutes")}),
@@ -147,6 +149,29 @@ class StudyAdmin(admin.ModelAdmin):
                 f"re-opened, {len(result.flagged)} arrivals match no submission (see the monitor).",
                 messages.SUCCESS,
             )
+
+    @admin.action(description="Run N pilot bots through the selected studies…", permissions=["change"])
+    def run_pilot_bots(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """The bots of ``manage.py pilot``, walked by a worker on the default queue (pilot.request_pilot)."""
+        form = PilotForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "form": form, "studies": queryset,
+                       "title": "Run pilot bots", "opts": self.model._meta,
+                       "checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+            return render(request, "admin/studyapp/study/pilot_form.html", context)
+        for study in queryset:
+            try:
+                pilot.request_pilot(study, user=request.user, **form.cleaned_data)
+            except QueueUnreachable as error:
+                self.message_user(request, f"{study.slug}: no bots sent. {error}", messages.ERROR)
+                return None
+            self.message_user(
+                request, format_html(
+                    '{}: {} pilot bots sent to a worker; <a href="{}">the monitor</a> shows how they do.',
+                    study.slug, form.cleaned_data["bots"], reverse("studyapp:monitor", args=[study.slug]),
+                ), messages.SUCCESS,
+            )
+        return None
 
     @admin.action(description="Close the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
@@ -316,6 +341,16 @@ class ParticipantAdmin(ReadOnlyAdmin):
             "answers with the amount, its fees and the total; nothing is paid until you pay the set-up.",
             "Set up the bonus",
         )
+
+
+class PilotForm(forms.Form):
+    bots = forms.IntegerField(min_value=1, max_value=pilot.MAX_BOTS, initial=8,
+                              help_text="The conditions are taken in turn.")
+    answers = forms.ChoiceField(choices=[(r, r) for r in pilot.ANSWER_RULES], initial="random",
+                                help_text="Ratings: at random, or always this value.")
+    attention = forms.ChoiceField(choices=[(r, r) for r in pilot.ATTENTION_RULES], initial="pass",
+                                  help_text="Attention checks: passed, failed, or each at random.")
+    seed = forms.IntegerField(required=False, help_text="For the random answers, to repeat a run.")
 
 
 class RejectionForm(forms.Form):

@@ -245,7 +245,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # when finished (a killed worker's job is delivered again), never prefetched by a busy worker.
 CELERY_TASK_ROUTES = {
     "traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"},
-    "studyapp.sync_prolific": {"queue": "celery"},
+    "studyapp.sync_prolific": {"queue": "celery"}, "studyapp.run_pilot": {"queue": "celery"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

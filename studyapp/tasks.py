@@ -1,9 +1,11 @@
-"""Celery tasks of the study app: the Prolific sync, every PROLIFIC_SYNC_EVERY_S by Celery beat."""
+"""Celery tasks of the study app, on the default queue: the Prolific sync, every PROLIFIC_SYNC_EVERY_S
+by Celery beat, and pilot runs asked for in the admin."""
 
 import logging
 
 from celery import shared_task
 
+from . import pilot
 from .models import Study
 from .prolific import ProlificClient, ProlificError
 from .prolific_sync import sync_study
@@ -35,3 +37,9 @@ def sync_prolific() -> dict:
             logger.info("Prolific sync of %s: %d places re-opened, %d arrivals flagged",
                         study.slug, len(result.freed), len(result.flagged))
     return done
+
+
+@shared_task(name=pilot.PILOT_TASK, ignore_result=True)
+def run_pilot(pilot_id: int) -> None:
+    """Walk the bots of a pilot run asked for in the admin and record them (``pilot.run_requested``)."""
+    pilot.run_requested(pilot_id)

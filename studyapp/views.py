@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, monitoring, prolific_sync, services
+from . import allocation, binding, monitoring, pilot, prolific_sync, services
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
@@ -261,7 +261,8 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
 @staff_member_required
 def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     """Staff-only: how far each condition has filled, where the active participants are, how long
-    completing takes and how often each problem was shown. The page reloads itself (no JavaScript)."""
+    completing takes, how often each problem was shown, and the latest pilot bot runs. The page
+    reloads itself (no JavaScript)."""
     study = get_object_or_404(Study, slug=slug)
     now = timezone.now()
     conditions, shown = monitoring.exposure(study)
@@ -274,6 +275,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
             "answer_warnings": answer_warnings(study),
+            "pilots": pilot.recent_pilots(study),
             "flagged": Participant.objects.real().filter(study=study).exclude(prolific_problem="")
             .only("prolific_pid", "prolific_session_id", "prolific_problem", "status")[:200],
         },

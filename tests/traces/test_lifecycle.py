@@ -3,15 +3,15 @@ worker per job. (The real worker, killed, is in test_worker.py.)"""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
 import pytest
-from celery import Celery, current_app
+from celery import current_app
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import queued_messages
 from traces import jobs, lifecycle, runners
 from traces.models import Job
 
@@ -30,34 +30,6 @@ def point_the_queue_at_nothing(monkeypatch) -> None:
 @pytest.fixture
 def broker_down(monkeypatch):
     point_the_queue_at_nothing(monkeypatch)
-
-
-@pytest.fixture
-def filesystem_broker(monkeypatch, tmp_path):
-    """The demo's broker, Celery's filesystem transport (which cannot be inspected), in a folder of the
-    test's own, whatever broker the settings name (CI's is Redis): an app of its own, made current."""
-    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
-    app = Celery("filesystem-broker")
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.broker_url = "filesystem://"
-    app.conf.broker_transport_options = {
-        "data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path),
-        "control_folder": str(tmp_path / "control"),
-    }
-    previous = current_app._get_current_object()
-    app.set_current()
-    yield tmp_path
-    previous.set_current()
-
-
-def messages_for(folder, job: Job) -> list[dict]:
-    """The run_job messages for ``job`` waiting in a filesystem broker's folder."""
-    found = []
-    for path in folder.glob("*.gpu.msg"):
-        headers = json.loads(path.read_text())["headers"]
-        if headers["task"] == lifecycle.RUN_JOB_TASK and headers["argsrepr"] == f"[{job.pk}]":
-            found.append(headers)
-    return found
 
 
 @pytest.mark.django_db
@@ -152,6 +124,7 @@ def test_a_job_never_sent_is_sent_by_the_reaper_even_where_the_queue_cannot_be_i
     assert lifecycle.reap(made + timedelta(seconds=61))["requeued"] == [never_sent.pk]
     never_sent.refresh_from_db()
     assert never_sent.queued_at is not None and "had never been sent to the queue" in never_sent.log
-    assert len(messages_for(filesystem_broker, never_sent)) == 1
-    assert not messages_for(filesystem_broker, sent) and not messages_for(filesystem_broker, cancelled)
+    assert len(queued_messages(filesystem_broker, "gpu", lifecycle.RUN_JOB_TASK, never_sent.pk)) == 1
+    for job in (sent, cancelled):
+        assert not queued_messages(filesystem_broker, "gpu", lifecycle.RUN_JOB_TASK, job.pk)
     assert lifecycle.reap(timezone.now() + timedelta(seconds=30))["requeued"] == []  # sent: not again
