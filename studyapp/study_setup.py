@@ -1,8 +1,9 @@
 """Setting a study up and checking it is ready before participants arrive."""
 
 from django.db import transaction
+from django.db.models import Prefetch
 
-from .models import Condition, ConditionCode, Construct, Item, Stimulus, Study
+from .models import Condition, ConditionCode, Construct, Item, Stimulus, StimulusTrace, Study
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
 
@@ -85,5 +86,7 @@ def answer_warnings(study: Study) -> list[str]:
     """The study's stimuli whose shown answer a condition's trace contradicts (``contradicted_answer``):
     not a reason to turn participants away, as ``readiness_problems`` are, but the researcher should
     correct the answer or the trace, or take the stimulus out, before participants read it."""
-    stimuli = study.stimuli.prefetch_related("traces").order_by("code")
+    # only texts that state an answer in a tag can contradict it: the long free-text traces stay unread
+    stating = StimulusTrace.objects.filter(text__icontains="<answer>")
+    stimuli = study.stimuli.prefetch_related(Prefetch("traces", queryset=stating)).order_by("code")
     return [warning for stimulus in stimuli for warning in contradicted_answer(stimulus)]
