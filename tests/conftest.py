@@ -137,17 +137,18 @@ def filesystem_broker(monkeypatch, tmp_path) -> Path:
     """The demo's broker, Celery's filesystem transport (which cannot be inspected), in a folder of the
     test's own, whatever broker the settings name (CI's is Redis): an app of its own, made current."""
     monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")  # Celery reads it before its settings
-    app = Celery("filesystem-broker")
+    previous = current_app._get_current_object()
+    app = Celery("filesystem-broker", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = "filesystem://"
     app.conf.broker_transport_options = {
         "data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path),
         "control_folder": str(tmp_path / "control"),
     }
-    previous = current_app._get_current_object()
     app.set_current()
     yield tmp_path
     previous.set_current()
+    app.close()
 
 
 def queued_messages(folder: Path, queue: str, task: str, arg: int) -> list[dict]:
