@@ -12,7 +12,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import prolific_actions, test_runs
+from traces.lifecycle import QueueUnreachable
+
+from . import pilot, prolific_actions, test_runs
 from .exports import trace_readers
 from .models import (
     Condition,
@@ -27,7 +29,7 @@ from .models import (
 )
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
-from .study_setup import add_defaults, readiness_problems
+from .study_setup import add_defaults, answer_warnings, contradicted_answer, readiness_problems
 
 QUEUED_TOO_LONG = timedelta(minutes=2)
 WHERE_OUTCOMES_SHOW = (
@@ -47,7 +49,7 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     radio_fields = {"answer_position": admin.VERTICAL}
     inlines = [ConditionInline]
-    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific"]
+    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots"]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
@@ -109,6 +111,8 @@ class StudyAdmin(admin.ModelAdmin):
                         request, "Left unchanged because participants have rated them: "
                         + ", ".join(result.skipped_rated), messages.WARNING,
                     )
+                for warning in answer_warnings(study):
+                    self.message_user(request, warning, messages.WARNING)
                 return redirect("admin:studyapp_study_change", study.pk)
         context = {**self.admin_site.each_context(request), "form": form, "study": study,
                    "title": f"Build stimuli for {study.slug} from traces", "opts": self.model._meta}
@@ -127,6 +131,8 @@ class StudyAdmin(admin.ModelAdmin):
             study.status = Study.Status.LIVE
             study.save(update_fields=["status"])
             self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
+            for warning in answer_warnings(study):
+                self.message_user(request, f"{study.slug}: {warning}", messages.WARNING)
 
     @admin.action(description="Pause the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
@@ -145,6 +151,29 @@ class StudyAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"{study.slug}: {action} queued. {WHERE_OUTCOMES_SHOW}",
                               messages.SUCCESS)
+
+    @admin.action(description="Run N pilot bots through the selected studies…", permissions=["change"])
+    def run_pilot_bots(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """The bots of ``manage.py pilot``, walked by a worker on the default queue (pilot.request_pilot)."""
+        form = PilotForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "form": form, "studies": queryset,
+                       "title": "Run pilot bots", "opts": self.model._meta,
+                       "checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+            return render(request, "admin/studyapp/study/pilot_form.html", context)
+        for study in queryset:
+            try:
+                pilot.request_pilot(study, user=request.user, **form.cleaned_data)
+            except QueueUnreachable as error:
+                self.message_user(request, f"{study.slug}: no bots sent. {error}", messages.ERROR)
+                return None
+            self.message_user(
+                request, format_html(
+                    '{}: {} pilot bots sent to a worker; <a href="{}">the monitor</a> shows how they do.',
+                    study.slug, form.cleaned_data["bots"], reverse("studyapp:monitor", args=[study.slug]),
+                ), messages.SUCCESS,
+            )
+        return None
 
     @admin.action(description="Close the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
@@ -190,10 +219,20 @@ class StimulusTraceInline(admin.StackedInline):
 
 @admin.register(Stimulus)
 class StimulusAdmin(admin.ModelAdmin):
-    list_display = ("code", "study", "question", "model_answer")
+    list_display = ("code", "study", "question", "model_answer", "answer_check")
     list_filter = ("study",)
     search_fields = ("code", "question")
+    readonly_fields = ("answer_check",)
     inlines = [StimulusTraceInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("traces")
+
+    @admin.display(description="Does a trace contradict the shown answer?")
+    def answer_check(self, obj: Stimulus) -> str:
+        if obj.pk is None:
+            return "-"
+        return " ".join(contradicted_answer(obj)) or "No (no trace that states its answer names another)."
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         """Once a study has participants, its stimuli stay (their text can still be corrected)."""
@@ -343,6 +382,16 @@ class ParticipantAdmin(ReadOnlyAdmin):
             "answers with the amount, its fees and the total; nothing is paid until you pay the set-up.",
             "Set up the bonus",
         )
+
+
+class PilotForm(forms.Form):
+    bots = forms.IntegerField(min_value=1, max_value=pilot.MAX_BOTS, initial=8,
+                              help_text="The conditions are taken in turn.")
+    answers = forms.ChoiceField(choices=[(r, r) for r in pilot.ANSWER_RULES], initial="random",
+                                help_text="Ratings: at random, or always this value.")
+    attention = forms.ChoiceField(choices=[(r, r) for r in pilot.ATTENTION_RULES], initial="pass",
+                                  help_text="Attention checks: passed, failed, or each at random.")
+    seed = forms.IntegerField(required=False, help_text="For the random answers, to repeat a run.")
 
 
 class RejectionForm(forms.Form):

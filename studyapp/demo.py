@@ -1,31 +1,26 @@
-"""The demo study: the 16 CoTempQA pilot problems with the paper authors' traces, four conditions.
+"""The demo study: the CoTempQA pilot problems with the paper authors' traces, four conditions.
 
-The R1 trace, its summary and the post-hoc explanation come from ``traces/data/cotempqa_pilot`` (see its
-README for provenance); the decomposition trace is built by the paper's rule in ``traces``.
+The problems and the R1 trace, its summary and the post-hoc explanation come from
+``traces/data/cotempqa_pilot`` (see its README for provenance), stored in the traces app; the
+stimuli are built from them as a researcher's are (``stimulus_builder``), with the decomposition
+trace by the paper's rule, and only from problems whose shown answer is right by the strict check
+and contradicted by no condition's trace (R1's "None" on cotempqa-equal-62 is left out).
 Seeding is idempotent: what exists is kept as it is, including a researcher's edits.
 """
 
-import json
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.db import transaction
 
-from traces.decomposition import build_trace
-from traces.grading.parsing import short_answer
-from traces.importing import PILOT_FILE
+from traces.demo import import_pilot
+from traces.importing import PILOT_SOURCE
 
-from .models import ConditionCode, Stimulus, StimulusTrace, Study
+from .models import StimulusTrace, Study
+from .stimulus_builder import TRACE_CONDITIONS, build_stimuli, eligible
 from .study_setup import add_defaults
 
 DEMO_SLUG = "demo"
-
-_PILOT_TRACE_KEYS = {
-    ConditionCode.R1: "r1",
-    ConditionCode.R1_SUMMARY: "r1_summary",
-    ConditionCode.POSTHOC: "posthoc_explanation",
-}
 
 
 @dataclass(frozen=True)
@@ -34,20 +29,7 @@ class SeedResult:
     study_created: bool
     stimuli_created: int
     traces_created: int
-
-
-def load_pilot(path: Path = PILOT_FILE) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def pilot_traces(row: dict) -> dict[str, str]:
-    """Condition code → the trace a participant in that condition reads for this problem."""
-    traces = {code: row["traces"][key] for code, key in _PILOT_TRACE_KEYS.items()}
-    traces[ConditionCode.DECOMPOSITION] = build_trace(
-        row["question"], row["facts"], row["gold_answers"], row["relation"], correct=True
-    )
-    return traces
+    left_out: list[str]  # pilot problems whose shown answer would be wrong or contradicted
 
 
 @transaction.atomic
@@ -63,30 +45,20 @@ def seed_demo() -> SeedResult:
     )
     if study_created:
         add_defaults(study)
-    stimuli_created = traces_created = 0
-    for row in load_pilot():
-        stimulus, created = Stimulus.objects.get_or_create(
-            study=study,
-            code=row["id"],
-            defaults={
-                "source": row["source"],
-                "context_facts": row["facts"],
-                "question": row["question"],
-                "gold_answers": row["gold_answers"],
-                "model_answer": short_answer(row["model_answers"]["r1"]),
-                "model_answer_original": row["model_answers"]["r1"],
-            },
-        )
-        stimuli_created += created
-        for condition, text in pilot_traces(row).items():
-            _, created = StimulusTrace.objects.get_or_create(
-                stimulus=stimulus, condition=condition, defaults={"text": text}
-            )
-            traces_created += created
+    problems = import_pilot()
+    sources = dict.fromkeys(TRACE_CONDITIONS, PILOT_SOURCE)
+    shown = eligible(problems, sources, only_correct=True)
+    existing = set(study.stimuli.values_list("code", flat=True))
+    new = [p for p in shown if p.source_id not in existing]
+    created = build_stimuli(study, new, sources).created if new else []
     if study_created:  # live once its stimuli are in (a study is never live unless ready)
         study.status = Study.Status.LIVE
         study.save(update_fields=["status"])
-    return SeedResult(study, study_created, stimuli_created, traces_created)
+    return SeedResult(
+        study, study_created, len(created),
+        StimulusTrace.objects.filter(stimulus__study=study, stimulus__code__in=created).count(),
+        [p.source_id for p in problems if p not in shown],
+    )
 
 
 def participant_link(base_url: str, study: Study) -> str:

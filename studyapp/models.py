@@ -638,3 +638,47 @@ class ProlificAction(models.Model):
         """Prolific accepted the call."""
         return self.status == self.Status.DONE
 
+
+class Pilot(models.Model):
+    """One run of pilot bots through a study (``studyapp.pilot``), asked for in the admin or with
+    ``manage.py pilot``: what was asked, how many bots reached the completion page, and each failure
+    with the problem behind its page. The bots themselves are preview participants."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Could not run"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pilots")
+    bots = models.PositiveIntegerField(validators=[MinValueValidator(1)], help_text="Bots asked for.")
+    answers = models.CharField(max_length=10, default="random", help_text="Ratings: random, or 1..5.")
+    attention = models.CharField(
+        max_length=10, default="pass", help_text="Attention checks: pass, fail, random."
+    )
+    seed = models.IntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The staff account the bots preview the study as.",
+    )
+    from_command_line = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    bots_run = models.PositiveIntegerField(default=0)
+    bots_completed = models.PositiveIntegerField(
+        default=0, help_text="Bots that reached the completion page (with or without a failure there)."
+    )
+    failures = models.JSONField(
+        default=list, blank=True,
+        help_text="One per failure: bot, condition, page, what went wrong, and the stimulus, condition and "
+        "trace behind the page.",
+    )
+    error = models.TextField(blank=True, help_text="Why the run itself could not run.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.bots} pilot bots on {self.study.slug} #{self.pk}"

@@ -247,6 +247,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ROUTES = {
     "traces.run_job": {"queue": "gpu"}, "traces.reap_jobs": {"queue": "celery"},
     "studyapp.sync_prolific": {"queue": "celery"}, "studyapp.send_prolific_action": {"queue": "celery"},
+    "studyapp.run_pilot": {"queue": "celery"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -262,8 +263,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 CELERY_BROKER_CONNECT_TIMEOUT_S = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT_S", "3"))
 # Jobs that outlive their workers (traces.lifecycle): a running job's worker beats every
 # JOB_HEARTBEAT_S; the reaper, a Celery beat task every JOB_REAP_EVERY_S on the default queue, marks a
-# job silent for JOB_LOST_AFTER_S as lost and sends again a job queued for JOB_REQUEUE_AFTER_S whose
-# message Redis no longer holds. Run beat once: ``celery -A studyapp worker -B -Q celery``.
+# job silent for JOB_LOST_AFTER_S as lost, sends again a job queued for JOB_REQUEUE_AFTER_S whose
+# message Redis no longer holds, and sends a job never sent JOB_REQUEUE_AFTER_S after it was made.
+# Run beat once: ``celery -A studyapp worker -B -Q celery``.
 JOB_HEARTBEAT_S = float(os.environ.get("JOB_HEARTBEAT_S", "15"))
 JOB_LOST_AFTER_S = float(os.environ.get("JOB_LOST_AFTER_S", "180"))
 JOB_REQUEUE_AFTER_S = float(os.environ.get("JOB_REQUEUE_AFTER_S", "300"))

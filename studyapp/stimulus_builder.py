@@ -3,21 +3,24 @@
 A problem can be a stimulus when it has a trace of every condition: a reasoning trace, a summary and a
 post-hoc explanation from the sources chosen (a job here, an imported file), and a decomposition
 trace, built by the paper's rule. The stimulus shows one short final answer in every condition: the
-reasoning trace's answer, as the paper's study did. Every condition's text records where it came
-from (the trace, its job, model and prompt), and keeps it in the exports. Rated stimuli are never
-changed: the answers given would refer to a text nobody read.
+reasoning trace's answer, as the paper's study did. Drawn problems (and the demo's) must show an answer
+that is right by the strict check and that no condition's trace contradicts (``answer_conflicts``: the
+decomposition trace ends in the gold answer, so a wrong shown answer always contradicts it). Every
+condition's text records where it came from (the trace, its job, model and prompt), and keeps it in
+the exports. Rated stimuli are never changed: the answers given would refer to a text nobody read.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from traces import reference_traces, sft
+from traces.grading.answers import names_stated_answers, stated_answers
 from traces.grading.outputs import score_answer
 from traces.grading.parsing import short_answer
 from traces.models import Problem, ReferenceTrace
@@ -60,24 +63,48 @@ def eligible(
     problems: Sequence[Problem], sources: dict[str, str], *, only_correct: bool = False
 ) -> list[Problem]:
     """The problems with a trace of every condition from the chosen sources and a reasoning answer
-    (with ``only_correct``, a right one, as the paper's explanations were of R1's correct answers:
-    the answer participants are shown, by the strict check; the paper's lenient metric also counts
-    an answer whose justification merely names the gold answer, as R1's "None" on
-    cotempqa-equal-62)."""
+    (with ``only_correct``, a right one that no condition's trace contradicts, as the paper's
+    explanations were of R1's correct answers: the answer participants are shown, by the strict
+    check; the paper's lenient metric also counts an answer whose justification merely names the
+    gold answer, as R1's "None" on cotempqa-equal-62, which the decomposition trace contradicts)."""
     chosen = chosen_traces(problems, sources)
     out = []
     for p in problems:
         if not all(p.pk in chosen[c] for c in TRACE_CONDITIONS):
             continue
-        r1 = chosen[ConditionCode.R1][p.pk]
-        if r1.answer.strip() and (not only_correct or shown_answer_right(p, r1.answer)):
+        answered = bool(chosen[ConditionCode.R1][p.pk].answer.strip())
+        if answered and (not only_correct or shows_right_answer(p, chosen)):
             out.append(p)
     return out
+
+
+def shows_right_answer(problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]]) -> bool:
+    """Whether the problem's stimulus would show an answer right by the strict check that no
+    condition's text contradicts."""
+    answer = chosen[ConditionCode.R1][problem.pk].answer
+    texts = {condition: text for condition, (text, _) in condition_texts(problem, chosen).items()}
+    return shown_answer_right(problem, answer) and not answer_conflicts(
+        short_answer(answer), texts, question=problem.question, facts=problem.facts
+    )
 
 
 def shown_answer_right(problem: Problem, answer: str) -> bool:
     """Whether the short answer a stimulus shows is right by the strict answer check."""
     return score_answer(short_answer(answer), problem.as_plain(), as_published=False).exact_match
+
+
+def answer_conflicts(
+    shown: str, texts: Mapping[str, str], *, question: str, facts: Sequence[str]
+) -> dict[str, list[str]]:
+    """Condition -> the answers its text states, for each condition whose text states answers other
+    than the shown one: participants there would read a trace that ends in another answer. Only a
+    text that states its answer in an ``<answer>`` tag (the decomposition trace) can be checked."""
+    conflicts = {}
+    for condition, text in texts.items():
+        stated = stated_answers(text)
+        if stated is not None and not names_stated_answers(shown, stated, question=question, facts=facts):
+            conflicts[condition] = stated
+    return conflicts
 
 
 def draw_balanced(problems: Sequence[Problem], n: int, seed: int = 0) -> list[Problem]:
@@ -95,6 +122,20 @@ def draw_balanced(problems: Sequence[Problem], n: int, seed: int = 0) -> list[Pr
             if by_subset[subset] and len(drawn) < n:
                 drawn.append(by_subset[subset].pop())
     return drawn
+
+
+def condition_texts(
+    problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]]
+) -> dict[str, tuple[str, ReferenceTrace | None]]:
+    """Condition -> (the text its participants read for the problem, the reference trace it is, None
+    for the decomposition trace built by the paper's rule)."""
+    texts: dict[str, tuple[str, ReferenceTrace | None]] = {
+        condition: (chosen[condition][problem.pk].text, chosen[condition][problem.pk])
+        for condition in TRACE_CONDITIONS
+    }
+    decomposition = sft.assistant_content("decomposition_correct", problem.as_plain())
+    texts[ConditionCode.DECOMPOSITION] = (decomposition, None)
+    return texts
 
 
 def provenance(trace: ReferenceTrace) -> dict:
@@ -142,13 +183,7 @@ def build_stimuli(
             result.skipped_rated.append(stimulus.code)
             continue
         (result.created if created else result.completed).append(stimulus.code)
-        texts = {
-            condition: (chosen[condition][problem.pk].text, chosen[condition][problem.pk])
-            for condition in TRACE_CONDITIONS
-        }
-        decomposition = sft.assistant_content("decomposition_correct", problem.as_plain())
-        texts[ConditionCode.DECOMPOSITION] = (decomposition, None)
-        for condition, (text, trace) in texts.items():
+        for condition, (text, trace) in condition_texts(problem, chosen).items():
             StimulusTrace.objects.update_or_create(
                 stimulus=stimulus, condition=condition,
                 defaults={

@@ -1,9 +1,11 @@
 """Setting a study up and checking it is ready before participants arrive."""
 
 from django.db import transaction
+from django.db.models import Prefetch
 
-from .models import Condition, ConditionCode, Construct, Item, Study
+from .models import Condition, ConditionCode, Construct, Item, Stimulus, StimulusTrace, Study
 from .questionnaire import DEFAULT_ITEMS
+from .stimulus_builder import answer_conflicts
 
 
 @transaction.atomic
@@ -62,3 +64,29 @@ def readiness_problems(study: Study) -> list[str]:
     if not all(code.strip() for code in codes):
         problems.append("Every Prolific completion code must be filled in.")
     return problems
+
+
+def contradicted_answer(stimulus: Stimulus) -> list[str]:
+    """Why participants in a condition would read a trace that contradicts the answer the stimulus
+    shows (``stimulus_builder.answer_conflicts``: a text that states its answer, as the decomposition
+    trace does), one sentence per such condition; empty when none does. Reads ``stimulus.traces``,
+    prefetched by the callers that list many."""
+    texts = {trace.condition: trace.text for trace in stimulus.traces.all()}
+    conflicts = answer_conflicts(
+        stimulus.model_answer, texts, question=stimulus.question, facts=stimulus.context_facts
+    )
+    return [
+        f"Stimulus {stimulus.code} shows the answer {stimulus.model_answer!r}, but its "
+        f"'{condition}' trace answers {'; '.join(stated) or 'nothing'}."
+        for condition, stated in conflicts.items()
+    ]
+
+
+def answer_warnings(study: Study) -> list[str]:
+    """The study's stimuli whose shown answer a condition's trace contradicts (``contradicted_answer``):
+    not a reason to turn participants away, as ``readiness_problems`` are, but the researcher should
+    correct the answer or the trace, or take the stimulus out, before participants read it."""
+    # only texts that state an answer in a tag can contradict it: the long free-text traces stay unread
+    stating = StimulusTrace.objects.filter(text__icontains="<answer>")
+    stimuli = study.stimuli.prefetch_related(Prefetch("traces", queryset=stating)).order_by("code")
+    return [warning for stimulus in stimuli for warning in contradicted_answer(stimulus)]

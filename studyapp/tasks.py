@@ -1,11 +1,11 @@
 """Celery tasks of the study app, on the default queue: the Prolific sync, every PROLIFIC_SYNC_EVERY_S by
-Celery beat, and the calls to Prolific that researchers queue from the admin."""
+Celery beat, the calls to Prolific that researchers queue from the admin, and pilot runs asked for there."""
 
 import logging
 
 from celery import shared_task
 
-from . import prolific_actions
+from . import pilot, prolific_actions
 from .models import Study
 from .prolific import ProlificClient, ProlificError
 from .prolific_sync import sync_study
@@ -43,3 +43,9 @@ def sync_prolific() -> dict:
 def send_prolific_action(action_id: int) -> None:
     """Make one call a researcher queued from the admin and keep its outcome (prolific_actions.perform)."""
     prolific_actions.perform(action_id)
+
+
+@shared_task(name=pilot.PILOT_TASK, ignore_result=True)
+def run_pilot(pilot_id: int) -> None:
+    """Walk the bots of a pilot run asked for in the admin and record them (``pilot.run_requested``)."""
+    pilot.run_requested(pilot_id)

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, monitoring, prolific_sync, services, test_runs
+from . import allocation, binding, monitoring, pilot, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
 from .rendering import render_trace
-from .study_setup import readiness_problems
+from .study_setup import answer_warnings, readiness_problems
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +266,8 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
 @staff_member_required
 def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     """Staff-only: how far each condition has filled, where the active participants are, how long
-    completing takes and how often each problem was shown. The page reloads itself (no JavaScript)."""
+    completing takes, how often each problem was shown, and the latest pilot bot runs. The page
+    reloads itself (no JavaScript)."""
     study = get_object_or_404(Study, slug=slug)
     now = timezone.now()
     conditions, shown = monitoring.exposure(study)
@@ -278,6 +279,8 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "active_pages": monitoring.active_by_page(study, now), "exposure_conditions": conditions,
             "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
+            "answer_warnings": answer_warnings(study),
+            "pilots": pilot.recent_pilots(study),
             "flagged": Participant.objects.real().filter(study=study).exclude(prolific_problem="")
             .only("prolific_pid", "prolific_session_id", "prolific_problem", "status")[:200],
             "test_runs": Participant.objects.filter(study=study, test_run=True).count(),

@@ -1,9 +1,12 @@
 """Shared fixtures: a live study built the way a researcher builds one, and a participant walker."""
 
+import json
 import re
 import secrets
+from pathlib import Path
 
 import pytest
+from celery import Celery, current_app
 from django.test import Client
 from django.urls import reverse
 
@@ -127,3 +130,32 @@ class Walker:
 @pytest.fixture
 def walker(client, study) -> Walker:
     return Walker(client, study)
+
+
+@pytest.fixture
+def filesystem_broker(monkeypatch, tmp_path) -> Path:
+    """The demo's broker, Celery's filesystem transport (which cannot be inspected), in a folder of the
+    test's own, whatever broker the settings name (CI's is Redis): an app of its own, made current."""
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")  # Celery reads it before its settings
+    previous = current_app._get_current_object()
+    app = Celery("filesystem-broker", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = "filesystem://"
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+    }
+    app.set_current()
+    yield tmp_path
+    previous.set_current()
+    app.close()
+
+
+def queued_messages(folder: Path, queue: str, task: str, arg: int) -> list[dict]:
+    """The headers of the messages for ``task(arg)`` waiting in a filesystem broker's folder."""
+    found = []
+    for path in folder.glob(f"*.{queue}.msg"):
+        headers = json.loads(path.read_text())["headers"]
+        if headers["task"] == task and headers["argsrepr"] == f"[{arg}]":
+            found.append(headers)
+    return found

@@ -62,7 +62,7 @@ def browser(monkeypatch) -> Iterator:
 @pytest.fixture
 def demo_study(transactional_db) -> Study:
     study = seed_demo().study
-    assert study.stimuli.count() == 16, "seed_demo should create the 16 pilot problems"
+    assert study.stimuli.count() == 15, "seed_demo should create the 15 pilot problems with a right answer"
     return study
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .authors_data import import_authors_data, import_published_outputs
-from .importing import PILOT_FILE, PILOT_SOURCE, import_reference_traces
-from .models import Checkpoint
+from . import loaders
+from .authors_data import COTEMPQA_DIR, import_authors_data, import_published_outputs
+from .importing import PILOT_FILE, PILOT_SOURCE, import_reference_traces, store_problems
+from .models import Checkpoint, Problem
 
 DEMO_CHECKPOINT = "tiny-random-demo"
 
@@ -21,6 +22,23 @@ class TracesDemo:
     evaluations_created: int
     reference_traces_created: int
     checkpoint: Checkpoint
+
+
+def import_pilot() -> list[Problem]:
+    """The pilot's CoTempQA problems, as CoTempQA's own files give them (so any later import finds them
+    there), and the authors' published traces of them (source ``PILOT_SOURCE``), stored once; in the
+    pilot file's order. The study's demo builds its stimuli from them."""
+    _, rows = loaders.read_json_lines(PILOT_FILE)
+    ids = [row["id"] for _, row in rows]
+    loaded = {
+        p.source_id: p
+        for relation in sorted({row["relation"] for _, row in rows})
+        for p in loaders.load_cotempqa(COTEMPQA_DIR / f"{relation}.json", relation)
+    }
+    store_problems([loaded[i] for i in ids])
+    import_reference_traces(PILOT_FILE, PILOT_SOURCE)
+    stored = {p.source_id: p for p in Problem.objects.filter(dataset="cotempqa", source_id__in=ids)}
+    return [stored[i] for i in ids]
 
 
 def seed_traces_demo() -> TracesDemo:

@@ -5,7 +5,9 @@ of its own, so a long model load or training step still shows life. ``reap`` (th
 task ``traces.reap_jobs``, every ``JOB_REAP_EVERY_S`` seconds) marks a running job whose worker has
 been silent for ``JOB_LOST_AFTER_S`` as lost, so an admin can re-run it (it resumes from what was
 committed), and sends again a queued job whose message the broker no longer holds (Redis restarted
-without persistence). Nothing here imports torch: the web process and beat use it too.
+without persistence), and sends a queued job that was never sent at all (the process that launched it
+stopped between storing it and the send that follows the commit). Nothing here imports torch: the
+web process and beat use it too.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -111,7 +113,11 @@ def is_silent(job: Job, now: datetime) -> bool:
 
 
 def reap(now: datetime | None = None) -> dict[str, list[int]]:
-    """Mark silent running jobs as lost; send again queued jobs the broker no longer holds.
+    """Mark silent running jobs as lost; send again queued jobs the broker no longer holds, and send
+    queued jobs never sent (no ``queued_at``) once they are ``JOB_REQUEUE_AFTER_S`` old. A broker that
+    cannot be inspected (the filesystem transport) gets only the never-sent ones: a job never sent is
+    in no queue, and in the one case where it might be (the launching process stopped between the send
+    and noting it), the second message finds the job running or finished and does nothing.
     Returns the ids of each, for the log and the tests."""
     now = now or timezone.now()
     lost = []
@@ -128,27 +134,37 @@ def reap(now: datetime | None = None) -> dict[str, list[int]]:
                       "Re-run it to resume from what was saved.")
             lost.append(job.pk)
     requeued = []
-    waiting = Job.objects.filter(
-        status=Job.Status.QUEUED, cancel_requested=False,
-        queued_at__lt=now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S),
+    cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_S)
+    waiting = Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=False).filter(
+        Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True, created_at__lt=cutoff)
     )
     if waiting.exists():
         held = queued_job_ids()
         for job in waiting:
-            if held is not None and job.pk not in held:
-                try:
-                    send(job)
-                except QueueUnreachable as error:
-                    logger.warning("Job %s not re-queued: %s", job.pk, error)
-                    break
-                log(job, "Its message was no longer in the queue (broker restarted?): sent again.")
-                requeued.append(job.pk)
+            never_sent = job.queued_at is None
+            if not _needs_sending(job, held):
+                continue
+            try:
+                send(job)
+            except QueueUnreachable as error:
+                logger.warning("Job %s not re-queued: %s", job.pk, error)
+                break
+            log(job, "It had never been sent to the queue (its launch stopped before it was): sent now."
+                if never_sent else "Its message was no longer in the queue (broker restarted?): sent again.")
+            requeued.append(job.pk)
     return {"lost": lost, "requeued": requeued}
+
+
+def _needs_sending(job: Job, held: set[int] | None) -> bool:
+    """Whether a queued job waiting too long must be sent: the broker does not hold its message
+    (``held``: ``queued_job_ids``), or, where the broker cannot be inspected, it was never sent."""
+    return job.pk not in held if held is not None else job.queued_at is None
 
 
 def queued_job_ids() -> set[int] | None:
     """The job ids the broker holds for the GPU queue (waiting or delivered and not yet acknowledged);
-    None where the transport cannot be inspected (only Redis can), so nothing is re-sent blindly."""
+    None where the transport cannot be inspected (only Redis can), so that only jobs never sent are
+    sent, nothing that may be waiting in a queue."""
     url = current_app.conf.broker_url or ""
     if not url.startswith(("redis://", "rediss://")):
         return None

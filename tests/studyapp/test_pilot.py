@@ -1,11 +1,22 @@
-"""Pilot bots: `manage.py pilot <slug>` walks simulated participants through a study before launch."""
+"""Pilot bots: `manage.py pilot <slug>` and the studies' admin action walk simulated participants through
+a study before launch; the monitor shows each run and its failures with the problem behind each page."""
+
+import re
+import time
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
-from studyapp import allocation, views
-from studyapp.models import Participant, Response, StimulusTrace, Study
-from tests.conftest import make_study
+from studyapp import allocation, tasks, views
+from studyapp.models import Participant, Pilot, Response, StimulusTrace, Study
+from tests.conftest import make_study, queued_messages
+from tests.traces.test_lifecycle import point_the_queue_at_nothing
 
 pytestmark = pytest.mark.django_db
 
@@ -51,20 +62,116 @@ def test_a_study_that_is_not_ready_fails_the_pilot_with_the_reason(researcher, c
     assert "posthoc" in out and "HTTP 400" in out and "Condition 'posthoc' has traces for 0 stimuli" in out
 
 
-def test_a_page_that_breaks_is_reported_with_its_name(researcher, capsys, monkeypatch):
-    make_study("crashing")
+def break_the_trace(monkeypatch, text: str) -> None:
+    """Trial pages showing this trace text fail with a server error, as a template bug would."""
     real = views.render_trace
 
-    def breaks_on_r1(text: str) -> str:
-        if text.startswith("r1 trace"):
+    def breaks(trace_text: str) -> str:
+        if trace_text == text:
             raise RuntimeError("template bug")
-        return real(text)
+        return real(trace_text)
 
-    monkeypatch.setattr(views, "render_trace", breaks_on_r1)
-    with pytest.raises(CommandError, match="1 of 2 bots"):
-        call_command("pilot", "crashing", "--participants", "2")
+    monkeypatch.setattr(views, "render_trace", breaks)
+
+
+def test_a_page_that_breaks_is_reported_with_the_problem_behind_it(researcher, capsys, monkeypatch, client):
+    """Not just "trial-2": which stimulus, which condition's trace (and its id), on the command line
+    and on the monitor."""
+    study = make_study("crashing", n_stimuli=3, trials=3)  # every bot sees every stimulus
+    broken = StimulusTrace.objects.get(stimulus__study=study, stimulus__code="p1", condition="posthoc")
+    break_the_trace(monkeypatch, broken.text)
+    with pytest.raises(CommandError, match="1 of 4 bots"):
+        call_command("pilot", "crashing", "--participants", "4")
     out = capsys.readouterr().out
-    assert "trial-1: HTTP 500" in out and "code C-OK" in out
+    assert re.search(rf"trial-\d \(stimulus p1, posthoc trace #{broken.pk}\): HTTP 500", out), out
+    assert out.count("code C-OK") == 3
+
+    client.force_login(researcher)
+    monitor = client.get(reverse("studyapp:monitor", args=["crashing"])).content.decode()
+    row = re.search(r"<h2>Pilot bots</h2>.*?</table>", monitor, re.DOTALL).group(0)
+    assert "(command line)" in row and "<td>4 / 4</td><td>3</td><td>1</td>" in row
+    failure = rf"bot 4 \(posthoc\): trial-\d \(stimulus p1, posthoc trace #{broken.pk}\): HTTP 500"
+    assert re.search(failure, row)
+    assert "correct p1</a>" in row
+
+
+@pytest.fixture
+def study_editor(django_user_model):
+    """Staff who may change studies (and view the rest), not a superuser."""
+    user = django_user_model.objects.create_user("editor", password="pw-editor-1234", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_study", "change_study"]))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def run_pilot_bots(client, study: Study, **form):
+    return client.post(reverse("admin:studyapp_study_changelist"), {
+        "action": "run_pilot_bots", "_selected_action": [study.pk], "apply": "1", **form,
+    }, follow=True)
+
+
+def test_a_researcher_runs_pilot_bots_from_the_admin_and_the_monitor_shows_them(
+    study_editor, django_capture_on_commit_callbacks, filesystem_broker
+):
+    """The action stores the run and sends it to the default queue; the request does not walk the bots
+    (a worker does: here the task's body, as the worker runs it). The monitor shows when, how many, and
+    how many reached the completion page; the bots count toward nothing."""
+    user, client = study_editor
+    study = make_study("piloted", status=Study.Status.DRAFT)
+    listing = client.get(reverse("admin:studyapp_study_changelist")).content.decode()
+    assert "Run N pilot bots through the selected studies" in listing
+    form = client.post(reverse("admin:studyapp_study_changelist"),
+                       {"action": "run_pilot_bots", "_selected_action": [study.pk]})
+    assert form.status_code == 200 and 'name="bots"' in form.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_pilot_bots(client, study, bots="4", answers="random", attention="pass", seed="7")
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said == ["piloted: 4 pilot bots sent to a worker; "
+                    '<a href="/study/piloted/monitor/">the monitor</a> shows how they do.']
+    pilot = Pilot.objects.get()
+    assert (pilot.study, pilot.bots, pilot.requested_by, pilot.seed) == (study, 4, user, 7)
+    assert pilot.status == Pilot.Status.QUEUED and not pilot.error  # sent, waiting for a worker
+    assert len(queued_messages(filesystem_broker, "celery", "studyapp.run_pilot", pilot.pk)) == 1
+    assert not Participant.objects.exists()
+    monitor = client.get(reverse("studyapp:monitor", args=["piloted"])).content.decode()
+    assert "Waiting for a worker" in monitor and "celery -A studyapp worker -B" in monitor
+
+    tasks.run_pilot(pilot.pk)
+    pilot.refresh_from_db()
+    assert pilot.status == Pilot.Status.FINISHED and (pilot.bots_run, pilot.bots_completed) == (4, 4)
+    assert pilot.failures == []
+    bots = Participant.objects.filter(study=study)
+    assert bots.count() == 4 and all(p.is_preview for p in bots) and not Participant.objects.real().exists()
+    monitor = client.get(reverse("studyapp:monitor", args=["piloted"])).content.decode()
+    row = re.search(r"<h2>Pilot bots</h2>.*?</table>", monitor, re.DOTALL).group(0)
+    assert "editor (admin)" in row and "<td>4 / 4</td><td>4</td><td>0</td>" in row and "Finished" in row
+    assert f"{pilot.created_at:%Y-%m-%d %H:%M:%S} UTC" in row
+    assert "<strong>0 of 100</strong> participants completed" in monitor  # the bots count toward nothing
+    tasks.run_pilot(pilot.pk)  # a second delivery of its message walks nothing again
+    assert Participant.objects.filter(study=study).count() == 4
+
+
+def test_a_staff_member_who_may_only_view_studies_cannot_run_pilot_bots(django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password="pw-viewer-1234", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client = Client()
+    client.force_login(viewer)
+    study = make_study("viewed", status=Study.Status.DRAFT)
+    listing = client.get(reverse("admin:studyapp_study_changelist")).content.decode()
+    assert "run_pilot_bots" not in listing
+    run_pilot_bots(client, study, bots="2", answers="random", attention="pass")
+    assert not Pilot.objects.exists() and not Participant.objects.exists()
+
+
+def test_with_the_queue_down_the_action_says_so_and_stores_nothing(study_editor, monkeypatch):
+    _, client = study_editor
+    study = make_study("unqueued", status=Study.Status.DRAFT)
+    point_the_queue_at_nothing(monkeypatch)
+    response = run_pilot_bots(client, study, bots="2", answers="random", attention="pass")
+    said = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert said.startswith("unqueued: no bots sent. the job queue (redis://127.0.0.1:1/0) cannot be reached")
+    assert not Pilot.objects.exists()
 
 
 def test_without_a_staff_account_the_pilot_says_how_to_make_one():
@@ -73,3 +180,29 @@ def test_without_a_staff_account_the_pilot_says_how_to_make_one():
         call_command("pilot", "lonely")
     with pytest.raises(CommandError, match="No study with slug 'nope'"):
         call_command("pilot", "nope")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pilot_bots_asked_for_in_the_admin_run_on_a_default_queue_worker(study_editor):
+    """With the production broker and database: a Celery worker on the default queue walks them."""
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL (CI does)")
+    import redis
+    from celery.contrib.testing.worker import start_worker
+
+    from studyapp.celery import app
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")  # what earlier tests left there
+    _, client = study_editor
+    study = make_study("worked", status=Study.Status.DRAFT)
+    run_pilot_bots(client, study, bots="3", answers="2", attention="pass")
+    pilot = Pilot.objects.get()
+    with start_worker(app, pool="solo", queues=["celery"], perform_ping_check=False, shutdown_timeout=60):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not pilot.finished_at:
+            time.sleep(0.1)
+            pilot.refresh_from_db()
+    assert pilot.status == Pilot.Status.FINISHED, pilot.error
+    assert (pilot.bots_run, pilot.bots_completed) == (3, 3)
+    assert set(Response.objects.filter(participant__study=study, item__construct="predictability")
+               .values_list("value", flat=True)) == {2}

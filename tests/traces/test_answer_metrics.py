@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from traces import sft
 from traces.decomposition import build_trace
-from traces.grading.answers import answer_region, fact_entities, normalize
+from traces.grading.answers import (
+    answer_region,
+    fact_entities,
+    names_stated_answers,
+    normalize,
+    stated_answers,
+)
 from traces.grading.outputs import score_answer
 from traces.grading.parsing import clean_answer, final_answer
 from traces.loaders import Problem, load_babi_authors, load_cotempqa
@@ -158,3 +165,27 @@ def test_normal_form_keeps_articles_and_non_ascii_punctuation():
 )
 def test_the_answer_an_output_gives(text, answer):
     assert clean_answer(final_answer(text)) == answer
+
+
+def test_the_answers_a_trace_states_and_whether_a_shown_answer_names_them():
+    """A stimulus's decomposition trace ends in the gold answers; the answer shown beside it must name
+    exactly those (R1's "None" on cotempqa-equal-62 does not); free text states no answer to compare."""
+    p = cotempqa()["cotempqa-equal-62"]
+    stated = stated_answers(sft.assistant_content("decomposition_correct", p))
+    assert stated == ["Liberal Party of Canada"]
+    assert stated_answers("Alright, so the answer: None. He left the party that day.") is None
+    for shown, same in [("Liberal Party of Canada", True), ("liberal party of canada.", True),
+                        ("None", False), ("Liberal Party of Canada; Brazil Union", False), ("", False)]:
+        assert names_stated_answers(shown, stated, question=p.question, facts=p.facts) is same, shown
+    two = cotempqa()["cotempqa-equal-61"]
+    stated = stated_answers(sft.assistant_content("decomposition_correct", two))
+    assert sorted(stated) == ["Catholic bishop", "titular bishop"]
+    context = {"question": two.question, "facts": two.facts}
+    assert names_stated_answers("Catholic bishop; titular bishop", stated, **context)
+    assert not names_stated_answers("titular bishop", stated, **context)
+    story = babi()[0]
+    stated = stated_answers(sft.assistant_content("decomposition_correct", story))
+    assert stated == [story.gold_answers[0]]
+    context = {"question": story.question, "facts": story.facts}
+    assert names_stated_answers(f"The {story.gold_answers[0]}.", stated, **context)
+    assert not names_stated_answers("nowhere", stated, **context)

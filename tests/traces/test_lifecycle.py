@@ -11,6 +11,7 @@ from celery import current_app
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import queued_messages
 from traces import jobs, lifecycle, runners
 from traces.models import Job
 
@@ -102,3 +103,28 @@ def test_a_running_job_beats(checkpoint, equal_problems):
         time.sleep(0.3)
     job.refresh_from_db()
     assert job.heartbeat_at > start + timedelta(minutes=4)
+
+
+@pytest.mark.django_db
+def test_a_job_never_sent_is_sent_by_the_reaper_even_where_the_queue_cannot_be_inspected(
+    filesystem_broker, checkpoint, equal_problems, settings
+):
+    """The launch stored the job but its process stopped before the send that follows the commit
+    (here: the test's transaction never commits, so that send never runs). A job never sent is in no
+    queue, so it is sent even on the filesystem transport; one that was sent is left alone there, as
+    nothing says its message is gone."""
+    settings.JOB_REQUEUE_AFTER_S = 60
+    never_sent = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[:1], "vanilla", FAST)
+    sent = jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[1:2], "vanilla", FAST)
+    cancelled = jobs.cancel(jobs.launch(Job.Kind.GENERATE, checkpoint, equal_problems[2:3], "vanilla", FAST))
+    made = timezone.now()
+    Job.objects.filter(pk=sent.pk).update(queued_at=made)
+    assert never_sent.queued_at is None and lifecycle.queued_job_ids() is None
+    assert lifecycle.reap(made + timedelta(seconds=30))["requeued"] == []  # its launch may still send it
+    assert lifecycle.reap(made + timedelta(seconds=61))["requeued"] == [never_sent.pk]
+    never_sent.refresh_from_db()
+    assert never_sent.queued_at is not None and "had never been sent to the queue" in never_sent.log
+    assert len(queued_messages(filesystem_broker, "gpu", lifecycle.RUN_JOB_TASK, never_sent.pk)) == 1
+    for job in (sent, cancelled):
+        assert not queued_messages(filesystem_broker, "gpu", lifecycle.RUN_JOB_TASK, job.pk)
+    assert lifecycle.reap(timezone.now() + timedelta(seconds=30))["requeued"] == []  # sent: not again

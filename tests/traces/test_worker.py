@@ -215,3 +215,27 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again(broker, checkpoint, e
         job = _wait_for(job, lambda j: j.is_finished, timeout_s=120)
     assert job.status == Job.Status.SUCCEEDED, job.error
 
+
+
+def test_a_queued_job_never_sent_is_sent_by_the_reaper_and_runs(broker, checkpoint, equal_problems, settings):
+    """The process that launched it stopped after the commit and before its send: the job says queued,
+    no queue holds it, and it was never sent (no queued_at). The reaper sends it once it is
+    JOB_REQUEUE_AFTER_S old, not twice, and a worker runs it."""
+    settings.JOB_REQUEUE_AFTER_S = 60
+    problems = equal_problems[:2]
+    job = jobs.check_launch(Job.Kind.GENERATE, checkpoint, problems, "vanilla",
+                            jobs.clean_parameters(Job.Kind.GENERATE, {"max_new_tokens": 8, "split": ""}))
+    job.save()  # stored as launch stores it; the send after the commit never happens
+    job.problems.set(problems)
+    assert broker.llen("gpu") == 0 and job.queued_at is None
+    assert lifecycle.reap()["requeued"] == []  # just made: its launch may still send it
+    assert lifecycle.reap(timezone.now() + timedelta(seconds=61))["requeued"] == [job.pk]
+    assert broker.llen("gpu") == 1 and lifecycle.queued_job_ids() == {job.pk}
+    job.refresh_from_db()
+    assert job.queued_at is not None and "had never been sent to the queue" in job.log
+    Job.objects.filter(pk=job.pk).update(queued_at=None)  # sent, but the launch stopped before noting it
+    assert lifecycle.reap(timezone.now() + timedelta(seconds=61))["requeued"] == []  # Redis holds it
+    assert broker.llen("gpu") == 1
+    with start_worker(app, pool="solo", queues=["gpu"], perform_ping_check=False, shutdown_timeout=60):
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error

@@ -59,7 +59,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .parsing import clean_answer, final_answer
+from .parsing import clean_answer, final_answer, find_tag, scan_list
 
 __all__ = [
     "AnswerScore",
@@ -68,7 +68,9 @@ __all__ = [
     "babi_answer_score",
     "cotempqa_answer_score",
     "fact_entities",
+    "names_stated_answers",
     "normalize",
+    "stated_answers",
     "strict_answer_region",
 ]
 
@@ -257,3 +259,25 @@ def babi_answer_score(prediction: str, gold: str, *, as_published: bool = True) 
         answer = clean_answer(final_answer(prediction))
         predicted = [answer.lower()] if answer else []
     return AnswerScore.compare(_normalized_sorted(predicted), [normalize(gold.lower())])
+
+
+def stated_answers(text: str) -> list[str] | None:
+    """The answers a trace states in an ``<answer>`` tag, as the decomposition traces end (a Python
+    list, such as ``['Liberal Party of Canada']``, read as its items); None for a trace without one:
+    free text, such as R1's reasoning or a summary, states no answer that can be read off for sure."""
+    if find_tag("<answer>", text) < 0:
+        return None
+    answer = (final_answer(text) or "").strip()
+    if answer.startswith("["):
+        items, closed, _ = scan_list(answer)
+        if closed:
+            return [item.strip() for item in items if item.strip()]
+    return [answer] if answer else []
+
+
+def names_stated_answers(shown: str, stated: Sequence[str], *, question: str, facts: Sequence[str]) -> bool:
+    """Whether an answer shown alone names exactly the answers a trace states: the strict check with the
+    stated answers as gold and every entity of the facts (subjects and objects) as a candidate, so a
+    shown answer that names another entity as well, or none of them ("None"), differs."""
+    candidates = [*fact_entities(facts, subjects=False), *fact_entities(facts, subjects=True)]
+    return answer_score(shown, stated, question=question, candidates=candidates, keep_gold=True).exact_match

@@ -3,15 +3,16 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from studyapp.models import Study
-from studyapp.pilot import ANSWER_RULES, ATTENTION_RULES, run_pilot
+from studyapp.models import Pilot, Study
+from studyapp.pilot import ANSWER_RULES, ATTENTION_RULES, run_and_record
 
 
 class Command(BaseCommand):
     help = (
         "Walk N simulated participants through a study as preview participants (they count toward "
-        "nothing), filling every page as a browser would, and report any page that failed. Exits with "
-        "an error when one did. Run it before setting a study live."
+        "nothing), filling every page as a browser would, and report any page that failed, with the "
+        "stimulus, condition and trace behind it. Exits with an error when one did. The run is recorded "
+        "for the study's monitor. Run it before setting a study live."
     )
 
     def add_arguments(self, parser) -> None:
@@ -32,8 +33,11 @@ class Command(BaseCommand):
         if participants < 1:
             raise CommandError("--participants must be at least 1.")
         user = _staff_user(options["user"])
-        report = run_pilot(study, participants, user, answers=options["answers"],
-                           attention=options["attention"], seed=options["seed"])
+        pilot = Pilot.objects.create(
+            study=study, bots=participants, answers=options["answers"], attention=options["attention"],
+            seed=options["seed"], requested_by=user, from_command_line=True,
+        )
+        report = run_and_record(pilot)
         for run in report.runs:
             outcome = f"code {run.code}" if run.code else "FAILED"
             self.stdout.write(
