@@ -2,6 +2,8 @@
 
 Everything a participant submitted is protected from deletion (``on_delete=PROTECT``), and the
 database itself refuses a second answer to the same question or a second run by the same person.
+What participants read is kept too: every version of a trial's texts (TraceVersion) with the visits
+that showed it.
 """
 
 import uuid
@@ -259,7 +261,7 @@ class Stimulus(models.Model):
 
 
 class StimulusTrace(models.Model):
-    """The text a participant in one condition reads for one stimulus."""
+    """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
     condition = models.CharField(max_length=20, choices=ConditionCode.choices)
@@ -285,6 +287,48 @@ class StimulusTrace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stimulus.code} / {self.condition}"
+
+    def shown_texts(self) -> dict[str, object]:
+        """What a participant reads on the trial: this text and its stimulus's shown texts."""
+        stimulus = self.stimulus
+        return {"text": self.text, "context_facts": stimulus.context_facts, "question": stimulus.question,
+                "model_answer": stimulus.model_answer}
+
+
+class TraceVersion(models.Model):
+    """The texts of one trial as participants read them at one time: a trace's text and its stimulus's
+    context facts, question and shown answer. Made by studyapp.versions whenever one of them changes;
+    never changed afterwards, and never deleted once read (PageVisit.trace_version)."""
+
+    trace = models.ForeignKey(StimulusTrace, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(help_text="1 for the first text, then one more for each change.")
+    text = models.TextField()
+    context_facts = models.JSONField()
+    question = models.TextField()
+    model_answer = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Who made the change, when it was made in the admin.",
+    )
+
+    class Meta:
+        ordering = ["trace", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["trace", "number"], name="trace_version_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trace} v{self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise ValueError("A version of a text is never changed: change the trace or stimulus instead.")
+        super().save(*args, **kwargs)
+
+    def shown_texts(self) -> dict[str, object]:
+        return {"text": self.text, "context_facts": self.context_facts, "question": self.question,
+                "model_answer": self.model_answer}
 
 
 class Item(models.Model):
@@ -467,6 +511,11 @@ class PageVisit(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
     page = models.CharField(max_length=20)
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, null=True, blank=True)
+    trace_version = models.ForeignKey(
+        TraceVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="visits",
+        help_text="Trial and practice pages: the texts shown (the first time, kept on every later showing); "
+        "empty on other pages and on visits recorded before texts had versions.",
+    )
     first_shown_at = models.DateTimeField(null=True, blank=True, help_text="Empty if never shown.")
     last_shown_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

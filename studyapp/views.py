@@ -149,8 +149,10 @@ def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpRe
     if state in ("ahead", "closed"):
         return redirect_to_current(participant)
     if state == "current":
-        services.record_page_shown(participant, page)
-    return _render_page(request, participant, page, saved=state == "saved")
+        shown = services.record_page_shown(participant, page)
+    else:
+        shown = services.version_shown(participant, page)
+    return _render_page(request, participant, page, saved=state == "saved", shown=shown)
 
 
 def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
@@ -179,7 +181,8 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
             data=request.POST,
         )
         if not form.is_valid():
-            return _render_page(request, participant, page, form=form, status=400)
+            shown = services.version_shown(participant, page)
+            return _render_page(request, participant, page, form=form, status=400, shown=shown)
         reading = reading_from(request.POST)
         participant = services.submit_trial(participant, page, form.answers(), reading=reading)
     else:
@@ -202,7 +205,9 @@ def _render_page(
     form: LikertPageForm | None = None,
     status: int = 200,
     error: str = "",
+    shown: int | None = None,
 ) -> HttpResponse:
+    """`shown`: on a trial or the practice page, the version of the texts shown there before, if any."""
     minutes_left = services.minutes_left(participant, timezone.now())
     context = {
         "participant": participant,
@@ -225,12 +230,12 @@ def _render_page(
     elif page == services.INSTRUCTIONS:
         template = "studyapp/instructions.html"
     elif page == services.PRACTICE or trial is not None:
-        content = services.trial_content(participant, page)
-        stored = services.saved_answers(participant, content.stimulus.id) if saved else None
+        trial_content = services.trial_content(participant, page, shown)
+        stored = services.saved_answers(participant, trial_content.stimulus_id) if saved else None
         context.update(
-            trial=trial, practice=page == services.PRACTICE, stimulus=content.stimulus,
-            trace_html=render_trace(content.trace.text),
-            likert_html=form.likert_html() if form else likert_html(content.items, stored), form=form,
+            trial=trial, practice=page == services.PRACTICE, stimulus_id=trial_content.stimulus_id,
+            texts=trial_content.texts, trace_html=render_trace(trial_content.texts.text),
+            likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,
         )
         template = "studyapp/trial.html"
     else:

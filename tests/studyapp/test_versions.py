@@ -1,0 +1,121 @@
+"""Versions of the texts participants read: an edit after someone read a text makes a new version and
+keeps the old one; every answer keeps the version read; nothing a participant read can be deleted;
+and a trial whose text is gone anyway never gives the participant a server error."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from studyapp.models import Stimulus, StimulusTrace, Study
+from tests.conftest import Walker, make_study
+
+pytestmark = pytest.mark.django_db
+
+CONDITION = "r1"
+
+
+def one_condition_study(slug: str = "v1") -> Study:
+    """Every participant in one condition and reading all three stimuli, so two of them read the same text."""
+    study = make_study(slug, n_stimuli=3, trials=3)
+    study.conditions.exclude(code=CONDITION).delete()
+    return study
+
+
+def to_trial_of(walker: Walker, stimulus: Stimulus) -> str:
+    """Walk on to the trial that shows `stimulus` (answering those before it); its page key."""
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {})
+    trial = walker.participant.stimulus_sequence.index(stimulus.pk) + 1
+    for n in range(1, trial):
+        walker.post(f"trial-{n}", walker.answers_for(f"trial-{n}"))
+    return f"trial-{trial}"
+
+
+def change_form(stimulus: Stimulus, **changes: str) -> dict:
+    """The stimulus's admin change form as the browser posts it, with `changes` (stimulus fields, or
+    ``text`` for the r1 trace)."""
+    traces = list(stimulus.traces.order_by("pk"))
+    form = {
+        "study": stimulus.study_id, "code": stimulus.code, "source": stimulus.source,
+        "context_facts": json.dumps(stimulus.context_facts), "question": stimulus.question,
+        "gold_answers": json.dumps(stimulus.gold_answers), "model_answer": stimulus.model_answer,
+        "model_answer_original": stimulus.model_answer_original,
+        "traces-TOTAL_FORMS": len(traces), "traces-INITIAL_FORMS": len(traces),
+        "traces-MIN_NUM_FORMS": 0, "traces-MAX_NUM_FORMS": 1000,
+    }
+    for n, trace in enumerate(traces):
+        form.update({f"traces-{n}-id": trace.pk, f"traces-{n}-stimulus": stimulus.pk,
+                     f"traces-{n}-condition": trace.condition, f"traces-{n}-text": trace.text})
+        if trace.condition == CONDITION and "text" in changes:
+            form[f"traces-{n}-text"] = changes["text"]
+    form.update({k: v for k, v in changes.items() if k != "text"})
+    return form
+
+
+def csv_export(client: Client, name: str, study: Study) -> list[dict]:
+    response = client.get(reverse(f"api:{name}", args=[study.slug]), {"format": "csv"})
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.fixture
+def read_then_edited(admin_client):
+    """A participant reads the first version of a text; the researcher corrects the text and the question
+    in the admin; a second participant reads the second version."""
+    study = one_condition_study()
+    stimulus = study.stimuli.order_by("pk").first()
+    first = Walker(Client(), study)
+    first.page = to_trial_of(first, stimulus)
+    shown = first.get(first.page).content.decode()
+    assert "r1 trace for 0" in shown and "Question 0?" in shown
+
+    edit = admin_client.post(
+        reverse("admin:studyapp_stimulus_change", args=[stimulus.pk]),
+        change_form(stimulus, text="The corrected trace.", question="The corrected question?"),
+    )
+    assert edit.status_code == 302, edit.content.decode()[:3000]
+    assert StimulusTrace.objects.get(stimulus=stimulus, condition=CONDITION).text == "The corrected trace."
+
+    second = Walker(Client(), study)
+    second.page = to_trial_of(second, stimulus)
+    shown = second.get(second.page).content.decode()
+    assert "The corrected trace." in shown and "The corrected question?" in shown
+    assert "r1 trace for 0" not in shown
+    return study, stimulus, first, second
+
+
+def test_each_participant_keeps_the_version_they_read_on_refresh_and_going_back(read_then_edited):
+    _, _, first, second = read_then_edited
+    # The first participant reloads the page they were reading: the same texts, not the correction.
+    again = first.get(first.page).content.decode()
+    assert "r1 trace for 0" in again and "Question 0?" in again
+    assert "The corrected trace." not in again and "The corrected question?" not in again
+    first.post(first.page, first.answers_for(first.page))
+    # Going back to the saved page shows what they read and answered.
+    saved = first.get(first.page).content.decode()
+    assert "r1 trace for 0" in saved and "Question 0?" in saved and "The corrected" not in saved
+    second.post(second.page, second.answers_for(second.page))
+    saved = second.get(second.page).content.decode()
+    assert "The corrected trace." in saved and "The corrected question?" in saved
+
+
+def test_a_trial_page_costs_the_same_queries_and_records_the_version_shown(
+    walker, django_assert_num_queries
+):
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {})
+    url = walker.url("trial-1")
+    walker.client.get(url)  # this process now holds the trial's texts
+    with django_assert_num_queries(2):  # the participant with their study, and the visit's upsert
+        walker.client.get(url)
+    visit = walker.participant.visits.get(page="trial-1")
+    assert visit.trace_version.number == 1
+    assert visit.trace_version.text == StimulusTrace.objects.get(
+        stimulus=visit.stimulus, condition=walker.participant.condition.code
+    ).text
