@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, monitoring, prolific_sync, services
+from . import allocation, binding, content, monitoring, prolific_sync, services
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
@@ -127,6 +127,16 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
+    """A participant's page, shown or submitted. A trial whose text is gone (deleted past the guards)
+    gets a page saying so, never a server error; the monitor names the missing text."""
+    try:
+        return _page(request, slug, token, page)
+    except content.TextMissing as missing:
+        logger.error("A participant's trial cannot be shown: %s", missing)
+        return render(request, "studyapp/cannot_show.html", {"study": missing.study}, status=503)
+
+
+def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
     try:
         if request.method == "POST":
             with services.submitting(slug, token) as participant:

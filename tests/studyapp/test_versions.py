@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -102,6 +103,31 @@ def test_each_participant_keeps_the_version_they_read_on_refresh_and_going_back(
     second.post(second.page, second.answers_for(second.page))
     saved = second.get(second.page).content.decode()
     assert "The corrected trace." in saved and "The corrected question?" in saved
+
+
+def test_a_trial_whose_text_is_gone_tells_the_participant_and_the_monitor_instead_of_a_500(
+    walker, study, admin_client
+):
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {}, follow=False)  # trial 1 not shown yet
+    p = walker.participant
+    missing = Stimulus.objects.get(pk=p.stimulus_sequence[0])
+    trace = missing.traces.get(condition=p.condition.code)
+    with connection.cursor() as cursor:  # past every guard, as hand-written SQL would (nobody read it yet)
+        cursor.execute("DELETE FROM studyapp_traceversion WHERE trace_id = %s", [trace.pk])
+        cursor.execute("DELETE FROM studyapp_stimulustrace WHERE id = %s", [trace.pk])
+
+    page = walker.get("trial-1")
+    assert page.status_code == 503
+    text = page.content.decode()
+    assert "This problem cannot be shown" in text and "Your answers so far are saved" in text
+    assert walker.post("trial-1", {"stimulus": missing.pk}).status_code == 503  # a form error: same page
+    assert walker.participant.pages_done == 2  # consent and instructions, kept
+
+    monitor = admin_client.get(reverse("studyapp:monitor", args=[study.slug])).content.decode()
+    assert (f"Stimulus {missing.code} has no &#x27;{p.condition.code}&#x27; text, but 1 active participants"
+            in monitor)
 
 
 def test_a_trial_page_costs_the_same_queries_and_records_the_version_shown(
