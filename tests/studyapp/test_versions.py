@@ -105,6 +105,14 @@ def test_each_participant_keeps_the_version_they_read_on_refresh_and_going_back(
     assert "The corrected trace." in saved and "The corrected question?" in saved
 
 
+def test_the_stimulus_admin_shows_every_version_and_who_read_it(read_then_edited, admin_client):
+    _, stimulus, first, second = read_then_edited
+    page = admin_client.get(reverse("admin:studyapp_stimulus_change", args=[stimulus.pk])).content.decode()
+    assert "Version 1 (" in page and f"read by {first.pid}</summary>" in page
+    assert "by admin; changed: text, question): read by " + second.pid in page
+    assert "r1 trace for 0" in page and "The corrected trace." in page
+
+
 def test_a_trial_whose_text_is_gone_tells_the_participant_and_the_monitor_instead_of_a_500(
     walker, study, admin_client
 ):
