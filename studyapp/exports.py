@@ -22,11 +22,22 @@ from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from .models import ConditionCode, Construct, Item, PageVisit, Participant, Response, StimulusTrace, Study
+from . import versions
+from .models import (
+    ConditionCode,
+    Construct,
+    Item,
+    PageVisit,
+    Participant,
+    Response,
+    StimulusTrace,
+    Study,
+    TraceVersion,
+)
 from .services import trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
@@ -151,6 +162,12 @@ def participants_table(study: Study, flt: ParticipantFilter) -> Table:
 
 # --- responses, long ---------------------------------------------------------------------------
 
+TRACE_VERSION_TEXT = (
+    "Trial and practice pages: the version (from 1) of the texts the participant read, the trace and the "
+    "problem as first shown to them (the texts export has every version); empty elsewhere and for pages "
+    "shown before texts had versions."
+)
+
 LONG_COLUMNS = [
     ("study", "Study slug."),
     ("participant_id", "The participant's id, the same in every export of the study."),
@@ -171,6 +188,7 @@ LONG_COLUMNS = [
                          "browser; empty without JavaScript)."),
     ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (empty "
                            "without JavaScript)."),
+    ("trace_version", TRACE_VERSION_TEXT),
     ("submitted_at", "When the page with this answer was submitted (ISO 8601, UTC)."),
 ]
 
@@ -212,24 +230,28 @@ def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
 
 
 class _Readings:
-    """What the browser measured on each trial page, one participant at a time, read in participant
-    order beside the answers: stimulus id -> (trace_visible_ms, trace_scroll_depth)."""
+    """What the browser measured on each trial page, and the version of the texts shown, one participant
+    at a time, read in participant order beside the answers: stimulus id -> (trace_visible_ms,
+    trace_scroll_depth, trace_version)."""
 
     def __init__(self, study: Study, flt: ParticipantFilter) -> None:
         self._rows = (
             PageVisit.objects.filter(flt.q(study, "participant__"), stimulus__isnull=False)
             .order_by("participant_id")
-            .values_list("participant_id", "stimulus_id", "trace_visible_ms", "trace_scroll_depth")
+            .values_list(
+                "participant_id", "stimulus_id", "trace_visible_ms", "trace_scroll_depth",
+                "trace_version__number",
+            )
             .iterator(chunk_size=CHUNK_SIZE)
         )
         self._pending = next(self._rows, None)
 
-    def of(self, participant_id: int) -> dict[int, tuple[int | None, float | None]]:
+    def of(self, participant_id: int) -> dict[int, tuple[int | None, float | None, int | None]]:
         found = {}
         while self._pending is not None and self._pending[0] <= participant_id:
-            pk, stimulus_id, visible, depth = self._pending
+            pk, stimulus_id, *read = self._pending
             if pk == participant_id:
-                found[stimulus_id] = (visible, depth)
+                found[stimulus_id] = tuple(read)
             self._pending = next(self._rows, None)
         return found
 
@@ -266,11 +288,11 @@ def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             last_at, last_at_text = at, _iso_from_text(at)
         code, construct = items[item_id]
         if stimulus_id is None:
-            yield (*head, None, 0, None, construct, code, value, position, ms, None, None, last_at_text)
+            yield (*head, None, 0, None, construct, code, value, position, ms, None, None, None, last_at_text)
         else:
             trial = trials.get(stimulus_id)
             yield (*head, trial, int(trial is None), stimuli[stimulus_id], construct, code, value, position,
-                   ms, *read.get(stimulus_id, (None, None)), last_at_text)
+                   ms, *read.get(stimulus_id, (None, None, None)), last_at_text)
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -305,7 +327,7 @@ class WideLayout:
     cells: dict[tuple[object, int], int]
     stimulus_cells: dict[int, int]  # trial → column of its stimulus code
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
-    reading_cells: dict[int, int]  # trial → column of its trace_visible_ms (scroll depth follows)
+    reading_cells: dict[int, int]  # trial → column of its trace_visible_ms (scroll depth, version follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
 
 
@@ -343,6 +365,8 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
                                                    "(browser)."))
         columns.append((f"t{t}_trace_scroll_depth", f"Trial {t}: how far into the trace the participant "
                                                      "scrolled, 0 to 1 (browser)."))
+        columns.append((f"t{t}_trace_version", f"Trial {t}: the version of the texts read (the texts export "
+                                                "has each)."))
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
             columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
@@ -380,10 +404,10 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
             column = layout.check_cells[k]
             row[column], row[column + 1] = check["trial"], item_codes.get(check["item"])
             checks[(check["trial"], check["item"])] = column + 2
-        for stimulus_id, (visible, depth) in readings.of(pk).items():
+        for stimulus_id, read in readings.of(pk).items():
             if stimulus_id in trials:
                 column = layout.reading_cells[trials[stimulus_id]]
-                row[column], row[column + 1] = visible, depth
+                row[column:column + 3] = read
         while pending is not None and pending[0] == pk:
             _, stimulus_id, item_id, value, ms = pending
             t = trials.get(stimulus_id)
@@ -424,6 +448,7 @@ PAGE_TIME_COLUMNS = [
     ("trace_visible_ms", "Trial pages: how long the trace was on screen, in milliseconds (browser; empty "
                          "without JavaScript)."),
     ("trace_scroll_depth", "Trial pages: how far into the trace the participant scrolled, 0 to 1 (browser)."),
+    ("trace_version", TRACE_VERSION_TEXT),
 ]
 
 
@@ -434,11 +459,11 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         .values_list(
             "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
             "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", "trace_visible_ms",
-            "trace_scroll_depth",
+            "trace_scroll_depth", "trace_version__number",
         )
     )
     slug = study.slug
-    for pk, pid, cond, page, stimulus, first, last, submitted, visible, depth in visits.iterator(
+    for pk, pid, cond, page, stimulus, first, last, submitted, visible, depth, version in visits.iterator(
         chunk_size=CHUNK_SIZE
     ):
         seconds = (
@@ -446,7 +471,7 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             else None
         )
         yield (slug, pk, pid, cond, page, trial_number(page), stimulus, iso(first), iso(last),
-               iso(submitted), seconds, visible, depth)
+               iso(submitted), seconds, visible, depth, version)
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -489,6 +514,7 @@ STIMULUS_COLUMNS = [
     ("based_on", "The reasoning trace a summary or explanation was made from (trace id)."),
     ("readers", "How many participants of the condition had this stimulus among their trials."),
     ("reader_ids", "Their participant ids, separated by ;."),
+    ("version", "The version of the texts shown now (the texts export has every version and its readers)."),
 ]
 
 
@@ -512,7 +538,9 @@ def trace_readers(
 
 def stimulus_rows(study: Study) -> Iterator[tuple]:
     readers = trace_readers(study)
-    traces = StimulusTrace.objects.filter(stimulus__study=study).select_related("stimulus")
+    traces = StimulusTrace.objects.filter(stimulus__study=study).select_related("stimulus").annotate(
+        version=Max("versions__number")
+    )
     for trace in traces.order_by("stimulus_id", "condition"):
         facts = trace.provenance or {}
         ids = [str(pk) for pk, _ in readers.get((trace.stimulus_id, trace.condition), [])]
@@ -522,12 +550,53 @@ def stimulus_rows(study: Study) -> Iterator[tuple]:
             len(trace.text.split()), facts.get("problem"), trace.reference_trace_id, facts.get("source"),
             facts.get("job"), facts.get("model"),
             json.dumps(facts["prompt"], ensure_ascii=False) if facts.get("prompt") else None,
-            facts.get("based_on"), len(ids), ";".join(ids),
+            facts.get("based_on"), len(ids), ";".join(ids), trace.version,
         )
 
 
 def stimuli_table(study: Study) -> Table:
     return Table("stimuli", STIMULUS_COLUMNS, lambda: stimulus_rows(study))
+
+
+# --- texts: every version of what participants read, and who read which -------------------------
+
+TEXT_COLUMNS = [
+    ("study", "Study slug."),
+    ("stimulus_id", "The stimulus's id (the responses' stimulus_id)."),
+    ("stimulus", "The stimulus's code."),
+    ("condition", "Condition code: whose participants read this text."),
+    ("version", "The version (from 1): the responses' and page times' trace_version."),
+    ("created_at", "When this version was made (ISO 8601, UTC): the first text, or a change to it."),
+    ("created_by", "Who made the change, when made in the admin; empty otherwise."),
+    ("changed", "Which texts differ from the version before, separated by ;."),
+    ("context_facts", "The context facts shown (JSON list)."),
+    ("question", "The question shown."),
+    ("model_answer", "The model's answer shown."),
+    ("text", "The condition's text shown (the trace, summary or explanation)."),
+    ("readers", "How many participants (previews left out) were shown this version."),
+    ("reader_ids", "Their participant ids, separated by ;."),
+]
+
+
+def text_rows(study: Study) -> Iterator[tuple]:
+    shown_to = versions.readers(participant__study=study, participant__is_preview=False)
+    rows = TraceVersion.objects.filter(trace__stimulus__study=study).order_by(
+        "trace__stimulus_id", "trace__condition", "number"
+    ).select_related("trace__stimulus", "created_by")
+    for version, changed in versions.with_changes(rows.iterator(chunk_size=CHUNK_SIZE)):
+        texts = version.shown_texts()
+        ids = [str(pk) for pk, _, _ in shown_to.get(version.pk, [])]
+        trace = version.trace
+        yield (
+            study.slug, trace.stimulus_id, trace.stimulus.code, trace.condition, version.number,
+            iso(version.created_at), version.created_by.get_username() if version.created_by else None,
+            ";".join(changed), json.dumps(texts["context_facts"], ensure_ascii=False), texts["question"],
+            texts["model_answer"], texts["text"], len(ids), ";".join(ids),
+        )
+
+
+def texts_table(study: Study) -> Table:
+    return Table("texts", TEXT_COLUMNS, lambda: text_rows(study))
 
 
 def codebook(study: Study) -> dict:
@@ -559,6 +628,7 @@ def codebook(study: Study) -> dict:
             "page_times": _describe(PAGE_TIME_COLUMNS),
             "participants": _describe(PARTICIPANT_COLUMNS),
             "stimuli": _describe(STIMULUS_COLUMNS),
+            "texts": _describe(TEXT_COLUMNS),
         },
     }
 
@@ -592,7 +662,7 @@ def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
     """Every export of a study, as the ``export_study`` command writes them."""
     return [
         long_table(study, flt), wide_table(study, flt), page_times_table(study, flt),
-        participants_table(study, flt), stimuli_table(study), codebook_table(study),
+        participants_table(study, flt), stimuli_table(study), texts_table(study), codebook_table(study),
     ]
 
 

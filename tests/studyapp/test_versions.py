@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from studyapp import exports
 from studyapp.models import Stimulus, StimulusTrace, Study
 from tests.conftest import Walker, make_study
 
@@ -105,12 +106,59 @@ def test_each_participant_keeps_the_version_they_read_on_refresh_and_going_back(
     assert "The corrected trace." in saved and "The corrected question?" in saved
 
 
+def test_the_exports_say_who_read_which_version_and_keep_both_texts(read_then_edited, admin_client):
+    study, stimulus, first, second = read_then_edited
+    for walker in (first, second):
+        walker.post(walker.page, walker.answers_for(walker.page))
+    ids = {str(first.participant.pk): "1", str(second.participant.pk): "2"}
+
+    answers = [r for r in csv_export(admin_client, "responses", study) if r["stimulus"] == stimulus.code]
+    assert answers and {r["participant_id"]: r["trace_version"] for r in answers} == ids
+    visits = [r for r in csv_export(admin_client, "page-times", study) if r["stimulus"] == stimulus.code]
+    assert {r["participant_id"]: r["trace_version"] for r in visits} == ids
+    (first_row,) = [r for r in csv_export(admin_client, "responses-wide", study)
+                    if r["participant_id"] == str(first.participant.pk)]
+    assert first_row[f"{first.page.replace('trial-', 't')}_trace_version"] == "1"
+
+    texts = [r for r in csv_export(admin_client, "texts", study)
+             if r["stimulus"] == stimulus.code and r["condition"] == CONDITION]
+    assert [(r["version"], r["text"], r["question"], r["reader_ids"]) for r in texts] == [
+        ("1", "r1 trace for 0", "Question 0?", str(first.participant.pk)),
+        ("2", "The corrected trace.", "The corrected question?", str(second.participant.pk)),
+    ]
+    assert texts[1]["changed"] == "text;question" and texts[1]["created_by"] == "admin"
+    assert json.loads(texts[0]["context_facts"]) == ["Fact 0a.", "Fact 0b."]
+    stimuli = [r for r in csv_export(admin_client, "stimuli", study)
+               if r["stimulus"] == stimulus.code and r["condition"] == CONDITION]
+    assert stimuli[0]["version"] == "2"
+    assert "texts" in admin_client.get(reverse("api:codebook", args=[study.slug])).json()["columns"]
+
+
 def test_the_stimulus_admin_shows_every_version_and_who_read_it(read_then_edited, admin_client):
     _, stimulus, first, second = read_then_edited
     page = admin_client.get(reverse("admin:studyapp_stimulus_change", args=[stimulus.pk])).content.decode()
     assert "Version 1 (" in page and f"read by {first.pid}</summary>" in page
     assert "by admin; changed: text, question): read by " + second.pid in page
     assert "r1 trace for 0" in page and "The corrected trace." in page
+
+
+def test_an_edit_from_the_shell_or_a_save_without_change_never_overwrites_what_was_read(client):
+    study = one_condition_study()
+    stimulus = study.stimuli.order_by("pk").first()
+    reader = Walker(client, study)
+    page = to_trial_of(reader, stimulus)
+    assert "Answer 0" in reader.get(page).content.decode()
+
+    stimulus.save()  # nothing shown changed
+    stimulus.model_answer = "A corrected answer"
+    stimulus.save()
+
+    assert "Answer 0" in reader.get(page).content.decode()
+    other = Walker(Client(), study)
+    assert "A corrected answer" in other.get(to_trial_of(other, stimulus)).content.decode()
+    texts = list(exports.text_rows(study))
+    answers = [(row[4], row[10]) for row in texts if row[1] == stimulus.pk and row[3] == CONDITION]
+    assert answers == [(1, "Answer 0"), (2, "A corrected answer")]
 
 
 def test_a_trial_whose_text_is_gone_tells_the_participant_and_the_monitor_instead_of_a_500(
