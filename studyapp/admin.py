@@ -2,8 +2,9 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -22,6 +23,7 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    refuse_deleting_texts_in_use,
 )
 from .prolific import ProlificError
 from .prolific_sync import sync_study
@@ -222,6 +224,19 @@ class StimulusAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         """Once a study has participants, its stimuli stay (their text can still be corrected)."""
         return not _study_has_participants(obj) and super().has_delete_permission(request, obj)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """A stimulus that must stay: back to its form, saying why (not a bare 403)."""
+        stimulus = self.get_object(request, unquote(object_id))
+        if stimulus is not None:
+            try:
+                refuse_deleting_texts_in_use(Stimulus.objects.filter(pk=stimulus.pk))
+            except ProtectedError as refused:
+                self.message_user(request, refused.args[0], messages.ERROR)
+                return redirect("admin:studyapp_stimulus_change", stimulus.pk)
+        return super().delete_view(request, object_id, extra_context)
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict | None = None) -> HttpResponse:

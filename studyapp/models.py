@@ -3,7 +3,7 @@
 Everything a participant submitted is protected from deletion (``on_delete=PROTECT``), and the
 database itself refuses a second answer to the same question or a second run by the same person.
 What participants read is kept too: every version of a trial's texts (TraceVersion) with the visits
-that showed it.
+that showed it, and no stimulus or trace of a study with participants can be deleted.
 """
 
 import uuid
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 LIKERT_MIN = 1
@@ -222,7 +222,45 @@ class Condition(models.Model):
         return self.code
 
 
-class Stimulus(models.Model):
+def refuse_deleting_texts_in_use(texts: QuerySet) -> None:
+    """Raise ProtectedError, saying why, if any of these stimuli or traces belongs to a study with
+    participants (previews included): their sequences name its stimuli, and every text they read is
+    kept with their answers. Their texts can still be corrected; each change makes a new version."""
+    study_ids = texts.values("study_id" if texts.model is Stimulus else "stimulus__study_id")
+    in_use = Study.objects.filter(pk__in=study_ids).annotate(n=Count("participants")).filter(n__gt=0)
+    taken = ", ".join(f"{study.slug} ({study.n} so far)" for study in in_use.order_by("slug"))
+    if taken:
+        raise ProtectedError(
+            f"These {texts.model._meta.verbose_name_plural} cannot be deleted: participants have taken part "
+            f"in study {taken}; their trials name its stimuli, and their answers are kept with the texts "
+            "they read. Correct the texts instead: every change is kept as a new version.",
+            set(texts),
+        )
+
+
+class StudyTextQuerySet(models.QuerySet):
+    """Stimuli and traces: ``delete()`` refuses those of a study with participants, whatever calls it
+    (the admin, the shell, a related manager)."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(self)
+        return super().delete()
+
+
+class StudyTextModel(models.Model):
+    """Stimulus and StimulusTrace: an instance's ``delete()`` is refused as the queryset's is."""
+
+    objects = StudyTextQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(type(self).objects.filter(pk=self.pk))
+        return super().delete(*args, **kwargs)
+
+
+class Stimulus(StudyTextModel):
     """A question-answering problem with the model's answer, shown with one trace per condition."""
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="stimuli")
@@ -260,7 +298,7 @@ class Stimulus(models.Model):
                 raise ValidationError({field: "Must be a JSON list of strings."})
 
 
-class StimulusTrace(models.Model):
+class StimulusTrace(StudyTextModel):
     """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")

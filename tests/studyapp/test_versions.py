@@ -5,14 +5,16 @@ and a trial whose text is gone anyway never gives the participant a server error
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.db import connection
+from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
 from studyapp import exports
-from studyapp.models import Stimulus, StimulusTrace, Study
+from studyapp.models import Participant, Stimulus, StimulusTrace, Study
 from tests.conftest import Walker, make_study
 
 pytestmark = pytest.mark.django_db
@@ -159,6 +161,49 @@ def test_an_edit_from_the_shell_or_a_save_without_change_never_overwrites_what_w
     texts = list(exports.text_rows(study))
     answers = [(row[4], row[10]) for row in texts if row[1] == stimulus.pk and row[3] == CONDITION]
     assert answers == [(1, "Answer 0"), (2, "A corrected answer")]
+
+
+def test_nothing_participants_read_can_be_deleted_by_any_path_and_they_can_go_on(walker, study, admin_client):
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {})
+    p = walker.participant
+    stimulus = Stimulus.objects.get(pk=p.stimulus_sequence[0])
+    trace = stimulus.traces.get(condition=p.condition.code)
+    assert trace.text.encode() in walker.get("trial-1").content
+    reason = "cannot be deleted: participants have taken part in study s1 (1 so far)"
+
+    for delete in (
+        trace.delete, stimulus.delete, stimulus.traces.all().delete,
+        StimulusTrace.objects.filter(stimulus__study=study).delete,
+        Stimulus.objects.filter(study=study).delete,
+        Stimulus.objects.filter(pk__in=p.stimulus_sequence[1:]).delete,  # drawn, not read yet
+    ):
+        with pytest.raises(ProtectedError, match=re.escape(reason)):
+            delete()
+    # The admin: the stimulus's delete page says why; the traces' delete boxes are not offered or obeyed.
+    delete_page = reverse("admin:studyapp_stimulus_delete", args=[stimulus.pk])
+    refused = admin_client.post(delete_page, {"post": "yes"}, follow=True)
+    assert reason in refused.content.decode()
+    form = change_form(stimulus)
+    form.update({f"traces-{n}-DELETE": "on" for n in range(4)})
+    admin_client.post(reverse("admin:studyapp_stimulus_change", args=[stimulus.pk]), form)
+    # The API reads; it deletes nothing.
+    api = admin_client.delete(reverse("api:stimuli", args=[study.slug]))
+    assert api.status_code == 405
+    assert StimulusTrace.objects.filter(stimulus__study=study).count() == 6 * 4
+
+    walker.post("trial-1", walker.answers_for("trial-1"))
+    for n in (2, 3):
+        walker.post(f"trial-{n}", walker.answers_for(f"trial-{n}"))
+    data = walker.answers_for("questionnaire")
+    walker.post("questionnaire", data)
+    assert walker.participant.status == Participant.Status.COMPLETED
+    # A study nobody has taken part in can still be changed freely.
+    draft = make_study("draft", status=Study.Status.DRAFT)
+    draft.stimuli.first().traces.first().delete()
+    draft.stimuli.first().delete()
+    assert draft.stimuli.count() == 5
 
 
 def test_a_trial_whose_text_is_gone_tells_the_participant_and_the_monitor_instead_of_a_500(
