@@ -4,17 +4,18 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from traces.lifecycle import QueueUnreachable
 
-from . import pilot, prolific_actions, test_runs
+from . import pilot, prolific_actions, test_runs, versions
 from .exports import trace_readers
 from .models import (
     Condition,
@@ -26,6 +27,7 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    refuse_deleting_texts_in_use,
 )
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
@@ -98,7 +100,8 @@ class StudyAdmin(admin.ModelAdmin):
         form = BuildStimuliForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                result = build_stimuli(study, form.cleaned_data["problems"], form.sources())
+                with versions.editing(request.user):
+                    result = build_stimuli(study, form.cleaned_data["problems"], form.sources())
             except BuildError as error:
                 form.add_error(None, str(error))
             else:
@@ -190,7 +193,7 @@ def _study_has_participants(stimulus: Stimulus | None) -> bool:
 class StimulusTraceInline(admin.StackedInline):
     model = StimulusTrace
     extra = 0
-    readonly_fields = ("reference_trace", "provenance_text", "seen_by")
+    readonly_fields = ("reference_trace", "provenance_text", "seen_by", "versions_read")
     exclude = ("provenance",)
 
     @admin.display(description="Where the text came from")
@@ -212,6 +215,31 @@ class StimulusTraceInline(admin.StackedInline):
             readers[obj.stimulus.study_id] = trace_readers(obj.stimulus.study)
         people = readers[obj.stimulus.study_id].get((obj.stimulus_id, obj.condition), [])
         return ", ".join(pid for _, pid in people) or "-"
+
+    @admin.display(description="Versions, and who read each")
+    def versions_read(self, obj: StimulusTrace) -> str:
+        """Every version of what this condition's participants read (the texts in a <details>, which
+        opens without JavaScript), who made it, what changed from the one before, and who was shown it."""
+        if obj.pk is None:
+            return "-"
+        readers = versions.readers(trace_version__trace=obj)
+        rows = []
+        history = obj.versions.select_related("created_by").order_by("number")
+        for version, changed in versions.with_changes(history):
+            texts = version.shown_texts()
+            shown_to = readers.get(version.pk, [])
+            people = [f"{pid} (preview)" if preview else pid for _, pid, preview in shown_to]
+            rows.append((
+                version.number, version.created_at.strftime("%Y-%m-%d %H:%M"),
+                f" by {version.created_by}" if version.created_by else "",
+                f"; changed: {', '.join(changed)}" if changed else "",
+                ", ".join(people) or "nobody yet",
+                "\n".join(texts["context_facts"]), texts["question"], texts["model_answer"], texts["text"],
+            ))
+        return format_html_join(
+            "", "<details><summary>Version {} ({} UTC{}{}): read by {}</summary><pre style='white-space: "
+            "pre-wrap'>Facts:\n{}\n\nQuestion: {}\nThe model's answer: {}\n\n{}</pre></details>", rows,
+        ) or "-"
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         return not _study_has_participants(obj) and super().has_delete_permission(request, obj)
@@ -237,6 +265,25 @@ class StimulusAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
         """Once a study has participants, its stimuli stay (their text can still be corrected)."""
         return not _study_has_participants(obj) and super().has_delete_permission(request, obj)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """A stimulus that must stay: back to its form, saying why (not a bare 403)."""
+        stimulus = self.get_object(request, unquote(object_id))
+        if stimulus is not None:
+            try:
+                refuse_deleting_texts_in_use(Stimulus.objects.filter(pk=stimulus.pk))
+            except ProtectedError as refused:
+                self.message_user(request, refused.args[0], messages.ERROR)
+                return redirect("admin:studyapp_stimulus_change", stimulus.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict | None = None) -> HttpResponse:
+        """Each text the form changes (the stimulus's and its traces') gets one new version, by this user."""
+        with versions.editing(request.user):
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Item)

@@ -220,6 +220,7 @@ class ResponseRowSerializer(serializers.Serializer):
     trace_end_first_seen_ms = serializers.IntegerField(allow_null=True)
     trace_end_visible_ms = serializers.IntegerField(allow_null=True)
     trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
+    trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts read.")
     submitted_at = serializers.DateTimeField()
 
 
@@ -240,6 +241,7 @@ class PageTimeRowSerializer(serializers.Serializer):
     trace_end_first_seen_ms = serializers.IntegerField(allow_null=True)
     trace_end_visible_ms = serializers.IntegerField(allow_null=True)
     trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
+    trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts shown.")
 
 
 class StimulusRowSerializer(serializers.Serializer):
@@ -256,6 +258,24 @@ class StimulusRowSerializer(serializers.Serializer):
     model = serializers.CharField(allow_null=True)
     prompt = serializers.CharField(allow_null=True, help_text="The chat as JSON: a list of role and content.")
     based_on = serializers.IntegerField(allow_null=True)
+    readers = serializers.IntegerField()
+    reader_ids = serializers.CharField(help_text="Participant ids, separated by ;.")
+    version = serializers.IntegerField(allow_null=True, help_text="The version of the texts shown now.")
+
+
+class TextRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    stimulus_id = serializers.IntegerField()
+    stimulus = serializers.CharField()
+    condition = serializers.ChoiceField(choices=ConditionCode.choices)
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(allow_null=True)
+    changed = serializers.CharField(help_text="Texts that differ from the version before, separated by ;.")
+    context_facts = serializers.CharField(help_text="JSON list of the facts shown.")
+    question = serializers.CharField()
+    model_answer = serializers.CharField()
+    text = serializers.CharField()
     readers = serializers.IntegerField()
     reader_ids = serializers.CharField(help_text="Participant ids, separated by ;.")
 
@@ -292,6 +312,7 @@ class CodebookColumnsSerializer(serializers.Serializer):
     page_times = ColumnSerializer(many=True)
     participants = ColumnSerializer(many=True)
     stimuli = ColumnSerializer(many=True)
+    texts = ColumnSerializer(many=True)
 
 
 class CodebookSerializer(serializers.Serializer):
@@ -427,6 +448,23 @@ class StimuliExport(ExportView):
         return exports.stimuli_table(study)
 
 
+class TextsExport(ExportView):
+    """Texts: every version of what each condition's participants read for each stimulus (the trace's
+    text and the problem as shown), when and by whom it was made, and which participants read it. The
+    participant filters do not apply."""
+
+    @extend_schema(
+        summary="Every version of the texts, and who read which",
+        parameters=[FORMAT_PARAMETER],
+        responses={(200, "application/json"): TextRowSerializer(many=True), (200, "text/csv"): CSV_BODY},
+    )
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.texts_table(study)
+
+
 class CodebookView(ResearcherAPIView):
     """The codebook: items with wording and anchors, condition and status codes, every export's columns."""
 
@@ -442,7 +480,9 @@ class CodebookView(ResearcherAPIView):
         return Response(exports.codebook(study))
 
 
-EXPORT_URL_NAMES = ["participants", "responses", "responses-wide", "page-times", "stimuli", "codebook"]
+EXPORT_URL_NAMES = [
+    "participants", "responses", "responses-wide", "page-times", "stimuli", "texts", "codebook",
+]
 
 
 class ApiRoot(ResearcherAPIView):

@@ -28,6 +28,7 @@ urlpatterns = [
     path("studies/<str:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
     path("studies/<str:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
     path("studies/<str:slug>/stimuli/", api.StimuliExport.as_view(), name="stimuli"),
+    path("studies/<str:slug>/texts/", api.TextsExport.as_view(), name="texts"),
     path("studies/<str:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
     path("model-table/", ModelTableView.as_view(), name="model-table"),
 ]

@@ -4,7 +4,8 @@ traces), kept in memory per process.
 These rows change only when a researcher edits the study, and every such save or delete bumps the
 study's ``content_version`` (the signal handlers below). The version comes with the study's row,
 which every page and arrival reads anyway, so pages and arrivals take these from memory instead of
-querying them, and an edit is seen by the next request once it has committed.
+querying them, and an edit is seen by the next request once it has committed. Traces are kept as
+the version of their texts shown now (studyapp.versions), so pages record which one they showed.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +15,17 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import Condition, Item, Stimulus, StimulusTrace, Study
+from . import versions
+from .models import Condition, Item, Stimulus, StimulusTrace, Study, TraceVersion
+
+
+class TextMissing(LookupError):
+    """A participant's trial names a stimulus with no text in their condition: it was deleted past the
+    guards (by raw SQL, say). Their answers so far are kept; the page cannot be shown."""
+
+    def __init__(self, study: Study, stimulus_id: int | None, condition: str) -> None:
+        super().__init__(f"Study {study.slug}: stimulus #{stimulus_id} has no '{condition}' text.")
+        self.study = study
 
 
 @dataclass
@@ -23,7 +34,7 @@ class StudyContent:
     conditions: list[Condition]  # by code
     stimuli_by_condition: dict[str, list[int]]  # condition code -> ids of stimuli with a trace in it
     practice_by_condition: dict[str, int] = field(default_factory=dict)  # code -> the practice stimulus
-    traces: dict[tuple[int, str], StimulusTrace] = field(default_factory=dict)  # (stimulus, condition)
+    versions: dict[tuple[int, str], TraceVersion] = field(default_factory=dict)  # (stimulus, condition)
 
     def __post_init__(self) -> None:
         self.items_by_id = {item.id: item for item in self.items}
@@ -60,15 +71,23 @@ def for_study(study: Study) -> StudyContent:
     return content
 
 
-def trace(study: Study, stimulus_id: int, condition: str) -> StimulusTrace:
-    """The trace (with its stimulus) a participant in `condition` reads for one stimulus."""
+def version(study: Study, stimulus_id: int, condition: str) -> TraceVersion:
+    """The version of the texts a participant in `condition` is shown now for one stimulus: one query
+    per process and content version, none after. Raises TextMissing."""
     content = for_study(study)
-    found = content.traces.get((stimulus_id, condition))
+    found = content.versions.get((stimulus_id, condition))
     if found is None:
-        found = StimulusTrace.objects.select_related("stimulus").get(
-            stimulus_id=stimulus_id, stimulus__study_id=study.pk, condition=condition
+        this = {"stimulus_id": stimulus_id, "stimulus__study_id": study.pk, "condition": condition}
+        latest = TraceVersion.objects.select_related("trace__stimulus").filter(
+            **{f"trace__{name}": value for name, value in this.items()}
+        ).order_by("-number").first()
+        trace = latest.trace if latest is not None else (
+            StimulusTrace.objects.select_related("stimulus").filter(**this).first()
         )
-        content.traces[(stimulus_id, condition)] = found
+        if trace is None:
+            raise TextMissing(study, stimulus_id, condition)
+        found = versions.current(trace, latest)  # a new version if the texts changed without a save
+        content.versions[(stimulus_id, condition)] = found
     return found
 
 

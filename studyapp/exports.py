@@ -22,11 +22,22 @@ from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from .models import ConditionCode, Construct, Item, PageVisit, Participant, Response, StimulusTrace, Study
+from . import versions
+from .models import (
+    ConditionCode,
+    Construct,
+    Item,
+    PageVisit,
+    Participant,
+    Response,
+    StimulusTrace,
+    Study,
+    TraceVersion,
+)
 from .services import trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
@@ -172,7 +183,14 @@ READING_COLUMNS = [
                            "1.0 on every submitted page, because the ratings sit below the trace."),
 ]
 READING_FIELDS = [name for name, _ in READING_COLUMNS]
-NO_READING = (None,) * len(READING_COLUMNS)
+#: What a trial (or practice) page's visit adds to the exports: the reading measures, then the version of
+#: the texts shown.
+TRIAL_PAGE_COLUMNS = [*READING_COLUMNS, (
+    "trace_version", "the version (from 1) of the texts the participant read, the trace and the problem as "
+    "first shown to them (the texts export has every version); empty elsewhere and for pages shown before "
+    "texts had versions.")]
+TRIAL_PAGE_FIELDS = [*READING_FIELDS, "trace_version__number"]
+NO_TRIAL_PAGE = (None,) * len(TRIAL_PAGE_FIELDS)
 
 
 def _trial_pages(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -197,7 +215,7 @@ LONG_COLUMNS = [
     ("position", "Position (from 1) at which the item was shown among its page's items."),
     ("time_on_page_ms", "Server time from first showing the page to its submission, in milliseconds; "
                         "empty if the page was never shown."),
-    *_trial_pages(READING_COLUMNS),
+    *_trial_pages(TRIAL_PAGE_COLUMNS),
     ("submitted_at", "When the page with this answer was submitted (ISO 8601, UTC)."),
 ]
 
@@ -239,20 +257,21 @@ def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
 
 
 def _reading_cells(values: tuple) -> tuple:
-    """A page visit's READING_FIELDS as export cells (the yes/no one as 1/0)."""
+    """A page visit's TRIAL_PAGE_FIELDS as export cells (the yes/no one as 1/0)."""
     visible, end_seen, *rest = values
     return (visible, _flag(end_seen), *rest)
 
 
 class _Readings:
-    """What the browser measured on each trial page, one participant at a time, read in participant
-    order beside the answers: stimulus id -> the cells of READING_COLUMNS."""
+    """What the browser measured on each trial page, and the version of the texts shown, one participant
+    at a time, read in participant order beside the answers: stimulus id -> the cells of
+    TRIAL_PAGE_COLUMNS."""
 
     def __init__(self, study: Study, flt: ParticipantFilter) -> None:
         self._rows = (
             PageVisit.objects.filter(flt.q(study, "participant__"), stimulus__isnull=False)
             .order_by("participant_id")
-            .values_list("participant_id", "stimulus_id", *READING_FIELDS)
+            .values_list("participant_id", "stimulus_id", *TRIAL_PAGE_FIELDS)
             .iterator(chunk_size=CHUNK_SIZE)
         )
         self._pending = next(self._rows, None)
@@ -299,11 +318,11 @@ def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             last_at, last_at_text = at, _iso_from_text(at)
         code, construct = items[item_id]
         if stimulus_id is None:
-            yield (*head, None, 0, None, construct, code, value, position, ms, *NO_READING, last_at_text)
+            yield (*head, None, 0, None, construct, code, value, position, ms, *NO_TRIAL_PAGE, last_at_text)
         else:
             trial = trials.get(stimulus_id)
             yield (*head, trial, int(trial is None), stimuli[stimulus_id], construct, code, value, position,
-                   ms, *read.get(stimulus_id, NO_READING), last_at_text)
+                   ms, *read.get(stimulus_id, NO_TRIAL_PAGE), last_at_text)
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -338,7 +357,7 @@ class WideLayout:
     cells: dict[tuple[object, int], int]
     stimulus_cells: dict[int, int]  # trial → column of its stimulus code
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
-    reading_cells: dict[int, int]  # trial → column of its first reading measure (the others follow)
+    reading_cells: dict[int, int]  # trial → column of its first reading measure (the rest follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
 
 
@@ -372,7 +391,7 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         time_cells[t] = len(columns)
         columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
         reading_cells[t] = len(columns)
-        columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in READING_COLUMNS]
+        columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in TRIAL_PAGE_COLUMNS]
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
             columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
@@ -451,7 +470,7 @@ PAGE_TIME_COLUMNS = [
     ("last_shown_at", "When the page was last shown (a refresh or a return moves it)."),
     ("submitted_at", "When the page was submitted; empty if not submitted."),
     ("seconds_on_page", "submitted_at minus first_shown_at, in seconds; empty if either is missing."),
-    *_trial_pages(READING_COLUMNS),
+    *_trial_pages(TRIAL_PAGE_COLUMNS),
 ]
 
 
@@ -461,7 +480,7 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         .order_by("participant_id", "id")
         .values_list(
             "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
-            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", *READING_FIELDS,
+            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", *TRIAL_PAGE_FIELDS,
         )
     )
     slug = study.slug
@@ -516,6 +535,7 @@ STIMULUS_COLUMNS = [
     ("based_on", "The reasoning trace a summary or explanation was made from (trace id)."),
     ("readers", "How many participants of the condition had this stimulus among their trials."),
     ("reader_ids", "Their participant ids, separated by ;."),
+    ("version", "The version of the texts shown now (the texts export has every version and its readers)."),
 ]
 
 
@@ -539,7 +559,9 @@ def trace_readers(
 
 def stimulus_rows(study: Study) -> Iterator[tuple]:
     readers = trace_readers(study)
-    traces = StimulusTrace.objects.filter(stimulus__study=study).select_related("stimulus")
+    traces = StimulusTrace.objects.filter(stimulus__study=study).select_related("stimulus").annotate(
+        version=Max("versions__number")
+    )
     for trace in traces.order_by("stimulus_id", "condition"):
         facts = trace.provenance or {}
         ids = [str(pk) for pk, _ in readers.get((trace.stimulus_id, trace.condition), [])]
@@ -549,12 +571,53 @@ def stimulus_rows(study: Study) -> Iterator[tuple]:
             len(trace.text.split()), facts.get("problem"), trace.reference_trace_id, facts.get("source"),
             facts.get("job"), facts.get("model"),
             json.dumps(facts["prompt"], ensure_ascii=False) if facts.get("prompt") else None,
-            facts.get("based_on"), len(ids), ";".join(ids),
+            facts.get("based_on"), len(ids), ";".join(ids), trace.version,
         )
 
 
 def stimuli_table(study: Study) -> Table:
     return Table("stimuli", STIMULUS_COLUMNS, lambda: stimulus_rows(study))
+
+
+# --- texts: every version of what participants read, and who read which -------------------------
+
+TEXT_COLUMNS = [
+    ("study", "Study slug."),
+    ("stimulus_id", "The stimulus's id (the responses' stimulus_id)."),
+    ("stimulus", "The stimulus's code."),
+    ("condition", "Condition code: whose participants read this text."),
+    ("version", "The version (from 1): the responses' and page times' trace_version."),
+    ("created_at", "When this version was made (ISO 8601, UTC): the first text, or a change to it."),
+    ("created_by", "Who made the change, when made in the admin; empty otherwise."),
+    ("changed", "Which texts differ from the version before, separated by ;."),
+    ("context_facts", "The context facts shown (JSON list)."),
+    ("question", "The question shown."),
+    ("model_answer", "The model's answer shown."),
+    ("text", "The condition's text shown (the trace, summary or explanation)."),
+    ("readers", "How many participants (previews left out) were shown this version."),
+    ("reader_ids", "Their participant ids, separated by ;."),
+]
+
+
+def text_rows(study: Study) -> Iterator[tuple]:
+    shown_to = versions.readers(participant__study=study, participant__is_preview=False)
+    rows = TraceVersion.objects.filter(trace__stimulus__study=study).order_by(
+        "trace__stimulus_id", "trace__condition", "number"
+    ).select_related("trace__stimulus", "created_by")
+    for version, changed in versions.with_changes(rows.iterator(chunk_size=CHUNK_SIZE)):
+        texts = version.shown_texts()
+        ids = [str(pk) for pk, _, _ in shown_to.get(version.pk, [])]
+        trace = version.trace
+        yield (
+            study.slug, trace.stimulus_id, trace.stimulus.code, trace.condition, version.number,
+            iso(version.created_at), version.created_by.get_username() if version.created_by else None,
+            ";".join(changed), json.dumps(texts["context_facts"], ensure_ascii=False), texts["question"],
+            texts["model_answer"], texts["text"], len(ids), ";".join(ids),
+        )
+
+
+def texts_table(study: Study) -> Table:
+    return Table("texts", TEXT_COLUMNS, lambda: text_rows(study))
 
 
 def codebook(study: Study) -> dict:
@@ -586,6 +649,7 @@ def codebook(study: Study) -> dict:
             "page_times": _describe(PAGE_TIME_COLUMNS),
             "participants": _describe(PARTICIPANT_COLUMNS),
             "stimuli": _describe(STIMULUS_COLUMNS),
+            "texts": _describe(TEXT_COLUMNS),
         },
     }
 
@@ -619,7 +683,7 @@ def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
     """Every export of a study, as the ``export_study`` command writes them."""
     return [
         long_table(study, flt), wide_table(study, flt), page_times_table(study, flt),
-        participants_table(study, flt), stimuli_table(study), codebook_table(study),
+        participants_table(study, flt), stimuli_table(study), texts_table(study), codebook_table(study),
     ]
 
 

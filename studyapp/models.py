@@ -2,6 +2,8 @@
 
 Everything a participant submitted is protected from deletion (``on_delete=PROTECT``), and the
 database itself refuses a second answer to the same question or a second run by the same person.
+What participants read is kept too: every version of a trial's texts (TraceVersion) with the visits
+that showed it, and no stimulus or trace of a study with participants can be deleted.
 """
 
 import uuid
@@ -11,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 LIKERT_MIN = 1
@@ -251,7 +253,45 @@ class Condition(models.Model):
         return self.code
 
 
-class Stimulus(models.Model):
+def refuse_deleting_texts_in_use(texts: QuerySet) -> None:
+    """Raise ProtectedError, saying why, if any of these stimuli or traces belongs to a study with
+    participants (previews included): their sequences name its stimuli, and every text they read is
+    kept with their answers. Their texts can still be corrected; each change makes a new version."""
+    study_ids = texts.values("study_id" if texts.model is Stimulus else "stimulus__study_id")
+    in_use = Study.objects.filter(pk__in=study_ids).annotate(n=Count("participants")).filter(n__gt=0)
+    taken = ", ".join(f"{study.slug} ({study.n} so far)" for study in in_use.order_by("slug"))
+    if taken:
+        raise ProtectedError(
+            f"These {texts.model._meta.verbose_name_plural} cannot be deleted: participants have taken part "
+            f"in study {taken}; their trials name its stimuli, and their answers are kept with the texts "
+            "they read. Correct the texts instead: every change is kept as a new version.",
+            set(texts),
+        )
+
+
+class StudyTextQuerySet(models.QuerySet):
+    """Stimuli and traces: ``delete()`` refuses those of a study with participants, whatever calls it
+    (the admin, the shell, a related manager)."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(self)
+        return super().delete()
+
+
+class StudyTextModel(models.Model):
+    """Stimulus and StimulusTrace: an instance's ``delete()`` is refused as the queryset's is."""
+
+    objects = StudyTextQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(type(self).objects.filter(pk=self.pk))
+        return super().delete(*args, **kwargs)
+
+
+class Stimulus(StudyTextModel):
     """A question-answering problem with the model's answer, shown with one trace per condition."""
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="stimuli")
@@ -289,8 +329,8 @@ class Stimulus(models.Model):
                 raise ValidationError({field: "Must be a JSON list of strings."})
 
 
-class StimulusTrace(models.Model):
-    """The text a participant in one condition reads for one stimulus."""
+class StimulusTrace(StudyTextModel):
+    """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
     condition = models.CharField(max_length=20, choices=ConditionCode.choices)
@@ -316,6 +356,48 @@ class StimulusTrace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stimulus.code} / {self.condition}"
+
+    def shown_texts(self) -> dict[str, object]:
+        """What a participant reads on the trial: this text and its stimulus's shown texts."""
+        stimulus = self.stimulus
+        return {"text": self.text, "context_facts": stimulus.context_facts, "question": stimulus.question,
+                "model_answer": stimulus.model_answer}
+
+
+class TraceVersion(models.Model):
+    """The texts of one trial as participants read them at one time: a trace's text and its stimulus's
+    context facts, question and shown answer. Made by studyapp.versions whenever one of them changes;
+    never changed afterwards, and never deleted once read (PageVisit.trace_version)."""
+
+    trace = models.ForeignKey(StimulusTrace, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(help_text="1 for the first text, then one more for each change.")
+    text = models.TextField()
+    context_facts = models.JSONField()
+    question = models.TextField()
+    model_answer = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Who made the change, when it was made in the admin.",
+    )
+
+    class Meta:
+        ordering = ["trace", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["trace", "number"], name="trace_version_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trace} v{self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise ValueError("A version of a text is never changed: change the trace or stimulus instead.")
+        super().save(*args, **kwargs)
+
+    def shown_texts(self) -> dict[str, object]:
+        return {"text": self.text, "context_facts": self.context_facts, "question": self.question,
+                "model_answer": self.model_answer}
 
 
 class Item(models.Model):
@@ -512,6 +594,11 @@ class PageVisit(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
     page = models.CharField(max_length=20)
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, null=True, blank=True)
+    trace_version = models.ForeignKey(
+        TraceVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="visits",
+        help_text="Trial and practice pages: the texts shown (the first time, kept on every later showing); "
+        "empty on other pages and on visits recorded before texts had versions.",
+    )
     first_shown_at = models.DateTimeField(null=True, blank=True, help_text="Empty if never shown.")
     last_shown_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from . import content
 from .lookup import participant_for_page
-from .models import Item, PageVisit, Participant, Response, Stimulus, StimulusTrace
+from .models import Item, PageVisit, Participant, Response, TraceVersion
 from .monitoring import completion_minutes
 
 CONSENT = "consent"
@@ -143,20 +143,38 @@ def minutes_left(participant: Participant, now: datetime) -> int | None:
     return max(0, -int(-(participant.deadline() - now).total_seconds() // 60))
 
 
-def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> None:
-    """Keep the server time the page was first (and last) shown: reading time starts here.
+def record_page_shown(participant: Participant, page: str, now: datetime | None = None) -> int | None:
+    """Keep the server time the page was first (and last) shown: reading time starts here. On a trial
+    or the practice page also the version of the texts shown (from the content cache: no query). A
+    refresh keeps the first version; it is returned, to be shown again (see trial_content).
 
     One statement, outside any transaction: insert the visit, or on a refresh only move its
     last-shown time. (The ORM's bulk_create upsert would wrap it in BEGIN/COMMIT.)
+    Raises content.TextMissing if the trial's text is gone.
     """
     shown = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    stimulus_id = stimulus_id_for(participant, page)
+    version_id = None
+    if stimulus_id is not None:
+        version_id = content.version(participant.study, stimulus_id, participant.condition.code).pk
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {PageVisit._meta.db_table} "  # noqa: S608 - the model's own table name
-            "(participant_id, page, stimulus_id, first_shown_at, last_shown_at) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (participant_id, page) DO UPDATE SET last_shown_at = EXCLUDED.last_shown_at",
-            [participant.pk, page, stimulus_id_for(participant, page), shown, shown],
+            "(participant_id, page, stimulus_id, trace_version_id, first_shown_at, last_shown_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (participant_id, page) DO UPDATE SET last_shown_at = EXCLUDED.last_shown_at "
+            "RETURNING trace_version_id",
+            [participant.pk, page, stimulus_id, version_id, shown, shown],
         )
+        return cursor.fetchone()[0]
+
+
+def version_shown(participant: Participant, page: str) -> int | None:
+    """The version of the texts the participant was shown on this trial or practice page, if recorded."""
+    if stimulus_id_for(participant, page) is None:
+        return None
+    visits = PageVisit.objects.filter(participant=participant, page=page)
+    return visits.values_list("trace_version_id", flat=True).first()
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -170,16 +188,20 @@ def stimulus_id_for(participant: Participant, page: str) -> int | None:
 
 @dataclass(frozen=True)
 class TrialContent:
-    stimulus: Stimulus
-    trace: StimulusTrace
+    stimulus_id: int
+    texts: TraceVersion  # what the page shows: the trace's text and the stimulus's shown texts
     items: list[Item]  # in the order shown, the attention check included where it belongs
 
 
-def trial_content(participant: Participant, page: str) -> TrialContent:
-    """The problem, trace and items of a trial page or of the practice page."""
+def trial_content(participant: Participant, page: str, shown: int | None = None) -> TrialContent:
+    """The problem, trace and items of a trial page or of the practice page: the texts of version
+    `shown` when the participant was shown that one there before (a refresh, going back), so a page
+    never changes under them; else the current version. Raises content.TextMissing."""
     stimulus_id = stimulus_id_for(participant, page)
-    trace = content.trace(participant.study, stimulus_id, participant.condition.code)
-    return TrialContent(trace.stimulus, trace, page_items(participant, page))
+    texts = content.version(participant.study, stimulus_id, participant.condition.code)
+    if shown is not None and shown != texts.pk:
+        texts = TraceVersion.objects.get(pk=shown)
+    return TrialContent(stimulus_id, texts, page_items(participant, page))
 
 
 def trial_items(participant: Participant, trial: int) -> list[Item]:

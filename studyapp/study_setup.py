@@ -1,9 +1,11 @@
 """Setting a study up and checking it is ready before participants arrive."""
 
+from collections import Counter
+
 from django.db import transaction
 from django.db.models import Prefetch
 
-from .models import Condition, ConditionCode, Construct, Item, Stimulus, StimulusTrace, Study
+from .models import Condition, ConditionCode, Construct, Item, Participant, Stimulus, StimulusTrace, Study
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
 
@@ -63,7 +65,7 @@ def readiness_problems(study: Study) -> list[str]:
     codes = (study.completion_code, study.no_consent_code, study.failed_attention_code)
     if not all(code.strip() for code in codes):
         problems.append("Every Prolific completion code must be filled in.")
-    return problems
+    return problems + missing_texts(study)
 
 
 def contradicted_answer(stimulus: Stimulus) -> list[str]:
@@ -90,3 +92,23 @@ def answer_warnings(study: Study) -> list[str]:
     stating = StimulusTrace.objects.filter(text__icontains="<answer>")
     stimuli = study.stimuli.prefetch_related(Prefetch("traces", queryset=stating)).order_by("code")
     return [warning for stimulus in stimuli for warning in contradicted_answer(stimulus)]
+
+
+def missing_texts(study: Study) -> list[str]:
+    """Texts that active participants are still to read but that are gone (deleted past the guards):
+    each stops those participants at that trial."""
+    have = set(StimulusTrace.objects.filter(stimulus__study=study).values_list("stimulus_id", "condition"))
+    waiting: Counter = Counter()
+    active = Participant.objects.filter(study=study, status=Participant.Status.ACTIVE).values_list(
+        "condition__code", "stimulus_sequence", "practice_stimulus_id"
+    )
+    for condition, sequence, practice in active:
+        for stimulus_id in {*sequence, practice} - {None}:
+            if (stimulus_id, condition) not in have:
+                waiting[(stimulus_id, condition)] += 1
+    codes = dict(study.stimuli.filter(pk__in=[s for s, _ in waiting]).values_list("pk", "code"))
+    return [
+        f"Stimulus {codes.get(stimulus_id, f'#{stimulus_id}')} has no '{condition}' text, but {n} active "
+        f"participants in '{condition}' are to read it: they cannot go past that trial."
+        for (stimulus_id, condition), n in sorted(waiting.items())
+    ]

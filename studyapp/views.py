@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, monitoring, pilot, prolific_sync, services, test_runs
+from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import ConditionCode, Participant, Study
@@ -132,6 +132,16 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
+    """A participant's page, shown or submitted. A trial whose text is gone (deleted past the guards)
+    gets a page saying so, never a server error; the monitor names the missing text."""
+    try:
+        return _page(request, slug, token, page)
+    except content.TextMissing as missing:
+        logger.error("A participant's trial cannot be shown: %s", missing)
+        return render(request, "studyapp/cannot_show.html", {"study": missing.study}, status=503)
+
+
+def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
     try:
         if request.method == "POST":
             with services.submitting(slug, token) as participant:
@@ -154,8 +164,10 @@ def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpRe
     if state in ("ahead", "closed"):
         return redirect_to_current(participant)
     if state == "current":
-        services.record_page_shown(participant, page)
-    return _render_page(request, participant, page, saved=state == "saved")
+        shown = services.record_page_shown(participant, page)
+    else:
+        shown = services.version_shown(participant, page)
+    return _render_page(request, participant, page, saved=state == "saved", shown=shown)
 
 
 def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
@@ -184,7 +196,8 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
             data=request.POST,
         )
         if not form.is_valid():
-            return _render_page(request, participant, page, form=form, status=400)
+            shown = services.version_shown(participant, page)
+            return _render_page(request, participant, page, form=form, status=400, shown=shown)
         reading = reading_from(request.POST)
         participant = services.submit_trial(participant, page, form.answers(), reading=reading)
     else:
@@ -207,7 +220,9 @@ def _render_page(
     form: LikertPageForm | None = None,
     status: int = 200,
     error: str = "",
+    shown: int | None = None,
 ) -> HttpResponse:
+    """`shown`: on a trial or the practice page, the version of the texts shown there before, if any."""
     minutes_left = services.minutes_left(participant, timezone.now())
     context = {
         "participant": participant,
@@ -230,12 +245,12 @@ def _render_page(
     elif page == services.INSTRUCTIONS:
         template = "studyapp/instructions.html"
     elif page == services.PRACTICE or trial is not None:
-        content = services.trial_content(participant, page)
-        stored = services.saved_answers(participant, content.stimulus.id) if saved else None
+        trial_content = services.trial_content(participant, page, shown)
+        stored = services.saved_answers(participant, trial_content.stimulus_id) if saved else None
         context.update(
-            trial=trial, practice=page == services.PRACTICE, stimulus=content.stimulus,
-            trace_html=render_trace(content.trace.text),
-            likert_html=form.likert_html() if form else likert_html(content.items, stored), form=form,
+            trial=trial, practice=page == services.PRACTICE, stimulus_id=trial_content.stimulus_id,
+            texts=trial_content.texts, trace_html=render_trace(trial_content.texts.text),
+            likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,
         )
         template = "studyapp/trial.html"
     else:

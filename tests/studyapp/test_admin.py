@@ -107,8 +107,9 @@ def test_stimuli_of_a_study_with_participants_cannot_be_deleted(admin_client, st
     unused = make_study("fresh")
     arrive(study, new_pid())
     in_use = study.stimuli.first()
-    page = admin_client.get(reverse("admin:studyapp_stimulus_delete", args=[in_use.pk]))
-    assert page.status_code == 403
+    page = admin_client.get(reverse("admin:studyapp_stimulus_delete", args=[in_use.pk]), follow=True)
+    assert page.redirect_chain[-1][0] == reverse("admin:studyapp_stimulus_change", args=[in_use.pk])
+    assert "cannot be deleted: participants have taken part in study s1 (1 so far)" in page.content.decode()
     admin_client.post(
         reverse("admin:studyapp_stimulus_changelist"),
         {"action": "delete_selected", "_selected_action": [in_use.pk], "post": "yes"},

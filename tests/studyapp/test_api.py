@@ -161,7 +161,9 @@ def test_codebook_json_and_csv(researcher_client, built):
     book = researcher_client.get(url("codebook")).json()
     assert {i["code"] for i in book["items"]} >= {"predictability_1", "predictability_overall"}
     assert len(book["conditions"]) == 4
-    assert {"responses", "responses_wide", "page_times", "participants", "stimuli"} == set(book["columns"])
+    assert {"responses", "responses_wide", "page_times", "participants", "stimuli", "texts"} == set(
+        book["columns"]
+    )
     header, rows = csv_rows(researcher_client.get(url("codebook"), {"format": "csv"}))
     assert header[:3] == ["section", "code", "label"]
     assert {r["section"] for r in rows} >= {"item", "condition", "participant_status", "responses_column"}

@@ -1,5 +1,6 @@
 """The per-process copy of a study's items and traces: an edit is seen by the very next page."""
 
+from studyapp import content
 from studyapp.models import Item, PageVisit, Response, StimulusTrace, Study
 
 
@@ -14,18 +15,19 @@ def test_an_item_edited_in_a_live_study_shows_on_the_next_page(walker):
     assert b"I could tell in advance what this text would say next." in walker.get("trial-1").content
 
 
-def test_a_trace_edited_in_a_live_study_shows_on_the_next_page(walker):
+def test_a_trace_edited_in_a_live_study_shows_on_the_next_page_that_shows_it(walker):
     walker.arrive()
     walker.post("consent", {"consent": "yes"})
     walker.post("instructions", {})
     p = walker.participant
-    trace = StimulusTrace.objects.get(stimulus_id=p.stimulus_sequence[0], condition=p.condition.code)
-    assert trace.text.encode() in walker.get("trial-1").content
+    trace = StimulusTrace.objects.get(stimulus_id=p.stimulus_sequence[1], condition=p.condition.code)
+    assert content.version(p.study, trace.stimulus_id, trace.condition).text == trace.text  # now cached
 
     trace.text = "A corrected trace."
     trace.save()
 
-    assert b"A corrected trace." in walker.get("trial-1").content
+    walker.post("trial-1", walker.answers_for("trial-1"))
+    assert b"A corrected trace." in walker.last.content and b"Problem 2" in walker.last.content
 
 
 def test_saving_a_study_from_an_older_copy_never_rolls_its_content_version_back(study):

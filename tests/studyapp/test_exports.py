@@ -84,7 +84,8 @@ def expected_long(study: Study, **filters) -> list[dict]:
     rows = []
     for r in responses:
         p = r.participant
-        visit = PageVisit.objects.filter(participant=p, stimulus_id=r.stimulus_id).first()
+        visit = PageVisit.objects.filter(participant=p, stimulus_id=r.stimulus_id).select_related(
+            "trace_version").first()
         practice = r.stimulus_id is not None and r.stimulus_id not in p.stimulus_sequence
         rows.append({
             "study": study.slug, "participant_id": str(p.pk), "prolific_pid": p.prolific_pid,
@@ -102,6 +103,7 @@ def expected_long(study: Study, **filters) -> list[dict]:
             "trace_end_first_seen_ms": cell(visit and visit.trace_end_first_seen_ms),
             "trace_end_visible_ms": cell(visit and visit.trace_end_visible_ms),
             "trace_scroll_depth": cell(visit and visit.trace_scroll_depth),
+            "trace_version": cell(visit and visit.trace_version and visit.trace_version.number),
             "submitted_at": r.submitted_at.isoformat(),
         })
     return rows
@@ -126,7 +128,8 @@ def test_long_export_header():
     assert [name for name, _ in exports.LONG_COLUMNS] == [
         "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
         "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms", "trace_end_seen",
-        "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth", "submitted_at",
+        "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth", "trace_version",
+        "submitted_at",
     ]
 
 
@@ -144,9 +147,9 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
         "attention_1_trial", "attention_1_item", "attention_1_value", "attention_2_trial", "attention_2_item",
         "attention_2_value",
     ]
-    assert header[18:27] == [
+    assert header[18:28] == [
         "t1_stimulus", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_end_seen",
-        "t1_trace_end_first_seen_ms", "t1_trace_end_visible_ms", "t1_trace_scroll_depth",
+        "t1_trace_end_first_seen_ms", "t1_trace_end_visible_ms", "t1_trace_scroll_depth", "t1_trace_version",
         "t1_predictability_1", "t1_predictability_2",
     ]
     assert "t3_cognitive_load_2" in header and "t4_predictability_1" not in header
@@ -156,7 +159,8 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
     by_id = {row["participant_id"]: row for row in rows}
     assert list(by_id) == [str(p.pk) for p in real.order_by("id")]
     answer_columns = [h for h in header if (h.startswith(("t", "end_")) or h.endswith("_value"))
-                      and not h.endswith(("_stimulus", "_time_on_page_ms", *exports.READING_FIELDS))]
+                      and not h.endswith(("_stimulus", "_time_on_page_ms",
+                                          *(name for name, _ in exports.TRIAL_PAGE_COLUMNS)))]
     for p in real:
         row = by_id[str(p.pk)]
         assert row["condition"] == p.condition.code and row["status"] == p.status
@@ -339,7 +343,8 @@ def test_export_study_command_writes_the_apis_csv_files(built, tmp_path, admin_c
     call_command("export_study", built.study.slug, "--out", str(tmp_path), stdout=io.StringIO())
     names = {
         "responses": "api:responses", "responses-wide": "api:responses-wide", "page-times": "api:page-times",
-        "participants": "api:participants", "stimuli": "api:stimuli", "codebook": "api:codebook",
+        "participants": "api:participants", "stimuli": "api:stimuli", "texts": "api:texts",
+        "codebook": "api:codebook",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"ex-{n}.csv" for n in names)
     for name, url_name in names.items():

@@ -102,6 +102,40 @@ def test_rated_stimuli_keep_their_text(pilot, client):
     assert all(r[8] for r in rows)  # every text says where it came from
 
 
+def test_a_rebuild_of_a_stimulus_read_but_not_yet_rated_keeps_the_text_read(pilot, client):
+    from django.test import Client
+
+    from tests.conftest import Walker
+
+    study = make_study("reread", n_stimuli=0, trials=2)
+    build_stimuli(study, pilot[:2])
+    study.conditions.exclude(code="r1").delete()  # every participant reads the r1 texts
+    reader = Walker(client, study)
+    reader.arrive()
+    reader.post("consent", {"consent": "yes"})
+    reader.post("instructions", {})  # on to trial 1: shown, not rated
+    stimulus = Stimulus.objects.get(pk=reader.participant.stimulus_sequence[0])
+    problem = next(p for p in pilot if p.source_id == stimulus.code)
+    ReferenceTrace.objects.create(problem=problem, kind="r1", text="Rewritten.", answer="X", source="job #99")
+
+    result = build_stimuli(study, [problem], {"r1": "job #99"})
+
+    assert result.completed == [stimulus.code]
+    assert b"Rewritten." not in reader.get("trial-1").content
+    later = Walker(Client(), study)
+    later.arrive()
+    later.post("consent", {"consent": "yes"})
+    later.post("instructions", {})
+    trial = later.participant.stimulus_sequence.index(stimulus.pk) + 1
+    if trial == 2:
+        later.post("trial-1", later.answers_for("trial-1"))
+    assert b"Rewritten." in later.last.content
+    rows = [r for r in exports.text_rows(study) if r[1] == stimulus.pk and r[3] == "r1"]
+    assert [(r[4], r[11] == "Rewritten.", r[13]) for r in rows] == [
+        (1, False, str(reader.participant.pk)), (2, True, str(later.participant.pk)),
+    ]
+
+
 def test_the_admin_draws_and_builds(pilot, admin_client):
     study = make_study("adm", n_stimuli=0)
     url = reverse("admin:studyapp_study_build_stimuli", args=[study.pk])
