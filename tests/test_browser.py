@@ -190,6 +190,9 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
         expect(trace, "the trace panel has text").not_to_have_text("")
         stimulus_id = int(page.locator("input[name=stimulus]").get_attribute("value"))
         seen_stimuli.append(stimulus_id)
+        # read down to the end of the trace, as a reader does (clicking the ratings alone jumps past it)
+        page.locator("[data-trace-end]").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
 
         fieldsets = likert_items(page)
         assert len(fieldsets) in (8, 9), f"Trial {trial}: expected 8 or 9 items, found {len(fieldsets)}"
