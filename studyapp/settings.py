@@ -96,16 +96,19 @@ MIDDLEWARE = [
 ]
 
 # Password logins (the admin's and the API's) are limited by django-axes: after LOGIN_FAILURE_LIMIT
-# wrong passwords an account is locked, and so is an address (each counted on its own), for
+# wrong passwords from one address, for one account or many, that address is locked for
 # LOGIN_LOCKOUT_MINUTES, without a password being checked meanwhile (no hashing work for a flood).
+# Accounts are not locked as a whole: then anyone could lock the admin out from every address with ten
+# wrong passwords. (Counting (account, address) pairs as well would change nothing at one limit: a
+# pair reaches it only when its address does.)
 # A researcher lifts a lockout in the admin (Axes, Access attempts: delete) or with
-# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`. Tokens are not limited.
+# `manage.py axes_reset_ip ADDRESS`. Tokens are not limited.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30")) / 60  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "locked_out.html"
