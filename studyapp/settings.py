@@ -5,6 +5,7 @@ transport. Production sets ``DEBUG=0``, ``SECRET_KEY``, ``DATABASE_URL`` (Postgr
 ``CELERY_BROKER_URL`` (Redis); with ``DEBUG`` off the app refuses to start on the demo secret key.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -38,6 +39,19 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def env_networks(name: str, default: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses and CIDR networks; a bad entry is an error that names it."""
+    parsed = []
+    for entry in env_list(name, default):
+        try:
+            parsed.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an address or network (e.g. 10.0.0.5 or 172.30.18.0/24)."
+            ) from None
+    return tuple(parsed)
 
 
 def weak_secret_key(key: str) -> str:
@@ -240,6 +254,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
 if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxies whose X-Forwarded-For is believed (studyapp.client_address): any other peer is counted
+# at its own address, whatever it writes there. gunicorn refuses to listen beyond loopback behind the
+# proxy setting while only loopback is trusted (gunicorn.conf.py).
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Celery. The demo's filesystem transport needs no server; production uses Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -307,9 +325,9 @@ if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
 # (s, m, h, d). Returning participants are never limited. Load benchmarks raise it.
 ARRIVAL_RATE_LIMIT = os.environ.get("ARRIVAL_RATE_LIMIT", "10/h")
 # Where the client's address is read (django-ratelimit's RATELIMIT_IP_META_KEY): REMOTE_ADDR, or
-# behind the HTTPS proxy the address the proxy appended to X-Forwarded-For, else every participant
-# would share the proxy's address and its limit. A header name (HTTP_X_REAL_IP) or a dotted path
-# to a function of the request may be set instead.
+# behind the HTTPS proxy the address a trusted proxy appended to X-Forwarded-For, else every
+# participant would share the proxy's address and its limit. A header name (HTTP_X_REAL_IP) or a
+# dotted path to a function of the request may be set instead.
 RATELIMIT_IP_META_KEY = os.environ.get(
     "RATELIMIT_IP_META_KEY",
     "studyapp.client_address.forwarded_by_proxy" if BEHIND_HTTPS_PROXY else "REMOTE_ADDR",
