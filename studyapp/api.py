@@ -22,7 +22,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -502,3 +502,14 @@ class ApiRoot(ResearcherAPIView):
             "docs": request.build_absolute_uri(reverse("api:docs")),
             "model_table": request.build_absolute_uri(reverse("api:model-table")) + "?dataset=cotempqa",
         })
+
+
+@extend_schema(exclude=True)
+class NoSuchEndpoint(ResearcherAPIView):
+    """Any other URL under /api/v1/, such as a study name that cannot be a slug (``a%00b``: the
+    study URLs take slugs only, so nothing reaches the database with it): the API's JSON 404, not the
+    site's HTML page. Credentials are checked first, as for every URL here."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound("No such study or endpoint.")

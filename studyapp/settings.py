@@ -5,6 +5,7 @@ transport. Production sets ``DEBUG=0``, ``SECRET_KEY``, ``DATABASE_URL`` (Postgr
 ``CELERY_BROKER_URL`` (Redis); with ``DEBUG`` off the app refuses to start on the demo secret key.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -38,6 +39,19 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def env_networks(name: str, default: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses and CIDR networks; a bad entry is an error that names it."""
+    parsed = []
+    for entry in env_list(name, default):
+        try:
+            parsed.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an address or network (e.g. 10.0.0.5 or 172.30.18.0/24)."
+            ) from None
+    return tuple(parsed)
 
 
 def weak_secret_key(key: str) -> str:
@@ -96,16 +110,19 @@ MIDDLEWARE = [
 ]
 
 # Password logins (the admin's and the API's) are limited by django-axes: after LOGIN_FAILURE_LIMIT
-# wrong passwords an account is locked, and so is an address (each counted on its own), for
+# wrong passwords from one address, for one account or many, that address is locked for
 # LOGIN_LOCKOUT_MINUTES, without a password being checked meanwhile (no hashing work for a flood).
+# Accounts are not locked as a whole: then anyone could lock the admin out from every address with ten
+# wrong passwords. (Counting (account, address) pairs as well would change nothing at one limit: a
+# pair reaches it only when its address does.)
 # A researcher lifts a lockout in the admin (Axes, Access attempts: delete) or with
-# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`. Tokens are not limited.
+# `manage.py axes_reset_ip ADDRESS`. Tokens are not limited.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30")) / 60  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "locked_out.html"
@@ -145,8 +162,15 @@ if on_postgresql and env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock up front, so concurrent writers wait for
-    # each other instead of failing with "database is locked" half-way through a page's answers.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # each other (up to the busy timeout, in seconds) instead of failing with "database is locked"
+    # half-way through a page's answers. The write-ahead log lets pages read while a participant's
+    # answers are written, and a commit needs no fsync (synchronous=NORMAL; a power cut may lose the
+    # last commits, never corrupt the file): in the default rollback journal every reader held up
+    # every writer, and a burst of 104 arrivals on a busy machine waited out the timeout (500s).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE", "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -230,6 +254,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
 if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxies whose X-Forwarded-For is believed (studyapp.client_address): any other peer is counted
+# at its own address, whatever it writes there. gunicorn refuses to listen beyond loopback behind the
+# proxy setting while only loopback is trusted (gunicorn.conf.py).
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Celery. The demo's filesystem transport needs no server; production uses Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -307,9 +335,9 @@ if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
 # (s, m, h, d). Returning participants are never limited. Load benchmarks raise it.
 ARRIVAL_RATE_LIMIT = os.environ.get("ARRIVAL_RATE_LIMIT", "10/h")
 # Where the client's address is read (django-ratelimit's RATELIMIT_IP_META_KEY): REMOTE_ADDR, or
-# behind the HTTPS proxy the address the proxy appended to X-Forwarded-For, else every participant
-# would share the proxy's address and its limit. A header name (HTTP_X_REAL_IP) or a dotted path
-# to a function of the request may be set instead.
+# behind the HTTPS proxy the address a trusted proxy appended to X-Forwarded-For, else every
+# participant would share the proxy's address and its limit. A header name (HTTP_X_REAL_IP) or a
+# dotted path to a function of the request may be set instead.
 RATELIMIT_IP_META_KEY = os.environ.get(
     "RATELIMIT_IP_META_KEY",
     "studyapp.client_address.forwarded_by_proxy" if BEHIND_HTTPS_PROXY else "REMOTE_ADDR",

@@ -71,18 +71,19 @@ class JSONHandler(BaseHTTPRequestHandler):
 
 
 class Gunicorn:
-    """gunicorn studyapp.wsgi in production mode (DEBUG off) on a SQLite database made here."""
+    """gunicorn studyapp.wsgi in production mode (DEBUG off) on a SQLite database made here; ``env``
+    adds to or overrides the environment (settings such as ARRIVAL_RATE_LIMIT or TRUSTED_PROXIES)."""
 
-    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, env: dict | None = None,
-                 app_dir: Path = ROOT) -> None:
+    def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, threads: int = 1,
+                 env: dict[str, str] | None = None, app_dir: Path = ROOT) -> None:
         """``app_dir``: the checkout to serve (a benchmark compares this one with an earlier commit's)."""
         self.port, self.log, self.app_dir = free_port(), workdir / "gunicorn.log", app_dir
         self.env = {
             **os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_COOKIES": "0", "WEB_CONCURRENCY": str(workers), "GUNICORN_TIMEOUT": str(timeout_s),
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}", "VAR_DIR": str(workdir), "BEHIND_HTTPS_PROXY": "1",
-            **(env or {}),
+            "GUNICORN_THREADS": str(threads), "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "VAR_DIR": str(workdir), "BEHIND_HTTPS_PROXY": "1", **(env or {}),
         }
         self.env.pop("CELERY_BROKER_URL", None)
         for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
@@ -92,7 +93,7 @@ class Gunicorn:
         wait_for(f"http://127.0.0.1:{self.port}/", self.process, "gunicorn", self.log)
 
     def manage(self, *command: str) -> str:
-        """Run a manage.py command against this server's database; its standard output."""
+        """Run a manage.py command on this server's database and settings; its standard output."""
         done = subprocess.run([sys.executable, "manage.py", *command], cwd=self.app_dir, env=self.env,
                               check=True, capture_output=True, text=True, timeout=300)
         return done.stdout

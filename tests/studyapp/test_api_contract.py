@@ -43,7 +43,8 @@ def test_a_bad_filter_or_format_is_a_400_that_says_why(researcher_client, query,
 
 @pytest.mark.django_db
 def test_an_unknown_study_or_dataset_is_a_json_404(researcher_client):
-    for path in (url("responses", "no such study"), url("model-table") + "?dataset=nothing"):
+    for path in (url("responses", "nope"), "/api/v1/studies/no%20such%20study/responses/",
+                 url("model-table") + "?dataset=nothing", "/api/v1/no-such-thing/"):
         response = researcher_client.get(path)
         assert response.status_code == 404 and "detail" in response.json()
 

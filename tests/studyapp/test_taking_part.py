@@ -2,6 +2,7 @@
 a limit on new arrivals per address, and places released when consent does not come."""
 
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
 from django.core.cache import cache
@@ -98,14 +99,18 @@ def test_behind_the_proxy_each_participant_is_limited_by_the_address_the_proxy_s
     settings.RATELIMIT_IP_META_KEY = "studyapp.client_address.forwarded_by_proxy"
     cache.clear()
 
-    def arrive(forwarded_for: str) -> int:
-        client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+    settings.TRUSTED_PROXIES = (ip_network("10.0.0.2"),)
+
+    def arrive(forwarded_for: str, proxy: str = "10.0.0.2") -> int:
+        client = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded_for)
         return Walker(client, study).arrive().status_code
 
     assert [arrive("203.0.113.1") for _ in range(3)] == [200, 200, 429]
     assert arrive("203.0.113.2") == 200  # another participant behind the same proxy
     # an entry the client wrote itself before the proxy's does not make a new address
     assert arrive("192.0.2.99, 203.0.113.1") == 429
+    # nor does one from a client that is not the trusted proxy (it reached the app directly)
+    assert [arrive(f"192.0.2.{n}", proxy="198.51.100.9") for n in range(3)] == [200, 200, 429]
 
 
 def test_a_flood_of_made_up_ids_from_one_address_fills_ten_places_at_most(settings):
