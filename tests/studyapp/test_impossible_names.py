@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 NAMES = ["a%00b", "%00", "a%ffb", "a%0Ab"]
 API_PATHS = ["/api/v1/studies/{}/", *(f"/api/v1/studies/{{}}/{export}/" for export in (
-    "participants", "responses", "responses/wide", "page-times", "stimuli", "codebook"))]
+    "participants", "responses", "responses/wide", "page-times", "stimuli", "texts", "codebook"))]
 SITE_PATHS = ["/study/{}/", "/study/{}/preview/", "/study/{}/monitor/", "/analysis/{}/"]
 
 
