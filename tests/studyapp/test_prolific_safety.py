@@ -23,27 +23,11 @@ from studyapp.prolific import ProlificClient, ProlificError
 from studyapp.prolific_sync import SOMEONE_ELSES, sync_study
 from tests.conftest import Walker, new_pid
 from tests.prolific_server import FakeProlific
-from tests.studyapp.test_prolific_sync import TOKEN, act, live_study, work_off_queue
+from tests.studyapp.conftest import TOKEN
+from tests.studyapp.test_prolific_sync import act, live_study, work_off_queue
 from tests.web_servers import Gunicorn
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def prolific():
-    server = FakeProlific(TOKEN)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def door(prolific, monkeypatch, settings):
-    """Arrivals checked at the door by the local Prolific, with a short deadline."""
-    monkeypatch.setenv("PROLIFIC_API_TOKEN", TOKEN)
-    monkeypatch.setenv("PROLIFIC_API_URL", prolific.url)
-    settings.PROLIFIC_API_TOKEN_SET = True
-    settings.PROLIFIC_DOOR_TIMEOUT_S = 0.5
-    return prolific
 
 
 def test_an_impostor_let_in_while_prolific_was_down_is_never_rejected_in_another_persons_name(

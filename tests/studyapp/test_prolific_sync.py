@@ -16,16 +16,9 @@ from studyapp.prolific_sync import NO_SUBMISSION, SOMEONE_ELSES, sync_study
 from studyapp.tasks import sync_prolific
 from tests.conftest import Walker, make_study
 from tests.prolific_server import FakeProlific
+from tests.studyapp.conftest import TOKEN
 
 pytestmark = pytest.mark.django_db
-TOKEN = "prolific-token-for-tests-0123456789"
-
-
-@pytest.fixture
-def prolific():
-    server = FakeProlific(TOKEN)
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -152,16 +145,8 @@ def test_the_scheduled_sync_and_the_admin_action(prolific, monkeypatch, admin_cl
     assert "Sync with Prolific" in listing and "Done" in listing
 
 
-@pytest.fixture
-def checked_at_the_door(prolific, monkeypatch, settings):
-    monkeypatch.setenv("PROLIFIC_API_TOKEN", TOKEN)
-    monkeypatch.setenv("PROLIFIC_API_URL", prolific.url)
-    settings.PROLIFIC_API_TOKEN_SET = True
-    return prolific
-
-
-def test_at_the_door_only_a_live_submission_of_this_study_and_participant_gets_in(checked_at_the_door):
-    prolific = checked_at_the_door
+def test_at_the_door_only_a_live_submission_of_this_study_and_participant_gets_in(door):
+    prolific = door
     study = live_study(target=25)
     real = Walker(Client(), study)
     prolific.add("STUDY1", f"session-{real.pid}", real.pid)
@@ -186,7 +171,7 @@ def test_at_the_door_only_a_live_submission_of_this_study_and_participant_gets_i
 
 
 def test_when_prolific_does_not_answer_arrivals_get_in_and_are_checked_later(
-    checked_at_the_door, monkeypatch, caplog
+    door, monkeypatch, caplog
 ):
     monkeypatch.setenv("PROLIFIC_API_URL", "http://127.0.0.1:1")  # nothing listens there
     study = live_study(target=25)
@@ -213,9 +198,9 @@ def act(admin_client, action: str, ids: list[int], **data):
 
 
 @pytest.fixture
-def with_token(checked_at_the_door):
+def with_token(door):
     """A token, so arrivals are verified at the door (Prolific answers there)."""
-    return checked_at_the_door
+    return door
 
 
 def test_completed_participants_are_approved_and_the_call_is_logged(with_token, admin_client):
