@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.web_servers import Gunicorn, Nginx, csrf_cookie, page_seconds
+from tests.web_servers import ROOT, Gunicorn, Nginx, csrf_cookie, page_seconds
 
 
 def flood(port: int, cookie: str, stop: threading.Event, counts: list[int]) -> None:
@@ -57,9 +57,11 @@ def participant_ms(port: int, seconds: float) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
+    parser.add_argument("--app-dir", type=Path, default=ROOT,
+                        help="the checkout to serve, e.g. a worktree of an earlier commit [this one]")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Gunicorn(Path(tmp), workers=2)
+        server = Gunicorn(Path(tmp), workers=2, app_dir=opts.app_dir.resolve())
         proxy = Nginx(Path(tmp), server.port)
         try:
             rows = []
@@ -81,7 +83,8 @@ def main() -> None:
         finally:
             proxy.stop()
             server.stop()
-    print(f"participant's page while the admin login is flooded (limits on; {opts.seconds:g} s a phase)")
+    print(f"{opts.app_dir.resolve()}: participant's page while the admin login is flooded (limits on; "
+          f"{opts.seconds:g} s a phase)")
     print(f"{'server':<16} {'flooding clients':>16} {'median ms':>10} {'max ms':>8} {'attempts/s':>11}")
     for name, flooders, median, worst, rate in rows:
         print(f"{name:<16} {flooders:>16} {median:>10.1f} {worst:>8.1f} {rate:>11.1f}")

@@ -111,6 +111,7 @@ class Options:
     pg_user: str
     seed: int | None
     port: int = 0  # gunicorn's port on 127.0.0.1; 0: a free one
+    app_dir: Path = REPO  # the checkout served (an earlier commit's, to compare)
 
     @property
     def pg_admin_conninfo(self) -> str:
@@ -158,6 +159,8 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the answers")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port on 127.0.0.1 [a free one]")
+    parser.add_argument("--app-dir", type=Path, default=REPO,
+                        help="the checkout to serve, e.g. a worktree of an earlier commit [this one]")
     args = parser.parse_args(argv)
     if args.participants < 1 or args.concurrency < 1 or args.warmup < 0 or args.ramp_up < 0:
         parser.error("--participants and --concurrency must be positive, --warmup and --ramp-up not negative")
@@ -180,6 +183,7 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
         pg_user=args.pg_user,
         seed=args.seed,
         port=args.port,
+        app_dir=args.app_dir.resolve(),
     )
 
 
@@ -247,11 +251,11 @@ def recreate_database(opts: Options) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def manage(env: dict[str, str], deadline: Deadline, *args: str) -> str:
-    command = [sys.executable, str(REPO / "manage.py"), *args]
+def manage(env: dict[str, str], deadline: Deadline, *args: str, app_dir: Path = REPO) -> str:
+    command = [sys.executable, str(app_dir / "manage.py"), *args]
     try:
         done = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=deadline.timeout(300),
+            command, cwd=app_dir, env=env, capture_output=True, text=True, timeout=deadline.timeout(300),
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
@@ -263,15 +267,16 @@ def manage(env: dict[str, str], deadline: Deadline, *args: str) -> str:
 
 def prepare_database(opts: Options, env: dict[str, str], deadline: Deadline) -> None:
     recreate_database(opts)
-    manage(env, deadline, "migrate", "--noinput", "-v", "0")
-    manage(env, deadline, "collectstatic", "--noinput", "-v", "0")
-    manage(env, deadline, "seed_demo")
+    manage(env, deadline, "migrate", "--noinput", "-v", "0", app_dir=opts.app_dir)
+    manage(env, deadline, "collectstatic", "--noinput", "-v", "0", app_dir=opts.app_dir)
+    manage(env, deadline, "seed_demo", app_dir=opts.app_dir)
     target = opts.participants + opts.warmup  # per condition: more than enough for any balance
     manage(
         env, deadline, "shell", "-c",
         "from studyapp.models import Study; "
         f"n = Study.objects.filter(slug={STUDY_SLUG!r}).update(target_per_condition={target}); "
         "assert n == 1, 'no demo study'",
+        app_dir=opts.app_dir,
     )
 
 
@@ -329,7 +334,7 @@ class Server:
 
     def start(self, deadline: Deadline) -> None:
         self.process = subprocess.Popen(
-            self.command(), cwd=REPO, env=self.env, start_new_session=True,
+            self.command(), cwd=self.opts.app_dir, env=self.env, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_until = time.monotonic() + deadline.timeout(60)
@@ -875,8 +880,8 @@ def report(
         config += f" x {opts.threads} threads"
     print()
     arrivals = f"first arrivals over {opts.ramp_up_s:g} s" if opts.ramp_up_s else "first arrivals at once"
-    print(f"gunicorn {config}; {opts.participants} participants, concurrency {opts.concurrency} "
-          f"({arrivals}), warm-up {opts.warmup}")
+    print(f"{opts.app_dir}: gunicorn {config}; {opts.participants} participants, concurrency "
+          f"{opts.concurrency} ({arrivals}), warm-up {opts.warmup}")
     print(f"completed participants      {completed} / {len(walks)}")
     print(f"page submissions (POSTs)    {posts}   (GETs {gets})")
     print(f"driving phase wall time     {wall:.2f} s")
