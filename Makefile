@@ -26,7 +26,8 @@ demo: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py seed_traces_demo
 	@echo "To run model jobs launched in the admin, start a worker in another terminal:"
 	@echo "  $(BIN)/celery -A studyapp worker -Q gpu --pool=solo --concurrency=1"
-	@echo "and, to find jobs whose worker died, the scheduler (Celery beat) in a third:"
+	@echo "and the scheduler (Celery beat and the default queue: finds jobs whose worker died, syncs with"
+	@echo "Prolific, makes the Prolific calls and pilot runs asked for in the admin) in a third:"
 	@echo "  $(BIN)/celery -A studyapp worker -B -s var/celerybeat-schedule -Q celery --pool=solo"
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
