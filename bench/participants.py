@@ -131,7 +131,10 @@ class Options:
         return self.workers * (self.threads if self.worker_class == "gthread" else 1)
 
 
-def parse_options(argv: Sequence[str] | None = None, description: str | None = None) -> Options:
+def parse_options(argv: Sequence[str] | None = None, description: str | None = None,
+                  any_checkout: bool = True) -> Options:
+    """The benchmark's options; ``any_checkout``: it serves a checkout it is given (walk_cpu.py runs this
+    one's code in its own process, so it takes no --app-dir)."""
     parser = argparse.ArgumentParser(description=(description or __doc__ or "").split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=200, help="participants measured [200]")
     parser.add_argument("--concurrency", type=int, default=32, help="participants at once [32]")
@@ -159,8 +162,9 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the answers")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port on 127.0.0.1 [a free one]")
-    parser.add_argument("--app-dir", type=Path, default=REPO,
-                        help="the checkout to serve, e.g. a worktree of an earlier commit [this one]")
+    if any_checkout:
+        parser.add_argument("--app-dir", type=Path, default=REPO,
+                            help="the checkout to serve, e.g. a worktree of an earlier commit [this one]")
     args = parser.parse_args(argv)
     if args.participants < 1 or args.concurrency < 1 or args.warmup < 0 or args.ramp_up < 0:
         parser.error("--participants and --concurrency must be positive, --warmup and --ramp-up not negative")
@@ -183,7 +187,7 @@ def parse_options(argv: Sequence[str] | None = None, description: str | None = N
         pg_user=args.pg_user,
         seed=args.seed,
         port=args.port,
-        app_dir=args.app_dir.resolve(),
+        app_dir=args.app_dir.resolve() if any_checkout else REPO,
     )
 
 

@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(a == "--db-name" or a.startswith("--db-name=") for a in argv):
         argv += ["--db-name", "bench_walk_cpu"]
-    opts = parse_options(argv, description=__doc__)
+    opts = parse_options(argv, description=__doc__, any_checkout=False)
     deadline = Deadline(opts.time_limit_s)
     with tempfile.TemporaryDirectory(prefix="bench-walk-cpu-") as tmp:
         env = app_environment(opts, Path(tmp) / "var")
