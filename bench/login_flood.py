@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.web_servers import ROOT, Gunicorn, Nginx, csrf_cookie, page_seconds
+from tests.web_servers import ROOT, csrf_cookie, gunicorn_behind_nginx, page_seconds
 
 
 def flood(port: int, cookie: str, stop: threading.Event, counts: list[int]) -> None:
@@ -60,29 +60,25 @@ def main() -> None:
     parser.add_argument("--app-dir", type=Path, default=ROOT,
                         help="the checkout to serve, e.g. a worktree of an earlier commit [this one]")
     opts = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Gunicorn(Path(tmp), workers=2, app_dir=opts.app_dir.resolve())
-        proxy = Nginx(Path(tmp), server.port)
-        try:
-            rows = []
-            cookies = {port: csrf_cookie(port) for port in (server.port, proxy.port)}
-            for _ in range(2):
-                for name, port in (("gunicorn alone", server.port), ("behind nginx", proxy.port)):
-                    for flooders in (0, 4):
-                        stop, counts = threading.Event(), []
-                        threads = [threading.Thread(target=flood, args=(port, cookies[port], stop, counts))
-                                   for _ in range(flooders)]
-                        for thread in threads:
-                            thread.start()
-                        waits = participant_ms(port, opts.seconds)
-                        stop.set()
-                        for thread in threads:
-                            thread.join()
-                        rows.append((name, flooders, statistics.median(waits), max(waits),
-                                     len(counts) / opts.seconds))
-        finally:
-            proxy.stop()
-            server.stop()
+    with tempfile.TemporaryDirectory() as tmp, gunicorn_behind_nginx(
+        Path(tmp), workers=2, app_dir=opts.app_dir.resolve()
+    ) as (server, proxy):
+        rows = []
+        cookies = {port: csrf_cookie(port) for port in (server.port, proxy.port)}
+        for _ in range(2):
+            for name, port in (("gunicorn alone", server.port), ("behind nginx", proxy.port)):
+                for flooders in (0, 4):
+                    stop, counts = threading.Event(), []
+                    threads = [threading.Thread(target=flood, args=(port, cookies[port], stop, counts))
+                               for _ in range(flooders)]
+                    for thread in threads:
+                        thread.start()
+                    waits = participant_ms(port, opts.seconds)
+                    stop.set()
+                    for thread in threads:
+                        thread.join()
+                    rows.append((name, flooders, statistics.median(waits), max(waits),
+                                 len(counts) / opts.seconds))
     print(f"{opts.app_dir.resolve()}: participant's page while the admin login is flooded (limits on; "
           f"{opts.seconds:g} s a phase)")
     print(f"{'server':<16} {'flooding clients':>16} {'median ms':>10} {'max ms':>8} {'attempts/s':>11}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.web_servers import Gunicorn, Nginx, page_seconds, slow_clients
+from tests.web_servers import gunicorn_behind_nginx, page_seconds, slow_clients
 
 
 def timed(port: int, holders: int, holder_port: int, timeout_s: float) -> float | None:
@@ -38,21 +38,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a participant waits at most")
     opts = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        gunicorn = Gunicorn(Path(tmp), workers=2, timeout_s=30)
-        nginx = Nginx(Path(tmp), gunicorn.port)
-        try:
-            results: dict[tuple[str, int], list[float | None]] = {}
-            for _ in range(opts.rounds):
-                for holders in (0, 2, 50):
-                    for name, port in (("gunicorn alone", gunicorn.port), ("behind nginx", nginx.port)):
-                        if name == "gunicorn alone" and holders == 50:
-                            continue  # 25 rounds of its 30 s timeout; 2 already show it
-                        waited = timed(port, holders, port, opts.timeout)
-                        results.setdefault((name, holders), []).append(waited)
-        finally:
-            nginx.stop()
-            gunicorn.stop()
+    with tempfile.TemporaryDirectory() as tmp, gunicorn_behind_nginx(
+        Path(tmp), workers=2, timeout_s=30
+    ) as (gunicorn, nginx):
+        results: dict[tuple[str, int], list[float | None]] = {}
+        for _ in range(opts.rounds):
+            for holders in (0, 2, 50):
+                for name, port in (("gunicorn alone", gunicorn.port), ("behind nginx", nginx.port)):
+                    if name == "gunicorn alone" and holders == 50:
+                        continue  # 25 rounds of its 30 s timeout; 2 already show it
+                    waited = timed(port, holders, port, opts.timeout)
+                    results.setdefault((name, holders), []).append(waited)
     print(f"participant's page while slow clients hang ({opts.rounds} rounds, timeout {opts.timeout:g} s)")
     print(f"{'server':<16} {'slow clients':>12} {'median s':>10} {'failed':>7}")
     for (name, holders), values in results.items():

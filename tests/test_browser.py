@@ -310,15 +310,7 @@ def test_a_decomposition_trace_reads_as_steps_and_a_long_r1_trace_flows_in_the_p
     page.context.close()
 
     # the longest R1 trace of the demo, on a 390 px phone: all of it in the page, the ratings after it
-    longest = max(demo_study.stimuli.all(), key=lambda s: len(s.traces.get(condition="r1").text))
-    page, _ = new_page(browser, PHONE)
-    pid = secrets.token_hex(12)
-    page.goto(entry_url(live_server, demo_study, pid))
-    participant = put_in_condition(demo_study, pid, "r1")
-    Participant.objects.filter(pk=participant.pk).update(
-        stimulus_sequence=[longest.pk, *[s for s in participant.stimulus_sequence if s != longest.pk][:4]]
-    )
-    consent_and_read_instructions(page)
+    page, _ = start_on_the_longest_r1_trace(browser, live_server, demo_study, PHONE)
     trace = page.locator("div.trace")
     sizes = trace.evaluate("e => [e.scrollHeight, e.clientHeight, getComputedStyle(e).overflowY]")
     assert sizes[0] == sizes[1] and sizes[2] == "visible", f"the trace scrolls inside a box: {sizes}"

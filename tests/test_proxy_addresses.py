@@ -16,7 +16,7 @@ import sys
 import pytest
 import yaml
 
-from tests.web_servers import BIN, ROOT, Gunicorn, Nginx, free_port
+from tests.web_servers import BIN, ROOT, free_port, gunicorn_behind_nginx
 
 LIMIT = 3  # arrivals an hour per address in these servers
 
@@ -30,18 +30,10 @@ needs_nginx = pytest.mark.skipif(
 def servers(tmp_path_factory):
     """gunicorn behind the proxy setting (one worker: the limit counts in its memory) serving the
     demo study, trusting nginx on 127.0.0.1; nginx with deploy/nginx.conf in front."""
-    workdir = tmp_path_factory.mktemp("proxy")
-    gunicorn = Gunicorn(workdir, workers=1,
-                        env={"ARRIVAL_RATE_LIMIT": f"{LIMIT}/h", "TRUSTED_PROXIES": "127.0.0.1"})
-    try:
+    env = {"ARRIVAL_RATE_LIMIT": f"{LIMIT}/h", "TRUSTED_PROXIES": "127.0.0.1"}
+    with gunicorn_behind_nginx(tmp_path_factory.mktemp("proxy"), workers=1, env=env) as (gunicorn, nginx):
         gunicorn.manage("seed_demo")
-        nginx = Nginx(workdir, gunicorn.port)
-    except Exception:
-        gunicorn.stop()
-        raise
-    yield gunicorn, nginx
-    nginx.stop()
-    gunicorn.stop()
+        yield gunicorn, nginx
 
 
 def arrive(port: int, client_address: str, forwarded_for: str) -> int:

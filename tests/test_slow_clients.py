@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from tests.web_servers import Gunicorn, Nginx, page_seconds, slow_clients
+from tests.web_servers import gunicorn_behind_nginx, page_seconds, slow_clients
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("nginx") or shutil.which("/usr/sbin/nginx")),
@@ -19,16 +19,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("web")
-    gunicorn = Gunicorn(workdir, workers=2, timeout_s=30)
-    try:
-        nginx = Nginx(workdir, gunicorn.port)
-    except Exception:
-        gunicorn.stop()
-        raise
-    yield gunicorn, nginx
-    nginx.stop()
-    gunicorn.stop()
+    with gunicorn_behind_nginx(tmp_path_factory.mktemp("web"), workers=2, timeout_s=30) as both:
+        yield both
 
 
 @pytest.mark.parametrize("count", [2, 50])

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -129,6 +131,21 @@ class Nginx:
 
     def stop(self) -> None:
         stop(self.process)
+
+
+@contextmanager
+def gunicorn_behind_nginx(workdir: Path, **gunicorn_options: object) -> Iterator[tuple[Gunicorn, Nginx]]:
+    """gunicorn (``Gunicorn``'s options) with nginx in front, both stopped on the way out, whatever
+    happens (nginx failing to start included)."""
+    gunicorn = Gunicorn(workdir, **gunicorn_options)
+    try:
+        nginx = Nginx(workdir, gunicorn.port)
+        try:
+            yield gunicorn, nginx
+        finally:
+            nginx.stop()
+    finally:
+        gunicorn.stop()
 
 
 def csrf_cookie(port: int) -> str:
