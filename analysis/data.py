@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from studyapp.models import (
-    ConditionCode,
     Construct,
     Item,
     PageVisit,
@@ -62,7 +61,7 @@ class StudyData:
     slug: str
     title: str
     target_per_condition: int
-    conditions: list[tuple[str, str]]  # (code, label), in the ConditionCode order
+    conditions: list[tuple[str, str]]  # (code, label), in the study's order
     items: list[ItemInfo]
     participants: list[ParticipantData]  # finished (completed or screened out), real
     attrition: dict[str, dict[str, int]]  # condition -> counts
@@ -92,11 +91,8 @@ def gather(study: Study, now=None) -> StudyData:
 
 
 def study_conditions(study: Study) -> list[tuple[str, str]]:
-    """(code, label) of the study's conditions, in the ConditionCode order."""
-    order = {code: i for i, code in enumerate(ConditionCode.values)}
-    return sorted(
-        ((c.code, c.get_code_display()) for c in study.conditions.all()), key=lambda c: order.get(c[0], 99)
-    )
+    """(code, label) of the study's conditions, in the study's order."""
+    return list(study.conditions.values_list("code", "label"))
 
 
 def study_items(study: Study) -> list[ItemInfo]:

@@ -54,7 +54,6 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
 
     from studyapp.models import (
         Condition,
-        ConditionCode,
         Item,
         PageVisit,
         Participant,
@@ -77,10 +76,10 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
                  model_answer="a")
         for n in range(trials)
     )
-    StimulusTrace.objects.bulk_create(
-        StimulusTrace(stimulus=s, condition=c, text="t") for s in stimuli for c in ConditionCode.values
-    )
     conditions = list(Condition.objects.filter(study=study))
+    StimulusTrace.objects.bulk_create(
+        StimulusTrace(stimulus=s, condition=c.code, text="t") for s in stimuli for c in conditions
+    )
     items = list(Item.objects.filter(study=study))
     trial_items = [i for i in items if i.scope == Item.Scope.TRIAL and not i.is_attention_check]
     end_items = [i for i in items if i.scope == Item.Scope.END]

@@ -97,7 +97,7 @@ class StudyAdmin(admin.ModelAdmin):
         study = get_object_or_404(Study, pk=pk)
         if not self.has_change_permission(request, study):
             raise PermissionDenied
-        form = BuildStimuliForm(request.POST or None)
+        form = BuildStimuliForm(request.POST or None, study=study)
         if request.method == "POST" and form.is_valid():
             try:
                 with versions.editing(request.user):

@@ -1,27 +1,32 @@
-"""Assigning arriving participants to conditions so that every condition fills to its target.
+"""Assigning arriving participants to conditions and stimuli so that every condition fills to its target
+and every stimulus is read equally often in every condition.
 
-A new arrival takes the condition with the fewest participants holding a slot (completed, or active
-within the time limit and, before consenting, within the consent hold); ties are broken at random.
-New arrivals are serialised by a row lock on the study, so simultaneous arrivals cannot over-fill a
-condition; the unique (study, PROLIFIC_PID) constraint backs that up for a participant arriving twice
-at once.
+Between participants, a new arrival takes the condition with the fewest participants holding a slot
+(completed, or active within the time limit and, before consenting, within the consent hold); ties are
+broken at random. Within participants, every participant reads every condition, and the study fills to
+its target. Either way the arrival also takes the stimulus list (and, within, the Latin square's row)
+held by the fewest of those holding a place (``counterbalancing``), so a leaver's list re-opens with
+their place. New arrivals are serialised by a row lock on the study, so simultaneous arrivals cannot
+over-fill a condition; the unique (study, PROLIFIC_PID) constraint backs that up for a participant
+arriving twice at once.
 
-Each participant's sequence is drawn once and stored: the stimuli, the per-trial items (grouped by
-response scale, agreement items before cognitive-load ones, shuffled within each group), the end
-items, the practice problem, and the attention checks (on different trials, each placed among the
-items of its own scale).
+Each participant's sequence is drawn once and stored: the stimuli and each trial's condition, the
+per-trial items (grouped by response scale, agreement items before cognitive-load ones, shuffled within
+each group), the end items, the practice problem, and the attention checks (on different trials, each
+placed among the items of its own scale).
 """
 
 import random
 import secrets
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Case, Count, Value, When
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from . import content
+from . import content, counterbalancing
 from .models import Condition, Construct, Item, Participant, Study
 
 _system_random = random.SystemRandom()
@@ -91,22 +96,25 @@ def assign_new(
         if study.status != Study.Status.LIVE:
             raise StudyNotOpen(study.get_status_display())
         release_places(study, now)
-        condition = choose_condition(study, now, rng or _system_random)
+        places = held_places(study, now)
+        condition = choose_condition(study, places, rng or _system_random)
         return _create_participant(
-            study, condition, prolific_pid, prolific_study_id, prolific_session_id,
+            study, condition, prolific_pid, prolific_study_id, prolific_session_id, places=places,
             now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
             is_preview=test_run, test_run=test_run, verified_at=now if verified else None,
         )
 
 
 def start_preview(study: Study, condition_code: str | None = None) -> Participant:
-    """A researcher's run through the study: any status, any condition, never counted."""
+    """A researcher's run through the study: any status, any condition (within participants, every
+    condition, starting with the chosen one where the design allows), never counted."""
     conditions = content.for_study(study).conditions
     chosen = [c for c in conditions if c.code == condition_code] or conditions
     if not chosen:
         raise StudyNotReady("The study has no conditions.")
+    condition = None if study.design == Study.Design.WITHIN else _system_random.choice(chosen)
     return _create_participant(
-        study, _system_random.choice(chosen), secrets.token_hex(12), "", "",
+        study, condition, secrets.token_hex(12), "", "", places=HeldPlaces(),
         now=timezone.now(), rng=_system_random, is_preview=True,
     )
 
@@ -121,19 +129,46 @@ def release_places(study: Study, now: datetime) -> int:
     return released.update(status=Case(timed_out, default=Value(Participant.Status.EXPIRED)), ended_at=now)
 
 
-def slots_taken(study: Study, now: datetime) -> Counter:
-    """Participants holding a slot, per condition id."""
-    rows = (
-        Participant.objects.holding_a_slot(study, now)
-        .values("condition_id")
-        .annotate(n=Count("id"))
+@dataclass
+class HeldPlaces:
+    """Who holds a place now (``holding_a_slot``), counted three ways: per condition id, per (condition
+    id, stimulus list) and per Latin-square row (within participants the condition id is None)."""
+
+    per_condition: Counter = field(default_factory=Counter)
+    lists: Counter = field(default_factory=Counter)
+    rows: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_condition.values())
+
+
+def held_places(study: Study, now: datetime) -> HeldPlaces:
+    """One query: the places held in the study, with the lists and rows they hold."""
+    places = HeldPlaces()
+    rows = Participant.objects.holding_a_slot(study, now).values_list(
+        "condition_id", "stimulus_list", "condition_order"
     )
-    return Counter({row["condition_id"]: row["n"] for row in rows})
+    for condition_id, stimulus_list, order_row in rows:
+        places.per_condition[condition_id] += 1
+        places.lists[(condition_id, stimulus_list)] += 1
+        places.rows[order_row] += 1
+    return places
 
 
-def choose_condition(study: Study, now: datetime, rng: random.Random) -> Condition:
-    """The least-filled condition with room left; ties at random. Raises StudyFull."""
-    taken = slots_taken(study, now)
+def slots_taken(study: Study, now: datetime) -> Counter:
+    """Participants holding a slot, per condition id (None within participants)."""
+    return held_places(study, now).per_condition
+
+
+def choose_condition(study: Study, places: HeldPlaces, rng: random.Random) -> Condition | None:
+    """Between participants, the least-filled condition with room left (ties at random); within
+    participants None, while the study has room. Raises StudyFull."""
+    if study.design == Study.Design.WITHIN:
+        if places.total >= study.target_per_condition:
+            raise StudyFull()
+        return None
+    taken = places.per_condition
     conditions = content.for_study(study).conditions
     open_conditions = [c for c in conditions if taken[c.id] < study.target_per_condition]
     if not open_conditions:
@@ -142,13 +177,44 @@ def choose_condition(study: Study, now: datetime, rng: random.Random) -> Conditi
     return rng.choice([c for c in open_conditions if taken[c.id] == fewest])
 
 
+def _trials(study: Study, condition: Condition | None, places: HeldPlaces,
+            rng: random.Random) -> tuple[list[int], list[str], int, int | None]:
+    """(stimulus ids, condition codes, stimulus list, Latin-square row) of a new participant's trials,
+    the list and row those holding a place hold least. Raises StudyNotReady."""
+    n_trials = study.trials_per_participant
+    study_content = content.for_study(study)
+    if condition is not None:
+        stimuli = study_content.stimuli_by_condition.get(condition.code, [])
+        if len(stimuli) < n_trials:
+            raise StudyNotReady(
+                f"Condition '{condition.code}' has traces for {len(stimuli)} stimuli, fewer than "
+                f"the {n_trials} trials each participant sees."
+            )
+        lists = counterbalancing.list_count(len(stimuli), n_trials)
+        held = Counter({k: n for (cid, k), n in places.lists.items() if cid == condition.id})
+        chosen = counterbalancing.least_held(lists, held)
+        sequence = counterbalancing.between_trials(stimuli, n_trials, chosen, rng)
+        return sequence, [condition.code] * n_trials, chosen, None
+    codes = [c.code for c in study_content.conditions]
+    stimuli = study_content.stimuli_in_every_condition
+    problems = counterbalancing.design_problems(Study.Design.WITHIN, len(codes), n_trials, len(stimuli))
+    if problems:
+        raise StudyNotReady(" ".join(problems))
+    cells = counterbalancing.list_count(len(stimuli), n_trials) * len(codes)
+    cell = counterbalancing.least_held(cells, Counter({k: n for (_, k), n in places.lists.items()}))
+    row = counterbalancing.least_held(len(counterbalancing.williams_square(len(codes))), places.rows)
+    sequence, conditions = counterbalancing.within_trials(stimuli, codes, n_trials, cell, row, rng)
+    return sequence, conditions, cell, row
+
+
 def _create_participant(
     study: Study,
-    condition: Condition,
+    condition: Condition | None,
     prolific_pid: str,
     prolific_study_id: str,
     prolific_session_id: str,
     *,
+    places: HeldPlaces,
     now: datetime,
     rng: random.Random,
     is_preview: bool = False,
@@ -157,15 +223,10 @@ def _create_participant(
     device_class: str = "",
     user_agent: str = "",
 ) -> Participant:
-    """Draw the participant's stimuli and item orders, and store them with the assignment."""
-    n_trials = study.trials_per_participant
+    """Draw the participant's stimuli, their conditions and the item orders, and store them with the
+    assignment."""
     study_content = content.for_study(study)
-    stimulus_ids = study_content.stimuli_by_condition.get(condition.code, [])
-    if len(stimulus_ids) < n_trials:
-        raise StudyNotReady(
-            f"Condition '{condition.code}' has traces for {len(stimulus_ids)} stimuli, fewer than "
-            f"the {n_trials} trials each participant sees."
-        )
+    sequence, trial_conditions, stimulus_list, condition_order = _trials(study, condition, places, rng)
     items = study_content.items
     trial_items = [
         i for i in items if i.scope == Item.Scope.TRIAL and i.construct != Construct.ATTENTION_CHECK
@@ -190,12 +251,15 @@ def _create_participant(
         test_run=test_run,
         prolific_verified_at=verified_at,
         started_at=now,
-        stimulus_sequence=rng.sample(stimulus_ids, n_trials),
+        stimulus_sequence=sequence,
+        trial_conditions=trial_conditions,
+        stimulus_list=stimulus_list,
+        condition_order=condition_order,
         item_order=order,
         end_item_order=[i.id for group in end_groups for i in group],
         attention_plan=attention_plan(study, study_content.attention_checks, groups, rng),
         practice_stimulus_id=(
-            study_content.practice_by_condition.get(condition.code) if study.practice_trial else None
+            study_content.practice_by_condition.get(trial_conditions[0]) if study.practice_trial else None
         ),
         device_class=device_class,
         user_agent=user_agent[:300],

@@ -31,7 +31,7 @@ class TextMissing(LookupError):
 @dataclass
 class StudyContent:
     items: list[Item]
-    conditions: list[Condition]  # by code
+    conditions: list[Condition]  # in the study's order
     stimuli_by_condition: dict[str, list[int]]  # condition code -> ids of stimuli with a trace in it
     practice_by_condition: dict[str, int] = field(default_factory=dict)  # code -> the practice stimulus
     versions: dict[tuple[int, str], TraceVersion] = field(default_factory=dict)  # (stimulus, condition)
@@ -39,6 +39,12 @@ class StudyContent:
     def __post_init__(self) -> None:
         self.items_by_id = {item.id: item for item in self.items}
         self.attention_checks = [i for i in self.items if i.is_attention_check]
+        self.conditions_by_code = {condition.code: condition for condition in self.conditions}
+        self.conditions_by_id = {condition.id: condition for condition in self.conditions}
+        every = [set(self.stimuli_by_condition.get(c.code, [])) for c in self.conditions]
+        #: the stimuli (in id order) with a text in every condition: within participants, any of them may
+        #: be read in any condition
+        self.stimuli_in_every_condition = sorted(set.intersection(*every)) if every else []
 
 
 # study id -> (created_at, content_version, content); created_at tells a re-created study apart
@@ -63,7 +69,7 @@ def for_study(study: Study) -> StudyContent:
             stimuli_by_condition.setdefault(code, []).append(stimulus_id)
     content = StudyContent(
         items=list(Item.objects.filter(study_id=study.pk)),
-        conditions=list(Condition.objects.filter(study_id=study.pk).order_by("code")),
+        conditions=list(Condition.objects.filter(study_id=study.pk).order_by("position", "code")),
         stimuli_by_condition=stimuli_by_condition,
         practice_by_condition=practice_by_condition,
     )

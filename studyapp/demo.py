@@ -17,7 +17,7 @@ from traces.demo import import_pilot
 from traces.importing import PILOT_SOURCE
 
 from .models import StimulusTrace, Study
-from .stimulus_builder import TRACE_CONDITIONS, build_stimuli, eligible
+from .stimulus_builder import build_stimuli, eligible, traced
 from .study_setup import add_defaults
 
 DEMO_SLUG = "demo"
@@ -46,8 +46,9 @@ def seed_demo() -> SeedResult:
     if study_created:
         add_defaults(study)
     problems = import_pilot()
-    sources = dict.fromkeys(TRACE_CONDITIONS, PILOT_SOURCE)
-    shown = eligible(problems, sources, only_correct=True)
+    conditions = list(study.conditions.all())
+    sources = {condition.code: PILOT_SOURCE for condition in traced(conditions)}
+    shown = eligible(problems, sources, conditions, only_correct=True)
     existing = set(study.stimuli.values_list("code", flat=True))
     new = [p for p in shown if p.source_id not in existing]
     created = build_stimuli(study, new, sources).created if new else []

@@ -28,7 +28,6 @@ from django.http import StreamingHttpResponse
 
 from . import versions
 from .models import (
-    ConditionCode,
     Construct,
     Item,
     PageVisit,
@@ -623,7 +622,6 @@ def texts_table(study: Study) -> Table:
 def codebook(study: Study) -> dict:
     """The study's codebook: items, conditions, participant statuses and every export's columns."""
     constructs = dict(Construct.choices)
-    condition_labels = dict(ConditionCode.choices)
     no_filter = ParticipantFilter()
     return {
         "study": study.slug,
@@ -639,8 +637,10 @@ def codebook(study: Study) -> dict:
             for item in study.items.order_by("scope", "position", "code")
         ],
         "conditions": [
-            {"code": code, "label": condition_labels.get(code, code)}
-            for code in study.conditions.order_by("code").values_list("code", flat=True)
+            {"code": code, "label": label, "heading": heading, "trace_kind": kind, "text_source": source}
+            for code, label, heading, kind, source in study.conditions.values_list(
+                "code", "label", "trace_heading", "trace_kind", "text_source"
+            )
         ],
         "participant_statuses": [{"code": code, "label": label} for code, label in _S.choices],
         "columns": {

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import LIKERT_MAX, LIKERT_MIN, Item
+from .models import LIKERT_MIN, SCALE_POINTS, Item
 from .services import Reading
 
 ITEM_PREFIX = "item-"
@@ -20,13 +20,13 @@ def field_name(item: Item) -> str:
     return f"{ITEM_PREFIX}{item.code}"
 
 
-_OFF_SCALE = f"Choose one of the points {LIKERT_MIN} to {LIKERT_MAX}."
-_LIKERT_ERRORS = {
-    "required": "Please choose an answer for this statement.",
-    "invalid": _OFF_SCALE,
-    "min_value": _OFF_SCALE,
-    "max_value": _OFF_SCALE,
-}
+def _likert_errors(points: int) -> dict[str, str]:
+    off_scale = f"Choose one of the points {LIKERT_MIN} to {points}."
+    return {"required": "Please choose an answer for this statement.", "invalid": off_scale,
+            "min_value": off_scale, "max_value": off_scale}
+
+
+_LIKERT_ERRORS = {points: _likert_errors(points) for points in SCALE_POINTS}
 
 
 class LikertPageForm(forms.Form):
@@ -47,7 +47,8 @@ class LikertPageForm(forms.Form):
             # A range check is all a radio's value needs (the page draws the radios itself); a
             # choice field re-normalised its choices for every item of every page submitted.
             self.fields[field_name(item)] = forms.IntegerField(
-                min_value=LIKERT_MIN, max_value=LIKERT_MAX, error_messages=_LIKERT_ERRORS
+                min_value=LIKERT_MIN, max_value=item.scale_points,
+                error_messages=_LIKERT_ERRORS[item.scale_points],
             )
         if stimulus_id is not None:
             self.fields["stimulus"] = forms.IntegerField(

@@ -5,7 +5,9 @@ Every page a participant opens or submits begins with this one read. Through the
 than anything else a page did: about a third of a participant's walk in bench/participants.py.
 Here the statement is built once per process from the models' metadata, and each row becomes model
 instances the way the ORM makes them (``Model.from_db`` after every field's database converters),
-so callers get an ordinary Participant whose ``study`` and ``condition`` are already loaded.
+so callers get an ordinary Participant whose ``study`` and ``condition`` are already loaded: the
+condition (none within participants) comes from the study's content cache (``content``), at the
+content version read with the study.
 """
 
 import uuid
@@ -18,7 +20,8 @@ from django.db import connection
 from django.db.models import Model
 from django.db.transaction import TransactionManagementError
 
-from .models import Condition, Participant, Study
+from . import content
+from .models import Participant, Study
 
 
 @dataclass(frozen=True)
@@ -56,22 +59,19 @@ def _columns(model: type[Model]) -> _Columns:
 @cache
 def _statement(vendor: str, lock: bool) -> tuple[str, tuple[_Columns, ...]]:
     """The SELECT for one backend (cached per vendor: a process talks to one database)."""
-    parts = tuple(_columns(model) for model in (Participant, Study, Condition))
+    parts = tuple(_columns(model) for model in (Participant, Study))
 
     def column(model: type[Model], name: str) -> str:
         field = model._meta.pk if name == "pk" else model._meta.get_field(name)
         return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(field.column)}"
 
-    participant, study, condition = (
-        connection.ops.quote_name(model._meta.db_table) for model in (Participant, Study, Condition)
-    )
+    participant, study = (connection.ops.quote_name(model._meta.db_table) for model in (Participant, Study))
     select = ", ".join(
         column(part.model, field.name) for part in parts for field in part.model._meta.concrete_fields
     )
     sql = (
         f"SELECT {select} FROM {participant} "  # noqa: S608 - table and column names from the models
         f"INNER JOIN {study} ON {column(Study, 'pk')} = {column(Participant, 'study')} "
-        f"INNER JOIN {condition} ON {column(Condition, 'pk')} = {column(Participant, 'condition')} "
         f"WHERE {column(Participant, 'token')} = %s AND {column(Study, 'slug')} = %s"
     )
     if lock and connection.features.has_select_for_update_of:
@@ -90,7 +90,7 @@ def participant_for_page(slug: str, token: uuid.UUID, *, lock: bool = False) -> 
     """
     if lock and not connection.in_atomic_block:
         raise TransactionManagementError("participant_for_page(lock=True) needs a transaction")
-    sql, (participant_columns, study_columns, condition_columns) = _statement(connection.vendor, lock)
+    sql, (participant_columns, study_columns) = _statement(connection.vendor, lock)
     token_value = Participant._meta.get_field("token").get_db_prep_value(token, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [token_value, slug])
@@ -98,10 +98,10 @@ def participant_for_page(slug: str, token: uuid.UUID, *, lock: bool = False) -> 
     if row is None:
         raise Participant.DoesNotExist("No such participant in this study.")
     n_participant = len(participant_columns.attnames)
-    n_study = len(study_columns.attnames)
     participant = participant_columns.instance(row[:n_participant])
-    study = study_columns.instance(row[n_participant:n_participant + n_study])
-    condition = condition_columns.instance(row[n_participant + n_study:])
+    study = study_columns.instance(row[n_participant:])
     Participant.study.field.set_cached_value(participant, study)
+    # the condition from the study's content, at the version just read with the study
+    condition = content.for_study(study).conditions_by_id.get(participant.condition_id)
     Participant.condition.field.set_cached_value(participant, condition)
     return participant

@@ -17,20 +17,24 @@ from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 LIKERT_MIN = 1
-LIKERT_MAX = 5
-LIKERT_POINTS = LIKERT_MAX - LIKERT_MIN + 1
+LIKERT_MAX = 7  # the longest scale an item may have; each item's own is scale_points (5 or 7)
+SCALE_POINTS = (5, 7)
 
 
-class ConditionCode(models.TextChoices):
-    """The paper's four trace types; the codes are stable and appear in every export."""
+class TraceKind(models.TextChoices):
+    """Where a condition's texts come from: the kinds of trace the platform makes, or text imported as is."""
 
     DECOMPOSITION = "decomposition", "Rule-based decomposition trace"
-    R1 = "r1", "DeepSeek-R1 trace"
-    R1_SUMMARY = "r1_summary", "Summary of the R1 trace"
-    POSTHOC = "posthoc", "Post-hoc explanation"
+    REASONING = "reasoning", "A reasoning model's trace"
+    SUMMARY = "summary", "A summary of the reasoning trace"
+    EXPLANATION = "explanation", "A post-hoc explanation"
+    IMPORTED = "imported", "Text imported as is"
 
 
 class Construct(models.TextChoices):
+    """The default questionnaire's constructs. An item may measure any construct (a slug); the one that
+    means something to the platform is the attention check."""
+
     PREDICTABILITY = "predictability", "Predictability"
     UNDERSTANDABILITY = "understandability", "Understandability"
     FAITHFULNESS = "faithfulness", "Faithfulness"
@@ -76,10 +80,20 @@ class Study(models.Model):
 
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
+    class Design(models.TextChoices):
+        BETWEEN = "between", "Between participants: each participant reads one condition"
+        WITHIN = "within", "Within participants: each participant reads every condition"
+
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    design = models.CharField(
+        max_length=10, choices=Design.choices, default=Design.BETWEEN,
+        help_text="Within: every trial's condition is set by a Latin square, each condition equally often "
+        "per participant (trials per participant must be a multiple of the conditions).",
+    )
     target_per_condition = models.PositiveIntegerField(
         default=25, validators=[MinValueValidator(1)],
-        help_text="Participants to complete the study in each condition.",
+        help_text="Participants to complete the study in each condition (within participants, where each "
+        "reads every condition: participants to complete the study).",
     )
     time_limit_minutes = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(1)],
@@ -236,15 +250,29 @@ class Study(models.Model):
 
 
 class Condition(models.Model):
+    """One kind of text participants read: its code (in every export), its label, the heading above it on
+    the trial page, and where its texts come from."""
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
-    code = models.CharField(max_length=20, choices=ConditionCode.choices)
+    code = models.SlugField(
+        max_length=40, help_text="A short name (letters, digits, _ and -), the same in every export."
+    )
+    label = models.CharField(max_length=120, help_text="What the condition is, for researchers.")
     trace_heading = models.CharField(
         max_length=100, default="The model's reasoning",
-        help_text="Heading above the trace on the trial page.",
+        help_text="Heading above the text on the trial page.",
     )
+    trace_kind = models.CharField(
+        max_length=20, choices=TraceKind.choices, default=TraceKind.IMPORTED,
+        help_text="The kind of text the stimulus builder takes for it from the traces.",
+    )
+    text_source = models.CharField(
+        max_length=300, blank=True, help_text="Where its texts come from (a job, a model, a file), in words."
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the study's pages and tables.")
 
     class Meta:
-        ordering = ["study", "code"]
+        ordering = ["study", "position", "code"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="condition_unique_per_study"),
         ]
@@ -333,7 +361,7 @@ class StimulusTrace(StudyTextModel):
     """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
-    condition = models.CharField(max_length=20, choices=ConditionCode.choices)
+    condition = models.SlugField(max_length=40, help_text="The code of the study's condition that reads it.")
     text = models.TextField()
     reference_trace = models.ForeignKey(
         "traces.ReferenceTrace", on_delete=models.PROTECT, null=True, blank=True,
@@ -401,7 +429,9 @@ class TraceVersion(models.Model):
 
 
 class Item(models.Model):
-    """A 5-point questionnaire item; its code starts with its construct (``faithfulness_1``)."""
+    """A 5- or 7-point questionnaire item; its code starts with its construct (``faithfulness_1``).
+    A reverse-keyed item is scored as scale_points + 1 - value in the analysis (the answer is stored as
+    chosen)."""
 
     class Scope(models.TextChoices):
         TRIAL = "trial", "Under every trace"
@@ -409,10 +439,18 @@ class Item(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="items")
     code = models.SlugField(max_length=60)
-    construct = models.CharField(max_length=20, choices=Construct.choices)
+    construct = models.SlugField(
+        max_length=40, help_text="What the item measures (a slug); attention_check for an instructed item."
+    )
     scope = models.CharField(max_length=10, choices=Scope.choices)
     text = models.TextField()
-    anchors = models.JSONField(help_text="Five labels, one for each scale point from 1 to 5.")
+    scale_points = models.PositiveSmallIntegerField(
+        default=5, choices=[(n, f"{n} points") for n in SCALE_POINTS], help_text="5 or 7."
+    )
+    anchors = models.JSONField(help_text="One label for each scale point, from 1 up.")
+    reverse_keyed = models.BooleanField(
+        default=False, help_text="Agreement means less of the construct: scored as points + 1 - value."
+    )
     expected_value = models.PositiveSmallIntegerField(
         null=True, blank=True,
         validators=[MinValueValidator(LIKERT_MIN), MaxValueValidator(LIKERT_MAX)],
@@ -440,10 +478,12 @@ class Item(models.Model):
             errors["code"] = f"The code must start with its construct: {self.construct}_…"
         if (
             not isinstance(self.anchors, list)
-            or len(self.anchors) != LIKERT_POINTS
+            or len(self.anchors) != self.scale_points
             or not all(isinstance(a, str) and a.strip() for a in self.anchors)
         ):
-            errors["anchors"] = f"Give exactly {LIKERT_POINTS} non-empty labels, one per scale point."
+            errors["anchors"] = f"Give exactly {self.scale_points} non-empty labels, one per scale point."
+        if self.expected_value is not None and not LIKERT_MIN <= self.expected_value <= self.scale_points:
+            errors["expected_value"] = f"A point of the scale, 1 to {self.scale_points}."
         if self.is_attention_check and self.expected_value is None:
             errors["expected_value"] = "An attention check needs the instructed answer."
         if self.is_attention_check and self.scope != self.Scope.TRIAL:
@@ -493,7 +533,11 @@ class Participant(models.Model):
         EXPIRED = "expired", "Place released (no consent in time)"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
-    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="participants")
+    condition = models.ForeignKey(
+        Condition, on_delete=models.PROTECT, null=True, blank=True, related_name="participants",
+        help_text="Between participants: the condition they read. Empty within participants (see "
+        "trial_conditions).",
+    )
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     prolific_pid = models.CharField("PROLIFIC_PID", max_length=24)
     prolific_study_id = models.CharField("STUDY_ID", max_length=64, blank=True)
@@ -512,6 +556,18 @@ class Participant(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     stimulus_sequence = models.JSONField(help_text="Stimulus ids, in the order shown.")
+    trial_conditions = models.JSONField(
+        default=list, blank=True, help_text="The condition code of each trial, in the order shown."
+    )
+    stimulus_list = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="The counterbalancing list drawn at entry (which stimuli, and within participants which "
+        "condition each is read in); counted among those holding a place, so a leaver's list re-opens.",
+    )
+    condition_order = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Within participants: the row of the Latin square ordering the trials' conditions.",
+    )
     item_order = models.JSONField(help_text="Per-trial item ids, in the order shown under each trace.")
     end_item_order = models.JSONField(help_text="End-of-study item ids, in the order shown.")
     attention_plan = models.JSONField(

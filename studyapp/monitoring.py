@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 
-from .models import ConditionCode, PageVisit, Participant, Study
+from .models import PageVisit, Participant, Study
 
 _S = Participant.Status
 
@@ -82,7 +82,7 @@ def status_counts(study: Study, now: datetime) -> dict[str, dict[str, int]]:
 
 
 def study_progress(study: Study, now: datetime) -> StudyProgress:
-    labels = dict(ConditionCode.choices)
+    labels = dict(study.conditions.values_list("code", "label"))
     return StudyProgress(
         [
             ConditionProgress(

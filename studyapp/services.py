@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from . import content
 from .lookup import participant_for_page
-from .models import Item, PageVisit, Participant, Response, TraceVersion
+from .models import Condition, Item, PageVisit, Participant, Response, TraceVersion
 from .monitoring import completion_minutes
 
 CONSENT = "consent"
@@ -156,7 +156,7 @@ def record_page_shown(participant: Participant, page: str, now: datetime | None 
     stimulus_id = stimulus_id_for(participant, page)
     version_id = None
     if stimulus_id is not None:
-        version_id = content.version(participant.study, stimulus_id, participant.condition.code).pk
+        version_id = content.version(participant.study, stimulus_id, trial_condition(participant, page)).pk
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {PageVisit._meta.db_table} "  # noqa: S608 - the model's own table name
@@ -175,6 +175,29 @@ def version_shown(participant: Participant, page: str) -> int | None:
         return None
     visits = PageVisit.objects.filter(participant=participant, page=page)
     return visits.values_list("trace_version_id", flat=True).first()
+
+
+def trial_condition(participant: Participant, page: str) -> str:
+    """The code of the condition whose text a trial (or the practice page) shows: the participant's
+    condition between participants; within, the condition drawn for that trial (for the practice page,
+    the first trial's)."""
+    trial = trial_number(page)
+    index = trial - 1 if trial is not None else 0
+    if 0 <= index < len(participant.trial_conditions):
+        return participant.trial_conditions[index]
+    return participant.condition.code
+
+
+def condition_shown(participant: Participant, page: str) -> Condition:
+    """The condition of a trial or practice page (its heading above the text), from the content cache."""
+    return content.for_study(participant.study).conditions_by_code[trial_condition(participant, page)]
+
+
+def trace_headings(participant: Participant) -> list[str]:
+    """The headings of the texts the participant will read, each once, in the order first met."""
+    by_code = content.for_study(participant.study).conditions_by_code
+    codes = participant.trial_conditions or [participant.condition.code]
+    return list(dict.fromkeys(by_code[code].trace_heading for code in codes if code in by_code))
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -198,7 +221,7 @@ def trial_content(participant: Participant, page: str, shown: int | None = None)
     `shown` when the participant was shown that one there before (a refresh, going back), so a page
     never changes under them; else the current version. Raises content.TextMissing."""
     stimulus_id = stimulus_id_for(participant, page)
-    texts = content.version(participant.study, stimulus_id, participant.condition.code)
+    texts = content.version(participant.study, stimulus_id, trial_condition(participant, page))
     if shown is not None and shown != texts.pk:
         texts = TraceVersion.objects.get(pk=shown)
     return TrialContent(stimulus_id, texts, page_items(participant, page))

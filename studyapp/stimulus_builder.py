@@ -1,11 +1,15 @@
 """A study's stimuli assembled from the traces the ``traces`` app made or imported.
 
-A problem can be a stimulus when it has a trace of every condition: a reasoning trace, a summary and a
-post-hoc explanation from the sources chosen (a job here, an imported file), and a decomposition
-trace, built by the paper's rule. The stimulus shows one short final answer in every condition: the
-reasoning trace's answer, as the paper's study did. Drawn problems (and the demo's) must show an answer
-that is right by the strict check and that no condition's trace contradicts (``answer_conflicts``: the
-decomposition trace ends in the gold answer, so a wrong shown answer always contradicts it). Every
+A problem can be a stimulus when it has a text for every condition of the study that the builder makes:
+a reference trace of the condition's kind (a reasoning trace, a summary, a post-hoc explanation) from
+the source chosen for that condition (a job here, an imported file; two conditions may take the same
+kind from different sources), and a decomposition trace, built by the paper's rule. Conditions whose
+texts are imported as they are (the study file, the admin) are left to those. The stimulus shows one
+short final answer in every condition: the answer of the first condition taken from a reasoning trace
+(else of the first taken from any reference trace), as the paper's study showed R1's. Drawn problems
+(and the demo's) must show an answer that is right by the strict check and that no condition's trace
+contradicts (``answer_conflicts``: the decomposition trace ends in the gold answer, so a wrong shown
+answer always contradicts it). Every
 condition's text records where it came from (the trace, its job, model and prompt), and keeps it in
 the exports. Rated stimuli are never changed: the answers given would refer to a text nobody read.
 """
@@ -25,12 +29,9 @@ from traces.grading.outputs import score_answer
 from traces.grading.parsing import short_answer
 from traces.models import Problem, ReferenceTrace
 
-from .models import ConditionCode, Response, Stimulus, StimulusTrace, Study
+from .conditions import REFERENCE_KIND, ConditionLike
+from .models import Response, Stimulus, StimulusTrace, Study, TraceKind
 
-#: The conditions whose text is a reference trace, and the kind of trace.
-TRACE_CONDITIONS = {
-    ConditionCode.R1: "r1", ConditionCode.R1_SUMMARY: "r1_summary", ConditionCode.POSTHOC: "posthoc",
-}
 DECOMPOSITION_SOURCE = "rule-based decomposition (traces.sft, setting decomposition_correct)"
 
 
@@ -45,44 +46,63 @@ class BuildResult:
     skipped_rated: list[str]  # stimuli participants have rated: left as they were
 
 
+def traced(conditions: Sequence[ConditionLike]) -> list[ConditionLike]:
+    """The conditions whose texts are reference traces."""
+    return [c for c in conditions if c.trace_kind in REFERENCE_KIND]
+
+
+def answering(conditions: Sequence[ConditionLike]) -> str:
+    """The code of the condition whose trace's answer every condition shows; BuildError without one."""
+    reasoning = [c for c in conditions if c.trace_kind == TraceKind.REASONING]
+    for condition in reasoning or traced(conditions):
+        return condition.code
+    raise BuildError("No condition takes its texts from a reasoning trace, a summary or an explanation, so "
+                     "there is no model answer to show; import the stimuli with a study file instead.")
+
+
 def chosen_traces(
-    problems: Sequence[Problem], sources: dict[str, str]
+    problems: Sequence[Problem], sources: dict[str, str], conditions: Sequence[ConditionLike]
 ) -> dict[str, dict[int, ReferenceTrace]]:
-    """Condition -> problem id -> its trace from the chosen source (``sources``: condition ->
+    """Condition code -> problem id -> its trace from the chosen source (``sources``: condition code ->
     source label; a condition left out takes the only source there is)."""
     chosen = {}
-    for condition, kind in TRACE_CONDITIONS.items():
+    for condition in traced(conditions):
+        kind = REFERENCE_KIND[condition.trace_kind]
         try:
-            chosen[condition] = reference_traces.choose(problems, kind, sources.get(condition, ""))
+            chosen[condition.code] = reference_traces.choose(problems, kind, sources.get(condition.code, ""))
         except reference_traces.AmbiguousTraces as error:
-            raise BuildError(f"{ConditionCode(condition).label}: {error}") from None
+            raise BuildError(f"{condition.label}: {error}") from None
     return chosen
 
 
 def eligible(
-    problems: Sequence[Problem], sources: dict[str, str], *, only_correct: bool = False
+    problems: Sequence[Problem], sources: dict[str, str], conditions: Sequence[ConditionLike], *,
+    only_correct: bool = False,
 ) -> list[Problem]:
-    """The problems with a trace of every condition from the chosen sources and a reasoning answer
-    (with ``only_correct``, a right one that no condition's trace contradicts, as the paper's
+    """The problems with a trace for every traced condition from the chosen sources and an answer to
+    show (with ``only_correct``, a right one that no condition's trace contradicts, as the paper's
     explanations were of R1's correct answers: the answer participants are shown, by the strict
     check; the paper's lenient metric also counts an answer whose justification merely names the
     gold answer, as R1's "None" on cotempqa-equal-62, which the decomposition trace contradicts)."""
-    chosen = chosen_traces(problems, sources)
+    chosen = chosen_traces(problems, sources, conditions)
+    shown = answering(conditions)
     out = []
     for p in problems:
-        if not all(p.pk in chosen[c] for c in TRACE_CONDITIONS):
+        if not all(p.pk in chosen[c.code] for c in traced(conditions)):
             continue
-        answered = bool(chosen[ConditionCode.R1][p.pk].answer.strip())
-        if answered and (not only_correct or shows_right_answer(p, chosen)):
+        answered = bool(chosen[shown][p.pk].answer.strip())
+        if answered and (not only_correct or shows_right_answer(p, chosen, conditions)):
             out.append(p)
     return out
 
 
-def shows_right_answer(problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]]) -> bool:
+def shows_right_answer(
+    problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]], conditions: Sequence[ConditionLike]
+) -> bool:
     """Whether the problem's stimulus would show an answer right by the strict check that no
     condition's text contradicts."""
-    answer = chosen[ConditionCode.R1][problem.pk].answer
-    texts = {condition: text for condition, (text, _) in condition_texts(problem, chosen).items()}
+    answer = chosen[answering(conditions)][problem.pk].answer
+    texts = {code: text for code, (text, _) in condition_texts(problem, chosen, conditions).items()}
     return shown_answer_right(problem, answer) and not answer_conflicts(
         short_answer(answer), texts, question=problem.question, facts=problem.facts
     )
@@ -125,16 +145,16 @@ def draw_balanced(problems: Sequence[Problem], n: int, seed: int = 0) -> list[Pr
 
 
 def condition_texts(
-    problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]]
+    problem: Problem, chosen: dict[str, dict[int, ReferenceTrace]], conditions: Sequence[ConditionLike]
 ) -> dict[str, tuple[str, ReferenceTrace | None]]:
-    """Condition -> (the text its participants read for the problem, the reference trace it is, None
-    for the decomposition trace built by the paper's rule)."""
+    """Condition code -> (the text its participants read for the problem, the reference trace it is,
+    None for a decomposition trace built by the paper's rule); imported conditions are not made here."""
     texts: dict[str, tuple[str, ReferenceTrace | None]] = {
-        condition: (chosen[condition][problem.pk].text, chosen[condition][problem.pk])
-        for condition in TRACE_CONDITIONS
+        c.code: (chosen[c.code][problem.pk].text, chosen[c.code][problem.pk]) for c in traced(conditions)
     }
-    decomposition = sft.assistant_content("decomposition_correct", problem.as_plain())
-    texts[ConditionCode.DECOMPOSITION] = (decomposition, None)
+    for condition in conditions:
+        if condition.trace_kind == TraceKind.DECOMPOSITION:
+            texts[condition.code] = (sft.assistant_content("decomposition_correct", problem.as_plain()), None)
     return texts
 
 
@@ -156,19 +176,21 @@ def build_stimuli(
     sources = sources or {}
     if not problems:
         raise BuildError("Choose at least one problem.")
-    chosen = chosen_traces(problems, sources)
-    ready = {p.pk for p in eligible(problems, sources)}
+    conditions = list(study.conditions.all())
+    chosen = chosen_traces(problems, sources, conditions)
+    ready = {p.pk for p in eligible(problems, sources, conditions)}
     lacking = [p.source_id for p in problems if p.pk not in ready]
     if lacking:
         named = ", ".join(lacking[:10]) + (", ..." if len(lacking) > 10 else "")
+        needed = ", ".join(c.label for c in traced(conditions))
         raise BuildError(
-            f"{len(lacking)} of the {len(problems)} problems lack a reasoning trace with an answer, a "
-            f"summary or an explanation from the chosen sources ({named}); nothing was built. Make them "
-            "with trace jobs or choose other problems."
+            f"{len(lacking)} of the {len(problems)} problems lack a trace with an answer for one of the "
+            f"conditions ({needed}) from the chosen sources ({named}); nothing was built. Make them with "
+            "trace jobs or choose other problems."
         )
     result = BuildResult([], [], [])
     for problem in problems:
-        r1 = chosen[ConditionCode.R1][problem.pk]
+        r1 = chosen[answering(conditions)][problem.pk]
         stimulus, created = Stimulus.objects.get_or_create(
             study=study, code=problem.source_id,
             defaults={
@@ -183,7 +205,7 @@ def build_stimuli(
             result.skipped_rated.append(stimulus.code)
             continue
         (result.created if created else result.completed).append(stimulus.code)
-        for condition, (text, trace) in condition_texts(problem, chosen).items():
+        for condition, (text, trace) in condition_texts(problem, chosen, conditions).items():
             StimulusTrace.objects.update_or_create(
                 stimulus=stimulus, condition=condition,
                 defaults={

@@ -7,8 +7,9 @@ from django import forms
 from traces import reference_traces
 from traces.models import Problem, ReferenceTrace
 
-from .models import ConditionCode
-from .stimulus_builder import TRACE_CONDITIONS, BuildError, draw_balanced, eligible
+from .conditions import REFERENCE_KIND
+from .models import Study
+from .stimulus_builder import BuildError, draw_balanced, eligible, traced
 
 
 class BuildStimuliForm(forms.Form):
@@ -27,22 +28,23 @@ class BuildStimuliForm(forms.Form):
         "strict check), as the paper's explanations were of R1's correct answers.",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, study: Study, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.conditions = list(study.conditions.all())
         datasets = Problem.objects.order_by().values_list("dataset", flat=True).distinct()
         self.fields["dataset"].choices = [(d, d) for d in datasets]
         with_traces = ReferenceTrace.objects.values_list("problem__dataset", flat=True).first()
         self.fields["dataset"].initial = with_traces  # where the traces are, not the first name
-        for condition, kind in TRACE_CONDITIONS.items():
-            counts = reference_traces.sources(kind)
-            self.fields[f"source_{condition}"] = forms.ChoiceField(
-                label=f"{ConditionCode(condition).label}: from", required=False,
+        for condition in traced(self.conditions):
+            counts = reference_traces.sources(REFERENCE_KIND[condition.trace_kind])
+            self.fields[f"source_{condition.code}"] = forms.ChoiceField(
+                label=f"{condition.label}: from", required=False,
                 choices=[("", "the only source there is"),
                          *((s, f"{s} ({n} problems)") for s, n in counts.items())],
             )
 
     def sources(self) -> dict[str, str]:
-        return {c: self.cleaned_data.get(f"source_{c}", "") for c in TRACE_CONDITIONS}
+        return {c.code: self.cleaned_data.get(f"source_{c.code}", "") for c in traced(self.conditions)}
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -63,10 +65,13 @@ class BuildStimuliForm(forms.Form):
                 cleaned["problems"] = [found[i] for i in dict.fromkeys(named)]
             else:
                 problems = list(pool.order_by("pk"))
-                ready = eligible(problems, self.sources(), only_correct=cleaned["only_correct"])
+                ready = eligible(
+                    problems, self.sources(), self.conditions, only_correct=cleaned["only_correct"]
+                )
                 if not ready:
                     raise forms.ValidationError(
-                        "No problem has all four traces from these sources; make them with trace jobs first."
+                        "No problem has a trace for every condition from these sources; make them with trace "
+                        "jobs first."
                     )
                 cleaned["problems"] = draw_balanced(ready, cleaned["count"], cleaned["seed"])
         except BuildError as error:

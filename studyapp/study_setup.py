@@ -5,16 +5,23 @@ from collections import Counter
 from django.db import transaction
 from django.db.models import Prefetch
 
-from .models import Condition, ConditionCode, Construct, Item, Participant, Stimulus, StimulusTrace, Study
+from . import content, counterbalancing
+from .conditions import PAPER_CONDITIONS
+from .models import Condition, Construct, Item, Participant, Stimulus, StimulusTrace, Study
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
 
 
 @transaction.atomic
 def add_defaults(study: Study) -> None:
-    """Give a study the four conditions and the default questionnaire, keeping whatever it has."""
-    for code in ConditionCode.values:
-        Condition.objects.get_or_create(study=study, code=code)
+    """Give a study without conditions the paper's four, and the default questionnaire, keeping whatever
+    items it has."""
+    if not study.conditions.exists():
+        for position, template in enumerate(PAPER_CONDITIONS, start=1):
+            Condition.objects.create(
+                study=study, code=template.code, label=template.label, trace_kind=template.trace_kind,
+                trace_heading=template.trace_heading, position=position,
+            )
     for position, spec in enumerate(DEFAULT_ITEMS, start=1):
         Item.objects.get_or_create(
             study=study,
@@ -35,9 +42,12 @@ def readiness_problems(study: Study) -> list[str]:
     """What stops the study from running, in words a researcher can act on; empty when ready."""
     problems = []
     conditions = list(study.conditions.values_list("code", flat=True))
-    if not conditions:
-        problems.append("The study has no conditions.")
     n_trials = study.trials_per_participant
+    within = study.design == Study.Design.WITHIN
+    in_every = content.for_study(study).stimuli_in_every_condition
+    problems += counterbalancing.design_problems(
+        study.design, len(conditions), n_trials, len(in_every) if within else None
+    )
     for code in conditions:
         with_trace = study.stimuli.filter(traces__condition=code, is_practice=False).distinct().count()
         if with_trace < n_trials:
@@ -100,10 +110,11 @@ def missing_texts(study: Study) -> list[str]:
     have = set(StimulusTrace.objects.filter(stimulus__study=study).values_list("stimulus_id", "condition"))
     waiting: Counter = Counter()
     active = Participant.objects.filter(study=study, status=Participant.Status.ACTIVE).values_list(
-        "condition__code", "stimulus_sequence", "practice_stimulus_id"
+        "trial_conditions", "stimulus_sequence", "practice_stimulus_id"
     )
-    for condition, sequence, practice in active:
-        for stimulus_id in {*sequence, practice} - {None}:
+    for conditions, sequence, practice in active:
+        practice_read = [(practice, conditions[0])] if practice and conditions else []
+        for stimulus_id, condition in {*zip(sequence, conditions, strict=False), *practice_read}:
             if (stimulus_id, condition) not in have:
                 waiting[(stimulus_id, condition)] += 1
     codes = dict(study.stimuli.filter(pk__in=[s for s, _ in waiting]).values_list("pk", "code"))

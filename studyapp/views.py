@@ -16,7 +16,7 @@ from django_ratelimit.core import is_ratelimited
 from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
-from .models import ConditionCode, Participant, Study
+from .models import Participant, Study
 from .rendering import render_trace
 from .study_setup import answer_warnings, readiness_problems
 
@@ -113,7 +113,7 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
             request, "studyapp/preview_choose.html",
             {"study": study, "conditions": study.conditions.all()},
         )
-    if code not in ConditionCode.values:
+    if not study.conditions.filter(code=code).exists():
         return render(
             request, "studyapp/preview_choose.html",
             {"study": study, "conditions": study.conditions.all(), "error": f"No condition '{code}'."},
@@ -243,11 +243,13 @@ def _render_page(
         context.update(estimated_minutes=minutes, estimate_measured=measured)
         template = "studyapp/consent.html"
     elif page == services.INSTRUCTIONS:
+        context.update(trace_headings=services.trace_headings(participant))
         template = "studyapp/instructions.html"
     elif page == services.PRACTICE or trial is not None:
         trial_content = services.trial_content(participant, page, shown)
         stored = services.saved_answers(participant, trial_content.stimulus_id) if saved else None
         context.update(
+            condition=services.condition_shown(participant, page),
             trial=trial, practice=page == services.PRACTICE, stimulus_id=trial_content.stimulus_id,
             texts=trial_content.texts, trace_html=render_trace(trial_content.texts.text),
             likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,

@@ -10,8 +10,12 @@ from celery import Celery, current_app
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import ConditionCode, Item, Participant, Stimulus, StimulusTrace, Study
+from studyapp.conditions import PAPER_CONDITIONS
+from studyapp.models import Item, Participant, Stimulus, StimulusTrace, Study
 from studyapp.study_setup import add_defaults
+
+#: The paper's four condition codes, which a new study starts with.
+PAPER_CODES = [condition.code for condition in PAPER_CONDITIONS]
 
 
 def make_study(
@@ -33,7 +37,7 @@ def make_study(
             study=study, code=f"p{n}", context_facts=[f"Fact {n}a.", f"Fact {n}b."],
             question=f"Question {n}?", gold_answers=[f"Gold {n}"], model_answer=f"Answer {n}",
         )
-        for code in ConditionCode.values:
+        for code in PAPER_CODES:
             StimulusTrace.objects.create(stimulus=stimulus, condition=code, text=f"{code} trace for {n}")
     # set directly: some tests need a live study that is not ready (as one whose traces were deleted
     # after it went live), which saving refuses

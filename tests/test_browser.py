@@ -286,7 +286,9 @@ def test_participant_completes_demo_study(browser, live_server, demo_study):
 def put_in_condition(study: Study, pid: str, code: str) -> Participant:
     participant = Participant.objects.get(study=study, prolific_pid=pid)
     condition = Condition.objects.get(study=study, code=code)
-    Participant.objects.filter(pk=participant.pk).update(condition=condition)
+    Participant.objects.filter(pk=participant.pk).update(
+        condition=condition, trial_conditions=[code] * len(participant.trial_conditions)
+    )
     return participant
 
 

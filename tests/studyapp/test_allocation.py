@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from studyapp.allocation import StudyFull, StudyNotOpen, StudyNotReady, arrive, start_preview
-from studyapp.models import Condition, ConditionCode, Participant, Stimulus, StimulusTrace, Study
-from tests.conftest import make_study, new_pid
+from studyapp.models import Condition, Participant, Stimulus, StimulusTrace, Study
+from tests.conftest import PAPER_CODES, make_study, new_pid
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +150,7 @@ def test_a_study_made_ready_by_an_edit_takes_the_next_arrival():
         study=study, code="p-new", context_facts=["A fact."], question="Q?", gold_answers=["A"],
         model_answer="A",
     )
-    for code in ConditionCode.values:
+    for code in PAPER_CODES:
         StimulusTrace.objects.create(stimulus=stimulus, condition=code, text=f"{code} trace")
 
     participant = arrive(Study.objects.get(pk=study.pk), new_pid())

@@ -236,11 +236,18 @@ def test_filters(researcher_client, built):
     assert {int(r["participant_id"]) for r in rows} == {p.pk for p in built.completed}
 
 
-@pytest.mark.parametrize("params", [{"condition": "nope"}, {"status": "gone"}, {"completed": "maybe"}])
+@pytest.mark.parametrize("params", [{"condition": "no way"}, {"status": "gone"}, {"completed": "maybe"}])
 def test_bad_filters_are_a_400(researcher_client, built, params):
     response = researcher_client.get(url("responses"), {"format": "csv", **params})
     assert response.status_code == 400
     assert list(response.json()) == list(params)
+
+
+def test_a_condition_the_study_does_not_have_is_a_404_that_names_its_conditions(researcher_client, built):
+    """Condition codes are the study's own: one it lacks is not exported as an empty file."""
+    response = researcher_client.get(url("responses"), {"format": "csv", "condition": "nope"})
+    assert response.status_code == 404
+    assert "No condition 'nope'" in response.json()["detail"] and "r1_summary" in response.json()["detail"]
 
 
 # --- signing in with a browser ------------------------------------------------------------------

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.demo import seed_demo
-from studyapp.models import ConditionCode, Stimulus, StimulusTrace, Study
-from tests.conftest import Walker
+from studyapp.models import Stimulus, StimulusTrace, Study
+from tests.conftest import PAPER_CODES, Walker
 from traces import loaders
 from traces.grading.outputs import score_answer
 from traces.grading.strict import grade_strict
@@ -31,7 +31,7 @@ def test_seed_demo_builds_a_live_study_from_the_pilot_problems_with_all_four_tra
     study = Study.objects.get(slug="demo")
     assert result.study_created and study.status == Study.Status.LIVE
     assert study.target_per_condition == 25 and study.trials_per_participant == 5
-    assert sorted(study.conditions.values_list("code", flat=True)) == sorted(ConditionCode.values)
+    assert sorted(study.conditions.values_list("code", flat=True)) == sorted(PAPER_CODES)
     assert study.stimuli.count() == 15 and result.left_out == ["cotempqa-equal-62"]
     assert StimulusTrace.objects.filter(stimulus__study=study).count() == 60
 
@@ -105,7 +105,7 @@ def test_no_demo_stimulus_shows_an_answer_its_decomposition_trace_contradicts():
     contradicted, wrong = [], []
     for stimulus in study.stimuli.all():
         problem = problems[stimulus.code]
-        decomposition = stimulus.traces.get(condition=ConditionCode.DECOMPOSITION).text
+        decomposition = stimulus.traces.get(condition="decomposition").text
         stated = ast.literal_eval(grade_strict(decomposition, problem).answer)
         as_if_gold = replace(problem, gold_answers=stated)
         if not score_answer(stimulus.model_answer, as_if_gold, as_published=False).exact_match:

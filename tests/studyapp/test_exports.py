@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp import exports
-from studyapp.models import ConditionCode, Item, PageVisit, Participant, Response, Study
+from studyapp.conditions import PAPER_CONDITIONS
+from studyapp.models import Item, PageVisit, Participant, Response, Study
 from studyapp.questionnaire import AGREEMENT, DEMAND
-from tests.conftest import Walker, make_study
+from tests.conftest import PAPER_CODES, Walker, make_study
 
 
 @dataclass
@@ -263,7 +264,7 @@ def test_condition_filter(built):
     assert rows == expected_long(
         built.study, participant__is_preview=False, participant__condition__code=code
     )
-    other = next(c for c in ConditionCode.values if c != code)
+    other = next(c for c in PAPER_CODES if c != code)
     n_other = Participant.objects.filter(study=built.study, condition__code=other, is_preview=False).count()
     others = table_dicts(exports.participants_table(built.study, exports.ParticipantFilter(condition=other)))
     assert len(others) == n_other
@@ -286,9 +287,9 @@ def test_codebook(built):
     assert [a["label"] for a in items["cognitive_load_1"]["anchors"]] == DEMAND
     assert items["attention_check_1"]["expected_value"] == 2
     assert items["faithfulness_overall"]["scope"] == "end"
-    assert book["conditions"] == sorted(
-        ({"code": c, "label": label} for c, label in ConditionCode.choices), key=lambda c: c["code"]
-    )
+    assert [(c["code"], c["label"], c["trace_kind"]) for c in book["conditions"]] == [
+        (c.code, c.label, c.trace_kind) for c in PAPER_CONDITIONS
+    ]  # in the study's order, each with where its texts come from
     assert [s["code"] for s in book["participant_statuses"]] == Participant.Status.values
     wide = exports.wide_table(built.study, exports.ParticipantFilter())
     assert [c["name"] for c in book["columns"]["responses_wide"]] == wide.header
@@ -299,7 +300,7 @@ def test_codebook(built):
     item_row = next(r for r in rows if r["section"] == "item" and r["code"] == "predictability_1")
     assert [item_row[f"anchor_{n}"] for n in range(1, 6)] == AGREEMENT
     assert item_row["construct"] == "predictability" and item_row["label"] == p1["text"]
-    assert {r["code"] for r in rows if r["section"] == "condition"} == set(ConditionCode.values)
+    assert {r["code"] for r in rows if r["section"] == "condition"} == set(PAPER_CODES)
     assert {r["code"] for r in rows if r["section"] == "participant_status"} == set(Participant.Status.values)
     assert [r["code"] for r in rows if r["section"] == "responses_wide_column"] == wide.header
 

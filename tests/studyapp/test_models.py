@@ -37,8 +37,10 @@ def test_second_answer_to_the_same_end_item_is_refused(study):
         _answer(p, None, item, value=1)
 
 
-@pytest.mark.parametrize("value", [0, 6])
-def test_value_off_the_five_point_scale_is_refused(study, value):
+@pytest.mark.parametrize("value", [0, 8])
+def test_value_off_every_scale_is_refused(study, value):
+    """The database refuses what no item's scale has (1 to 7); the page refuses a point its item lacks
+    (6 on a five-point item: tests/studyapp/test_participant_path.py)."""
     p = arrive(study, new_pid())
     with pytest.raises(IntegrityError), transaction.atomic():
         _answer(p, p.stimulus_sequence[0], study.items.get(code="predictability_1"), value=value)

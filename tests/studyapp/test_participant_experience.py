@@ -271,6 +271,7 @@ def test_every_condition_shows_the_same_short_answer_and_a_decomposition_trace_a
             stimulus_sequence=[
                 stimulus.pk, *[s for s in walker.participant.stimulus_sequence if s != stimulus.pk][:2]
             ],
+            trial_conditions=[code] * 3,
         )
         walker.post("consent", {"consent": "yes"})
         html = walker.post("instructions", {}).content.decode()

@@ -12,9 +12,10 @@ import pytest
 from django.urls import reverse
 
 from studyapp import exports
-from studyapp.models import ConditionCode, Stimulus, StimulusTrace
+from studyapp.conditions import PAPER_CONDITIONS
+from studyapp.models import Stimulus, StimulusTrace
 from studyapp.stimulus_builder import BuildError, build_stimuli, draw_balanced, eligible
-from tests.conftest import make_study
+from tests.conftest import PAPER_CODES, make_study
 from traces import sft
 from traces.grading.parsing import short_answer
 from traces.importing import PILOT_FILE, PILOT_SOURCE, import_problems, import_reference_traces
@@ -39,7 +40,7 @@ def test_stimuli_get_every_condition_with_its_provenance(pilot):
     r1 = ReferenceTrace.objects.get(problem=pilot[0], kind="r1")
     assert stimulus.model_answer == short_answer(r1.answer) and stimulus.model_answer_original == r1.answer
     texts = {t.condition: t for t in stimulus.traces.all()}
-    assert set(texts) == set(ConditionCode.values)
+    assert set(texts) == set(PAPER_CODES)
     assert texts["r1"].text == r1.text and texts["r1"].reference_trace == r1
     assert texts["r1"].provenance["source"] == PILOT_SOURCE
     assert texts["r1"].provenance["model"] == "deepseek-reasoner (DeepSeek-R1)"
@@ -54,13 +55,14 @@ def test_a_problem_without_all_traces_builds_nothing(pilot):
     with pytest.raises(BuildError, match=f"1 of the 3 problems lack .*{bare.source_id}"):
         build_stimuli(study, [*pilot[:2], bare])
     assert not Stimulus.objects.filter(study=study).exists()
-    assert eligible([*pilot[:2], bare], {}) == pilot[:2]
+    assert eligible([*pilot[:2], bare], {}, PAPER_CONDITIONS) == pilot[:2]
     # the pilot's one wrong R1 answer ("None", cotempqa-equal-62: its justification names the gold answer,
     # so the paper's lenient metric counts it) is left out when only right ones are drawn
     wrong = [p for p in pilot if p.source_id == "cotempqa-equal-62"]
     assert ReferenceTrace.objects.get(problem=wrong[0], kind="r1").answer_correct is True
-    assert wrong[0] in eligible(pilot, {}) and wrong[0] not in eligible(pilot, {}, only_correct=True)
-    assert len(eligible(pilot, {}, only_correct=True)) == len(pilot) - 1
+    right = eligible(pilot, {}, PAPER_CONDITIONS, only_correct=True)
+    assert wrong[0] in eligible(pilot, {}, PAPER_CONDITIONS) and wrong[0] not in right
+    assert len(right) == len(pilot) - 1
 
 
 def test_several_sources_must_be_chosen_between(pilot):
