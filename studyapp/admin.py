@@ -29,6 +29,7 @@ from .models import (
     Study,
     refuse_deleting_texts_in_use,
 )
+from .spec.admin_views import StudyFileAdminMixin
 from .stimulus_builder import BuildError, build_stimuli
 from .stimulus_forms import BuildStimuliForm
 from .study_setup import add_defaults, answer_warnings, contradicted_answer, readiness_problems
@@ -45,7 +46,7 @@ class ConditionInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}

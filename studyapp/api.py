@@ -1,4 +1,5 @@
-"""The researchers' API (``/api/v1/``): a study's participants, responses, page times and codebook.
+"""The researchers' API (``/api/v1/``): a study's participants, responses, page times, codebook and
+study file.
 
 Who may read: staff, and members of the researchers group (``settings.RESEARCHERS_GROUP``); anyone
 else gets 401 (not authenticated) or 403. Scripts authenticate with a token
@@ -17,6 +18,7 @@ The views stay thin: they check the filters, pick the table and format, and hand
 """
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import exports
+from . import exports, spec
 from .models import Item, Participant, Study
 
 # --- permissions -------------------------------------------------------------------------------
@@ -484,8 +486,26 @@ class CodebookView(ResearcherAPIView):
         return Response(exports.codebook(study))
 
 
+class StudySpecView(ResearcherAPIView):
+    """The study file: everything that defines the study (format trace-study/1, described by the JSON
+    Schema in studyapp/spec/study.schema.json), the same bytes as ``manage.py study_spec export``."""
+
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        summary="The study file",
+        description="Everything that defines the study: design, Prolific codes, consent texts, conditions, "
+        "items, stimuli with every condition's text and provenance, the practice problem and the analysis "
+        "plan. `manage.py study_spec import` (or the admin's upload) creates a study from it.",
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        study = get_object_or_404(Study, slug=slug)
+        return HttpResponse(spec.dumps(spec.export_study(study)), content_type="application/json")
+
+
 EXPORT_URL_NAMES = [
-    "participants", "responses", "responses-wide", "page-times", "stimuli", "texts", "codebook",
+    "participants", "responses", "responses-wide", "page-times", "stimuli", "texts", "codebook", "spec",
 ]
 
 

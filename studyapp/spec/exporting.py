@@ -1,0 +1,61 @@
+"""Writing a study as a study file: everything that defines it, nothing that belongs to one run of it
+(status, ids, the Prolific study id, participants)."""
+
+from __future__ import annotations
+
+import json
+
+from ..models import Stimulus, Study
+from . import sections
+from .checking import exact_balance
+from .layout import CONDITION_FIELDS, FORMAT, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS
+
+
+def export_study(study: Study) -> dict:
+    """The study's file as a document (``dumps`` writes it)."""
+    document: dict = {"format": FORMAT, "slug": study.slug, "title": study.title}
+    for group, pairs in STUDY_GROUPS.items():
+        document[group] = {key: getattr(study, field) for key, field in pairs}
+    document["conditions"] = [
+        {name: getattr(condition, name) for name in CONDITION_FIELDS} for condition in study.conditions.all()
+    ]
+    document["items"] = [
+        {name: getattr(item, name) for name in ITEM_FIELDS}
+        for item in study.items.order_by("position", "code")
+    ]
+    order = [condition["code"] for condition in document["conditions"]]
+    stimuli = list(study.stimuli.prefetch_related("traces").order_by("id"))
+    document["stimuli"] = [_stimulus(s, order) for s in stimuli if not s.is_practice]
+    document["practice_problems"] = [_stimulus(s, order) for s in stimuli if s.is_practice]
+    document["design"]["exact_balance"] = exact_balance(document)
+    for section in sections.registered():
+        part = section.export(study)
+        if part is not None:
+            document[section.key] = part
+    return document
+
+
+def _stimulus(stimulus: Stimulus, order: list[str]) -> dict:
+    """A problem with each condition's text (in the study's order of conditions)."""
+    entry = {name: getattr(stimulus, name) for name in STIMULUS_FIELDS}
+    place = {code: n for n, code in enumerate(order)}
+    traces = sorted(stimulus.traces.all(), key=lambda t: (place.get(t.condition, len(order)), t.condition))
+    entry["texts"] = {
+        trace.condition: {"text": trace.text, "provenance": _sorted(trace.provenance)} for trace in traces
+    }
+    return entry
+
+
+def _sorted(value: object) -> object:
+    """Objects' keys in order, at every depth: the same file from SQLite and from PostgreSQL (whose jsonb
+    keeps keys in an order of its own)."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def dumps(document: dict) -> str:
+    """The file's text: indented, UTF-8 as is, one newline at the end."""
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
