@@ -81,12 +81,15 @@ def read(source: bytes | str, *, slug: str | None = None) -> CheckedSpec:
     if not problems:
         rows = build(document, slug or document["slug"])
         problems = _content_problems(document, rows)
-    lines = _Lines(text)
-    errors = [SpecError(_dotted(path), lines.line(path), message) for path, message in problems]
-    if not problems:
-        errors = [SpecError("slug", None if slug else lines.line(("slug",)), message)
-                  for message in _slug_problems(rows.study.slug)]
-    if errors:
+    name = slug or (document.get("slug") if isinstance(document, dict) else None)
+    if isinstance(name, str) and Study.objects.filter(slug=name).exists():
+        problems.append((("slug",), f"A study '{name}' exists already; nothing was changed. Import it under "
+                         "another slug (--slug, or the slug field of the admin's upload)."))
+    if problems:
+        lines = _Lines(text)
+        # a slug given with the import is not in the file: its problems have no line
+        errors = [SpecError(_dotted(path), None if slug and path == ("slug",) else lines.line(path), message)
+                  for path, message in problems]
         errors.sort(key=lambda e: (e.line or 0, e.path))
         if len(errors) > MAX_ERRORS:
             errors = [*errors[:MAX_ERRORS], SpecError("", None, f"... and {len(errors) - MAX_ERRORS} more.")]
@@ -297,13 +300,6 @@ def _design_problems(document: dict) -> list[sections.Problem]:
         problems.append((("design", "target_per_condition"), f"{note} Give one of those targets, or set "
                          "\"exact_balance\": false to run it with counts that close."))
     return problems
-
-
-def _slug_problems(slug: str) -> list[str]:
-    if Study.objects.filter(slug=slug).exists():
-        return [f"A study '{slug}' exists already; nothing was changed. Import it under another slug "
-                "(--slug, or the slug field of the admin's upload)."]
-    return []
 
 
 def exact_balance(document: dict) -> bool:

@@ -27,9 +27,12 @@ def import_study(source: bytes | str, *, slug: str | None = None,
     spec = read(source, slug=slug)
     try:
         return _create(spec, user)
-    except IntegrityError:  # another import took the slug in the meantime
-        raise InvalidSpec([SpecError("slug", None, f"A study '{spec.rows.study.slug}' exists already; "
-                                     "nothing was changed.")]) from None
+    except IntegrityError:
+        slug = spec.rows.study.slug
+        if not Study.objects.filter(slug=slug).exists():
+            raise
+        taken = f"A study '{slug}' was made while this one was being imported; nothing was changed."
+        raise InvalidSpec([SpecError("slug", None, taken)]) from None
 
 
 def _create(spec: CheckedSpec, user: AbstractBaseUser | None) -> Imported:

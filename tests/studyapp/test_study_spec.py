@@ -246,7 +246,7 @@ def test_a_bad_file_is_refused_at_its_field_and_line_and_nothing_is_made(tmp_pat
     with pytest.raises(CommandError) as refused:
         call_command("study_spec", "import", str(path))
     message = str(refused.value)
-    assert message.startswith(f"Nothing was imported: 1 problem(s) in {path}.")
+    assert message.startswith(f"Nothing was imported: 1 problem in {path}.")
     assert f"bad.json: {field} (line {line_of(text, *where)}): " in message and says in message
     assert counts() == before
 
@@ -281,6 +281,19 @@ def test_an_existing_slug_is_refused_and_the_study_left_as_it_was(tmp_path):
         call_command("study_spec", "import", str(BETWEEN))
     with pytest.raises(CommandError, match=r"slug: A study 'three-between' exists already"):
         call_command("study_spec", "import", str(WITHIN), "--slug", "three-between")
+    assert counts() == before
+
+
+def test_a_slug_taken_while_the_file_was_being_checked_is_refused_too(monkeypatch):
+    """Two imports of one file at once: the second's check saw the slug free, its insert finds it taken."""
+    from studyapp.spec import importing
+
+    checked_while_free = spec.read(BETWEEN.read_text())
+    call_command("study_spec", "import", str(BETWEEN))
+    before = counts()
+    monkeypatch.setattr(importing, "read", lambda source, slug=None: checked_while_free)
+    with pytest.raises(spec.InvalidSpec, match="A study 'three-between' was made while this one was being"):
+        spec.import_study(BETWEEN.read_text())
     assert counts() == before
 
 

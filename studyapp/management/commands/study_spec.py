@@ -51,8 +51,8 @@ class Command(BaseCommand):
             imported = spec.import_study(source, slug=slug)
         except spec.InvalidSpec as invalid:
             lines = "".join(f"\n  {path.name}: {error}" for error in invalid.errors)
-            count = len(invalid.errors)
-            raise CommandError(f"Nothing was imported: {count} problem(s) in {path}.{lines}") from None
+            count = f"{len(invalid.errors)} problem{'s' if len(invalid.errors) > 1 else ''}"
+            raise CommandError(f"Nothing was imported: {count} in {path}.{lines}") from None
         study = imported.study
         self.stdout.write(
             f"Created study '{study.slug}' (a draft) with {study.conditions.count()} conditions, "
