@@ -2,7 +2,8 @@
 path (``items[3].anchors``) and the line in the file.
 
 First the JSON itself (the decoder's line and column), then the schema (``study.schema.json``: keys,
-types, allowed values; a key it does not list is an error), then what a schema cannot say: codes
+types, allowed values; a key it does not list is an error), then, once the file fits the schema (the
+rest reads its parts as the schema describes them), what a schema cannot say: codes
 unique, a text for every condition in every problem, the models' own rules (anchors for every scale
 point, an attention check's answer on the scale, ...), a design that can run, and targets that
 balance the stimuli exactly unless the file accepts near balance (``design.exact_balance``: false).
@@ -143,8 +144,11 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
-JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
-              int: "a whole number", float: "a number", type(None): "null"}
+#: The schema's types in words, and the type of a value read from JSON.
+TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "boolean": "true or false",
+              "integer": "a whole number", "number": "a number", "null": "null"}
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+              type(None): "null"}
 
 
 def _shown(value: object) -> str:
@@ -167,10 +171,8 @@ def _schema_problems(error: SchemaError) -> list[sections.Problem]:
         return [(path, f"Must be {_shown(expected)}, the format this platform reads"
                        f"{' (the file says ' + _shown(value) + ')' if path == ('format',) else ''}.")]
     if kind == "type":
-        wanted = " or ".join(JSON_TYPES[{"object": dict, "array": list, "string": str, "boolean": bool,
-                                         "integer": int, "number": float, "null": type(None)}[t]]
-                             for t in ([expected] if isinstance(expected, str) else expected))
-        return [(path, f"Must be {wanted}, not {JSON_TYPES.get(type(value), 'that')}: {_shown(value)}.")]
+        wanted = " or ".join(TYPE_WORDS[t] for t in ([expected] if isinstance(expected, str) else expected))
+        return [(path, f"Must be {wanted}, not {TYPE_WORDS[JSON_TYPES[type(value)]]}: {_shown(value)}.")]
     if kind == "enum":
         return [(path, f"Must be one of {', '.join(map(_shown, expected))}, not {_shown(value)}.")]
     if kind == "pattern":
