@@ -111,7 +111,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
             StimulusTrace(stimulus=stimulus, condition=c.code, text="t") for c in study.conditions.all()
         )
         stimuli.append(stimulus.id)
-    conditions = list(study.conditions.values_list("id", flat=True))
+    conditions = list(study.conditions.values_list("id", "code"))
     trial_items = list(study.items.filter(scope=Item.Scope.TRIAL).exclude(construct="attention_check")
                        .values_list("id", flat=True))
     checks = list(study.items.filter(construct="attention_check").values_list("id", flat=True))
@@ -128,9 +128,10 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
         plans = []
         with conn.cursor() as cur, cur.copy(
             "COPY studyapp_participant (study_id, condition_id, token, prolific_pid, prolific_study_id, "
-            "prolific_session_id, is_preview, status, started_at, ended_at, stimulus_sequence, item_order, "
-            "end_item_order, attention_plan, attention_failures, attention_passed, consented_at, "
-            "device_class, user_agent, pages_done, comment) FROM STDIN"
+            "prolific_session_id, is_preview, status, started_at, ended_at, stimulus_sequence, "
+            "trial_conditions, item_order, end_item_order, attention_plan, attention_failures, "
+            "attention_passed, consented_at, device_class, user_agent, pages_done, comment, test_run, "
+            "prolific_status, prolific_problem) FROM STDIN"
         ) as copy:
             for n in range(n_participants):
                 sequence = rng.sample(stimuli, TRIALS)
@@ -140,11 +141,12 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
                 plan = [{"trial": t, "position": 3, "item": c}
                         for t, c in zip(on_trials, checks, strict=True)]
                 plans.append((sequence, start, {p["trial"]: p["item"] for p in plan}))
+                condition_id, code = conditions[n % len(conditions)]
                 copy.write_row((
-                    study.id, conditions[n % len(conditions)], uuid.uuid4(), f"{n:024x}", "abc", "xyz", False,
+                    study.id, condition_id, uuid.uuid4(), f"{n:024x}", "abc", "xyz", False,
                     "completed", start, start + timedelta(minutes=20), json.dumps(sequence),
-                    json.dumps(trial_items), json.dumps(end_items), json.dumps(plan), 0, True, start,
-                    "desktop", "", TRIALS + 3, "",
+                    json.dumps([code] * TRIALS), json.dumps(trial_items), json.dumps(end_items),
+                    json.dumps(plan), 0, True, start, "desktop", "", TRIALS + 3, "", False, "", "",
                 ))
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM studyapp_participant WHERE study_id = %s ORDER BY id", [study.id]

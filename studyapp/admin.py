@@ -41,8 +41,18 @@ WHERE_OUTCOMES_SHOW = (
 
 
 class ConditionInline(admin.TabularInline):
+    """The study's conditions, in its order. Once participants have taken part none is added or removed,
+    and the codes, order and kinds of text stay as they are (Condition.clean says why)."""
+
     model = Condition
     extra = 0
+    fields = ("code", "label", "trace_heading", "trace_kind", "text_source", "position")
+
+    def has_add_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
+        return not (obj and obj.taken_part()) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
+        return not (obj and obj.taken_part()) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Study)
@@ -55,8 +65,8 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots"]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
     fieldsets = [
-        (None, {"fields": ("slug", "title", "status", "target_per_condition", "trials_per_participant",
-                           "time_limit_minutes")}),
+        (None, {"fields": ("slug", "title", "status", "design", "target_per_condition",
+                           "trials_per_participant", "time_limit_minutes")}),
         ("Prolific", {"fields": (
             "prolific_study_id", "completion_code", "no_consent_code", "failed_attention_code",
             "consent_hold_minutes", "return_countdown_seconds", "test_prolific_pids", "prolific_synced_at",
@@ -76,6 +86,19 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             add_defaults(obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        """Say, before any edit, what stays fixed once participants have taken part."""
+        study = self.get_object(request, unquote(object_id))
+        taken = study.taken_part() if study is not None and request.method == "GET" else ""
+        if taken:
+            self.message_user(request, (
+                f"In this study {taken}: its design, and its conditions' codes, order and kinds of text, "
+                "stay as they are, and no condition is added or removed. Labels, headings and sources can be "
+                "corrected."
+            ), messages.INFO)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Links")
     def links(self, obj: Study) -> str:
@@ -289,8 +312,10 @@ class StimulusAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ("code", "study", "construct", "scope", "text")
-    list_filter = ("study", "construct", "scope")
+    """Items on 5- or 7-point scales (Item.clean checks one anchor per point), reverse-keyed or not."""
+
+    list_display = ("code", "study", "construct", "scope", "scale_points", "reverse_keyed", "text")
+    list_filter = ("study", "construct", "scope", "scale_points", "reverse_keyed")
     search_fields = ("code", "text")
 
 

@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import exports, spec
-from .models import Item, Participant, Study
+from .models import LIKERT_MAX, SCALE_POINTS, Item, Participant, Study, TraceKind
 
 # --- permissions -------------------------------------------------------------------------------
 
@@ -113,7 +113,8 @@ class ExportFilterSerializer(serializers.Serializer):
     """The query parameters that choose which participants a data export covers."""
 
     condition = serializers.SlugField(
-        required=False, help_text="Only this condition (its code, as the study names it)."
+        required=False, help_text="Only this condition's participants (its code, as the study names it); "
+        "between-participants studies only, since within participants everyone reads every condition.",
     )
     status = serializers.ChoiceField(
         choices=Participant.Status.choices, required=False, help_text="Only participants with this status."
@@ -163,7 +164,7 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = [
-            "slug", "title", "status", "target_per_condition", "trials_per_participant",
+            "slug", "title", "status", "design", "target_per_condition", "trials_per_participant",
             "time_limit_minutes", "created_at", "conditions", "exports",
         ]
 
@@ -186,7 +187,13 @@ class ParticipantRowSerializer(serializers.Serializer):
     prolific_pid = serializers.CharField()
     prolific_study_id = serializers.CharField()
     prolific_session_id = serializers.CharField()
-    condition = serializers.CharField(help_text="Condition code.")
+    design = serializers.ChoiceField(choices=Study.Design.choices)
+    condition = serializers.CharField(allow_null=True, help_text="Condition code; null within participants.")
+    trial_conditions = serializers.CharField(help_text="Each trial's condition code, separated by ;.")
+    stimulus_list = serializers.IntegerField(allow_null=True, help_text="The counterbalancing list drawn.")
+    condition_order = serializers.IntegerField(
+        allow_null=True, help_text="Within participants: the Latin square's row; null between."
+    )
     status = serializers.ChoiceField(choices=Participant.Status.choices)
     is_preview = serializers.IntegerField(help_text="1 or 0.")
     test_run = serializers.IntegerField(help_text="1 or 0; a test run is a preview too.")
@@ -207,14 +214,22 @@ class ResponseRowSerializer(serializers.Serializer):
     study = serializers.CharField()
     participant_id = serializers.IntegerField()
     prolific_pid = serializers.CharField()
-    condition = serializers.CharField(help_text="Condition code.")
+    condition = serializers.CharField(
+        allow_null=True, help_text="The condition code of the row's trial; end-of-study items: the "
+        "participant's (null within participants).",
+    )
     is_preview = serializers.IntegerField(help_text="1 or 0.")
     trial = serializers.IntegerField(allow_null=True, help_text="Null for end-of-study items and practice.")
     practice = serializers.IntegerField(help_text="1 for the practice problem, else 0.")
     stimulus = serializers.CharField(allow_null=True, help_text="Null for end-of-study items.")
+    stimulus_list = serializers.IntegerField(
+        allow_null=True, help_text="The participant's counterbalancing list."
+    )
     construct = serializers.CharField()
     item = serializers.CharField()
-    value = serializers.IntegerField(min_value=1, max_value=5)
+    value = serializers.IntegerField(
+        min_value=1, max_value=LIKERT_MAX, help_text="1 to the item's scale points."
+    )
     position = serializers.IntegerField()
     time_on_page_ms = serializers.IntegerField(allow_null=True)
     trace_visible_ms = serializers.IntegerField(allow_null=True)
@@ -230,7 +245,10 @@ class PageTimeRowSerializer(serializers.Serializer):
     study = serializers.CharField()
     participant_id = serializers.IntegerField()
     prolific_pid = serializers.CharField()
-    condition = serializers.CharField(help_text="Condition code.")
+    condition = serializers.CharField(
+        allow_null=True, help_text="The condition of the page's text; other pages: the participant's "
+        "(null within participants).",
+    )
     page = serializers.CharField()
     trial = serializers.IntegerField(allow_null=True)
     stimulus = serializers.CharField(allow_null=True)
@@ -293,6 +311,8 @@ class CodebookItemSerializer(serializers.Serializer):
     construct_label = serializers.CharField()
     scope = serializers.ChoiceField(choices=Item.Scope.choices)
     text = serializers.CharField()
+    scale_points = serializers.ChoiceField(choices=SCALE_POINTS)
+    reverse_keyed = serializers.BooleanField()
     expected_value = serializers.IntegerField(allow_null=True)
     anchors = AnchorSerializer(many=True)
     source = serializers.CharField()
@@ -301,6 +321,28 @@ class CodebookItemSerializer(serializers.Serializer):
 class CodeLabelSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
+
+
+class CodebookDesignSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=Study.Design.choices)
+    label = serializers.CharField()
+    target = serializers.IntegerField()
+    target_of = serializers.CharField(help_text="participants per condition, or participants in all.")
+    trials_per_participant = serializers.IntegerField()
+    condition_orders = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Within participants: the Latin square's rows (condition codes in trial order).",
+    )
+
+
+class CodebookConditionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    heading = serializers.CharField(help_text="Shown above the text on the trial page.")
+    trace_kind = serializers.ChoiceField(choices=TraceKind.choices)
+    trace_kind_label = serializers.CharField()
+    text_source = serializers.CharField(help_text="Where its texts come from.")
+    position = serializers.IntegerField()
 
 
 class ColumnSerializer(serializers.Serializer):
@@ -320,8 +362,9 @@ class CodebookColumnsSerializer(serializers.Serializer):
 class CodebookSerializer(serializers.Serializer):
     study = serializers.CharField()
     title = serializers.CharField()
+    design = CodebookDesignSerializer()
+    conditions = CodebookConditionSerializer(many=True)
     items = CodebookItemSerializer(many=True)
-    conditions = CodeLabelSerializer(many=True)
     participant_statuses = CodeLabelSerializer(many=True)
     columns = CodebookColumnsSerializer()
 
@@ -361,10 +404,12 @@ class ExportView(ResearcherAPIView):
         study = get_object_or_404(Study, slug=slug)
         filters = ExportFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        condition = filters.validated_data.get("condition")
-        if condition and not study.conditions.filter(code=condition).exists():
-            codes = ", ".join(study.conditions.values_list("code", flat=True))
-            raise NotFound(f"No condition '{condition}' in {study.slug}; its conditions are {codes}.")
+        try:
+            exports.check_condition_filter(study, filters.validated_data.get("condition"))
+        except exports.UnknownCondition as unknown:
+            raise NotFound(str(unknown)) from None
+        except exports.NotAParticipantFilter as refused:
+            raise ValidationError({"condition": str(refused)}) from None
         table = self.make_table(study, filters.to_filter())
         return exports.streaming_response(table, study, request.accepted_renderer.format)
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 
 def list_count(n_stimuli: int, per_participant: int) -> int:
@@ -125,3 +126,42 @@ def balance_note(design: str, n_conditions: int, n_stimuli: int, per_participant
             f"are exactly equal at multiples of {every} {who} ({' or '.join(map(str, nearest))} near "
             f"{target}); at {target} they stay within one or two of each other (the monitor shows the "
             "largest difference).")
+
+
+def read_counts(trials: Iterable[tuple[Sequence[int], Sequence[str]]]) -> Counter:
+    """(stimulus, condition code) -> how often it was read, over participants' (stimuli, trial conditions)."""
+    counts: Counter = Counter()
+    for sequence, conditions in trials:
+        counts.update(zip(sequence, conditions, strict=False))
+    return counts
+
+
+@dataclass(frozen=True)
+class Imbalance:
+    """How far stimulus x condition counts are from equal: the largest difference between two stimuli's
+    counts in one condition (and which condition), and between one stimulus's counts in two conditions
+    (and which stimulus); None where there is nothing to compare."""
+
+    within: int = 0
+    within_condition: str | None = None
+    across: int = 0
+    across_stimulus: Hashable | None = None
+
+
+def imbalance(counts: Mapping[tuple[Hashable, str], int],
+              readable: Mapping[str, Sequence[Hashable]]) -> Imbalance:
+    """The largest differences of ``counts`` over the stimuli each condition can show (``readable``:
+    condition code -> stimuli); the first condition and stimulus reaching them are named."""
+    within, within_condition = 0, None
+    per_stimulus: dict[Hashable, list[int]] = {}
+    for condition, stimuli in readable.items():
+        column = [counts.get((stimulus, condition), 0) for stimulus in stimuli]
+        if column and max(column) - min(column) > within:
+            within, within_condition = max(column) - min(column), condition
+        for stimulus, n in zip(stimuli, column, strict=True):
+            per_stimulus.setdefault(stimulus, []).append(n)
+    across, across_stimulus = 0, None
+    for stimulus, row in per_stimulus.items():
+        if max(row) - min(row) > across:
+            across, across_stimulus = max(row) - min(row), stimulus
+    return Imbalance(within, within_condition, across, across_stimulus)

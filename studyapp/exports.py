@@ -26,8 +26,9 @@ from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from . import versions
+from . import counterbalancing, versions
 from .models import (
+    LIKERT_MAX,
     Construct,
     Item,
     PageVisit,
@@ -35,9 +36,10 @@ from .models import (
     Response,
     StimulusTrace,
     Study,
+    TraceKind,
     TraceVersion,
 )
-from .services import trial_number
+from .services import PRACTICE, trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
 BATCH_ROWS = 2000  # rows encoded per chunk of output
@@ -45,9 +47,35 @@ BATCH_ROWS = 2000  # rows encoded per chunk of output
 _S = Participant.Status
 
 
+class UnknownCondition(LookupError):
+    """A condition filter names no condition of the study."""
+
+
+class NotAParticipantFilter(ValueError):
+    """A condition filter on a within-participants study, where every participant reads every condition."""
+
+
+def check_condition_filter(study: Study, code: str | None) -> None:
+    """Raise UnknownCondition (naming the study's conditions) or NotAParticipantFilter, saying why, if
+    ``code`` cannot choose participants of this study; the API and ``export_study`` both ask here."""
+    if not code:
+        return
+    codes = list(study.conditions.values_list("code", flat=True))
+    if code not in codes:
+        listed = ", ".join(codes)
+        raise UnknownCondition(f"No condition '{code}' in {study.slug}; its conditions are {listed}.")
+    if study.design == Study.Design.WITHIN:
+        raise NotAParticipantFilter(
+            f"{study.slug} is within participants: every participant reads every condition, so a condition "
+            "chooses no participants. Export them all; each row's condition column says which condition "
+            "its trial was in."
+        )
+
+
 @dataclass(frozen=True)
 class ParticipantFilter:
-    """Which participants an export covers; by default every real (non-preview) participant."""
+    """Which participants an export covers; by default every real (non-preview) participant. A condition
+    chooses participants between participants only (see check_condition_filter)."""
 
     condition: str | None = None
     status: str | None = None
@@ -110,7 +138,16 @@ PARTICIPANT_COLUMNS = [
     ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
     ("prolific_study_id", "Prolific STUDY_ID from the study link."),
     ("prolific_session_id", "Prolific SESSION_ID from the study link."),
-    ("condition", "Condition code (see the codebook's conditions)."),
+    ("design", "between (each participant reads one condition) or within (each reads every condition): "
+               "the study's design (see the codebook's design)."),
+    ("condition", "Between participants: the participant's condition code (see the codebook's conditions); "
+                  "empty within participants."),
+    ("trial_conditions", "The condition code of each trial, in the order shown, separated by ;."),
+    ("stimulus_list", "The counterbalancing list drawn at entry (from 0): between participants, which of its "
+                      "condition's stimulus lists; within, the list and its rotation over the conditions "
+                      "(list x conditions + rotation)."),
+    ("condition_order", "Within participants: the row (from 0) of the Latin square that ordered the trials' "
+                        "conditions; empty between participants."),
     ("status", "Participant status code (see the codebook's participant statuses)."),
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("test_run", "1 for a researcher's try through the real study link (is_preview is 1 too), else 0."),
@@ -141,17 +178,19 @@ def participants_queryset(study: Study, flt: ParticipantFilter) -> QuerySet:
 
 def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     rows = participants_queryset(study, flt).values_list(
-        "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code", "status",
-        "is_preview", "test_run", "started_at", "ended_at", "pages_done", "consented_at", "attention_plan",
-        "attention_failures", "attention_passed", "practice_stimulus__code", "device_class", "viewport_width",
-        "comment",
+        "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code",
+        "trial_conditions", "stimulus_list", "condition_order", "status", "is_preview", "test_run",
+        "started_at", "ended_at", "pages_done", "consented_at", "attention_plan", "attention_failures",
+        "attention_passed", "practice_stimulus__code", "device_class", "viewport_width", "comment",
     )
-    slug = study.slug
-    for (pk, pid, sid, sess, cond, status, preview, test_run, started, ended, pages, consented, plan,
-         failures, a_passed, practice, device, viewport, comment) in rows.iterator(chunk_size=CHUNK_SIZE):
+    slug, design = study.slug, study.design
+    for (pk, pid, sid, sess, cond, trial_conditions, stimulus_list, condition_order, status, preview,
+         test_run, started, ended, pages, consented, plan, failures, a_passed, practice, device, viewport,
+         comment) in rows.iterator(chunk_size=CHUNK_SIZE):
         yield (
-            slug, pk, pid, sid, sess, cond, status, int(preview), int(test_run), iso(started), iso(ended),
-            pages, iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None,
+            slug, pk, pid, sid, sess, design, cond, ";".join(trial_conditions), stimulus_list,
+            condition_order, status, int(preview), int(test_run), iso(started), iso(ended), pages,
+            iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None,
             viewport, comment,
         )
 
@@ -202,15 +241,21 @@ LONG_COLUMNS = [
     ("study", "Study slug."),
     ("participant_id", "The participant's id, the same in every export of the study."),
     ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
-    ("condition", "Condition code (see the codebook's conditions)."),
+    ("condition", "The condition code of the row's trial, whose text the answer is about (see the codebook's "
+                  "conditions); the practice problem: the first trial's. End-of-study items: the "
+                  "participant's condition between participants, empty within participants (who read every "
+                  "condition)."),
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("trial", "Position (from 1) of the stimulus in the participant's sequence; empty for end-of-study "
               "items and the practice problem."),
     ("practice", "1 for an answer about the practice problem (never analysed), else 0."),
     ("stimulus", "Stimulus code; empty for end-of-study items."),
+    ("stimulus_list", "The participant's counterbalancing list (as in the participants export)."),
     ("construct", "Construct the item measures (see the codebook's items)."),
     ("item", "Item code (see the codebook's items)."),
-    ("value", "The answer, 1 to 5 (the item's anchors give the meaning of each value)."),
+    ("value", "The answer as chosen, 1 to the item's scale points (5 or 7; the codebook's anchors give the "
+              "meaning of each value); reverse-keyed items are not reversed here (the codebook's "
+              "reverse_keyed)."),
     ("position", "Position (from 1) at which the item was shown among its page's items."),
     ("time_on_page_ms", "Server time from first showing the page to its submission, in milliseconds; "
                         "empty if the page was never shown."),
@@ -285,43 +330,64 @@ class _Readings:
         return found
 
 
+def page_condition(
+    trial_conditions: list[str], own: str | None, trial: int | None, practice: bool
+) -> str | None:
+    """The condition of what a page showed: a trial's own (the practice page: the first trial's, as
+    services.trial_condition); any other page, the participant's condition (None within participants)."""
+    if trial is not None and 0 < trial <= len(trial_conditions):
+        return trial_conditions[trial - 1]
+    if practice and trial_conditions:
+        return trial_conditions[0]
+    return own
+
+
 def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
     """One row per participant x stimulus x item (end-of-study items: stimulus and trial empty).
 
     Responses and participants are both read in participant order and merged here, so each
-    participant's details and trial numbers are looked up once, not joined into every answer.
+    participant's details, trial numbers and trial conditions are looked up once, not joined into every
+    answer.
     """
     slug = study.slug
     stimuli = dict(study.stimuli.values_list("id", "code"))
     items = {
         pk: (code, construct) for pk, code, construct in study.items.values_list("id", "code", "construct")
     }
-    people = _people(study, flt, "prolific_pid", "condition__code", "is_preview", "stimulus_sequence")
+    people = _people(study, flt, "prolific_pid", "condition__code", "is_preview", "stimulus_sequence",
+                     "trial_conditions", "stimulus_list")
     readings = _Readings(study, flt)
     answers = _response_values(
         study, flt, "stimulus_id", "item_id", "value", "position", "time_on_page_ms", "submitted_at_text"
     )
     current = None
     head: tuple = ()
-    trials: dict[int, int] = {}
+    trials: dict[int, tuple[int, str | None]] = {}
+    practice_condition = own = stimulus_list = None
+    preview = 0
     read: dict[int, tuple] = {}
     last_at, last_at_text = None, None
     for participant_id, stimulus_id, item_id, value, position, ms, at in answers:
         if participant_id != current:
-            pk, pid, cond, preview, sequence = _seek(people, participant_id)
+            pk, pid, own, is_preview, sequence, trial_conditions, stimulus_list = _seek(
+                people, participant_id
+            )
             current = participant_id
-            head = (slug, pk, pid, cond, int(preview))
-            trials = {s: n for n, s in enumerate(sequence, start=1)}
+            head, preview = (slug, pk, pid), int(is_preview)
+            trials = {s: (n, page_condition(trial_conditions, own, n, False))
+                      for n, s in enumerate(sequence, start=1)}
+            practice_condition = page_condition(trial_conditions, own, None, True)
             read = readings.of(participant_id)
         if at != last_at:
             last_at, last_at_text = at, _iso_from_text(at)
         code, construct = items[item_id]
         if stimulus_id is None:
-            yield (*head, None, 0, None, construct, code, value, position, ms, *NO_TRIAL_PAGE, last_at_text)
+            yield (*head, own, preview, None, 0, None, stimulus_list, construct, code, value, position, ms,
+                   *NO_TRIAL_PAGE, last_at_text)
         else:
-            trial = trials.get(stimulus_id)
-            yield (*head, trial, int(trial is None), stimuli[stimulus_id], construct, code, value, position,
-                   ms, *read.get(stimulus_id, NO_TRIAL_PAGE), last_at_text)
+            trial, condition = trials.get(stimulus_id, (None, practice_condition))
+            yield (*head, condition, preview, trial, int(trial is None), stimuli[stimulus_id], stimulus_list,
+                   construct, code, value, position, ms, *read.get(stimulus_id, NO_TRIAL_PAGE), last_at_text)
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -334,7 +400,10 @@ WIDE_PARTICIPANT_COLUMNS = [
     ("study", "Study slug."),
     ("participant_id", "The participant's id, the same in every export of the study."),
     ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
-    ("condition", "Condition code (see the codebook's conditions)."),
+    ("condition", "Between participants: the participant's condition code (see the codebook's conditions); "
+                  "empty within participants (each trial's is t<n>_condition)."),
+    ("stimulus_list", "The counterbalancing list drawn at entry (as in the participants export)."),
+    ("condition_order", "Within participants: the Latin square's row that ordered the trials' conditions."),
     ("status", "Participant status code (see the codebook's participant statuses)."),
     ("is_preview", "1 for a researcher's preview run, 0 for a participant from Prolific."),
     ("started_at", "Arrival time (ISO 8601, UTC)."),
@@ -354,7 +423,7 @@ class WideLayout:
 
     columns: list[tuple[str, str]]
     cells: dict[tuple[object, int], int]
-    stimulus_cells: dict[int, int]  # trial → column of its stimulus code
+    stimulus_cells: dict[int, int]  # trial → column of its stimulus code (its condition's follows)
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
     reading_cells: dict[int, int]  # trial → column of its first reading measure (the rest follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
@@ -382,24 +451,33 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
             (f"attention_{k}_trial", f"Attention check {k} (in trial order): its trial."),
             (f"attention_{k}_item", f"Attention check {k}: its item code (the codebook gives the answer "
                                     "it asks for)."),
-            (f"attention_{k}_value", f"Attention check {k}: the answer given (1-5)."),
+            (f"attention_{k}_value", f"Attention check {k}: the answer given (on its item's scale)."),
         ]
     for t in range(1, n_trials + 1):
         stimulus_cells[t] = len(columns)
-        columns.append((f"t{t}_stimulus", f"Trial {t}: stimulus code."))
+        columns += [
+            (f"t{t}_stimulus", f"Trial {t}: stimulus code."),
+            (f"t{t}_condition", f"Trial {t}: the code of the condition whose text was read."),
+        ]
         time_cells[t] = len(columns)
         columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
         reading_cells[t] = len(columns)
         columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in TRIAL_PAGE_COLUMNS]
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
-            columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} (1-5). {item.text}"))
+            columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} {_scale(item)}"))
     for item in end_items:
         cells[("end", item.id)] = len(columns)
-        columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} (1-5). {item.text}"))
+        columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} {_scale(item)}"))
     time_cells["end"] = len(columns)
     columns.append(("end_time_on_page_ms", "End-of-study page: server time on the page, in milliseconds."))
     return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells)
+
+
+def _scale(item: Item) -> str:
+    """An item's scale and wording, as the wide columns describe it."""
+    keyed = ", reverse-keyed: stored as chosen" if item.reverse_keyed else ""
+    return f"(1-{item.scale_points}{keyed}). {item.text}"
 
 
 def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Iterator[tuple]:
@@ -410,18 +488,19 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
     item_codes = dict(study.items.values_list("id", "code"))
     cells, stimulus_cells, time_cells = layout.cells, layout.stimulus_cells, layout.time_cells
     people = _people(
-        study, flt, "prolific_pid", "condition__code", "status", "is_preview", "started_at", "ended_at",
-        "attention_failures", "attention_passed", "device_class", "viewport_width", "stimulus_sequence",
-        "attention_plan",
+        study, flt, "prolific_pid", "condition__code", "stimulus_list", "condition_order", "status",
+        "is_preview", "started_at", "ended_at", "attention_failures", "attention_passed", "device_class",
+        "viewport_width", "stimulus_sequence", "trial_conditions", "attention_plan",
     )
     readings = _Readings(study, flt)
     answers = _response_values(study, flt, "stimulus_id", "item_id", "value", "time_on_page_ms")
     pending = next(answers, None)
-    for (pk, pid, cond, status, preview, started, ended, failures, a_passed, device, viewport, sequence,
-         plan) in people:
+    first = len(WIDE_PARTICIPANT_COLUMNS)
+    for (pk, pid, cond, stimulus_list, condition_order, status, preview, started, ended, failures, a_passed,
+         device, viewport, sequence, trial_conditions, plan) in people:
         row: list[object] = [None] * width
-        row[:12] = (slug, pk, pid, cond, status, int(preview), iso(started), iso(ended), failures,
-                    _flag(a_passed), device or None, viewport)
+        row[:first] = (slug, pk, pid, cond, stimulus_list, condition_order, status, int(preview),
+                       iso(started), iso(ended), failures, _flag(a_passed), device or None, viewport)
         trials = {s: n for n, s in enumerate(sequence, start=1)}
         checks = {}  # (trial, item id) -> column of its answer
         for k, check in enumerate(sorted(plan, key=lambda c: c["trial"])):
@@ -445,6 +524,7 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
             else:
                 row[cells[(t, item_id)]] = value
                 row[stimulus_cells[t]] = stimuli[stimulus_id]
+                row[stimulus_cells[t] + 1] = page_condition(trial_conditions, cond, t, False)
                 row[time_cells[t]] = ms
             pending = next(answers, None)
         yield tuple(row)
@@ -461,7 +541,9 @@ PAGE_TIME_COLUMNS = [
     ("study", "Study slug."),
     ("participant_id", "The participant's id, the same in every export of the study."),
     ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
-    ("condition", "Condition code (see the codebook's conditions)."),
+    ("condition", "The condition code of the text the page showed: a trial page's trial's, the practice "
+                  "page's the first trial's; other pages the participant's condition between participants, "
+                  "empty within participants."),
     ("page", "Page key: consent, instructions, practice, trial-1 … trial-N, questionnaire."),
     ("trial", "Trial number (from 1) for a trial page; empty otherwise."),
     ("stimulus", "Stimulus code shown on a trial or practice page; empty otherwise."),
@@ -474,24 +556,30 @@ PAGE_TIME_COLUMNS = [
 
 
 def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    """One row per page visit; each participant's condition and trial conditions are read once, beside
+    the visits (both in participant order)."""
     visits = (
         PageVisit.objects.filter(flt.q(study, "participant__"))
         .order_by("participant_id", "id")
         .values_list(
-            "participant_id", "participant__prolific_pid", "participant__condition__code", "page",
-            "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at", *TRIAL_PAGE_FIELDS,
+            "participant_id", "page", "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at",
+            *TRIAL_PAGE_FIELDS,
         )
     )
+    people = _people(study, flt, "prolific_pid", "condition__code", "trial_conditions")
     slug = study.slug
-    for pk, pid, cond, page, stimulus, first, last, submitted, *reading in visits.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
+    current, pid, own, trial_conditions = None, None, None, []
+    for pk, page, stimulus, first, last, submitted, *reading in visits.iterator(chunk_size=CHUNK_SIZE):
+        if pk != current:
+            current, pid, own, trial_conditions = _seek(people, pk)
         seconds = (
             round((submitted - first).total_seconds(), 3) if first is not None and submitted is not None
             else None
         )
-        yield (slug, pk, pid, cond, page, trial_number(page), stimulus, iso(first), iso(last),
-               iso(submitted), seconds, *_reading_cells(reading))
+        trial = trial_number(page)
+        condition = page_condition(trial_conditions, own, trial, page == PRACTICE)
+        yield (slug, pk, pid, condition, page, trial, stimulus, iso(first), iso(last), iso(submitted),
+               seconds, *_reading_cells(reading))
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -501,18 +589,24 @@ def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
 # --- codebook ----------------------------------------------------------------------------------
 
 CODEBOOK_COLUMNS = [
-    ("section", "item, condition, participant_status, or <export>_column for a column of an export."),
-    ("code", "Item code, condition code, status code or column name."),
-    ("label", "Item wording, condition or status label, or column description."),
+    ("section", "design, condition_order (within participants: a row of the Latin square), condition, item, "
+                "participant_status, or <export>_column for a column of an export."),
+    ("code", "Design (between or within), Latin-square row (from 0), condition code, item code, status code "
+             "or column name."),
+    ("label", "The design in words, the row's conditions in trial order (separated by ;), condition label, "
+              "item wording, status label or column description."),
     ("construct", "Items: the construct measured."),
     ("scope", "Items: trial (under every trace) or end (end of study)."),
+    ("scale_points", "Items: the points of the scale (5 or 7); the answers run from 1 to it."),
+    ("reverse_keyed", "Items: 1 if agreement means less of the construct (scored as scale_points + 1 - "
+                      "value in the analysis; the exports keep the answer as chosen), else 0."),
     ("expected_value", "Attention checks: the instructed answer."),
-    ("anchor_1", "Items: label of value 1."),
-    ("anchor_2", "Items: label of value 2."),
-    ("anchor_3", "Items: label of value 3."),
-    ("anchor_4", "Items: label of value 4."),
-    ("anchor_5", "Items: label of value 5."),
-    ("source", "Items: the instrument the item is adapted from."),
+    *[(f"anchor_{n}", f"Items: label of value {n}{'' if n <= 5 else ' (7-point items)'}.")
+      for n in range(1, LIKERT_MAX + 1)],
+    ("heading", "Conditions: the heading shown above the text on the trial page."),
+    ("trace_kind", "Conditions: the kind of text (decomposition, reasoning, summary, explanation, "
+                   "imported)."),
+    ("source", "Items: the instrument the item is adapted from. Conditions: where its texts come from."),
 ]
 
 
@@ -532,7 +626,7 @@ STIMULUS_COLUMNS = [
     ("model", "The model that wrote the trace."),
     ("prompt", "The chat the model was given (JSON list of role and content)."),
     ("based_on", "The reasoning trace a summary or explanation was made from (trace id)."),
-    ("readers", "How many participants of the condition had this stimulus among their trials."),
+    ("readers", "How many participants read this text: had this stimulus on a trial in this condition."),
     ("reader_ids", "Their participant ids, separated by ;."),
     ("version", "The version of the texts shown now (the texts export has every version and its readers)."),
 ]
@@ -541,18 +635,23 @@ STIMULUS_COLUMNS = [
 def trace_readers(
     study: Study, include_previews: bool = False
 ) -> dict[tuple[int, str], list[tuple[int, str]]]:
-    """(stimulus id, condition) -> (participant id, PROLIFIC_PID) of the participants who had it among
-    their trials (or as their practice problem)."""
+    """(stimulus id, condition) -> (participant id, PROLIFIC_PID) of the participants who read it on one of
+    their trials (or as their practice problem, in the first trial's condition)."""
     readers: dict[tuple[int, str], list[tuple[int, str]]] = {}
     people = Participant.objects.filter(study=study)
     if not include_previews:
         people = people.filter(is_preview=False)
     rows = people.order_by("pk").values_list(
-        "pk", "prolific_pid", "condition__code", "stimulus_sequence", "practice_stimulus_id"
+        "pk", "prolific_pid", "condition__code", "stimulus_sequence", "trial_conditions",
+        "practice_stimulus_id",
     )
-    for pk, pid, condition, sequence, practice in rows:
-        for stimulus_id in {*(sequence or []), *([practice] if practice else [])}:
-            readers.setdefault((stimulus_id, condition), []).append((pk, pid))
+    for pk, pid, own, sequence, trial_conditions, practice in rows:
+        read = {(stimulus_id, page_condition(trial_conditions, own, n, False))
+                for n, stimulus_id in enumerate(sequence or [], start=1)}
+        if practice:
+            read.add((practice, page_condition(trial_conditions, own, None, True)))
+        for key in read:
+            readers.setdefault(key, []).append((pk, pid))
     return readers
 
 
@@ -620,27 +719,40 @@ def texts_table(study: Study) -> Table:
 
 
 def codebook(study: Study) -> dict:
-    """The study's codebook: items, conditions, participant statuses and every export's columns."""
+    """The study's codebook: its design, conditions, items, participant statuses and every export's
+    columns."""
     constructs = dict(Construct.choices)
+    kinds = dict(TraceKind.choices)
     no_filter = ParticipantFilter()
+    conditions = list(study.conditions.order_by("position", "code"))
+    within = study.design == Study.Design.WITHIN
+    square = counterbalancing.williams_square(len(conditions)) if within and conditions else []
     return {
         "study": study.slug,
         "title": study.title,
+        "design": {
+            "code": study.design, "label": study.get_design_display(),
+            "target": study.target_per_condition,
+            "target_of": "participants in all" if within else "participants per condition",
+            "trials_per_participant": study.trials_per_participant,
+            "condition_orders": [[conditions[c].code for c in row] for row in square],
+        },
+        "conditions": [
+            {"code": c.code, "label": c.label, "heading": c.trace_heading, "trace_kind": c.trace_kind,
+             "trace_kind_label": kinds.get(c.trace_kind, c.trace_kind), "text_source": c.text_source,
+             "position": c.position}
+            for c in conditions
+        ],
         "items": [
             {
                 "code": item.code, "construct": item.construct,
                 "construct_label": constructs.get(item.construct, item.construct),
-                "scope": item.scope, "text": item.text, "expected_value": item.expected_value,
+                "scope": item.scope, "text": item.text, "scale_points": item.scale_points,
+                "reverse_keyed": item.reverse_keyed, "expected_value": item.expected_value,
                 "anchors": [{"value": n, "label": label} for n, label in enumerate(item.anchors, start=1)],
                 "source": item.source,
             }
             for item in study.items.order_by("scope", "position", "code")
-        ],
-        "conditions": [
-            {"code": code, "label": label, "heading": heading, "trace_kind": kind, "text_source": source}
-            for code, label, heading, kind, source in study.conditions.values_list(
-                "code", "label", "trace_heading", "trace_kind", "text_source"
-            )
         ],
         "participant_statuses": [{"code": code, "label": label} for code, label in _S.choices],
         "columns": {
@@ -659,20 +771,35 @@ def _describe(columns: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def codebook_rows(study: Study) -> Iterator[tuple]:
+    """The codebook as one flat table, a row per design, Latin-square row, condition, item, status and
+    column; each row's cells in CODEBOOK_COLUMNS order, empty where they do not apply."""
     book = codebook(study)
+    names = [name for name, _ in CODEBOOK_COLUMNS]
+
+    def row(**cells: object) -> tuple:
+        return tuple(cells.get(name) for name in names)
+
+    design = book["design"]
+    yield row(section="design", code=design["code"], label=(
+        f"{design['label']}; target {design['target']} {design['target_of']}, "
+        f"{design['trials_per_participant']} trials each."
+    ))
+    for k, order in enumerate(design["condition_orders"]):
+        yield row(section="condition_order", code=k, label=";".join(order))
+    for c in book["conditions"]:
+        yield row(section="condition", code=c["code"], label=c["label"], heading=c["heading"],
+                  trace_kind=c["trace_kind"], source=c["text_source"])
     for item in book["items"]:
-        anchors = [a["label"] for a in item["anchors"]]
-        anchors += [None] * (5 - len(anchors))
-        yield ("item", item["code"], item["text"], item["construct"], item["scope"], item["expected_value"],
-               *anchors[:5], item["source"])
-    blank = (None,) * 9
-    for condition in book["conditions"]:
-        yield ("condition", condition["code"], condition["label"], *blank)
+        anchors = {f"anchor_{a['value']}": a["label"] for a in item["anchors"]}
+        yield row(section="item", code=item["code"], label=item["text"], construct=item["construct"],
+                  scope=item["scope"], scale_points=item["scale_points"],
+                  reverse_keyed=int(item["reverse_keyed"]), expected_value=item["expected_value"],
+                  source=item["source"], **anchors)
     for status in book["participant_statuses"]:
-        yield ("participant_status", status["code"], status["label"], *blank)
+        yield row(section="participant_status", code=status["code"], label=status["label"])
     for export, columns in book["columns"].items():
         for column in columns:
-            yield (f"{export}_column", column["name"], column["description"], *blank)
+            yield row(section=f"{export}_column", code=column["name"], label=column["description"])
 
 
 def codebook_table(study: Study) -> Table:

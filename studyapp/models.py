@@ -209,7 +209,30 @@ class Study(models.Model):
             raise ValidationError({
                 "attention_fail_limit": f"At most the number of checks ({self.attention_checks})."
             })
+        self._refuse_redesign()
         self._refuse_live_unless_ready()
+
+    def taken_part(self) -> str:
+        """Who has taken part, in words ("" if no one, previews included): their stored trials name the
+        study's design, order of conditions and condition codes, so those stay fixed once anyone has."""
+        if self.pk is None:
+            return ""
+        n = self.participants.aggregate(all=Count("pk"), previews=Count("pk", filter=Q(is_preview=True)))
+        if not n["all"]:
+            return ""
+        previews = f", {n['previews']} of them previews, pilot bots or test runs" if n["previews"] else ""
+        return f"participants have taken part ({n['all']} so far{previews})"
+
+    def _refuse_redesign(self) -> None:
+        stored = Study.objects.filter(pk=self.pk).values_list("design", flat=True).first()
+        taken = stored is not None and stored != self.design and self.taken_part()
+        if taken:
+            raise ValidationError({"design": (
+                f"The design cannot change: {taken}, whose trials were drawn for a {stored} design. Run the "
+                "other design as a new study made from this one's spec file (manage.py study_spec export, "
+                "then import with --slug); previews, pilot bots and test runs can be deleted in the "
+                "participants' list."
+            )})
 
     def _refuse_live_unless_ready(self) -> None:
         """A study going live must be ready for participants (study_setup.readiness_problems)."""
@@ -279,6 +302,34 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    #: What participants' stored trials depend on, and why it stays fixed once anyone has taken part.
+    FIXED_ONCE_TAKEN = {
+        "code": "their stored trials and the condition's texts name it",
+        "position": "within participants the order sets the Latin square and the stimulus lists' rotation, "
+                    "which their stored lists refer to",
+        "trace_kind": "it says what kind of text they read",
+    }
+
+    def clean(self) -> None:
+        """Once participants have taken part, no condition is added and none changes its code, order or kind
+        of text; its label, heading and source can still be corrected."""
+        taken = self.study.taken_part() if self.study_id else ""
+        if not taken:
+            return
+        if self.pk is None:
+            raise ValidationError(
+                f"No condition can be added: {taken}, assigned over the conditions there are. Run more "
+                "conditions as a new study made from this one's spec file."
+            )
+        stored = Condition.objects.filter(pk=self.pk).values(*self.FIXED_ONCE_TAKEN).first() or {}
+        errors = {
+            name: f"This cannot change: {taken}, and {why}. The label, heading and source can be corrected."
+            for name, why in self.FIXED_ONCE_TAKEN.items()
+            if name in stored and stored[name] != getattr(self, name)
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 def refuse_deleting_texts_in_use(texts: QuerySet) -> None:
@@ -488,6 +539,14 @@ class Item(models.Model):
             errors["expected_value"] = "An attention check needs the instructed answer."
         if self.is_attention_check and self.scope != self.Scope.TRIAL:
             errors["scope"] = "The attention check is shown under a trace."
+        stored = Item.objects.filter(pk=self.pk).values_list("scale_points", flat=True).first()
+        if stored is not None and stored != self.scale_points:
+            answers = Response.objects.filter(item_id=self.pk).count()
+            if answers:
+                errors["scale_points"] = (
+                    f"The scale cannot change: the item has {answers} answers, given on its {stored}-point "
+                    "scale."
+                )
         if errors:
             raise ValidationError(errors)
 

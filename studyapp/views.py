@@ -282,19 +282,18 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
 
 @staff_member_required
 def monitor(request: HttpRequest, slug: str) -> HttpResponse:
-    """Staff-only: how far each condition has filled, where the active participants are, how long
-    completing takes, how often each problem was shown, and the latest pilot bot runs. The page
-    reloads itself (no JavaScript)."""
+    """Staff-only: how far each condition (within participants: the study) has filled, where the active
+    participants are, how long completing takes, how often each problem was read in each condition by
+    those who completed, and the latest pilot bot runs. The page reloads itself (no JavaScript)."""
     study = get_object_or_404(Study, slug=slug)
     now = timezone.now()
-    conditions, shown = monitoring.exposure(study)
     return render(
         request, "studyapp/monitor.html",
         {
             "study": study, "progress": monitoring.study_progress(study, now), "drawn_at": now,
             "median_minutes": monitoring.median_completion_minutes(study),
-            "active_pages": monitoring.active_by_page(study, now), "exposure_conditions": conditions,
-            "exposure": shown, "refresh_seconds": MONITOR_REFRESH_S,
+            "active_pages": monitoring.active_by_page(study, now),
+            "balance": monitoring.stimulus_balance(study), "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
             "answer_warnings": answer_warnings(study),
             "pilots": pilot.recent_pilots(study),

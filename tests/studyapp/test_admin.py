@@ -1,18 +1,22 @@
-"""What researchers do in the admin: create and open studies, filter participants, mark returns."""
+"""What researchers do in the admin: create and open studies, design their conditions and items, filter
+participants, mark returns."""
+
+import json
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from studyapp.allocation import arrive
-from studyapp.models import Participant, Study
+from studyapp.models import Condition, Item, Participant, StimulusTrace, Study
 from tests.conftest import make_study, new_pid
+from tests.studyapp.designed import THREE, complete, designed_study, part_way
 
 pytestmark = pytest.mark.django_db
 
 
 STUDY_FORM = {
-    "slug": "pilot", "title": "Pilot", "status": "draft", "target_per_condition": 25,
+    "slug": "pilot", "title": "Pilot", "status": "draft", "design": "between", "target_per_condition": 25,
     "time_limit_minutes": 60, "trials_per_participant": 5, "completion_code": "A1",
     "no_consent_code": "A2", "failed_attention_code": "A3", "consent_text": "Consent.",
     "consent_hold_minutes": 10, "return_countdown_seconds": 0, "answer_position": "after",
@@ -120,3 +124,112 @@ def test_stimuli_of_a_study_with_participants_cannot_be_deleted(admin_client, st
     spare = unused.stimuli.first()
     admin_client.post(reverse("admin:studyapp_stimulus_delete", args=[spare.pk]), {"post": "yes"})
     assert not Stimulus.objects.filter(pk=spare.pk).exists()
+
+
+# --- designing a study: conditions and items ------------------------------------------------------
+
+
+def study_form(study: Study, **changes) -> dict:
+    """The study's change form as the admin shows it (its conditions inline), with ``changes``: study fields
+    by name, a condition's by ``<index>-<field>``."""
+    form = {**STUDY_FORM, "slug": study.slug, "title": study.title, "status": study.status,
+            "design": study.design, "target_per_condition": study.target_per_condition,
+            "trials_per_participant": study.trials_per_participant}
+    conditions = list(study.conditions.order_by("position"))
+    form.update({"conditions-TOTAL_FORMS": len(conditions), "conditions-INITIAL_FORMS": len(conditions),
+                 "conditions-MIN_NUM_FORMS": 0, "conditions-MAX_NUM_FORMS": 1000})
+    for i, c in enumerate(conditions):
+        form.update({f"conditions-{i}-{name}": value for name, value in {
+            "id": c.pk, "study": study.pk, "code": c.code, "label": c.label, "trace_heading": c.trace_heading,
+            "trace_kind": c.trace_kind, "text_source": c.text_source, "position": c.position,
+        }.items()})
+    form.update({k if k in form else f"conditions-{k}": v for k, v in changes.items()})
+    return form
+
+
+def conditions_of(study: Study) -> list[tuple]:
+    return list(study.conditions.order_by("position").values_list("code", "position", "trace_kind"))
+
+
+def test_the_study_form_has_the_design_and_the_conditions_every_field(admin_client):
+    study = designed_study("b3", THREE, design=Study.Design.BETWEEN, n_stimuli=6, trials=2, target=3)
+    page = admin_client.get(reverse("admin:studyapp_study_change", args=[study.pk])).content.decode()
+    assert 'name="design"' in page
+    for name in ("code", "label", "trace_heading", "trace_kind", "text_source", "position"):
+        assert f'name="conditions-0-{name}"' in page
+    # nobody has taken part: the design and the conditions may still change
+    url = reverse("admin:studyapp_study_change", args=[study.pk])
+    response = admin_client.post(url, study_form(study, design="within", **{"0-code": "bare"}))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    study.refresh_from_db()
+    assert study.design == "within" and conditions_of(study)[0][0] == "bare"
+
+
+def test_once_participants_have_taken_part_the_design_and_condition_codes_stay_but_labels_can_change(
+    admin_client,
+):
+    study = designed_study("b3", THREE, design=Study.Design.BETWEEN, n_stimuli=6, trials=2, target=3)
+    complete(study, 2)
+    under_way = part_way(study)
+    url = reverse("admin:studyapp_study_change", args=[study.pk])
+    page = admin_client.get(url).content.decode()
+    assert "In this study participants have taken part (3 so far): its design" in page
+    before = conditions_of(study)
+
+    refused = admin_client.post(url, study_form(study, design="within"))
+    assert refused.status_code == 200
+    assert ("The design cannot change: participants have taken part (3 so far), whose trials were drawn for "
+            "a between design.") in refused.content.decode()
+    for change in ({"1-code": "stepwise"}, {"0-position": 2, "1-position": 1}, {"2-trace_kind": "reasoning"}):
+        refused = admin_client.post(url, study_form(study, **change))
+        assert refused.status_code == 200, change
+        assert "This cannot change: participants have taken part (3 so far)" in refused.content.decode()
+    assert conditions_of(study) == before and Study.objects.get(pk=study.pk).design == "between"
+    assert set(StimulusTrace.objects.filter(stimulus__study=study).values_list("condition", flat=True)) == {
+        "plain", "steps", "digest"}
+
+    # removing or adding a condition is not offered, and a form that tries changes nothing
+    removing = study_form(study, **{"0-DELETE": "on"})
+    adding = {**study_form(study), "conditions-TOTAL_FORMS": 4, "conditions-3-code": "extra",
+              "conditions-3-label": "Extra", "conditions-3-trace_heading": "Extra", "conditions-3-trace_kind":
+              "imported", "conditions-3-position": 4}
+    for form in (removing, adding):
+        admin_client.post(url, form)
+    assert conditions_of(study) == before
+
+    # what participants' trials do not depend on can be corrected
+    mine = under_way.participant.trial_conditions[1]
+    index = [code for code, *_ in before].index(mine)
+    saved = admin_client.post(url, study_form(study, **{
+        f"{index}-label": "Corrected label", f"{index}-trace_heading": "The corrected heading",
+        f"{index}-text_source": "Corrected source",
+    }))
+    assert saved.status_code == 302
+    condition = Condition.objects.get(study=study, code=mine)
+    assert (condition.label, condition.trace_heading, condition.text_source) == (
+        "Corrected label", "The corrected heading", "Corrected source")
+    assert "The corrected heading" in under_way.get("trial-2").content.decode()
+
+
+def test_items_have_a_5_or_7_point_scale_with_an_anchor_per_point_and_keep_it_once_answered(admin_client):
+    study = designed_study("b3", THREE, design=Study.Design.BETWEEN, n_stimuli=6, trials=2, target=3)
+    item = Item.objects.get(study=study, code="effort_reversed")
+    url = reverse("admin:studyapp_item_change", args=[item.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="scale_points"' in page and 'name="reverse_keyed"' in page
+    form = {"study": study.pk, "code": item.code, "construct": item.construct, "scope": item.scope,
+            "text": item.text, "scale_points": 7, "anchors": json.dumps(item.anchors), "reverse_keyed": "on",
+            "source": "", "position": item.position}
+    five = admin_client.post(url, {**form, "scale_points": 5})
+    assert five.status_code == 200 and "Give exactly 5 non-empty labels" in five.content.decode()
+    assert admin_client.post(url, {**form, "reverse_keyed": ""}).status_code == 302
+    assert not Item.objects.get(pk=item.pk).reverse_keyed
+    listing = admin_client.get(reverse("admin:studyapp_item_changelist"), {"scale_points": 7})
+    assert list(listing.context["cl"].queryset) == [item]
+
+    complete(study, 1)  # answers it on its 7 points
+    refused = admin_client.post(url, {**form, "scale_points": 5, "anchors": json.dumps(item.anchors[:5])})
+    assert refused.status_code == 200
+    assert "The scale cannot change: the item has 1 answers, given on its 7-point scale." in (
+        refused.content.decode())
+    assert Item.objects.get(pk=item.pk).scale_points == 7

@@ -10,9 +10,12 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from drf_spectacular.validation import validate_schema
+from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 
-from studyapp.models import Participant, Response
+from studyapp.api import PageTimeRowSerializer, ParticipantRowSerializer, ResponseRowSerializer
+from studyapp.models import Participant, Response, Study
+from tests.studyapp.designed import FOUR, designed_study, walk_with_attrition
 from tests.studyapp.test_exports import build_study, expected_long
 
 STUDY_URLS = ["study-detail", "participants", "responses", "responses-wide", "page-times", "codebook"]
@@ -319,3 +322,41 @@ def test_monitor_page_links_to_the_csv_downloads(admin_client, built):
         assert link in content
         download = admin_client.get(link)
         assert download.status_code == 200 and isinstance(download, StreamingHttpResponse)
+
+
+# --- studies researchers design ----------------------------------------------------------------
+
+
+def conforms(rows: list[dict], serializer: type[serializers.Serializer]) -> bool:
+    """Each JSON row has exactly the serializer's fields (the schema documents them), null only where it
+    allows null."""
+    fields = serializer().fields
+    for row in rows:
+        assert list(row) == list(fields), set(row) ^ set(fields)
+        for name, value in row.items():
+            assert value is not None or fields[name].allow_null, name
+    return bool(rows)
+
+
+def test_a_within_studys_exports_are_as_the_schema_documents_and_its_condition_filter_is_refused(
+    researcher_client,
+):
+    study = designed_study("w4", FOUR, design=Study.Design.WITHIN, n_stimuli=8, trials=4, target=8)
+    walk_with_attrition(study, first=2, then=1)
+    for name, row in [("participants", ParticipantRowSerializer), ("responses", ResponseRowSerializer),
+                      ("page-times", PageTimeRowSerializer)]:
+        assert conforms(json.loads(body(researcher_client.get(url(name, "w4")))), row), name
+    detail = researcher_client.get(url("study-detail", "w4")).json()
+    assert detail["design"] == "within" and detail["conditions"] == ["plain", "steps", "digest", "posthoc-v2"]
+    book = researcher_client.get(url("codebook", "w4")).json()
+    assert book["design"]["code"] == "within"
+    assert book["conditions"][2]["heading"] == "A summary of the reasoning"
+
+    response = researcher_client.get(url("responses", "w4"), {"format": "csv", "condition": "steps"})
+    assert response.status_code == 400
+    assert "every participant reads every condition" in response.json()["condition"]
+    response = researcher_client.get(url("responses", "w4"), {"condition": "r1"})
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        "No condition 'r1' in w4; its conditions are plain, steps, digest, posthoc-v2."
+    )

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,14 @@ from studyapp.conditions import PAPER_CONDITIONS
 from studyapp.models import Item, PageVisit, Participant, Response, Study
 from studyapp.questionnaire import AGREEMENT, DEMAND
 from tests.conftest import PAPER_CODES, Walker, make_study
+from tests.studyapp.designed import (
+    FOUR,
+    THREE,
+    Walked,
+    designed_study,
+    read_in_conditions,
+    walk_with_attrition,
+)
 
 
 @dataclass
@@ -88,14 +97,17 @@ def expected_long(study: Study, **filters) -> list[dict]:
         visit = PageVisit.objects.filter(participant=p, stimulus_id=r.stimulus_id).select_related(
             "trace_version").first()
         practice = r.stimulus_id is not None and r.stimulus_id not in p.stimulus_sequence
+        trial = p.stimulus_sequence.index(r.stimulus_id) + 1 if r.stimulus_id and not practice else None
+        # the condition of the text the answer is about; end-of-study items: the participant's, if any
+        condition = (p.trial_conditions[trial - 1] if trial else p.trial_conditions[0] if practice
+                     else p.condition and p.condition.code)
         rows.append({
             "study": study.slug, "participant_id": str(p.pk), "prolific_pid": p.prolific_pid,
-            "condition": p.condition.code, "is_preview": str(int(p.is_preview)),
-            "trial": cell(
-                p.stimulus_sequence.index(r.stimulus_id) + 1 if r.stimulus_id and not practice else None
-            ),
+            "condition": cell(condition), "is_preview": str(int(p.is_preview)),
+            "trial": cell(trial),
             "practice": str(int(practice)),
-            "stimulus": cell(r.stimulus and r.stimulus.code), "construct": r.item.construct,
+            "stimulus": cell(r.stimulus and r.stimulus.code), "stimulus_list": cell(p.stimulus_list),
+            "construct": r.item.construct,
             "item": r.item.code, "value": str(r.value), "position": str(r.position),
             "time_on_page_ms": cell(r.time_on_page_ms),
             "trace_visible_ms": cell(visit and visit.trace_visible_ms),
@@ -128,9 +140,9 @@ def test_long_export_has_one_row_per_response_matching_the_database(built):
 def test_long_export_header():
     assert [name for name, _ in exports.LONG_COLUMNS] == [
         "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
-        "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms", "trace_end_seen",
-        "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth", "trace_version",
-        "submitted_at",
+        "stimulus_list", "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms",
+        "trace_end_seen", "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth",
+        "trace_version", "submitted_at",
     ]
 
 
@@ -140,16 +152,17 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
     real = Participant.objects.filter(study=built.study, is_preview=False)
     assert len(rows) == real.count() == 5  # the participant who declined consent too, with no answers
     header = table.header
-    assert header[:12] == [
-        "study", "participant_id", "prolific_pid", "condition", "status", "is_preview", "started_at",
-        "ended_at", "attention_failures", "attention_passed", "device_class", "viewport_width",
+    assert header[:14] == [
+        "study", "participant_id", "prolific_pid", "condition", "stimulus_list", "condition_order", "status",
+        "is_preview", "started_at", "ended_at", "attention_failures", "attention_passed", "device_class",
+        "viewport_width",
     ]
-    assert header[12:18] == [
+    assert header[14:20] == [
         "attention_1_trial", "attention_1_item", "attention_1_value", "attention_2_trial", "attention_2_item",
         "attention_2_value",
     ]
-    assert header[18:28] == [
-        "t1_stimulus", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_end_seen",
+    assert header[20:31] == [
+        "t1_stimulus", "t1_condition", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_end_seen",
         "t1_trace_end_first_seen_ms", "t1_trace_end_visible_ms", "t1_trace_scroll_depth", "t1_trace_version",
         "t1_predictability_1", "t1_predictability_2",
     ]
@@ -160,7 +173,7 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
     by_id = {row["participant_id"]: row for row in rows}
     assert list(by_id) == [str(p.pk) for p in real.order_by("id")]
     answer_columns = [h for h in header if (h.startswith(("t", "end_")) or h.endswith("_value"))
-                      and not h.endswith(("_stimulus", "_time_on_page_ms",
+                      and not h.endswith(("_stimulus", "_condition", "_time_on_page_ms",
                                           *(name for name, _ in exports.TRIAL_PAGE_COLUMNS)))]
     for p in real:
         row = by_id[str(p.pk)]
@@ -181,6 +194,7 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
                 trial = p.stimulus_sequence.index(r.stimulus_id) + 1
                 column = f"t{trial}_{r.item.code}"
                 assert row[f"t{trial}_stimulus"] == r.stimulus.code
+                assert row[f"t{trial}_condition"] == p.trial_conditions[trial - 1] == p.condition.code
                 assert row[f"t{trial}_time_on_page_ms"] == str(r.time_on_page_ms)
             assert row[column] == str(r.value), column
         # Every other answer cell is empty.
@@ -369,3 +383,125 @@ def test_export_study_command_json_and_filters(built, tmp_path, admin_client):
 def test_export_study_command_refuses_an_unknown_study(db, tmp_path):
     with pytest.raises(CommandError, match="No study"):
         call_command("export_study", "nope", "--out", str(tmp_path))
+
+
+# --- studies researchers design: their own conditions, between or within participants --------------
+
+
+def within_study() -> Walked:
+    study = designed_study("w4", FOUR, design=Study.Design.WITHIN, n_stimuli=8, trials=4, target=8)
+    return walk_with_attrition(study, first=3, then=3)
+
+
+def test_the_exports_of_a_within_study_carry_each_trials_condition_and_list(db):
+    walked = within_study()
+    study = walked.study
+    people = {p.pk: p for p in Participant.objects.filter(study=study, is_preview=False)}
+    assert len(people) == 8  # 6 completed, one left, one under way
+
+    long = table_dicts(exports.long_table(study, exports.ParticipantFilter()))
+    assert long == expected_long(study, participant__is_preview=False)
+    for row in long:
+        p = people[int(row["participant_id"])]
+        assert row["stimulus_list"] == str(p.stimulus_list)
+        if row["trial"]:
+            assert row["condition"] == p.trial_conditions[int(row["trial"]) - 1]
+        else:
+            assert row["condition"] == ""  # end-of-study items: within participants, no one condition
+    # what the completed participants answered about, per condition, is what the monitor counts
+    done = {p.pk for p in walked.completed}
+    answered = Counter((r["stimulus"], r["condition"]) for r in long
+                       if int(r["participant_id"]) in done and r["item"] == "predictability_1")
+    assert answered == read_in_conditions(study)
+
+    wide = table_dicts(exports.wide_table(study, exports.ParticipantFilter()))
+    for row in wide:
+        p = people[int(row["participant_id"])]
+        assert (row["condition"], row["stimulus_list"], row["condition_order"]) == (
+            "", str(p.stimulus_list), str(p.condition_order))
+        answered_trials = p.pages_done - 2  # consent and instructions first
+        for t in range(1, study.trials_per_participant + 1):
+            shown = p.trial_conditions[t - 1] if t <= answered_trials else ""
+            assert row[f"t{t}_condition"] == shown, (p.status, t)
+
+    pages = table_dicts(exports.page_times_table(study, exports.ParticipantFilter()))
+    for row in pages:
+        p = people[int(row["participant_id"])]
+        assert row["condition"] == (p.trial_conditions[int(row["trial"]) - 1] if row["trial"] else "")
+
+    participants = {int(r["participant_id"]): r for r in
+                    table_dicts(exports.participants_table(study, exports.ParticipantFilter()))}
+    for pk, p in people.items():
+        row = participants[pk]
+        assert (row["design"], row["condition"], row["trial_conditions"]) == (
+            "within", "", ";".join(p.trial_conditions))
+        assert row["stimulus_list"] == str(p.stimulus_list)
+        assert row["condition_order"] == str(p.condition_order)
+
+    # the stimuli export counts a text's readers by the condition of the trial it was read on
+    readers = {(r["stimulus"], r["condition"]): int(r["readers"]) for r in
+               table_dicts(exports.stimuli_table(study))}
+    read = Counter()
+    codes = dict(study.stimuli.values_list("id", "code"))
+    for p in people.values():
+        read.update((codes[s], c) for s, c in zip(p.stimulus_sequence, p.trial_conditions, strict=True))
+    assert readers == {key: read[key] for key in readers} and sum(readers.values()) == 8 * 4
+
+
+def test_the_exports_of_a_three_condition_between_study_carry_its_own_codes(db):
+    study = designed_study("b3", THREE, design=Study.Design.BETWEEN, n_stimuli=6, trials=2, target=3)
+    walk_with_attrition(study, first=4, then=2)
+    long = table_dicts(exports.long_table(study, exports.ParticipantFilter()))
+    people = {p.pk: p for p in Participant.objects.filter(study=study)}
+    assert {r["condition"] for r in long} == {"plain", "steps", "digest"}
+    for row in long:  # every row, end-of-study items too, in the participant's one condition
+        assert row["condition"] == people[int(row["participant_id"])].condition.code
+    participants = table_dicts(exports.participants_table(study, exports.ParticipantFilter()))
+    assert {(r["design"], r["condition_order"]) for r in participants} == {("between", "")}
+    steps = exports.ParticipantFilter(condition="steps")
+    chosen = {int(r["participant_id"]) for r in table_dicts(exports.participants_table(study, steps))}
+    assert chosen == {pk for pk, p in people.items() if p.condition.code == "steps"} != set()
+
+
+def test_the_codebook_describes_the_design_conditions_and_scales(db):
+    walked = within_study()
+    book = exports.codebook(walked.study)
+    assert book["design"] == {
+        "code": "within", "label": "Within participants: each participant reads every condition",
+        "target": 8, "target_of": "participants in all", "trials_per_participant": 4,
+        "condition_orders": [  # a Williams square: each first once, each after every other once
+            ["plain", "steps", "posthoc-v2", "digest"], ["steps", "digest", "plain", "posthoc-v2"],
+            ["digest", "posthoc-v2", "steps", "plain"], ["posthoc-v2", "plain", "digest", "steps"],
+        ],
+    }
+    described = [(c["code"], c["label"], c["heading"], c["trace_kind"], c["text_source"])
+                 for c in book["conditions"]]
+    assert described == [(code, label, heading, kind, f"{kind} texts, file {code}.jsonl")
+                         for code, label, heading, kind in FOUR]
+    effort = next(i for i in book["items"] if i["code"] == "effort_reversed")
+    assert (effort["scale_points"], effort["reverse_keyed"], len(effort["anchors"])) == (7, True, 7)
+    assert next(i for i in book["items"] if i["code"] == "predictability_1")["scale_points"] == 5
+
+    rows = table_dicts(exports.codebook_table(walked.study))
+    (design,) = [r for r in rows if r["section"] == "design"]
+    assert design["code"] == "within" and "target 8 participants in all, 4 trials each" in design["label"]
+    orders = [r["label"] for r in rows if r["section"] == "condition_order"]
+    assert orders == [";".join(order) for order in book["design"]["condition_orders"]]
+    row = next(r for r in rows if r["code"] == "effort_reversed")
+    assert (row["scale_points"], row["reverse_keyed"], row["anchor_7"]) == ("7", "1", "Strongly agree")
+    condition = next(r for r in rows if r["section"] == "condition" and r["code"] == "digest")
+    assert (condition["heading"], condition["trace_kind"]) == ("A summary of the reasoning", "summary")
+    wide = {c["name"]: c["description"] for c in book["columns"]["responses_wide"]}
+    assert wide["end_effort_reversed"].startswith("End of study: effort_reversed (1-7, reverse-keyed")
+    assert wide["t1_condition"] == "Trial 1: the code of the condition whose text was read."
+
+
+def test_a_condition_filter_on_a_within_study_is_refused_saying_why(db, tmp_path):
+    walked = within_study()
+    with pytest.raises(CommandError, match="every participant reads every condition"):
+        call_command("export_study", "w4", "--out", str(tmp_path), "--condition", "steps")
+    with pytest.raises(CommandError, match="its conditions are plain, steps, digest, posthoc-v2"):
+        call_command("export_study", "w4", "--out", str(tmp_path), "--condition", "r1")
+    assert not any(tmp_path.iterdir())  # nothing written
+    call_command("export_study", walked.study.slug, "--out", str(tmp_path), stdout=io.StringIO())
+    assert (tmp_path / "w4-responses.csv").exists()

@@ -19,7 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="The study's slug.")
         parser.add_argument("--out", required=True, type=Path, help="Folder to write to (created if needed).")
         parser.add_argument("--format", choices=["csv", "json"], default="csv", dest="fmt")
-        parser.add_argument("--condition", help="Only this condition (its code).")
+        parser.add_argument(
+            "--condition", help="Only this condition's participants (one of the study's condition codes; "
+            "between-participants studies only)."
+        )
         parser.add_argument("--status", choices=Participant.Status.values, help="Only this status.")
         parser.add_argument("--completed", action="store_true", help="Only participants who completed.")
         parser.add_argument("--include-previews", action="store_true", help="Include preview runs.")
@@ -29,11 +32,10 @@ class Command(BaseCommand):
             study = Study.objects.get(slug=slug)
         except Study.DoesNotExist:
             raise CommandError(f"No study with slug '{slug}'.") from None
-        codes = list(study.conditions.values_list("code", flat=True))
-        if options["condition"] and options["condition"] not in codes:
-            raise CommandError(
-                f"No condition '{options['condition']}' in {slug}; its conditions: {', '.join(codes)}."
-            )
+        try:
+            exports.check_condition_filter(study, options["condition"])
+        except (exports.UnknownCondition, exports.NotAParticipantFilter) as refused:
+            raise CommandError(str(refused)) from None
         flt = exports.ParticipantFilter(
             condition=options["condition"], status=options["status"],
             completed_only=options["completed"], include_previews=options["include_previews"],
