@@ -64,6 +64,9 @@ DEFAULT_DEBRIEFING_TEXT = (
     "predictable, understandable and faithful it seems, and how hard it is to read. The model's "
     "answers were not always right."
 )
+DEFAULT_WITHIN_DEBRIEFING_TEXT = DEFAULT_DEBRIEFING_TEXT.replace(
+    "Each participant read one kind.", "You read every kind, each on different problems."
+)
 
 
 class AnswerPosition(models.TextChoices):
@@ -152,7 +155,9 @@ class Study(models.Model):
     )
     withdrawal_text = models.TextField(default=DEFAULT_WITHDRAWAL_TEXT)
     debriefing_text = models.TextField(
-        default=DEFAULT_DEBRIEFING_TEXT, help_text="Shown with the completion code."
+        default=DEFAULT_DEBRIEFING_TEXT,
+        help_text="Shown with the completion code. Left at the default, it follows the design (within "
+        "participants, it says that each participant read every kind of text).",
     )
     practice_trial = models.BooleanField(
         default=False,
@@ -191,6 +196,8 @@ class Study(models.Model):
         has cached with older content."""
         self._refuse_live_unless_ready()
         self._stored_status = self.status
+        if kwargs.get("update_fields") is None:
+            self._debriefing_for_design()
         if not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 f.name for f in self._meta.concrete_fields
@@ -210,6 +217,15 @@ class Study(models.Model):
                 "attention_fail_limit": f"At most the number of checks ({self.attention_checks})."
             })
         self._refuse_live_unless_ready()
+
+    def _debriefing_for_design(self) -> None:
+        """A debriefing left at a design's default takes the default of the study's design: the between
+        default tells participants that each read one kind of text, which is untrue within participants.
+        A researcher's own text is never touched."""
+        defaults = {self.Design.BETWEEN: DEFAULT_DEBRIEFING_TEXT,
+                    self.Design.WITHIN: DEFAULT_WITHIN_DEBRIEFING_TEXT}
+        if self.debriefing_text in defaults.values() and self.design in defaults:
+            self.debriefing_text = defaults[self.design]
 
     def _refuse_live_unless_ready(self) -> None:
         """A study going live must be ready for participants (study_setup.readiness_problems)."""
