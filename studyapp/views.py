@@ -16,7 +16,7 @@ from django_ratelimit.core import is_ratelimited
 from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
-from .models import Participant, Study
+from .models import Participant, Pilot, Study
 from .rendering import render_trace
 from .study_setup import answer_warnings, readiness_problems
 
@@ -107,9 +107,11 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
     """A researcher's run through the study, which never counts: between participants in a chosen
     condition; within participants as a participant would (each trial in its own condition: any condition
-    asked for is ignored)."""
+    asked for is ignored). ``?pilot=<run>``: a bot of a running pilot run (``pilot``)."""
     study = get_object_or_404(Study, slug=slug)
     within = study.design == Study.Design.WITHIN
+    if "pilot" in request.GET:
+        return _start_pilot_bot(request, study, request.GET["pilot"])
     code = request.GET.get("condition")
     if code is None and not (within and "start" in request.GET):
         return _preview_choice(request, study)
@@ -128,6 +130,22 @@ def _preview_choice(request: HttpRequest, study: Study, error: str = "") -> Http
     context = {"study": study, "conditions": study.conditions.all(), "error": error,
                "within": study.design == Study.Design.WITHIN}
     return render(request, "studyapp/preview_choose.html", context, status=400 if error else 200)
+
+
+def _start_pilot_bot(request: HttpRequest, study: Study, run: str) -> HttpResponse:
+    """A pilot bot arrives: it takes a place among its run's bots, or finds the study full as a participant
+    would once the run's bots hold every place."""
+    running = Pilot.objects.filter(study=study, status=Pilot.Status.RUNNING)
+    bots_run = running.filter(pk=int(run)).first() if run.isdigit() else None
+    if bots_run is None:
+        return _preview_choice(request, study, f"No pilot run '{run}' is running on this study.")
+    try:
+        participant = allocation.start_pilot_bot(study, bots_run)
+    except allocation.StudyFull:
+        return render(request, "studyapp/full.html", {"study": study})
+    except allocation.StudyNotReady as problem:
+        return _preview_choice(request, study, str(problem))
+    return _bound_redirect(participant)
 
 
 @require_http_methods(["GET", "POST"])
