@@ -194,6 +194,9 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
             except QueueUnreachable as error:
                 self.message_user(request, f"{study.slug}: no bots sent. {error}", messages.ERROR)
                 return None
+            except ValueError as error:  # rules these bots cannot follow on this study
+                self.message_user(request, f"{study.slug}: no bots sent. {error}", messages.ERROR)
+                continue
             self.message_user(
                 request, format_html(
                     '{}: {} pilot bots sent to a worker; <a href="{}">the monitor</a> shows how they do.',
@@ -459,12 +462,23 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
 class PilotForm(forms.Form):
     bots = forms.IntegerField(min_value=1, max_value=pilot.MAX_BOTS, initial=8,
-                              help_text="The conditions are taken in turn.")
+                              help_text="They take places as participants do, among themselves: the "
+                              "least-filled condition (in turn), the least-held stimulus list; the run ends "
+                              "when they fill the study.")
     answers = forms.ChoiceField(choices=[(r, r) for r in pilot.ANSWER_RULES], initial="random",
-                                help_text="Ratings: at random, or always this value.")
+                                help_text="Ratings: at random on each item's scale, or always this value "
+                                "(refused if it is off some item's scale).")
     attention = forms.ChoiceField(choices=[(r, r) for r in pilot.ATTENTION_RULES], initial="pass",
                                   help_text="Attention checks: passed, failed, or each at random.")
+    leave = forms.FloatField(min_value=0, max_value=1, initial=0, required=False,
+                             help_text="Attrition: the share of bots (0 to 1) that stop at a random trial "
+                             "and are marked returned, as participants who return the study on Prolific are; "
+                             "their places and lists re-open for the next bots.")
     seed = forms.IntegerField(required=False, help_text="For the random answers, to repeat a run.")
+
+    def clean_leave(self) -> float:
+        """Left empty: no bot leaves."""
+        return self.cleaned_data["leave"] or 0.0
 
 
 class RejectionForm(forms.Form):

@@ -27,7 +27,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from . import content, counterbalancing
-from .models import Condition, Construct, Item, Participant, Study
+from .models import Condition, Construct, Item, Participant, Pilot, Study
 
 _system_random = random.SystemRandom()
 
@@ -106,8 +106,8 @@ def assign_new(
 
 
 def start_preview(study: Study, condition_code: str | None = None) -> Participant:
-    """A researcher's run through the study: any status, any condition (within participants, every
-    condition, starting with the chosen one where the design allows), never counted."""
+    """A researcher's run through the study: any status, the chosen condition between participants (within
+    participants there is none to choose: each trial has its own), never counted."""
     conditions = content.for_study(study).conditions
     chosen = [c for c in conditions if c.code == condition_code] or conditions
     if not chosen:
@@ -117,6 +117,23 @@ def start_preview(study: Study, condition_code: str | None = None) -> Participan
         study, condition, secrets.token_hex(12), "", "", places=HeldPlaces(),
         now=timezone.now(), rng=_system_random, is_preview=True,
     )
+
+
+def start_pilot_bot(study: Study, pilot: Pilot) -> Participant:
+    """A pilot bot of run ``pilot``: a preview participant (never counted in the study) that takes its
+    condition, stimulus list and Latin-square row as a participant arriving through the study link would,
+    from the places held by the run's own bots (a bot marked returned gives its place back, and the run
+    fills to the study's targets). Ties go to the first condition in the study's order, so that a run's bots
+    take the conditions in turn. Any status. Raises StudyFull, StudyNotReady."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        now = timezone.now()
+        places = held_places(study, now, pilot)
+        condition = least_filled(study, places)[0]
+        return _create_participant(
+            study, condition, secrets.token_hex(12), "", "", places=places, now=now, rng=_system_random,
+            is_preview=True, pilot=pilot,
+        )
 
 
 def release_places(study: Study, now: datetime) -> int:
@@ -143,10 +160,11 @@ class HeldPlaces:
         return sum(self.per_condition.values())
 
 
-def held_places(study: Study, now: datetime) -> HeldPlaces:
-    """One query: the places held in the study, with the lists and rows they hold."""
+def held_places(study: Study, now: datetime, pilot: Pilot | None = None) -> HeldPlaces:
+    """One query: the places held in the study (with ``pilot``, by that run's bots), with the lists and
+    rows they hold."""
     places = HeldPlaces()
-    rows = Participant.objects.holding_a_slot(study, now).values_list(
+    rows = Participant.objects.holding_a_slot(study, now, pilot).values_list(
         "condition_id", "stimulus_list", "condition_order"
     )
     for condition_id, stimulus_list, order_row in rows:
@@ -164,17 +182,23 @@ def slots_taken(study: Study, now: datetime) -> Counter:
 def choose_condition(study: Study, places: HeldPlaces, rng: random.Random) -> Condition | None:
     """Between participants, the least-filled condition with room left (ties at random); within
     participants None, while the study has room. Raises StudyFull."""
+    return rng.choice(least_filled(study, places))
+
+
+def least_filled(study: Study, places: HeldPlaces) -> list[Condition | None]:
+    """Between participants, the conditions with room left that the fewest hold, in the study's order;
+    within participants [None] while the study has room. Raises StudyFull."""
     if study.design == Study.Design.WITHIN:
         if places.total >= study.target_per_condition:
             raise StudyFull()
-        return None
+        return [None]
     taken = places.per_condition
     conditions = content.for_study(study).conditions
     open_conditions = [c for c in conditions if taken[c.id] < study.target_per_condition]
     if not open_conditions:
         raise StudyFull()
     fewest = min(taken[c.id] for c in open_conditions)
-    return rng.choice([c for c in open_conditions if taken[c.id] == fewest])
+    return [c for c in open_conditions if taken[c.id] == fewest]
 
 
 def _trials(study: Study, condition: Condition | None, places: HeldPlaces,
@@ -219,6 +243,7 @@ def _create_participant(
     rng: random.Random,
     is_preview: bool = False,
     test_run: bool = False,
+    pilot: Pilot | None = None,
     verified_at: datetime | None = None,
     device_class: str = "",
     user_agent: str = "",
@@ -249,6 +274,7 @@ def _create_participant(
         prolific_session_id=prolific_session_id,
         is_preview=is_preview,
         test_run=test_run,
+        pilot=pilot,
         prolific_verified_at=verified_at,
         started_at=now,
         stimulus_sequence=sequence,

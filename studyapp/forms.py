@@ -141,12 +141,13 @@ def _render_fieldset(
     )
     return format_html(
         '<fieldset id="field-{}" class="likert{}"{}><legend>{}</legend>{}'
-        '<div class="likert-options">{}</div></fieldset>',
+        '<div class="likert-options points-{}">{}</div></fieldset>',
         name,
         " has-error" if errors else "",
         mark_safe(' aria-invalid="true"') if errors else "",
         text,
         format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
+        len(anchors),
         options,
     )
 

@@ -64,6 +64,9 @@ DEFAULT_DEBRIEFING_TEXT = (
     "predictable, understandable and faithful it seems, and how hard it is to read. The model's "
     "answers were not always right."
 )
+DEFAULT_WITHIN_DEBRIEFING_TEXT = DEFAULT_DEBRIEFING_TEXT.replace(
+    "Each participant read one kind.", "You read every kind, each on different problems."
+)
 
 
 class AnswerPosition(models.TextChoices):
@@ -152,7 +155,9 @@ class Study(models.Model):
     )
     withdrawal_text = models.TextField(default=DEFAULT_WITHDRAWAL_TEXT)
     debriefing_text = models.TextField(
-        default=DEFAULT_DEBRIEFING_TEXT, help_text="Shown with the completion code."
+        default=DEFAULT_DEBRIEFING_TEXT,
+        help_text="Shown with the completion code. Left at the default, it follows the design (within "
+        "participants, it says that each participant read every kind of text).",
     )
     practice_trial = models.BooleanField(
         default=False,
@@ -191,6 +196,8 @@ class Study(models.Model):
         has cached with older content."""
         self._refuse_live_unless_ready()
         self._stored_status = self.status
+        if kwargs.get("update_fields") is None:
+            self._debriefing_for_design()
         if not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 f.name for f in self._meta.concrete_fields
@@ -233,6 +240,15 @@ class Study(models.Model):
                 "then import with --slug); previews, pilot bots and test runs can be deleted in the "
                 "participants' list."
             )})
+
+    def _debriefing_for_design(self) -> None:
+        """A debriefing left at a design's default takes the default of the study's design: the between
+        default tells participants that each read one kind of text, which is untrue within participants.
+        A researcher's own text is never touched."""
+        defaults = {self.Design.BETWEEN: DEFAULT_DEBRIEFING_TEXT,
+                    self.Design.WITHIN: DEFAULT_WITHIN_DEBRIEFING_TEXT}
+        if self.debriefing_text in defaults.values() and self.design in defaults:
+            self.debriefing_text = defaults[self.design]
 
     def _refuse_live_unless_ready(self) -> None:
         """A study going live must be ready for participants (study_setup.readiness_problems)."""
@@ -569,10 +585,14 @@ class ParticipantQuerySet(models.QuerySet):
             started_at__lt=study.hold_cutoff(now),
         )
 
-    def holding_a_slot(self, study: Study, now: datetime) -> "ParticipantQuerySet":
+    def holding_a_slot(
+        self, study: Study, now: datetime, pilot: "Pilot | None" = None
+    ) -> "ParticipantQuerySet":
         """Those counted toward a condition's target: completed, or active within the time limit
-        (and, before consenting, within the consent hold)."""
-        return self.real().filter(study=study).filter(
+        (and, before consenting, within the consent hold). With ``pilot``, the same among that run's bots
+        instead (they count among themselves, never toward the study's places)."""
+        people = self.real() if pilot is None else self.filter(pilot=pilot)
+        return people.filter(study=study).filter(
             Q(status=Participant.Status.COMPLETED)
             | (
                 Q(status=Participant.Status.ACTIVE, started_at__gte=study.abandon_cutoff(now))
@@ -605,6 +625,11 @@ class Participant(models.Model):
         default=False,
         help_text="Not a participant from Prolific: a researcher's preview, a pilot bot or a test run; never "
         "counted, exported or analysed unless asked for.",
+    )
+    pilot = models.ForeignKey(
+        "Pilot", on_delete=models.SET_NULL, null=True, blank=True, related_name="participants",
+        help_text="A pilot bot: the run it belongs to (is_preview is set with it). A run's bots take places, "
+        "lists and conditions among themselves as participants do in the study, never the study's own.",
     )
     test_run = models.BooleanField(
         default=False,
@@ -854,9 +879,18 @@ class Pilot(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pilots")
     bots = models.PositiveIntegerField(validators=[MinValueValidator(1)], help_text="Bots asked for.")
-    answers = models.CharField(max_length=10, default="random", help_text="Ratings: random, or 1..5.")
+    answers = models.CharField(
+        max_length=10, default="random",
+        help_text="Ratings: random (a point of each item's own scale), or a fixed point 1..7 (on every "
+        "item's scale).",
+    )
     attention = models.CharField(
         max_length=10, default="pass", help_text="Attention checks: pass, fail, random."
+    )
+    leave = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Attrition: the share of bots (0 to 1) that stop at a random trial and are marked "
+        "returned, as participants who return the study on Prolific are; their places and lists re-open.",
     )
     seed = models.IntegerField(null=True, blank=True)
     requested_by = models.ForeignKey(
@@ -871,6 +905,9 @@ class Pilot(models.Model):
     bots_run = models.PositiveIntegerField(default=0)
     bots_completed = models.PositiveIntegerField(
         default=0, help_text="Bots that reached the completion page (with or without a failure there)."
+    )
+    bots_left = models.PositiveIntegerField(
+        default=0, help_text="Bots that stopped part-way, as asked (leave), and were marked returned."
     )
     failures = models.JSONField(
         default=list, blank=True,

@@ -1,13 +1,22 @@
 """Pilot bots: simulated participants walked through a study before it goes live, as oTree's bots are.
 
-Each bot is a preview participant (it counts toward nothing: not the places, the exports by default,
-the monitor's counts or the analysis) started through the study's preview link with a staff account.
-It then behaves as a browser would: it reads each page's form, fills it (consent yes; every rating at
-random or with a fixed value; attention checks passed or failed as asked), sends it with the page's
-CSRF token and its own cookies, and follows the redirects. Requests go through the whole Django stack
-(middleware, CSRF, the participant-binding cookie, templates) with Django's test client, in-process.
+Each bot is a preview participant (it counts toward nothing in the study: not its places, the exports by
+default, the monitor's counts or the analysis) that arrives through the study's preview link with a staff
+account, as a bot of its run (``?pilot=<run>``). Among the run's bots, places are taken as participants take
+them in the study: each bot gets the least-filled condition (between participants; ties in the study's
+order, so the conditions come in turn), the stimulus list and the Latin-square row the run's bots hold
+least, and once the bots hold every place (the study's targets) the next one finds the study full and the
+run ends there. A bot asked to leave (attrition, ``leave``) stops at a random trial and is marked returned,
+as a participant who returns the study on Prolific is: its place and list re-open for the next bot. So a
+run walks every list and row, and its completed bots are balanced as the study's participants will be.
+
+A bot behaves as a browser would: it reads each page's form, fills it (consent yes; every rating at random
+on that item's scale or with a fixed value; attention checks passed or failed as asked), sends it with
+the page's CSRF token and its own cookies, and follows the redirects. Requests go through the whole Django
+stack (middleware, CSRF, the participant-binding cookie, templates) with Django's test client, in-process.
 Anything a participant would have been stopped by is reported with the page it happened on and, on a
-problem's page, the problem behind it: the stimulus, the condition and the trace its participants read.
+problem's page, the problem behind it: the stimulus, that trial's condition and the trace its
+participants read.
 
 Every run is recorded (``models.Pilot``) for the monitor: ``manage.py pilot`` runs the bots at once;
 the admin's action stores the run and sends it to a worker on the default queue (``request_pilot``),
@@ -31,14 +40,14 @@ from django.utils import timezone
 from traces import lifecycle
 
 from . import services
-from .models import Construct, Item, Participant, Pilot, Response, Stimulus, Study
+from .models import LIKERT_MAX, LIKERT_MIN, Construct, Item, Participant, Pilot, Response, Stimulus, Study
 
 logger = logging.getLogger(__name__)
 
 PILOT_TASK = "studyapp.run_pilot"  # on the default queue (CELERY_TASK_ROUTES)
 MAX_BOTS = 200
 
-ANSWER_RULES = ("random", "1", "2", "3", "4", "5")
+ANSWER_RULES = ("random", *(str(point) for point in range(LIKERT_MIN, LIKERT_MAX + 1)))
 ATTENTION_RULES = ("pass", "fail", "random")
 
 
@@ -120,58 +129,81 @@ class Failure:
 
 @dataclass
 class PilotRun:
-    """One bot's walk: the pages it saw, where it ended, and what went wrong."""
+    """One bot's walk: where it arrived (its condition, "within" within participants; its stimulus list and
+    Latin-square row), the pages it saw, where it ended, and what went wrong. ``leave_at``: the trial page
+    it was asked to stop at ("" to walk to the end)."""
 
     number: int
-    condition: str
+    leave_at: str = ""
+    condition: str = ""
+    stimulus_list: int | None = None
+    order_row: int | None = None
     pages: list[str] = field(default_factory=list)
     checks_failed: int = 0
     answers_sent: int = 0
     code: str = ""
+    left: bool = False  # stopped at leave_at and was marked returned
+    arrived: bool = True  # False: the preview link took no bot (the study full, or an error)
+    full: bool = False  # the run's bots held every place when it arrived
     problems: list[Failure] = field(default_factory=list)
 
     @property
     def reached_done(self) -> bool:
         """Whether the bot got to the completion page (whatever it found there)."""
-        return bool(self.pages) and self.pages[-1] == services.DONE
+        return bool(self.pages) and self.pages[-1] == services.DONE and not self.left
+
+    @property
+    def where(self) -> str:
+        """Where it arrived, for the report: the condition, and the list (and row) it held."""
+        cell = "" if self.stimulus_list is None else f" list {self.stimulus_list}"
+        row = "" if self.order_row is None else f" row {self.order_row}"
+        return f"{self.condition}{cell}{row}"
 
 
 @dataclass
 class PilotReport:
     study: str
     runs: list[PilotRun]
+    full_after: int | None = None  # the study was full after this many bots; the others did not arrive
 
     @property
     def failed(self) -> list[PilotRun]:
         return [run for run in self.runs if run.problems]
 
+    @property
+    def walked(self) -> list[PilotRun]:
+        """The bots that took a place."""
+        return [run for run in self.runs if run.arrived]
+
 
 class Bot:
-    """One simulated participant. `answers` is "random" or a fixed value "1".."5"; `attention` is
-    "pass", "fail" or "random" (each check passed or failed at random)."""
+    """One simulated participant. `answers` is "random" (a point of each item's own scale) or a fixed value
+    "1".."7"; `attention` is "pass", "fail" or "random" (each check passed or failed at random)."""
 
     def __init__(
-        self, study: Study, client: Client, rng: random.Random, answers: str, attention: str
+        self, pilot: Pilot, client: Client, rng: random.Random, expected: dict[str, int]
     ) -> None:
-        self.study = study
+        self.pilot = pilot
+        self.study = pilot.study
         self.client = client
         self.rng = rng
-        self.answers = answers
-        self.attention = attention
-        checks = Item.objects.filter(study=study, construct=Construct.ATTENTION_CHECK)
-        self.expected = {f"item-{code}": v for code, v in checks.values_list("code", "expected_value")}
+        self.answers = pilot.answers
+        self.attention = pilot.attention
+        self.expected = expected  # attention checks: field name → the instructed answer
         self.token = ""  # the bot's participant, once a participant page names it
 
     def walk(self, run: PilotRun) -> PilotRun:
-        """From the preview link to the completion page, one page at a time."""
+        """From the preview link to the completion page (or to the trial it leaves at), one page at a time."""
         response = self.client.get(
-            reverse("studyapp:preview", args=[self.study.slug]), {"condition": run.condition}, follow=True
+            reverse("studyapp:preview", args=[self.study.slug]), {"pilot": self.pilot.pk}, follow=True
         )
+        if not _page_name(response):
+            return self._not_taken(run, response)
         # consent, instructions, practice, every trial, the questionnaire, and a page of slack
         for _ in range(self.study.trials_per_participant + 6):
             page = _page_name(response)
-            if page:
-                self.token = str(response.resolver_match.kwargs["token"])
+            if page and not self.token:
+                self._arrived(run, str(response.resolver_match.kwargs["token"]))
             run.pages.append(page or f"HTTP {response.status_code}")
             if response.status_code != 200:
                 run.problems.append(self._failure(
@@ -188,6 +220,9 @@ class Bot:
                 return run
             if (page.startswith(services.TRIAL_PREFIX) or page == services.PRACTICE) and not trace:
                 run.problems.append(self._failure(page, "no trace shown"))
+            if page == run.leave_at:
+                self._leave(run, page)
+                return run
             response = self.client.post(form.action or response.wsgi_request.path, self._fill(form, run),
                                         follow=True)
             if response.status_code == 400 or _page_name(response) == page:
@@ -197,15 +232,50 @@ class Bot:
         run.problems.append(self._failure(run.pages[-1], "never reached the completion page"))
         return run
 
+    def _not_taken(self, run: PilotRun, response: HttpResponse) -> PilotRun:
+        """The preview link showed no participant page: the study full for this run (the page a participant
+        finds then), or an error, which every later bot would meet too."""
+        run.arrived = False
+        if response.status_code == 200 and _url_name(response) == "preview":
+            run.full = True
+        else:
+            where = response.wsgi_request.path
+            run.pages.append(f"HTTP {response.status_code}")
+            run.problems.append(Failure(where, f"HTTP {response.status_code}{_error_text(response)}"))
+        return run
+
+    def _arrived(self, run: PilotRun, token: str) -> None:
+        """Note the bot's participant, and where it was assigned."""
+        self.token = token
+        condition, run.stimulus_list, run.order_row = Participant.objects.filter(token=token).values_list(
+            "condition__code", "stimulus_list", "condition_order"
+        ).get()
+        run.condition = condition or Study.Design.WITHIN
+
+    def _leave(self, run: PilotRun, page: str) -> None:
+        """Stop on this page, unanswered, and be marked returned, as Prolific's sync marks a participant who
+        returns the study: the place and the list re-open. What it answered before must all be kept, and
+        the page must now say that the study has ended for it."""
+        Participant.objects.filter(token=self.token, status=Participant.Status.ACTIVE).update(
+            status=Participant.Status.RETURNED, ended_at=timezone.now()
+        )
+        run.left = True
+        after = self.client.get(_page_path(self.study, self.token, page), follow=True)
+        ended = ">This study has ended for you<" in after.content.decode()
+        if _page_name(after) != services.DONE or not ended:
+            said = "after it was marked returned, its page did not say that the study has ended for it"
+            run.problems.append(self._failure(page, said))
+        self._check_kept(run)
+
     def _failure(self, where: str, what: str) -> Failure:
-        """A failure on a page, naming the problem behind it when the page shows one to this bot."""
-        bots = Participant.objects.select_related("condition")
-        participant = bots.filter(token=self.token).first() if self.token else None
+        """A failure on a page, naming the problem behind it when the page shows one to this bot: the
+        stimulus, the condition of that trial, and its trace."""
+        participant = Participant.objects.filter(token=self.token).first() if self.token else None
         stimulus_id = services.stimulus_id_for(participant, where) if participant else None
         stimulus = Stimulus.objects.filter(pk=stimulus_id).first() if stimulus_id else None
         if stimulus is None:
             return Failure(where, what)
-        condition = participant.condition.code
+        condition = services.trial_condition(participant, where)
         trace = stimulus.traces.filter(condition=condition).first()
         if trace is None:
             return Failure(where, what, stimulus.code, condition)
@@ -243,10 +313,23 @@ class Bot:
         run.code = expected if expected and f">{expected}<" in html else ""
         if not run.code:
             run.problems.append(Failure(services.DONE, f"the completion code {expected!r} is not shown"))
+        self._check_kept(run)
+
+    def _check_kept(self, run: PilotRun) -> None:
+        """Every answer the bot sent is stored."""
         stored = Response.objects.filter(participant__token=self.token).count()
         if stored != run.answers_sent:
             lost = f"{run.answers_sent} answers sent but {stored} stored"
-            run.problems.append(Failure(services.DONE, lost))
+            run.problems.append(Failure(run.pages[-1], lost))
+
+
+def _page_path(study: Study, token: str, page: str) -> str:
+    return reverse("studyapp:page", kwargs={"slug": study.slug, "token": token, "page": page})
+
+
+def _url_name(response: HttpResponse) -> str:
+    match = getattr(response, "resolver_match", None)
+    return match.url_name if match else ""
 
 
 def _page_name(response: HttpResponse) -> str:
@@ -297,49 +380,66 @@ def pilot_client() -> Client:
     return Client(enforce_csrf_checks=True, raise_request_exception=False, **environ)
 
 
-def check_rules(answers: str, attention: str) -> None:
-    """ValueError, in words, for a rule the bots do not know."""
+def check_rules(study: Study, answers: str, attention: str, leave: float = 0.0) -> None:
+    """ValueError, in words, for a rule the bots do not know, a share of leavers that is not one, or a
+    fixed rating that is off the scale of some of the study's items (a 6 on a five-point item: the page
+    would refuse it, as it should)."""
     if answers not in ANSWER_RULES:
         raise ValueError(f"answers must be one of {', '.join(ANSWER_RULES)}, not {answers!r}")
     if attention not in ATTENTION_RULES:
         raise ValueError(f"attention must be one of {', '.join(ATTENTION_RULES)}, not {attention!r}")
+    if not 0 <= leave <= 1:
+        raise ValueError(f"leave is the share of bots that stop part-way, from 0 to 1, not {leave:g}")
+    if answers == "random":
+        return
+    rated = Item.objects.filter(study=study).exclude(construct=Construct.ATTENTION_CHECK)
+    too_short = list(rated.filter(scale_points__lt=int(answers)).order_by("position", "code")
+                     .values_list("code", "scale_points"))
+    if too_short:
+        points = min(p for _, p in too_short)
+        codes = ", ".join(code for code, _ in too_short[:5]) + (
+            f" and {len(too_short) - 5} more" if len(too_short) > 5 else "")
+        raise ValueError(f"A fixed rating of {answers} is off the scale of {len(too_short)} of the study's "
+                         f"items ({codes}), the shortest of {points} points: choose 1 to {points}, or "
+                         "random.")
 
 
-def run_pilot(
-    study: Study,
-    participants: int,
-    user: AbstractBaseUser,
-    *,
-    answers: str = "random",
-    attention: str = "pass",
-    seed: int | None = None,
-) -> PilotReport:
-    """Walk `participants` bots through `study` as preview participants of `user` (a staff account),
-    the conditions taken in turn."""
-    check_rules(answers, attention)
-    rng = random.Random(seed)
-    conditions = list(study.conditions.order_by("pk").values_list("code", flat=True))
-    if not conditions:
-        no_conditions = Failure("", "the study has no conditions")
-        return PilotReport(study.slug, [PilotRun(0, "", problems=[no_conditions])])
-    runs = []
-    for number in range(1, participants + 1):
+def run_pilot(pilot: Pilot) -> PilotReport:
+    """Walk the run's bots through its study as preview participants of its account (a staff account), one
+    after another, until as many as asked for have arrived or the run's bots hold every place. A share
+    ``pilot.leave`` of them (drawn at random) stop at a random trial and are marked returned."""
+    study = pilot.study
+    check_rules(study, pilot.answers, pilot.attention, pilot.leave)
+    if not study.conditions.exists():
+        return PilotReport(study.slug, [PilotRun(0, problems=[Failure("", "the study has no conditions")])])
+    rng = random.Random(pilot.seed)
+    checks = Item.objects.filter(study=study, construct=Construct.ATTENTION_CHECK)
+    expected = {f"item-{code}": v for code, v in checks.values_list("code", "expected_value")}
+    report = PilotReport(study.slug, [])
+    for number in range(1, pilot.bots + 1):
+        leaves = pilot.leave > 0 and rng.random() < pilot.leave
+        leave_at = f"{services.TRIAL_PREFIX}{rng.randint(1, study.trials_per_participant)}" if leaves else ""
         client = pilot_client()
-        client.force_login(user)
-        bot = Bot(study, client, rng, answers, attention)
-        runs.append(bot.walk(PilotRun(number, conditions[(number - 1) % len(conditions)])))
-    return PilotReport(study.slug, runs)
+        client.force_login(pilot.requested_by)
+        run = Bot(pilot, client, rng, expected).walk(PilotRun(number, leave_at))
+        if run.full:
+            report.full_after = number - 1
+            break
+        report.runs.append(run)
+        if not run.arrived:
+            break  # the study took no bot: every later one would be refused the same way
+    return report
 
 
 def run_and_record(pilot: Pilot) -> PilotReport:
     """Walk a pilot run's bots now, as its account, and record how they did on it (for the monitor)."""
     Pilot.objects.filter(pk=pilot.pk).update(status=Pilot.Status.RUNNING, started_at=timezone.now())
-    report = run_pilot(pilot.study, pilot.bots, pilot.requested_by, answers=pilot.answers,
-                       attention=pilot.attention, seed=pilot.seed)
-    bots = [run for run in report.runs if run.number]
+    pilot.status = Pilot.Status.RUNNING
+    report = run_pilot(pilot)
+    bots = report.walked
     Pilot.objects.filter(pk=pilot.pk).update(
         status=Pilot.Status.FINISHED, finished_at=timezone.now(), bots_run=len(bots),
-        bots_completed=sum(run.reached_done for run in bots),
+        bots_completed=sum(run.reached_done for run in bots), bots_left=sum(run.left for run in bots),
         failures=[{"bot": run.number, "bot_condition": run.condition, **asdict(failure)}
                   for run in report.runs for failure in run.problems],
     )
@@ -348,16 +448,17 @@ def run_and_record(pilot: Pilot) -> PilotReport:
 
 def request_pilot(
     study: Study, bots: int, user: AbstractBaseUser, *, answers: str = "random", attention: str = "pass",
-    seed: int | None = None,
+    leave: float = 0.0, seed: int | None = None,
 ) -> Pilot:
     """Store a pilot run of `bots` bots and send it to a worker on the default queue once stored
-    (``run_requested`` walks them there). ValueError for a rule the bots do not know, and
-    ``traces.lifecycle.QueueUnreachable`` when the broker does not answer: nothing is stored then."""
-    check_rules(answers, attention)
+    (``run_requested`` walks them there). ValueError for rules the bots cannot follow on this study (see
+    check_rules), and ``traces.lifecycle.QueueUnreachable`` when the broker does not answer: nothing is
+    stored then."""
+    check_rules(study, answers, attention, leave)
     lifecycle.check_queue()
     with transaction.atomic():
-        pilot = Pilot.objects.create(study=study, bots=bots, answers=answers, attention=attention, seed=seed,
-                                     requested_by=user)
+        pilot = Pilot.objects.create(study=study, bots=bots, answers=answers, attention=attention,
+                                     leave=leave, seed=seed, requested_by=user)
         transaction.on_commit(lambda: _send(pilot))
     return pilot
 

@@ -194,10 +194,69 @@ def condition_shown(participant: Participant, page: str) -> Condition:
 
 
 def trace_headings(participant: Participant) -> list[str]:
-    """The headings of the texts the participant will read, each once, in the order first met."""
+    """The headings of the texts the participant will read, each once, in the order first met, as they read
+    inside a sentence (see in_sentence)."""
     by_code = content.for_study(participant.study).conditions_by_code
     codes = participant.trial_conditions or [participant.condition.code]
-    return list(dict.fromkeys(by_code[code].trace_heading for code in codes if code in by_code))
+    return list(dict.fromkeys(in_sentence(by_code[code].trace_heading) for code in codes if code in by_code))
+
+
+def in_sentence(heading: str) -> str:
+    """A heading inside a sentence: a capital that only starts it is lowered ("The model's reasoning" ->
+    "the model's reasoning"); a name is kept ("DeepSeek-R1's reasoning", "R1 summary", "GPT-4o's notes")."""
+    first_word = heading.split(" ", 1)[0]
+    rest = first_word[1:]
+    if rest == rest.lower() and not any(ch.isdigit() for ch in rest):
+        return heading[:1].lower() + heading[1:]
+    return heading
+
+
+def texts_vary(participant: Participant) -> bool:
+    """Whether the participant reads more than one condition's kind of text (within participants)."""
+    return len(set(participant.trial_conditions)) > 1
+
+
+@dataclass(frozen=True)
+class RatingScale:
+    """One response scale of the statements a participant rates, as the instructions describe it."""
+
+    anchors: tuple[str, ...]
+
+    @property
+    def points(self) -> int:
+        return len(self.anchors)
+
+    @property
+    def points_in_words(self) -> str:
+        return {5: "five", 7: "seven"}.get(self.points, str(self.points))
+
+
+@dataclass(frozen=True)
+class RatingScales:
+    """The response scales of the statements a participant rates, each once, in the order first met: the
+    first is the instructions' example, the others are named after it."""
+
+    scales: list[RatingScale]
+
+    @property
+    def lengths(self) -> list[str]:
+        """The scales' numbers of points, in words, each once ("five", "seven")."""
+        return list(dict.fromkeys(scale.points_in_words for scale in self.scales))
+
+    @property
+    def example(self) -> RatingScale | None:
+        return self.scales[0] if self.scales else None
+
+    @property
+    def others(self) -> list[RatingScale]:
+        return self.scales[1:]
+
+
+def rating_scales(participant: Participant) -> RatingScales:
+    """The scales of the statements the participant will rate (under each text, then at the end): the
+    instructions describe the study's own items, not a fixed five-point example."""
+    items = [*_items_in_order(participant, participant.item_order), *end_items(participant)]
+    return RatingScales([RatingScale(anchors) for anchors in dict.fromkeys(tuple(i.anchors) for i in items)])
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:

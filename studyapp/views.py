@@ -16,7 +16,7 @@ from django_ratelimit.core import is_ratelimited
 from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
 from .forms import LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
-from .models import Participant, Study
+from .models import Participant, Pilot, Study
 from .rendering import render_trace
 from .study_setup import answer_warnings, readiness_problems
 
@@ -105,28 +105,46 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_member_required
 @require_http_methods(["GET"])
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
-    """A researcher's run through the study in a chosen condition; it never counts."""
+    """A researcher's run through the study, which never counts: between participants in a chosen
+    condition; within participants as a participant would (each trial in its own condition: any condition
+    asked for is ignored). ``?pilot=<run>``: a bot of a running pilot run (``pilot``)."""
     study = get_object_or_404(Study, slug=slug)
+    within = study.design == Study.Design.WITHIN
+    if "pilot" in request.GET:
+        return _start_pilot_bot(request, study, request.GET["pilot"])
     code = request.GET.get("condition")
-    if code is None:
-        return render(
-            request, "studyapp/preview_choose.html",
-            {"study": study, "conditions": study.conditions.all()},
-        )
-    if not study.conditions.filter(code=code).exists():
-        return render(
-            request, "studyapp/preview_choose.html",
-            {"study": study, "conditions": study.conditions.all(), "error": f"No condition '{code}'."},
-            status=400,
-        )
+    if code is None and not (within and "start" in request.GET):
+        return _preview_choice(request, study)
+    if not within and not study.conditions.filter(code=code).exists():
+        return _preview_choice(request, study, f"No condition '{code}'.")
     try:
-        participant = allocation.start_preview(study, code)
+        participant = allocation.start_preview(study, None if within else code)
     except allocation.StudyNotReady as problem:
-        return render(
-            request, "studyapp/preview_choose.html",
-            {"study": study, "conditions": study.conditions.all(), "error": str(problem)},
-            status=400,
-        )
+        return _preview_choice(request, study, str(problem))
+    return _bound_redirect(participant)
+
+
+def _preview_choice(request: HttpRequest, study: Study, error: str = "") -> HttpResponse:
+    """The preview's first page: the conditions to choose from (between), or what a preview shows (within);
+    with an error, a 400."""
+    context = {"study": study, "conditions": study.conditions.all(), "error": error,
+               "within": study.design == Study.Design.WITHIN}
+    return render(request, "studyapp/preview_choose.html", context, status=400 if error else 200)
+
+
+def _start_pilot_bot(request: HttpRequest, study: Study, run: str) -> HttpResponse:
+    """A pilot bot arrives: it takes a place among its run's bots, or finds the study full as a participant
+    would once the run's bots hold every place."""
+    running = Pilot.objects.filter(study=study, status=Pilot.Status.RUNNING)
+    bots_run = running.filter(pk=int(run)).first() if run.isdigit() else None
+    if bots_run is None:
+        return _preview_choice(request, study, f"No pilot run '{run}' is running on this study.")
+    try:
+        participant = allocation.start_pilot_bot(study, bots_run)
+    except allocation.StudyFull:
+        return render(request, "studyapp/full.html", {"study": study})
+    except allocation.StudyNotReady as problem:
+        return _preview_choice(request, study, str(problem))
     return _bound_redirect(participant)
 
 
@@ -243,7 +261,10 @@ def _render_page(
         context.update(estimated_minutes=minutes, estimate_measured=measured)
         template = "studyapp/consent.html"
     elif page == services.INSTRUCTIONS:
-        context.update(trace_headings=services.trace_headings(participant))
+        context.update(
+            trace_headings=services.trace_headings(participant), texts_vary=services.texts_vary(participant),
+            rating=services.rating_scales(participant),
+        )
         template = "studyapp/instructions.html"
     elif page == services.PRACTICE or trial is not None:
         trial_content = services.trial_content(participant, page, shown)

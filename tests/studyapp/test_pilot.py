@@ -3,6 +3,7 @@ a study before launch; the monitor shows each run and its failures with the prob
 
 import re
 import time
+from collections import Counter
 
 import pytest
 from django.conf import settings
@@ -14,8 +15,9 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp import allocation, tasks, views
-from studyapp.models import Participant, Pilot, Response, StimulusTrace, Study
+from studyapp.models import Condition, Participant, Pilot, Response, StimulusTrace, Study
 from tests.conftest import make_study, queued_messages
+from tests.studyapp.test_designed_pages import add_seven_point_item, make_within
 from tests.traces.test_lifecycle import point_the_queue_at_nothing
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +208,123 @@ def test_pilot_bots_asked_for_in_the_admin_run_on_a_default_queue_worker(study_e
     assert (pilot.bots_run, pilot.bots_completed) == (3, 3)
     assert set(Response.objects.filter(participant__study=study, item__construct="predictability")
                .values_list("value", flat=True)) == {2}
+
+
+# --- designed studies: within participants, 7-point items, attrition ----------------------------------
+
+
+def completed_counts(study: Study) -> tuple[Counter, Counter]:
+    """Over the bots that completed: how often each (stimulus, condition) was read, and each condition
+    order (the trials' conditions in turn)."""
+    cells, orders = Counter(), Counter()
+    completed = Participant.objects.filter(study=study, status=Participant.Status.COMPLETED)
+    for sequence, conditions in completed.values_list("stimulus_sequence", "trial_conditions"):
+        cells.update(zip(sequence, conditions, strict=True))
+        orders[tuple(conditions)] += 1
+    return cells, orders
+
+
+def test_bots_walk_a_within_study_with_seven_point_items_and_attrition_until_it_is_full(researcher, capsys):
+    """Every trial in its own condition; random ratings on each item's own scale, a reverse-keyed item
+    answered like any other; the leavers stop at a random trial, are marked returned with every answer
+    kept, and their lists and rows go to later bots: the bots that complete fill the study exactly, each
+    stimulus read once in each condition, the Latin square's rows equally often."""
+    study = make_within("within-bots", status=Study.Status.DRAFT)  # 8 stimuli, 4 trials, target 8
+    add_seven_point_item(study, reverse_keyed=True)
+    call_command("pilot", "within-bots", "--participants", "30", "--leave", "0.3", "--seed", "11")
+    out = capsys.readouterr().out
+    bots = Participant.objects.filter(study=study)
+    left = bots.filter(status=Participant.Status.RETURNED)
+    assert bots.filter(status=Participant.Status.COMPLETED).count() == 8 and left.count() >= 2
+    assert bots.count() == 8 + left.count() and set(bots.values_list("status", flat=True)) == {
+        Participant.Status.COMPLETED, Participant.Status.RETURNED}
+    assert all(p.is_preview and p.condition is None for p in bots)
+    assert not Participant.objects.real().exists()
+    assert f"The study was full after {bots.count()} bots" in out
+    assert f"8 bots reached the completion page of 'within-bots' and {left.count()} left part-way" in out
+    assert out.count(" within list ") == bots.count() and out.count("(marked returned)") == left.count() + 1
+
+    cells, orders = completed_counts(study)
+    assert len(cells) == 8 * 4 and set(cells.values()) == {1}
+    assert len(orders) == 4 and set(orders.values()) == {2}
+    answered_before_leaving = []
+    for leaver in left:  # stopped on a trial, unanswered; what it answered before is kept
+        trials_answered = Response.objects.filter(participant=leaver, stimulus__isnull=False).values(
+            "stimulus").distinct().count()
+        assert leaver.pages_done == 2 + trials_answered < 2 + 4
+        assert re.search(rf"left at trial-{trials_answered + 1} \(marked returned\)", out)
+        answered_before_leaving.append(trials_answered)
+    assert max(answered_before_leaving) > 0
+
+    clarity = Response.objects.filter(item__code="clarity_1", participant__study=study)
+    assert clarity.count() >= 8 * 4 and set(clarity.values_list("value", flat=True)) <= set(range(1, 8))
+    assert max(clarity.values_list("value", flat=True)) > 5  # the whole 7-point scale is used
+    pilot = Pilot.objects.get()
+    assert (pilot.leave, pilot.bots_run, pilot.bots_completed, pilot.bots_left) == (
+        0.3, bots.count(), 8, left.count())
+    assert pilot.failures == []
+
+
+def test_between_bots_with_attrition_fill_every_condition_with_balanced_lists(researcher, capsys):
+    study = make_study("between-bots", n_stimuli=6, target=3, trials=2, status=Study.Status.DRAFT)
+    Condition.objects.filter(study=study, code="posthoc").delete()  # three conditions, three lists each
+    call_command("pilot", "between-bots", "--participants", "40", "--leave", "0.4", "--seed", "1")
+    out = capsys.readouterr().out
+    completed = Participant.objects.filter(study=study, status=Participant.Status.COMPLETED)
+    assert completed.count() == 9 and Participant.objects.filter(
+        study=study, status=Participant.Status.RETURNED).exists()
+    cells, _ = completed_counts(study)
+    assert len(cells) == 6 * 3 and set(cells.values()) == {1}
+    for code in ("decomposition", "r1", "r1_summary"):
+        lists = completed.filter(condition__code=code).values_list("stimulus_list", flat=True)
+        assert sorted(lists) == [0, 1, 2]
+        assert re.search(rf"bot +\d+ {code} list \d", out)
+
+
+def test_fixed_ratings_stay_on_every_items_scale_or_are_refused_before_any_bot_walks(researcher, capsys):
+    study = make_study("fixed", status=Study.Status.DRAFT)
+    add_seven_point_item(study)
+    call_command("pilot", "fixed", "--participants", "2", "--answers", "3")
+    rated = Response.objects.exclude(item__construct="attention_check")
+    assert set(rated.values_list("value", flat=True)) == {3}
+    with pytest.raises(CommandError, match=r"A fixed rating of 6 is off the scale of 12 of the study's items "
+                       r"\(predictability_1, predictability_2, understandability_1, understandability_2, "
+                       r"faithfulness_1 and 7 more\), the shortest of 5 points: choose 1 to 5, or random."):
+        call_command("pilot", "fixed", "--participants", "2", "--answers", "6")
+    with pytest.raises(CommandError, match="leave is the share of bots that stop part-way, from 0 to 1"):
+        call_command("pilot", "fixed", "--leave", "1.5")
+    assert Pilot.objects.count() == 1 and Participant.objects.count() == 2  # the refused runs stored nothing
+
+
+def test_the_admin_asks_for_attrition_and_refuses_a_rating_off_the_scale(
+    study_editor, django_capture_on_commit_callbacks, filesystem_broker
+):
+    _, client = study_editor
+    study = make_study("admin-leave", status=Study.Status.DRAFT)
+    form = client.post(reverse("admin:studyapp_study_changelist"),
+                       {"action": "run_pilot_bots", "_selected_action": [study.pk]}).content.decode()
+    assert 'name="leave"' in form and "marked returned" in form
+    with django_capture_on_commit_callbacks(execute=True):
+        run_pilot_bots(client, study, bots="5", answers="random", attention="pass", leave="0.4")
+    assert Pilot.objects.get().leave == 0.4
+    response = run_pilot_bots(client, study, bots="5", answers="7", attention="pass")
+    said = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "admin-leave: no bots sent. A fixed rating of 7 is off the scale of 12 of the study's items" in (
+        said)
+    assert Pilot.objects.count() == 1
+
+
+def test_a_failing_page_of_a_within_study_names_the_trials_condition_and_trace(researcher, capsys,
+                                                                               monkeypatch):
+    study = make_within("within-crash", n_stimuli=4, target=4, status=Study.Status.DRAFT)
+    broken = StimulusTrace.objects.get(stimulus__study=study, stimulus__code="p1", condition="r1_summary")
+    break_the_trace(monkeypatch, broken.text)
+    with pytest.raises(CommandError, match="of 4 bots ran into a failing page"):
+        call_command("pilot", "within-crash", "--participants", "4")
+    out = capsys.readouterr().out
+    # every bot reads p1 once, in one of the four conditions: the one that reads it in r1_summary fails
+    failure = rf"trial-\d \(stimulus p1, r1_summary trace #{broken.pk}\): HTTP 500"
+    assert len(re.findall(failure, out)) == 1, out
+    (entry,) = Pilot.objects.get().failures
+    assert (entry["bot_condition"], entry["stimulus"], entry["condition"], entry["trace_id"]) == (
+        "within", "p1", "r1_summary", broken.pk)
