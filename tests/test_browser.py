@@ -113,6 +113,9 @@ def consent_and_read_instructions(page) -> None:
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Instructions")).to_be_visible()
     page.get_by_role("button", name="Start the first problem").click()
+    # the first problem's text can be there before its stylesheet is (a loaded machine): the tests
+    # measure the styled page's boxes
+    page.wait_for_load_state("load")
 
 
 def likert_items(page) -> list:

@@ -53,6 +53,7 @@ def boxes_of(fieldset) -> list[dict]:
 def check_layout(fieldset, layout: str) -> None:
     """The points in one row, left to right, equally wide and wide enough to read; or in one column, top
     to bottom. Either way inside their box, no label cut off."""
+    fieldset.page.wait_for_load_state("load")  # the styled page's boxes, on a loaded machine too
     boxes = boxes_of(fieldset)
     frame = fieldset.bounding_box()
     assert all(frame["x"] <= b["x"] and b["x"] + b["width"] <= frame["x"] + frame["width"] + 0.5
