@@ -94,9 +94,9 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
         taken = study.taken_part() if study is not None and request.method == "GET" else ""
         if taken:
             self.message_user(request, (
-                f"In this study {taken}: its design, and its conditions' codes, order and kinds of text, "
-                "stay as they are, and no condition is added or removed. Labels, headings and sources can be "
-                "corrected."
+                f"In this study {taken}: its design, its trials per participant, and its conditions' codes, "
+                "order and kinds of text stay as they are, and no condition is added or removed. Labels, "
+                "headings and sources can be corrected."
             ), messages.INFO)
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -231,15 +231,28 @@ class Study(models.Model):
         return f"participants have taken part ({n['all']} so far{previews})"
 
     def _refuse_redesign(self) -> None:
-        stored = Study.objects.filter(pk=self.pk).values_list("design", flat=True).first()
-        taken = stored is not None and stored != self.design and self.taken_part()
-        if taken:
-            raise ValidationError({"design": (
-                f"The design cannot change: {taken}, whose trials were drawn for a {stored} design. Run the "
-                "other design as a new study made from this one's spec file (manage.py study_spec export, "
-                "then import with --slug); previews, pilot bots and test runs can be deleted in the "
-                "participants' list."
-            )})
+        """The design and the trials per participant stay as they were once anyone has taken part: the
+        stored trials and stimulus lists of those participants were drawn for them."""
+        stored = Study.objects.filter(pk=self.pk).values("design", "trials_per_participant").first()
+        if stored is None:
+            return
+        changed = {name: value for name, value in stored.items() if value != getattr(self, name)}
+        taken = changed and self.taken_part()
+        if not taken:
+            return
+        again = ("Run it as a new study made from this one's spec file (manage.py study_spec export, then "
+                 "import with --slug); previews, pilot bots and test runs can be deleted in the "
+                 "participants' list.")
+        errors = {}
+        if "design" in changed:
+            errors["design"] = (f"The design cannot change: {taken}, whose trials were drawn for a "
+                                f"{stored['design']} design. {again}")
+        if "trials_per_participant" in changed:
+            errors["trials_per_participant"] = (
+                f"The trials per participant cannot change: {taken}, with "
+                f"{stored['trials_per_participant']} trials each from stimulus lists of that length, which "
+                f"new participants share to keep the problems balanced over the conditions. {again}")
+        raise ValidationError(errors)
 
     def _debriefing_for_design(self) -> None:
         """A debriefing left at a design's default takes the default of the study's design: the between
@@ -288,7 +301,46 @@ class Study(models.Model):
         return prolific_pid.lower() in self.test_prolific_pids.lower().split()
 
 
-class Condition(models.Model):
+def refuse_deleting_texts_in_use(texts: QuerySet) -> None:
+    """Raise ProtectedError, saying why, if any of these conditions, stimuli or traces belongs to a study
+    with participants (previews included): their stored trials name its stimuli and conditions, and every
+    text they read is kept with their answers. Texts can still be corrected; each change makes a new
+    version."""
+    study_ids = texts.values("stimulus__study_id" if texts.model is StimulusTrace else "study_id")
+    in_use = Study.objects.filter(pk__in=study_ids).annotate(n=Count("participants")).filter(n__gt=0)
+    taken = ", ".join(f"{study.slug} ({study.n} so far)" for study in in_use.order_by("slug"))
+    if taken:
+        raise ProtectedError(
+            f"These {texts.model._meta.verbose_name_plural} cannot be deleted: participants have taken part "
+            f"in study {taken}; their trials name its stimuli and conditions, and their answers are kept "
+            "with the texts they read. Correct the texts instead: every change is kept as a new version.",
+            set(texts),
+        )
+
+
+class StudyTextQuerySet(models.QuerySet):
+    """Conditions, stimuli and traces: ``delete()`` refuses those of a study with participants, whatever
+    calls it (the admin, the shell, a related manager)."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(self)
+        return super().delete()
+
+
+class StudyTextModel(models.Model):
+    """Condition, Stimulus and StimulusTrace: an instance's ``delete()`` is refused as the queryset's is."""
+
+    objects = StudyTextQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        refuse_deleting_texts_in_use(type(self).objects.filter(pk=self.pk))
+        return super().delete(*args, **kwargs)
+
+
+class Condition(StudyTextModel):
     """One kind of text participants read: its code (in every export), its label, the heading above it on
     the trial page, and where its texts come from."""
 
@@ -346,44 +398,6 @@ class Condition(models.Model):
         }
         if errors:
             raise ValidationError(errors)
-
-
-def refuse_deleting_texts_in_use(texts: QuerySet) -> None:
-    """Raise ProtectedError, saying why, if any of these stimuli or traces belongs to a study with
-    participants (previews included): their sequences name its stimuli, and every text they read is
-    kept with their answers. Their texts can still be corrected; each change makes a new version."""
-    study_ids = texts.values("study_id" if texts.model is Stimulus else "stimulus__study_id")
-    in_use = Study.objects.filter(pk__in=study_ids).annotate(n=Count("participants")).filter(n__gt=0)
-    taken = ", ".join(f"{study.slug} ({study.n} so far)" for study in in_use.order_by("slug"))
-    if taken:
-        raise ProtectedError(
-            f"These {texts.model._meta.verbose_name_plural} cannot be deleted: participants have taken part "
-            f"in study {taken}; their trials name its stimuli, and their answers are kept with the texts "
-            "they read. Correct the texts instead: every change is kept as a new version.",
-            set(texts),
-        )
-
-
-class StudyTextQuerySet(models.QuerySet):
-    """Stimuli and traces: ``delete()`` refuses those of a study with participants, whatever calls it
-    (the admin, the shell, a related manager)."""
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        refuse_deleting_texts_in_use(self)
-        return super().delete()
-
-
-class StudyTextModel(models.Model):
-    """Stimulus and StimulusTrace: an instance's ``delete()`` is refused as the queryset's is."""
-
-    objects = StudyTextQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        refuse_deleting_texts_in_use(type(self).objects.filter(pk=self.pk))
-        return super().delete(*args, **kwargs)
 
 
 class Stimulus(StudyTextModel):

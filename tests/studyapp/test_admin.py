@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db.models import ProtectedError
 from django.urls import reverse
 
 from studyapp.allocation import arrive
@@ -173,7 +174,8 @@ def test_once_participants_have_taken_part_the_design_and_condition_codes_stay_b
     under_way = part_way(study)
     url = reverse("admin:studyapp_study_change", args=[study.pk])
     page = admin_client.get(url).content.decode()
-    assert "In this study participants have taken part (3 so far): its design" in page
+    assert ("In this study participants have taken part (3 so far): its design, its trials per "
+            "participant") in page
     before = conditions_of(study)
 
     refused = admin_client.post(url, study_form(study, design="within"))
@@ -187,6 +189,12 @@ def test_once_participants_have_taken_part_the_design_and_condition_codes_stay_b
     assert conditions_of(study) == before and Study.objects.get(pk=study.pk).design == "between"
     assert set(StimulusTrace.objects.filter(stimulus__study=study).values_list("condition", flat=True)) == {
         "plain", "steps", "digest"}
+
+    refused = admin_client.post(url, study_form(study, trials_per_participant=3))
+    assert refused.status_code == 200
+    assert ("The trials per participant cannot change: participants have taken part (3 so far), with 2 "
+            "trials each") in refused.content.decode()
+    assert Study.objects.get(pk=study.pk).trials_per_participant == 2
 
     # removing or adding a condition is not offered, and a form that tries changes nothing
     removing = study_form(study, **{"0-DELETE": "on"})
@@ -209,6 +217,19 @@ def test_once_participants_have_taken_part_the_design_and_condition_codes_stay_b
     assert (condition.label, condition.trace_heading, condition.text_source) == (
         "Corrected label", "The corrected heading", "Corrected source")
     assert "The corrected heading" in under_way.get("trial-2").content.decode()
+
+
+@pytest.mark.parametrize("design", [Study.Design.BETWEEN, Study.Design.WITHIN])
+def test_a_condition_of_a_study_with_participants_cannot_be_deleted_from_the_shell(design):
+    """Within participants no participant row points at a condition, so the refusal is the model's own."""
+    study = designed_study("d3", THREE, design=design, n_stimuli=6, trials=3, target=3)
+    complete(study, 1)
+    condition = study.conditions.first()
+    for delete in (condition.delete, Condition.objects.filter(pk=condition.pk).delete,
+                   study.conditions.all().delete):
+        with pytest.raises(ProtectedError, match="their trials name its stimuli and conditions"):
+            delete()
+    assert study.conditions.count() == 3
 
 
 def test_items_have_a_5_or_7_point_scale_with_an_anchor_per_point_and_keep_it_once_answered(admin_client):

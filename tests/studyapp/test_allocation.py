@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from studyapp import content
 from studyapp.allocation import StudyFull, StudyNotOpen, StudyNotReady, arrive, start_preview
 from studyapp.models import Condition, Participant, Stimulus, StimulusTrace, Study
 from tests.conftest import PAPER_CODES, make_study, new_pid
@@ -159,8 +160,8 @@ def test_a_study_made_ready_by_an_edit_takes_the_next_arrival():
 
 def test_a_condition_removed_from_a_study_gets_no_more_arrivals():
     study = Study.objects.get(pk=make_study().pk)  # at its current content version
-    start_preview(study, "r1")  # fills this process's copy of the study's conditions
-    Condition.objects.get(study=study, code="posthoc").delete()
+    content.for_study(study)  # fills this process's copy of the study's conditions
+    Condition.objects.get(study=study, code="posthoc").delete()  # before anyone took part
 
     codes = {arrive(Study.objects.get(pk=study.pk), new_pid()).condition.code for _ in range(12)}
     assert "posthoc" not in codes and len(codes) == 3
