@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Exports of a study's participants, responses, page times and codebook.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # one name for the design wherever it appears (the participants' rows, the codebook)
+    "ENUM_NAME_OVERRIDES": {"StudyDesignEnum": "studyapp.models.Study.Design"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums", "studyapp.api_schema.add_error_responses",
     ],
