@@ -11,6 +11,7 @@ from datetime import timedelta
 from fractions import Fraction
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db.models import F
 from django.urls import reverse
@@ -21,6 +22,7 @@ from analysis.monitor import analysed_sample
 from analysis.report import Options, PlanData, build, build_with_scores, exclude, render_html
 from analysis.report import scores as sc
 from analysis.report.options import flags
+from analysis.study_spec import check
 from studyapp.models import PageVisit, Participant, Response, Study
 from tests.studyapp.test_designed_studies import opened_from_its_file
 
@@ -204,3 +206,20 @@ def test_reverse_keyed_scores_and_a_construct_mixing_scales_by_hand():
     html = render_html(report)
     assert "Not analysed: Mixed (<code>mixed</code>): its items mix 5-point and 7-point scales" in html
     ids_resolve(html)
+
+
+def test_a_plan_names_the_studys_own_constructs_and_its_file_is_checked_against_them(admin_client,
+                                                                                    admin_user):
+    study = opened_from_its_file("four-within", admin_client)
+    plan = AnalysisPlan(study=study, primary_outcomes=["faithfulness"], equivalence_margin=0.5)
+    with pytest.raises(ValidationError) as error:
+        plan.full_clean()
+    assert error.value.message_dict["primary_outcomes"] == [
+        "Not a construct of this study's per-trial items: faithfulness. Its constructs: understandability, "
+        "trust."]
+    plan.primary_outcomes, plan.equivalence_margin = ["trust"], 5.5  # under 6: the widest scale has 7 points
+    plan.full_clean()
+    document = {"items": [{"code": "trust_1", "construct": "trust", "scope": "trial"}]}
+    assert check({"primary_outcomes": ["trust"]}, document) == []
+    ((path, message),) = check({"primary_outcomes": ["clarity"]}, document)
+    assert path == ("primary_outcomes",) and message.endswith("Its constructs: trust.")
