@@ -19,7 +19,7 @@ from studyapp.models import (
     StimulusTrace,
     Study,
 )
-from studyapp.monitoring import status_counts
+from studyapp.monitoring import status_counts, study_counts
 from studyapp.rendering import render_trace
 from traces.evaluations import graded_records
 from traces.grading.table import DEFINITIONS, model_rows
@@ -28,6 +28,7 @@ from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 from .model_table import decorate
 from .models import AnalysisPlan
 from .report import Options, PlanData
+from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
 
 _S = Participant.Status
 TRIAL_PREFIX = "trial-"
@@ -40,20 +41,30 @@ class ItemInfo:
     scope: str
     text: str
     anchors: list[str]
+    scale_points: int = 5
+    reverse_keyed: bool = False  # scored as scale_points + 1 - value; stored as chosen
 
 
 @dataclass
 class ParticipantData:
     pk: int
-    condition: str
+    condition: str  # between participants their condition; within, WITHIN_GROUP (they read every one)
     status: str
     attention_passed: bool | None
     # (stimulus id or None for end items, item code) -> value
     answers: dict[tuple[int | None, str], int] = field(default_factory=dict)
     trial_seconds: list[float] = field(default_factory=list)
-    # per trial page: (server seconds on the page, browser ms the trace was on screen or None, trace words)
-    readings: list[tuple[float, int | None, int]] = field(default_factory=list)
+    # per trial page: (server seconds on the page, browser ms the trace was on screen or None, trace words,
+    # the trial's condition)
+    readings: list[tuple[float, int | None, int, str]] = field(default_factory=list)
     device_class: str = ""
+    # within participants: stimulus id -> the condition of the trial that showed it
+    trial_conditions: dict[int, str] = field(default_factory=dict)
+
+    def condition_of(self, stimulus: int | None) -> str:
+        """The condition an answer about ``stimulus`` was given in: its trial's (the participant's own
+        between participants)."""
+        return self.trial_conditions.get(stimulus, self.condition)
 
 
 @dataclass
@@ -70,12 +81,14 @@ class StudyData:
     stimuli: dict[int, str] = field(default_factory=dict)  # id -> code
     # (stimulus id, condition) -> the model that wrote the text read (from its provenance)
     trace_models: dict[tuple[int, str], str] = field(default_factory=dict)
+    design: str = Study.Design.BETWEEN  # "between" or "within"
 
 
 def gather(study: Study, now=None) -> StudyData:
     now = now or timezone.now()
     items = study_items(study)
     return StudyData(
+        design=study.design,
         slug=study.slug,
         title=study.title,
         target_per_condition=study.target_per_condition,
@@ -84,7 +97,7 @@ def gather(study: Study, now=None) -> StudyData:
         participants=finished_participants(study, items, trace_words(study)),
         attrition=attrition(study, now),
         model_tables=[model_table_data(dataset) for dataset in model_datasets()],
-        plan=plan_data(study),
+        plan=plan_data(study, items),
         stimuli=dict(Stimulus.objects.filter(study=study).values_list("pk", "code")),
         trace_models=trace_models(study),
     )
@@ -98,7 +111,7 @@ def study_conditions(study: Study) -> list[tuple[str, str]]:
 def study_items(study: Study) -> list[ItemInfo]:
     """The items analysed: all but the attention checks."""
     return [
-        ItemInfo(i.code, i.construct, i.scope, i.text, list(i.anchors))
+        ItemInfo(i.code, i.construct, i.scope, i.text, list(i.anchors), i.scale_points, i.reverse_keyed)
         for i in Item.objects.filter(study=study).exclude(construct=Construct.ATTENTION_CHECK)
     ]
 
@@ -112,10 +125,15 @@ def finished_participants(
     them out."""
     item_codes = {i.code for i in items}
     finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
+    within = study.design == Study.Design.WITHIN
     people = {
-        pk: ParticipantData(pk, code, status, passed, device_class=device)
-        for pk, code, status, passed, device in finished.values_list(
-            "pk", "condition__code", "status", "attention_passed", "device_class"
+        pk: ParticipantData(
+            pk, WITHIN_GROUP if within else code, status, passed, device_class=device,
+            trial_conditions=dict(zip(sequence, conditions, strict=False)) if within else {},
+        )
+        for pk, code, status, passed, device, sequence, conditions in finished.values_list(
+            "pk", "condition__code", "status", "attention_passed", "device_class", "stimulus_sequence",
+            "trial_conditions",
         ).order_by("pk")
     }
     # the practice problem is never analysed
@@ -130,23 +148,26 @@ def finished_participants(
         page__startswith=TRIAL_PREFIX,
         first_shown_at__isnull=False,
         submitted_at__isnull=False,
-    ).values_list("participant_id", "participant__condition__code", "stimulus_id", "first_shown_at",
-                  "submitted_at", "trace_visible_ms")
-    for pk, condition, stimulus, shown, submitted, visible in visits.iterator(chunk_size=20000):
+    ).values_list("participant_id", "stimulus_id", "first_shown_at", "submitted_at", "trace_visible_ms")
+    for pk, stimulus, shown, submitted, visible in visits.iterator(chunk_size=20000):
         seconds = (submitted - shown).total_seconds()
-        people[pk].trial_seconds.append(seconds)
+        person = people[pk]
+        person.trial_seconds.append(seconds)
         if words is not None:
-            people[pk].readings.append((seconds, visible, words.get((stimulus, condition), 0)))
+            condition = person.condition_of(stimulus)
+            person.readings.append((seconds, visible, words.get((stimulus, condition), 0), condition))
     return list(people.values())
 
 
-def plan_data(study: Study) -> PlanData:
-    """The study's analysis plan as plain data; the defaults where it has none."""
+def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
+    """The study's analysis plan as plain data; the defaults where it has none, whose primary outcomes
+    are the study's own constructs (those of its per-trial items, the composite apart)."""
+    constructs = tuple(k for k in outcome_plan(items or study_items(study)).keys if k != COMPOSITE)
     plan = AnalysisPlan.objects.filter(study=study).first()
     if plan is None:
-        return PlanData()
+        return PlanData(primary_outcomes=constructs)
     return PlanData(
-        primary_outcomes=tuple(plan.primary_outcomes),
+        primary_outcomes=tuple(plan.primary_outcomes) or constructs,
         primary_test=plan.primary_test,
         pairwise=plan.pairwise,
         options=Options(
@@ -185,7 +206,10 @@ def trace_models(study: Study) -> dict[tuple[int, str], str]:
 
 
 def attrition(study: Study, now) -> dict[str, dict[str, int]]:
-    """Per condition: assigned, active, completed, abandoned, screened out, no consent (as the monitor)."""
+    """Per condition: assigned, active, completed, abandoned, screened out, no consent (as the monitor);
+    within participants, where everyone reads every condition, the study's counts as one group."""
+    if study.design == Study.Design.WITHIN:
+        return {WITHIN_GROUP: study_counts(study, now)}
     return status_counts(study, now)
 
 

@@ -5,11 +5,31 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-OUTCOMES = ("predictability", "understandability", "faithfulness", "cognitive_load")
+from studyapp.models import Construct, Item
 
 
 def default_outcomes() -> list[str]:
-    return list(OUTCOMES)
+    """Empty: the study's own constructs, written out when the plan is saved."""
+    return []
+
+
+def study_constructs(study_id: int | None) -> list[str]:
+    """The constructs of a study's per-trial items (attention checks apart), in the items' order."""
+    rows = Item.objects.filter(study_id=study_id, scope=Item.Scope.TRIAL).exclude(
+        construct=Construct.ATTENTION_CHECK).values_list("construct", flat=True)
+    return list(dict.fromkeys(rows))
+
+
+def outcome_problem(outcomes: object, constructs: list[str] | None) -> str | None:
+    """What is wrong with a plan's primary outcomes, in words: not a list of construct slugs, or (where
+    the study's constructs are known) one that is not among them."""
+    if not isinstance(outcomes, list) or not all(isinstance(o, str) and o for o in outcomes):
+        return "A list of the study's constructs (slugs); empty for all of them."
+    unknown = [o for o in outcomes if constructs is not None and o not in constructs]
+    if unknown:
+        return (f"Not a construct of this study's per-trial items: {', '.join(unknown)}. Its constructs: "
+                f"{', '.join(constructs) or 'none yet'}.")
+    return None
 
 
 class AnalysisPlan(models.Model):
@@ -35,9 +55,11 @@ class AnalysisPlan(models.Model):
 
     study = models.OneToOneField("studyapp.Study", on_delete=models.CASCADE, related_name="analysis_plan")
     primary_outcomes = models.JSONField(
-        default=default_outcomes,
-        help_text="The constructs tested as the primary family (Holm across them): any of "
-        + ", ".join(OUTCOMES) + ". The composite (interpretability) is always its own family.",
+        default=default_outcomes, blank=True,
+        help_text="The constructs tested as the primary family (Holm across them): any of the constructs of "
+        "the study's per-trial items (their slugs, e.g. [\"clarity\", \"trust\"]); left empty, all of them, "
+        "written out when the plan is saved. The composite (interpretability, where the study has "
+        "predictability, understandability and faithfulness) is always its own family.",
     )
     primary_test = models.CharField(max_length=20, choices=Test.choices, default=Test.ORDINAL_MIXED)
     pairwise = models.CharField(max_length=20, choices=Pairwise.choices, default=Pairwise.MODEL)
@@ -51,8 +73,9 @@ class AnalysisPlan(models.Model):
     )
     equivalence_margin = models.FloatField(
         default=0.5,
-        help_text="Smallest difference of interest, in scale points (1-5) of a construct score: pairs "
-        "whose difference lies inside ±this are tested as equivalent (two one-sided tests).",
+        help_text="Smallest difference of interest, in scale points of a construct score (a construct is "
+        "scored on its items' scale, 1 to 5 or 1 to 7): pairs whose difference lies inside ±this are tested "
+        "as equivalent (two one-sided tests).",
     )
     alpha = models.FloatField(default=0.05)
     notes = models.TextField(blank=True, help_text="Hypotheses, predictions, anything else registered.")
@@ -67,24 +90,37 @@ class AnalysisPlan(models.Model):
             stored = AnalysisPlan.objects.filter(pk=self.pk).values_list("registered_at", flat=True).first()
             if stored is not None:
                 raise ValidationError(f"This plan was registered on {stored.isoformat()} and cannot change.")
+        if not self.primary_outcomes and self.study_id is not None:
+            self.primary_outcomes = study_constructs(self.study_id)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
         errors = {}
-        outcomes = self.primary_outcomes
-        if not isinstance(outcomes, list) or not outcomes or any(o not in OUTCOMES for o in outcomes):
-            errors["primary_outcomes"] = f"A non-empty list drawn from {', '.join(OUTCOMES)}."
+        constructs = study_constructs(self.study_id) if self.study_id is not None else None
+        problem = outcome_problem(self.primary_outcomes, constructs)
+        if problem:
+            errors["primary_outcomes"] = problem
         if self.pairwise not in self.PAIRWISE_FOR[self.primary_test]:
             allowed = ", ".join(self.Pairwise(p).label for p in self.PAIRWISE_FOR[self.primary_test])
             errors["pairwise"] = f"With {self.Test(self.primary_test).label}: {allowed}."
-        if not 0 < self.equivalence_margin < 4:
-            errors["equivalence_margin"] = "Between 0 and 4 scale points."
+        widest = self._widest_scale()
+        if not 0 < self.equivalence_margin < widest - 1:
+            errors["equivalence_margin"] = (f"Between 0 and {widest - 1} scale points (the study's widest "
+                                            f"scale has {widest} points).")
         if not 0 < self.alpha < 0.5:
             errors["alpha"] = "Between 0 and 0.5."
         if self.speeder_seconds < 0:
             errors["speeder_seconds"] = "Zero or more."
         if errors:
             raise ValidationError(errors)
+
+    def _widest_scale(self) -> int:
+        """The most points of the study's per-trial items (7 where the study is not known yet)."""
+        if self.study_id is None:
+            return 7
+        points = Item.objects.filter(study_id=self.study_id, scope=Item.Scope.TRIAL).values_list(
+            "scale_points", flat=True)
+        return max(points, default=5)
 
     def register(self) -> None:
         """Time-stamp the plan as it is now; from here on it cannot change."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from studyapp.exports import iso
-from studyapp.models import Study
+from studyapp.models import Construct, Item, Study
 from studyapp.spec.sections import Problem, Section
 
-from .models import AnalysisPlan
+from .models import AnalysisPlan, outcome_problem
 
 #: What a plan is made of: every field the researcher sets (not the study, not the time stamp).
 PLAN_FIELDS = tuple(
@@ -32,14 +32,23 @@ def _plan(part: dict) -> AnalysisPlan:
     return AnalysisPlan(**{name: part[name] for name in PLAN_FIELDS if name in part})
 
 
-def check(part: dict) -> list[Problem]:
-    """The plan's own rules (AnalysisPlan.clean: outcomes, a pairwise procedure that suits the test, ...)."""
+def check(part: dict, document: dict) -> list[Problem]:
+    """The plan's own rules (AnalysisPlan.clean: a pairwise procedure that suits the test, ...), its
+    primary outcomes among the constructs of the file's per-trial items."""
+    problems = []
     try:
         _plan(part).full_clean(exclude=["study"], validate_unique=False, validate_constraints=False)
     except ValidationError as error:
-        return [(() if field == "__all__" else (field,), " ".join(messages))
-                for field, messages in error.message_dict.items()]
-    return []
+        problems = [(() if field == "__all__" else (field,), " ".join(messages))
+                    for field, messages in error.message_dict.items()]
+    constructs = list(dict.fromkeys(
+        item["construct"] for item in document.get("items", [])
+        if item.get("scope") == Item.Scope.TRIAL and item.get("construct") != Construct.ATTENTION_CHECK
+    ))
+    problem = outcome_problem(part.get("primary_outcomes", []), constructs)
+    if problem and not any(path == ("primary_outcomes",) for path, _ in problems):
+        problems.append((("primary_outcomes",), problem))
+    return problems
 
 
 def create(study: Study, part: dict) -> list[str]:

@@ -3,6 +3,8 @@ effect sizes and intervals, equivalence, the ordinal models, and the scale's rel
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 from scipy import stats as sps
 
@@ -15,10 +17,12 @@ from .words import (
     num,
     words_difference,
     words_equivalence,
+    words_friedman,
     words_kruskal,
     words_pair,
     words_wald,
     words_welch,
+    words_wilcoxon,
 )
 
 N_BOOT = 2000
@@ -29,22 +33,40 @@ MIXED_MAX_ANSWERS = 30_000
 
 
 def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int, *,
-            finished: dict[str, int], analysed: dict[str, int], mixed: bool = True) -> dict:
-    """Every statistic of one outcome, JSON-ready (see the module docstring)."""
+            finished: dict[str, int], analysed: dict[str, int], mixed: bool = True,
+            within: bool = False) -> dict:
+    """Every statistic of one outcome, JSON-ready (see the module docstring): between participants the
+    independent-groups tests, within participants the repeated-measures ones (``within_tests``)."""
+    groups = outcome.scores
+    block = {
+        "key": outcome.key,
+        "label": outcome.label,
+        "items": outcome.items,
+        "points": outcome.points,
+        "descriptives": [
+            _describe(c, groups[c], finished.get(c, 0), analysed.get(c, 0), seed=seed + j)
+            for j, c in enumerate(codes)
+        ],
+    }
+    if within:
+        block.update(within_tests(outcome, codes, margin, alpha, seed))
+    else:
+        block.update(between_tests(outcome, margin, alpha, seed))
+    block["mixed"] = mixed_model(outcome, codes) if mixed else {"fitted": False, "reason": "not asked for"}
+    block["reliability"] = reliability(outcome, codes)
+    return block
+
+
+def between_tests(outcome: Outcome, margin: float, alpha: float, seed: int) -> dict:
+    """Each participant in one condition: Kruskal-Wallis with Dunn and Mann-Whitney, Welch's ANOVA with
+    Games-Howell, Welch's difference and equivalence, the cluster-robust proportional-odds model."""
     groups = outcome.scores
     kruskal = st.kruskal_wallis(groups)
     interval_ = st.epsilon_squared_interval(groups, seed=seed)
     kruskal["epsilon_squared_ci"] = [interval_["ci_low"], interval_["ci_high"]]
     welch = st.welch_anova(groups)
     ordinal = st.proportional_odds(outcome.answers)
-    block = {
-        "key": outcome.key,
-        "label": outcome.label,
-        "items": outcome.items,
-        "descriptives": [
-            _describe(c, groups[c], finished.get(c, 0), analysed.get(c, 0), seed=seed + j)
-            for j, c in enumerate(codes)
-        ],
+    return {
         "kruskal": {**kruskal, "words": words_kruskal(kruskal)},
         "welch": {**welch, "words": words_welch(welch)},
         "dunn": [{**r, "words": words_pair(r, "dunn")} for r in st.dunn(groups)],
@@ -59,16 +81,41 @@ def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, see
         ],
         "ordinal": {**ordinal, "words": words_wald(ordinal, "Cluster-robust Wald"), "counts": outcome.counts,
                     "contrasts": _robust_contrasts(ordinal)},
-        "mixed": mixed_model(outcome, codes) if mixed else {"fitted": False, "reason": "not asked for"},
-        "reliability": reliability(outcome, codes),
     }
-    return block
+
+
+def within_tests(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int) -> dict:
+    """Every participant in every condition: on the participants with a score in every condition,
+    Friedman's test (two conditions: the Wilcoxon signed-rank test), Wilcoxon signed-rank tests of each
+    pair (Holm), the mean paired difference with its t interval and the paired equivalence tests."""
+    complete = [p for p, by in outcome.by_person.items() if all(c in by for c in codes)]
+    table = {c: [outcome.by_person[p][c] for p in complete] for c in codes}
+    pairs = [{**r, "words": words_pair(r, "wilcoxon")} for r in st.pairwise_wilcoxon(table, seed=seed + 50)]
+    if len(codes) >= 3:
+        friedman = st.friedman(table)
+        omnibus = {**friedman, "test": "friedman", "words": words_friedman(friedman)}
+    else:  # two conditions: the one pair's test is the omnibus test
+        pair = pairs[0] if pairs else {"V": None, "p": None, "reason": "fewer than two conditions"}
+        omnibus = {"test": "wilcoxon", "p": pair["p"], "reason": pair["reason"], "n": len(complete),
+                   "words": "Wilcoxon signed-rank " + words_wilcoxon(pair, pair["p"])}
+    effects = []
+    for pair in pairs:
+        a, b = pair["a"], pair["b"]
+        paired = st.paired_difference(table[a], table[b], margin)
+        row = {"a": a, "b": b, "reason": pair["reason"], **paired,
+               "r_rb": {"r_rb": pair["r_rb"], "ci_low": pair["r_ci_low"], "ci_high": pair["r_ci_high"]}}
+        effects.append({**row, "words": words_difference(row),
+                        "equivalence_words": words_equivalence(row["equivalence"], alpha)})
+    incomplete = len(outcome.by_person) - len(complete)
+    return {"friedman": omnibus, "wilcoxon": pairs, "effects": effects, "complete": len(complete),
+            "incomplete": incomplete, "counts": outcome.counts}
 
 
 def mixed_model(outcome: Outcome, codes: list[str]) -> dict:
     """The cumulative link mixed model of the answers on condition with random intercepts for
     participants and stimuli (crossed), as R's ordinal::clmm; its joint Wald test of the conditions
-    and the pairwise contrasts (Holm within the outcome) with odds ratios."""
+    and the pairwise contrasts (Holm within the outcome) with odds ratios. Each row carries its trial's
+    condition, so within participants condition is a within-participant factor of the same model."""
     out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None}
     present = [c for c in codes if len(outcome.answers.get(c, [])) >= 2]
     rows = [r for r in outcome.rows if r[0] in present]
@@ -121,20 +168,28 @@ def _robust_contrasts(ordinal: dict) -> list[dict]:
 
 
 def reliability(outcome: Outcome, codes: list[str]) -> dict:
-    """Cronbach's alpha with Feldt's interval, pooled and per condition, over the outcome's items
-    (each averaged over a participant's trials); Spearman-Brown where the scale has two items."""
-    complete = [(c, [means[i] for i in outcome.items]) for c, means in outcome.item_means
-                if all(i in means for i in outcome.items)]
-    pooled = st.cronbach_alpha([row for _, row in complete]) if len(outcome.items) > 1 else None
+    """Cronbach's alpha with Feldt's interval over the outcome's items, each averaged over a participant's
+    trials (scored: reverse-keyed items turned round): pooled over all of a participant's trials, and per
+    condition over their trials in it; Spearman-Brown where the scale has two items."""
+    if len(outcome.items) < 2:
+        return {"pooled": _alpha_words(None), "by_condition": [], "spearman_brown": None}
+    pooled: dict[int, dict[str, list[int]]] = {}
+    per_condition: dict[tuple[int, str], dict[str, list[int]]] = {}
+    for person, condition, item, value in outcome.item_answers:
+        pooled.setdefault(person, {}).setdefault(item, []).append(value)
+        per_condition.setdefault((person, condition), {}).setdefault(item, []).append(value)
+
+    def rows(answers: dict, keep=lambda key: True) -> list[list[float]]:
+        return [[float(Fraction(sum(by[i]), len(by[i]))) for i in outcome.items]
+                for key, by in answers.items() if keep(key) and all(i in by for i in outcome.items)]
+
     return {
-        "pooled": _alpha_words(pooled),
+        "pooled": _alpha_words(st.cronbach_alpha(rows(pooled))),
         "by_condition": [
-            {"condition": c, **_alpha_words(st.cronbach_alpha([row for k, row in complete if k == c]))}
+            {"condition": c, **_alpha_words(st.cronbach_alpha(rows(per_condition, lambda k, c=c: k[1] == c)))}
             for c in codes
-        ] if len(outcome.items) > 1 else [],
-        "spearman_brown": (
-            st.spearman_brown([row for _, row in complete]) if len(outcome.items) == 2 else None
-        ),
+        ],
+        "spearman_brown": st.spearman_brown(rows(pooled)) if len(outcome.items) == 2 else None,
     }
 
 

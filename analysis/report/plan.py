@@ -19,7 +19,23 @@ PAIRWISE_NAMES = {
     "games_howell": "Games-Howell comparisons",
 }
 
+#: What each planned test runs as in a within-participants study (see build.planned_result).
+WITHIN_TEST_NAMES = {
+    "ordinal_mixed": "the cumulative link mixed model (random intercepts for participants and stimuli; "
+                     "condition within participants)",
+    "kruskal": "Friedman's test on participants' scores per condition (the plan's Kruskal-Wallis test, "
+               "within participants)",
+    "welch": "Friedman's test on participants' scores per condition (the plan's Welch's ANOVA has no "
+             "within-participants counterpart here)",
+}
+WITHIN_PAIRWISE_NAMES = {
+    "model": PAIRWISE_NAMES["model"],
+    **{key: f"Wilcoxon signed-rank tests (Holm), in place of the plan's {name}"
+       for key, name in PAIRWISE_NAMES.items() if key != "model"},
+}
 
+#: The paper's constructs: the primary outcomes of plain data without a plan (analysis.data gives a
+#: study without a plan its own constructs).
 PRIMARY_DEFAULT = ("predictability", "understandability", "faithfulness", "cognitive_load")
 
 

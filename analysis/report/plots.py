@@ -8,22 +8,34 @@ from .words import num
 
 MAX_POINTS = 200  # per group: above this a box plot is drawn without its points
 
-LIKERT_COLOURS = ["#b2182b", "#ef8a62", "#cccccc", "#67a9cf", "#2166ac"]
+#: ColorBrewer's diverging RdBu (Brewer 2003) for 5- and 7-point scales: disagreement red, the
+#: neutral point grey, agreement blue.
+LIKERT_COLOURS = {
+    5: ["#b2182b", "#ef8a62", "#cccccc", "#67a9cf", "#2166ac"],
+    7: ["#b2182b", "#ef8a62", "#fddbc7", "#cccccc", "#d1e5f0", "#67a9cf", "#2166ac"],
+}
+#: A box's fill per condition, in the study's order: ColorBrewer's qualitative Paired, 12 colours, light
+#: and dark pairs interleaved so that neighbouring boxes differ (a study has at most 12 conditions).
+CONDITION_COLOURS = ["#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00",
+                     "#cab2d6", "#6a3d9a", "#ffff99", "#b15928"]
 LEGEND_CHAR_W = 5.8  # average width of a character at font-size 10 in a sans-serif font, in px
 
 
 def diverging_bars(item: dict, conditions: list[str]) -> str:
-    """Diverging stacked bars: one row per condition, centred on the middle of the neutral point."""
+    """Diverging stacked bars: one row per condition, centred on the middle of the neutral point, for
+    an item of any number of points (the middle answer of an odd scale is the neutral point)."""
+    points = len(item["anchors"]) or 5
+    colours = LIKERT_COLOURS.get(points) or LIKERT_COLOURS[5]
     width, left, row_h = 560, 120, 26
     half = (width - left - 20) / 2
     centre = left + half
     # The legend: entries spaced by the length of their labels, wrapping to a new line when full.
     legend, x, legend_y = [], 4.0, 4
-    for i, anchor in enumerate(item["anchors"][:5]):
+    for i, anchor in enumerate(item["anchors"][:len(colours)]):
         entry_w = 13 + len(anchor) * LEGEND_CHAR_W + 16
         if x > 4 and x + entry_w > width:
             x, legend_y = 4.0, legend_y + 15
-        legend.append(f'<rect x="{x:.1f}" y="{legend_y}" width="10" height="10" fill="{LIKERT_COLOURS[i]}"/>')
+        legend.append(f'<rect x="{x:.1f}" y="{legend_y}" width="10" height="10" fill="{colours[i]}"/>')
         legend.append(f'<text x="{x + 13:.1f}" y="{legend_y + 9}" font-size="10">{escape(anchor)}</text>')
         x += entry_w
     top = legend_y + 20
@@ -35,7 +47,7 @@ def diverging_bars(item: dict, conditions: list[str]) -> str:
         *legend,
     ]
     for r, code in enumerate(conditions):
-        counts = item["counts"].get(code, [0] * 5)
+        counts = item["counts"].get(code, [0] * points)
         y = top + r * row_h
         parts.append(
             f'<text x="{left - 6}" y="{y + 16}" font-size="12" text-anchor="end">{escape(code)}</text>'
@@ -47,13 +59,13 @@ def diverging_bars(item: dict, conditions: list[str]) -> str:
             )
             continue
         shares = [c / total for c in counts]
-        x = centre - (shares[0] + shares[1] + shares[2] / 2) * half
+        x = centre - (sum(shares[:points // 2]) + (shares[points // 2] / 2 if points % 2 else 0)) * half
         for k, share in enumerate(shares):
             w = share * half
             if w > 0:
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
-                    f'fill="{LIKERT_COLOURS[k]}"><title>{escape(code)}: {counts[k]} of {total} '
+                    f'fill="{colours[k % len(colours)]}"><title>{escape(code)}: {counts[k]} of {total} '
                     f"({share:.0%}) {escape(item['anchors'][k] if k < len(item['anchors']) else str(k + 1))}"
                     "</title></rect>"
                 )
@@ -70,21 +82,24 @@ def diverging_bars(item: dict, conditions: list[str]) -> str:
 
 
 def box_plot(construct: dict, scores: dict[str, list[float]] | None = None) -> str:
-    """Box plot per condition on the 1-5 scale (Tukey whiskers), with the points when few."""
+    """Box plot per condition on the outcome's scale, 1 to its points (Tukey whiskers), with the points
+    when few; each condition's box in its own colour. Wider with many conditions, so that labels fit."""
     desc = construct["descriptives"]
-    width, height, left, top, bottom = 560, 260, 40, 20, 40
+    points = construct.get("points", 5)
+    height, left, top, bottom = 260, 40, 20, 40
+    width = max(560, left + 10 + 70 * len(desc))
     plot_h = height - top - bottom
     col_w = (width - left - 10) / max(1, len(desc))
 
     def y(v: float) -> float:
-        return top + (5 - v) / 4 * plot_h
+        return top + (points - v) / (points - 1) * plot_h
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(construct["label"])} by condition">',
         f"<title>{escape(construct['label'])} by condition</title>",
     ]
-    for v in range(1, 6):
+    for v in range(1, points + 1):
         parts.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{width - 10}" y2="{y(v):.1f}" stroke="#eee"/>')
         parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">{v}</text>')
     for i, d in enumerate(desc):
@@ -98,7 +113,8 @@ def box_plot(construct: dict, scores: dict[str, list[float]] | None = None) -> s
         )
         if not d["n"]:
             parts.append(
-                f'<text x="{cx:.1f}" y="{y(3):.1f}" font-size="11" text-anchor="middle">no data</text>'
+                f'<text x="{cx:.1f}" y="{y((points + 1) / 2):.1f}" font-size="11" text-anchor="middle">'
+                "no data</text>"
             )
             continue
         values = sorted((scores or {}).get(d["condition"], []))
@@ -113,7 +129,8 @@ def box_plot(construct: dict, scores: dict[str, list[float]] | None = None) -> s
         parts.append(
             f'<rect x="{cx - bw / 2:.1f}" y="{y(q3):.1f}" width="{bw:.1f}" '
             f'height="{max(1.0, y(q1) - y(q3)):.1f}" '
-            f'fill="#d1e5f0" stroke="#333"><title>{escape(d["condition"])}: median {num(med)}, '
+            f'fill="{CONDITION_COLOURS[i % len(CONDITION_COLOURS)]}" stroke="#333">'
+            f'<title>{escape(d["condition"])}: median {num(med)}, '
             f"IQR {num(q1)}\u2013{num(q3)}, n = {d['n']}</title></rect>"
         )
         parts.append(

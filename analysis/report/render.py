@@ -22,13 +22,12 @@ def render_html(report: dict, scores: dict | None = None, query: str | None = No
 
     from ..model_table import TABLE_NAMES
 
-    codes = [c["code"] for c in report["conditions"]]
     plots = {
         c["key"]: mark_safe(box_plot(c, (scores or {}).get(c["key"])))  # noqa: S308 - built with escape()
         for c in report["constructs"]
     }
     bars = [
-        {"item": item, "svg": mark_safe(diverging_bars(item, codes))}  # noqa: S308 - built with escape()
+        {"item": item, "svg": mark_safe(diverging_bars(item, list(item["counts"])))}  # noqa: S308 - escaped
         for item in report["items"]
     ]
     applied = [c["label"] for c in report["exclusions"]["criteria"] if c["enabled"]]

@@ -8,21 +8,75 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-CONSTRUCTS = [
-    ("predictability", "Predictability"),
-    ("understandability", "Understandability"),
-    ("faithfulness", "Faithfulness"),
-    ("cognitive_load", "Cognitive load"),
-    ("interpretability", "Interpretability (composite)"),
-]
+#: The paper's constructs keep their labels; any other construct is labelled from its slug.
+LABELS = {
+    "predictability": "Predictability",
+    "understandability": "Understandability",
+    "faithfulness": "Faithfulness",
+    "cognitive_load": "Cognitive load",
+    "interpretability": "Interpretability (composite)",
+}
 COMPOSITE = "interpretability"
 COMPOSITE_OF = ("predictability", "understandability", "faithfulness")
+#: The group of every participant of a within-participants study in the exclusion, device and attrition
+#: tables: they all read every condition.
+WITHIN_GROUP = "all"
+
+
+def label(key: str) -> str:
+    """"cognitive_load" -> "Cognitive load"."""
+    return LABELS.get(key) or key.replace("_", " ").replace("-", " ").capitalize()
+
+
+def scored(item, value: int) -> int:
+    """The answer as the construct counts it: points + 1 - value for a reverse-keyed item."""
+    return item.scale_points + 1 - value if item.reverse_keyed else value
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcomes a study's items make: (key, label, points) in the items' order, the composite last
+    where the study has its three constructs, and the constructs that cannot be scored, with why."""
+
+    outcomes: list[tuple[str, str, int]]
+    refused: list[dict]
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for key, _, _ in self.outcomes]
+
+
+def outcome_plan(items: list) -> Plan:
+    """The study's outcomes: each construct of its per-trial items, and the composite. A construct whose
+    items mix 5- and 7-point scales is refused rather than pooled: a 4 of 5 and a 4 of 7 are not the same
+    answer, and any rescaling would be an analysis choice the plan did not register."""
+    scales: dict[str, set[int]] = {}
+    for item in items:
+        if item.scope == "trial":
+            scales.setdefault(item.construct, set()).add(item.scale_points)
+    outcomes, refused = [], []
+    for key, points in scales.items():
+        if len(points) > 1:
+            refused.append({"key": key, "label": label(key), "reason": (
+                f"its items mix {' and '.join(f'{p}-point' for p in sorted(points))} scales; they are not "
+                "pooled into one score (analyse its items separately, or give them one scale)")})
+        else:
+            outcomes.append((key, label(key), next(iter(points))))
+    if COMPOSITE not in scales and all(k in scales for k in COMPOSITE_OF):
+        points = set().union(*(scales[k] for k in COMPOSITE_OF))
+        if len(points) == 1:
+            outcomes.append((COMPOSITE, label(COMPOSITE), next(iter(points))))
+        else:
+            refused.append({"key": COMPOSITE, "label": label(COMPOSITE), "reason": (
+                "the constructs it averages are not on one scale")})
+    return Plan(outcomes, refused)
 
 
 @dataclass
 class Outcome:
     """One outcome's data, per condition: participants' scores, their answers, and the answers as
-    rows (condition, participant, stimulus, value) for the mixed model."""
+    rows (condition, participant, stimulus, value) for the mixed model. Answers are scored (reverse-keyed
+    items turned round); within participants a participant has a score in every condition they read."""
 
     key: str
     label: str
@@ -31,46 +85,54 @@ class Outcome:
     answers: dict[str, list[list[int]]] = field(default_factory=dict)
     rows: list[tuple[str, int, int, int]] = field(default_factory=list)
     counts: dict[str, list[int]] = field(default_factory=dict)
-    # per participant: condition and each item's mean over the trials (for reliability)
-    item_means: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    # (participant, condition, item, scored answer): for reliability
+    item_answers: list[tuple[int, str, str, int]] = field(default_factory=list)
+    points: int = 5
+    # participant -> condition -> score (the paired tests of a within-participants study)
+    by_person: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def outcomes(people: list, items: list, codes: list[str]) -> dict[str, Outcome]:
-    """Every construct and the composite, from the analysed participants' per-trial answers."""
-    construct_of = {i.code: i.construct for i in items if i.scope == "trial"}
+    """Every outcome of ``outcome_plan``, from the analysed participants' per-trial answers: each answer
+    scored and counted in its trial's condition, a participant's score in a condition the exact mean of
+    their scored answers there (the composite: the mean of its constructs' scores)."""
+    plan = outcome_plan(items)
+    item_of = {i.code: i for i in items if i.scope == "trial"}
+
     def belongs(construct: str, key: str) -> bool:
         return construct == key or (key == COMPOSITE and construct in COMPOSITE_OF)
 
-    members = {key: sorted(c for c, k in construct_of.items() if belongs(k, key)) for key, _ in CONSTRUCTS}
     out = {
-        key: Outcome(key, label, members[key], {c: [] for c in codes}, {c: [] for c in codes},
-                     counts={c: [0] * 5 for c in codes})
-        for key, label in CONSTRUCTS
+        key: Outcome(key, name, sorted(c for c, i in item_of.items() if belongs(i.construct, key)),
+                     {c: [] for c in codes}, {c: [] for c in codes}, counts={c: [0] * points for c in codes},
+                     points=points)
+        for key, name, points in plan.outcomes
     }
+    known = set(codes)
     for person in people:
-        per_construct: dict[str, list[tuple[int, int]]] = defaultdict(list)  # (stimulus, value)
-        per_item: dict[str, list[int]] = defaultdict(list)
+        # (construct, condition) -> (stimulus, item, scored answer)
+        found: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
         for (stimulus, code), value in person.answers.items():
-            if stimulus is None or code not in construct_of:
+            condition = person.condition_of(stimulus)
+            if stimulus is None or code not in item_of or condition not in known:
                 continue
-            per_construct[construct_of[code]].append((stimulus, value))
-            per_item[code].append(value)
-        exact = {k: Fraction(sum(v for _, v in pairs), len(pairs)) for k, pairs in per_construct.items()}
-        if all(k in exact for k in COMPOSITE_OF):
-            exact[COMPOSITE] = sum((exact[k] for k in COMPOSITE_OF), Fraction(0)) / len(COMPOSITE_OF)
-            per_construct[COMPOSITE] = [p for k in COMPOSITE_OF for p in per_construct[k]]
-        item_means = {code: float(Fraction(sum(v), len(v))) for code, v in per_item.items()}
-        for key, score in exact.items():
-            outcome = out[key]
-            outcome.scores[person.condition].append(float(score))
-            answers = [v for _, v in per_construct[key]]
-            outcome.answers[person.condition].append(answers)
-            outcome.rows += [(person.condition, person.pk, stimulus, v) for stimulus, v in per_construct[key]]
-            for v in answers:
-                outcome.counts[person.condition][v - 1] += 1
-            outcome.item_means.append(
-                (person.condition, {c: item_means[c] for c in outcome.items if c in item_means})
-            )
+            found[(item_of[code].construct, condition)].append((stimulus, code, scored(item_of[code], value)))
+        for condition in codes:
+            per = {k: found[(k, condition)] for k in out if (k, condition) in found}
+            exact = {k: Fraction(sum(v for *_, v in rows), len(rows)) for k, rows in per.items()}
+            if COMPOSITE in out and all(k in exact for k in COMPOSITE_OF):
+                exact[COMPOSITE] = sum((exact[k] for k in COMPOSITE_OF), Fraction(0)) / len(COMPOSITE_OF)
+                per[COMPOSITE] = [r for k in COMPOSITE_OF for r in per[k]]
+            for key, score in exact.items():
+                outcome = out[key]
+                outcome.scores[condition].append(float(score))
+                outcome.by_person.setdefault(person.pk, {})[condition] = float(score)
+                answers = [v for *_, v in per[key]]
+                outcome.answers[condition].append(answers)
+                outcome.rows += [(condition, person.pk, stimulus, v) for stimulus, _, v in per[key]]
+                outcome.item_answers += [(person.pk, condition, code, v) for _, code, v in per[key]]
+                for v in answers:
+                    outcome.counts[condition][v - 1] += 1
     return out
 
 

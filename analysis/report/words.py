@@ -37,6 +37,22 @@ def words_kruskal(r: dict) -> str:
     return text
 
 
+def words_friedman(r: dict) -> str:
+    """Friedman's test as R reports it, with Kendall's W as its effect size."""
+    if r["chi2"] is None:
+        return not_computed(r["reason"])
+    return (f"Friedman {CHI}\u00b2({r['df']}) = {num(r['chi2'])}, {fmt_p(r['p'])}, "
+            f"Kendall's W = {num(r['kendall_w'], 2, False)}, n = {r['n']}")
+
+
+def words_wilcoxon(row: dict, p: float, name: str = "p") -> str:
+    """A Wilcoxon signed-rank test: R's V, the p-value given (Holm-adjusted in a family of pairs), the
+    matched-pairs rank-biserial r and the participants."""
+    if row["V"] is None:
+        return not_computed(row["reason"])
+    return f"V = {num(row['V'], 1)}, {fmt_p(p, name)}, r = {num(row['r_rb'], 2, False)}, n = {row['n']}"
+
+
 def words_welch(r: dict) -> str:
     if r["F"] is None:
         return not_computed(r["reason"])
@@ -67,6 +83,8 @@ def words_pair(row: dict, stat: str) -> str:
         return f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}"
     if stat == "mann_whitney":
         return f"U = {num(row['U'], 1)}, {fmt_p(row['p_holm'], 'p(Holm)')}, r = {num(row['r_rb'], 2, False)}"
+    if stat == "wilcoxon":
+        return words_wilcoxon(row, row["p_holm"], "p(Holm)")
     if stat == "model":
         return (f"OR = {num(row['odds_ratio'])}, {interval(row['or_ci_low'], row['or_ci_high'])}, "
                 f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}")

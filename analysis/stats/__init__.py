@@ -21,6 +21,7 @@ from .effects import (
 )
 from .means import games_howell, welch_anova
 from .ordinal import contrasts, cumulative_logit, proportional_odds
+from .paired import friedman, paired_difference, pairwise_wilcoxon, wilcoxon_signed_rank
 from .power import anova_power, sensitivity
 from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
 from .reliability import cronbach_alpha, spearman_brown
@@ -29,7 +30,8 @@ from .tables import FISHER_RESAMPLES, independence_test
 __all__ = [
     "FISHER_RESAMPLES", "Groups", "anova_power", "bootstrap_mean_ci", "clean", "clmm", "contrasts",
     "cronbach_alpha", "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence",
-    "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
-    "mean_difference", "pairwise_effects", "pairwise_mann_whitney", "proportional_odds",
-    "rank_biserial_interval", "rate", "sensitivity", "spearman_brown", "welch_anova",
+    "friedman", "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
+    "mean_difference", "paired_difference", "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon",
+    "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "spearman_brown", "welch_anova",
+    "wilcoxon_signed_rank",
 ]

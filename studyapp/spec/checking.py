@@ -200,7 +200,7 @@ def _content_problems(document: dict, rows: Rows) -> list[sections.Problem]:
     for section in sections.registered():
         value = document.get(section.key)
         if value is not None:
-            problems += [((section.key, *path), message) for path, message in section.check(value)]
+            problems += [((section.key, *path), message) for path, message in section.check(value, document)]
     return problems
 
 

@@ -19,7 +19,8 @@ Problem = tuple[tuple[str | int, ...], str]
 class Section:
     key: str  # its key at the top of the file
     export: Callable[[Study], Any]  # the part for this study; None: the study has none (key left out)
-    check: Callable[[Any], list[Problem]]  # what is wrong with a part that the schema accepted
+    # what is wrong with a part that the schema accepted, given the whole file (its items, conditions)
+    check: Callable[[Any, dict], list[Problem]]
     create: Callable[[Study, Any], list[str]]  # make it for a new study; returns warnings
 
 
