@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from traces.decomposition import parse_fact
-from traces.grading.answers import _RELATION_PHRASES, PAST_TO_PRESENT
+from traces.grading.answers import PAST_TO_PRESENT, RELATION_PHRASES
 
 __all__ = ["answer_candidates"]
 
@@ -69,7 +69,7 @@ def _triple(fact: str) -> tuple[str, str, str] | None:
     statement = parsed.text if parsed else fact.strip().rstrip(".")
     for old, new in PAST_TO_PRESENT:
         statement = statement.replace(old, new)
-    for word, phrase in _RELATION_PHRASES:
+    for word, phrase in RELATION_PHRASES:
         if word in f" {statement} " and f" {phrase} " in statement:
             subject, _, obj = statement.partition(f" {phrase} ")
             return subject.strip(), phrase, obj.strip()

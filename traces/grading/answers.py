@@ -78,7 +78,7 @@ _PUNCTUATION = frozenset(string.punctuation)
 
 # (word found in a fact, the verb phrase of that relation's templates), in the authors' order: a
 # fact is read with the first relation whose word it contains and whose templates match it.
-_RELATION_PHRASES: tuple[tuple[str, str], ...] = (
+RELATION_PHRASES: tuple[tuple[str, str], ...] = (
     (" the position of ", "holds the position of"),  # P39
     (" a member of ", "is a member of the"),  # P102
     (" the chair of ", "is the chair of"),  # P488
@@ -95,7 +95,7 @@ _TEMPLATES: dict[str, tuple[re.Pattern[str], ...]] = {
         re.compile(f"(.+?) {re.escape(phrase)} (.+?){tail}")
         for tail in (r" from (.+?) to (.+?)\.", r" in (.+?)\.", " from (.+?)", r"\.")
     )
-    for _, phrase in _RELATION_PHRASES
+    for _, phrase in RELATION_PHRASES
 }
 #: The past tense of the relations' verbs, read as the present that CoTempQA's facts use.
 PAST_TO_PRESENT = (
@@ -162,7 +162,7 @@ def answer_region(prediction: str) -> str:
 @lru_cache(maxsize=1 << 16)  # every output of a problem reads the same facts
 def _fact_entity(fact: str) -> tuple[str, str] | None:
     """(subject, object) of a fact as the first relation template that reads it splits it."""
-    for word, phrase in _RELATION_PHRASES:
+    for word, phrase in RELATION_PHRASES:
         if word not in fact:
             continue
         for old, new in PAST_TO_PRESENT:
