@@ -20,6 +20,7 @@ from .effects import (
     pairwise_effects,
     rank_biserial_interval,
 )
+from .glmm import mixed_logistic
 from .means import games_howell, welch_anova
 from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .paired import friedman, paired_difference, pairwise_wilcoxon, wilcoxon_signed_rank
@@ -32,8 +33,8 @@ __all__ = [
     "FISHER_RESAMPLES", "Groups", "accuracy", "anova_power", "behaviour", "bootstrap_mean_ci", "calibration",
     "clean", "clmm", "contrasts", "correlation", "cronbach_alpha", "cumulative_logit", "describe", "dunn",
     "epsilon_squared_interval", "equivalence", "friedman", "games_howell", "holm", "independence_test",
-    "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference", "median_rt", "paired_difference",
-    "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon", "proportional_odds",
-    "rank_biserial_interval", "rate", "sensitivity", "signal_detection", "spearman_brown", "welch_anova",
-    "wilcoxon_signed_rank", "wilson",
+    "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference", "median_rt", "mixed_logistic",
+    "paired_difference", "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon",
+    "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "signal_detection",
+    "spearman_brown", "welch_anova", "wilcoxon_signed_rank", "wilson",
 ]
