@@ -11,6 +11,14 @@ the fastest of the repeats with the machine it ran on. Pure computation: no data
     .venv/bin/python bench/behaviour.py --sizes 100 --repeat 10 --stimuli 40
 
 Goal (issue 20): the report with the mixed logistic model for 100 participants under 2 s.
+
+BLAS threads: the crossed model's Schur complement is a few dense products (participants x stimuli), which
+OpenBLAS splits over every core. On a machine whose cores are busy those threads wait for each other:
+on 2026-12-06 (2 shared cores, load about 3.4) the 1,000-participant model took 4.6 s with OpenBLAS's
+default threads and 0.78 s with ``OPENBLAS_NUM_THREADS=1`` (100 participants: 0.19 s and 0.13 s). Compare
+both:
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/behaviour.py
 """
 
 from __future__ import annotations
