@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from .clmm import clmm
@@ -39,7 +40,8 @@ def _wald(b: np.ndarray, cov: np.ndarray, terms: list[str], names: list[str]) ->
 def _empty(reason: str, n: int, conditions: list[str]) -> dict:
     return {
         "terms": None, "coefficients": None, "se": None, "z": None, "p": None, "cov": None,
-        "odds_ratios": None, "wald": None, "lr": None, "random_sd": None, "loglik": None,
+        "odds_ratios": None, "probabilities": None, "wald": None, "lr": None, "random_sd": None,
+        "loglik": None,
         "n_trials": n, "n_levels": None, "conditions": conditions, "reference": None, "moderators": [],
         "converged": False, "reason": reason,
     }
@@ -59,15 +61,17 @@ def mixed_logistic(correct: Sequence[bool], condition: Sequence[str],
 
     Terms are named as R does with other labels: ``(Intercept)``, ``condition[b]`` (b against the
     reference), ``trace_correct``, ``condition[b]:trace_correct``. Returns ``terms`` (their order),
-    ``coefficients``, ``se``, ``z`` and ``p`` (Wald, per term: R's summary), ``cov`` (their covariance,
-    in term order), ``odds_ratios`` (per term but the intercept: exp(b) with the Wald interval exp(b ±
-    z·se) as ``odds_ratio``, ``low``, ``high``), ``wald`` (joint χ² tests: ``condition``, every
-    condition term, and ``condition:<moderator>`` per moderator), ``lr`` (the likelihood-ratio test of
-    condition: the model refitted without any condition term, the same Laplace approximation, so the
-    log-likelihoods compare; ``chi2``, ``df``, ``p``, ``loglik_without``), ``random_sd`` (per factor),
-    ``loglik`` (as R's ``logLik``), ``n_trials``, ``n_levels`` (per factor), ``conditions``,
-    ``reference``, ``moderators`` (those used), ``converged`` and ``reason`` (None, or in words what
-    was left out, at a boundary or wrong).
+    ``coefficients``, ``se``, ``z`` and ``p`` (Wald, per term: R's summary), ``cov`` (their covariance, in
+    term order), ``odds_ratios`` (per term but the intercept: exp(b) with the Wald interval exp(b ± z·se)
+    as ``odds_ratio``, ``low``, ``high``), ``probabilities`` (per condition, the modelled probability of a
+    right answer for a typical participant and stimulus, random intercepts 0 and any moderators 0, with
+    the Wald interval of its logit mapped back: ``probability``, ``low``, ``high``), ``wald`` (joint χ²
+    tests: ``condition``, every condition term, and ``condition:<moderator>`` per moderator), ``lr`` (the
+    likelihood-ratio test of condition: the model refitted without any condition term, the same Laplace
+    approximation, so the log-likelihoods compare; ``chi2``, ``df``, ``p``, ``loglik_without``),
+    ``random_sd`` (per factor), ``loglik`` (as R's ``logLik``), ``n_trials``, ``n_levels`` (per factor),
+    ``conditions``, ``reference``, ``moderators`` (those used), ``converged`` and ``reason`` (None, or in
+    words what was left out, at a boundary or wrong).
 
     Refused (estimates None, ``reason`` saying why): fewer than two conditions with trials; a condition
     whose trials are all right or all wrong (its odds ratio is infinite: no finite estimate exists);
@@ -127,7 +131,7 @@ def mixed_logistic(correct: Sequence[bool], condition: Sequence[str],
     fit = clmm(y.astype(int), design, codes)
     out = _empty("", len(y), order) | {"n_levels": n_levels, "reference": order[0], "moderators": used}
     if fit["fixed_cov"] is None or not fit["converged"]:
-        out["reason"] = f"the model could not be fitted: {fit['reason']}"
+        out["reason"] = "; ".join([*notes, f"the model could not be fitted: {fit['reason']}"])
         return out
     terms = [INTERCEPT, *names]
     b = np.array([-fit["thresholds"][0], *fit["coefficients"]])
@@ -143,6 +147,12 @@ def mixed_logistic(correct: Sequence[bool], condition: Sequence[str],
         inter = [t for t in names if t.endswith(f":{name}")]
         if inter:
             wald[f"condition:{name}"] = _wald(b, cov, inter, terms)
+    probabilities = {}
+    for c in order:  # L b on the logit scale, its variance L cov Lᵀ, the interval mapped back
+        contrast = np.array([1.0] + [float(t == _term(c)) for t in names])
+        eta, half = contrast @ b, q * np.sqrt(contrast @ cov @ contrast)
+        probabilities[c] = dict(zip(("probability", "low", "high"),
+                                    special.expit([eta, eta - half, eta + half]).tolist(), strict=True))
     keep = [i for i, t in enumerate(names) if not t.startswith("condition[")]
     null = clmm(y.astype(int), design[:, keep], codes)
     if null["loglik"] is None or not null["converged"]:
@@ -161,7 +171,7 @@ def mixed_logistic(correct: Sequence[bool], condition: Sequence[str],
         cov=cov.tolist(),
         odds_ratios={t: {"odds_ratio": float(np.exp(b[i])), "low": float(np.exp(b[i] - q * se[i])),
                          "high": float(np.exp(b[i] + q * se[i]))} for i, t in enumerate(terms) if i},
-        wald=wald, lr=lr,
+        wald=wald, lr=lr, probabilities=probabilities,
         random_sd=dict(zip(labels, fit["sds"], strict=True)),
         loglik=fit["loglik"], converged=True,
         reason="; ".join([*notes, *([fit["reason"]] if fit["reason"] else [])]) or None,

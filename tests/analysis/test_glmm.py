@@ -58,6 +58,12 @@ def test_mixed_logistic_matches_glmer_on_cbpp():
     assert ratio["odds_ratio"] == approx(np.exp(b))
     assert [ratio["low"], ratio["high"]] == approx(np.exp([b - 1.959964 * se, b + 1.959964 * se]), rel=1e-6)
     assert "(Intercept)" not in res["odds_ratios"]
+    # The modelled probability per condition for a typical herd: expit of the intercept (plus the effect)
+    b0, se0 = res["coefficients"]["(Intercept)"], res["se"]["(Intercept)"]
+    first = res["probabilities"]["1"]
+    assert list(first.values()) == approx(special.expit([b0, b0 - 1.959964 * se0, b0 + 1.959964 * se0]),
+                                          rel=1e-6)
+    assert res["probabilities"]["2"]["probability"] == approx(special.expit(b0 + b))
     # The joint Wald test uses the coefficients' covariance; its diagonal gives the SEs
     cov = np.array(res["cov"])
     assert np.sqrt(np.diag(cov)) == approx(list(res["se"].values()), rel=1e-12)
