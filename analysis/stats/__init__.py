@@ -9,6 +9,7 @@ One module per family of methods; this package gathers their public functions. R
 formulas are named beside each function; the tests check each one against published example values.
 """
 
+from .binary import accuracy, behaviour, calibration, correlation, median_rt, signal_detection, wilson
 from .clmm import clmm
 from .common import Groups, clean, holm, is_constant, rate
 from .describe import bootstrap_mean_ci, describe
@@ -19,6 +20,7 @@ from .effects import (
     pairwise_effects,
     rank_biserial_interval,
 )
+from .glmm import mixed_logistic
 from .means import games_howell, welch_anova
 from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .paired import friedman, paired_difference, pairwise_wilcoxon, wilcoxon_signed_rank
@@ -28,10 +30,11 @@ from .reliability import cronbach_alpha, spearman_brown
 from .tables import FISHER_RESAMPLES, independence_test
 
 __all__ = [
-    "FISHER_RESAMPLES", "Groups", "anova_power", "bootstrap_mean_ci", "clean", "clmm", "contrasts",
-    "cronbach_alpha", "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence",
-    "friedman", "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
-    "mean_difference", "paired_difference", "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon",
-    "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "spearman_brown", "welch_anova",
-    "wilcoxon_signed_rank",
+    "FISHER_RESAMPLES", "Groups", "accuracy", "anova_power", "behaviour", "bootstrap_mean_ci", "calibration",
+    "clean", "clmm", "contrasts", "correlation", "cronbach_alpha", "cumulative_logit", "describe", "dunn",
+    "epsilon_squared_interval", "equivalence", "friedman", "games_howell", "holm", "independence_test",
+    "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference", "median_rt", "mixed_logistic",
+    "paired_difference", "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon",
+    "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "signal_detection",
+    "spearman_brown", "welch_anova", "wilcoxon_signed_rank", "wilson",
 ]

@@ -197,7 +197,8 @@ def _identified(info: np.ndarray) -> bool:
 def _refused(reason: str, n: int, levels: list[int]) -> dict:
     return {
         "thresholds": None, "threshold_se": None, "coefficients": None, "coefficient_se": None,
-        "coefficient_cov": None, "sds": None, "variances": None, "modes": None, "loglik": None,
+        "coefficient_cov": None, "fixed_cov": None, "sds": None, "variances": None, "modes": None,
+        "loglik": None,
         "converged": False, "n": n, "levels": levels, "iterations": 0, "evaluations": 0, "reason": reason,
     }
 
@@ -222,12 +223,14 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     ``reason``).
 
     Returns ``thresholds``, ``threshold_se``, ``coefficients``, ``coefficient_se``, ``coefficient_cov``
-    (p x p, for Wald tests), ``sds`` and ``variances`` (per factor, in the order given), ``modes``
-    (per factor, the conditional modes b = sd·û of its levels in sorted label order, R's ``ranef``),
-    ``loglik`` (Laplace, as R's ``logLik``), ``converged``, ``n`` (responses), ``levels`` (per
-    factor), ``iterations``, ``evaluations`` (of L and its gradient, the Hessian's included) and
-    ``reason`` (None, or what went wrong in words). All responses in one category, or a factor with
-    one level, give None estimates with a reason; malformed input raises ValueError.
+    (p x p, for Wald tests), ``fixed_cov`` (that of thresholds and coefficients together, (K-1+p) square,
+    for contrasts that involve a threshold, such as the intercept of a binary model), ``sds`` and
+    ``variances`` (per factor, in the order given), ``modes`` (per factor, the conditional modes b = sd·û
+    of its levels in sorted label order, R's ``ranef``), ``loglik`` (Laplace, as R's ``logLik``),
+    ``converged``, ``n`` (responses), ``levels`` (per factor), ``iterations``, ``evaluations`` (of L and
+    its gradient, the Hessian's included) and ``reason`` (None, or what went wrong in words). All
+    responses in one category, or a factor with one level, give None estimates with a reason; malformed
+    input raises ValueError.
     """
     y = np.asarray(y, dtype=int)
     design = np.asarray(design, dtype=float)
@@ -297,13 +300,14 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     if np.any(np.abs(point) > 15):
         notes.append("estimates unstable (beyond ±15 on the logit scale): the answers may lie entirely at "
                      "one end of the scale for some value of a predictor or some level of a factor")
-    cov = None if ses is None else np.linalg.inv(info)[k1:k1 + p, k1:k1 + p]
+    cov = None if ses is None else np.linalg.inv(info)[:k1 + p, :k1 + p]
     return {
         "thresholds": [float(t) for t in point[:k1]],
         "threshold_se": None if ses is None else ses[:k1],
         "coefficients": [float(b) for b in point[k1:k1 + p]],
         "coefficient_se": None if ses is None else ses[k1:k1 + p],
-        "coefficient_cov": None if cov is None else cov.tolist(),
+        "coefficient_cov": None if cov is None else cov[k1:, k1:].tolist(),
+        "fixed_cov": None if cov is None else cov.tolist(),
         "sds": sd_given,
         "variances": [s * s for s in sd_given],
         "modes": [[float(b) for b in modes[i]] for i in back],
