@@ -1,0 +1,101 @@
+"""The report's ``behaviour`` section: what participants did in a verification or simulation task,
+per condition, scored against the graded model outputs, and the planned test of condition on it.
+
+Plain data in (one ``Judgement`` per trial), a JSON-ready dict out; the statistics are
+``analysis.stats.binary`` and ``analysis.stats.glmm``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .. import stats as st
+
+#: the rating each task's accuracy is set against, participant by participant: what the participant
+#: said of the texts (predictability for predicting the answer, faithfulness for judging it) against
+#: what they could do with them
+SUBJECTIVE_OF = {"simulation": "predictability", "verification": "faithfulness"}
+MODERATORS = ("trace_correct", "answer_correct")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One trial's judgement, as stored, with the ground truth of its stimulus."""
+
+    participant: int
+    stimulus: int
+    condition: str
+    task: str  # "verification" or "simulation"
+    correct: bool
+    confidence: int  # 1..5
+    options: int  # answers there were to choose from: 2 (yes, no), or the candidates and "none of these"
+    server_ms: int | None  # the page shown to its answers sent
+    choice_ms: int | None  # in the browser: the trace shown to the choice (None without JavaScript)
+    said_yes: bool | None = None  # verification: "yes, the model's answer is correct"
+    answer_correct: bool | None = None  # the model's answer is right (the study's definition)
+    trace_correct: bool | None = None  # both steps of the decomposition trace are right
+
+
+def section(judgements: Sequence[Judgement], codes: Sequence[str],
+            ratings: Mapping[tuple[int, str, str], float] | None = None) -> dict:
+    """Per condition (in ``codes``' order) the task's figures, the mixed logistic regression of
+    correctness on condition (participants and stimuli crossed, trace and answer correctness as
+    moderators where the stimuli vary them), and per condition the correlation of participants' mean
+    rating of the task's construct with their accuracy (``ratings``: (participant, condition,
+    construct) -> the participant's mean rating over their trials in that condition, so that within
+    participants each condition pairs a participant's own ratings and accuracy in it)."""
+    if not judgements:
+        return {"task": None, "conditions": [], "mixed_logistic": None, "subjective": None,
+                "reason": "no judgements from the participants analysed yet"}
+    task = judgements[0].task
+    by_condition: dict[str, list[Judgement]] = defaultdict(list)
+    for judgement in judgements:
+        by_condition[judgement.condition].append(judgement)
+    conditions = [{"condition": code, **_figures(by_condition[code], task)} for code in codes
+                  if by_condition.get(code)]
+    moderators = {name: [getattr(j, name) for j in judgements] for name in MODERATORS}
+    model = st.mixed_logistic(
+        [j.correct for j in judgements], [j.condition for j in judgements],
+        {"participant": [j.participant for j in judgements], "stimulus": [j.stimulus for j in judgements]},
+        conditions=[c for c in codes if by_condition.get(c)],
+        moderators={name: [None if v is None else float(v) for v in values]
+                    for name, values in moderators.items()},
+    )
+    return {"task": task, "conditions": conditions, "mixed_logistic": model,
+            "subjective": _subjective(by_condition, codes, task, ratings or {}), "reason": None}
+
+
+def _figures(trials: list[Judgement], task: str) -> dict:
+    """One condition's figures (``stats.behaviour``), the response time the server measured, and the
+    time to the choice the browser measured (from the trials that have it)."""
+    verification = task == "verification"
+    figures = st.behaviour(
+        [t.correct for t in trials], [t.confidence for t in trials], [t.server_ms for t in trials],
+        [t.participant for t in trials], [t.options for t in trials],
+        said_yes=[bool(t.said_yes) for t in trials] if verification else None,
+        answer_correct=[bool(t.answer_correct) for t in trials] if verification else None,
+    )
+    choice = st.median_rt([t.choice_ms for t in trials])
+    return {**figures, "median_choice_ms": choice["median_rt_ms"]}
+
+
+def _subjective(by_condition: Mapping[str, list[Judgement]], codes: Sequence[str], task: str,
+                ratings: Mapping[tuple[int, str, str], float]) -> dict:
+    """Per condition, each participant's mean rating of the task's construct against their accuracy."""
+    construct = SUBJECTIVE_OF[task]
+    rows = []
+    for code in codes:
+        trials = by_condition.get(code, [])
+        per_person: dict[int, list[bool]] = defaultdict(list)
+        for trial in trials:
+            per_person[trial.participant].append(trial.correct)
+        rated = [p for p in per_person if (p, code, construct) in ratings]
+        if trials:
+            rows.append({
+                "condition": code,
+                **st.correlation([ratings[(p, code, construct)] for p in rated],
+                                 [sum(per_person[p]) / len(per_person[p]) for p in rated]),
+            })
+    return {"construct": construct, "by_condition": rows}
