@@ -40,31 +40,42 @@ class Judgement:
 
 def section(judgements: Sequence[Judgement], codes: Sequence[str],
             ratings: Mapping[tuple[int, str, str], float] | None = None) -> dict:
-    """Per condition (in ``codes``' order) the task's figures, the mixed logistic regression of
-    correctness on condition (participants and stimuli crossed, trace and answer correctness as
-    moderators where the stimuli vary them), and per condition the correlation of participants' mean
+    """Per condition (in ``codes``' order) the task's figures; the mixed logistic regression of
+    correctness on condition with participants and stimuli crossed (``mixed_logistic``, the planned
+    test: its odds ratios are the conditions' own); the same model with trace and answer correctness as
+    moderators, where the stimuli vary them (``moderation``: does a correct-looking trace make people
+    accept a wrong answer? its condition terms are effects where both are 0); and per condition the
+    correlation of participants' mean
     rating of the task's construct with their accuracy (``ratings``: (participant, condition,
     construct) -> the participant's mean rating over their trials in that condition, so that within
     participants each condition pairs a participant's own ratings and accuracy in it)."""
     if not judgements:
-        return {"task": None, "conditions": [], "mixed_logistic": None, "subjective": None,
-                "reason": "no judgements from the participants analysed yet"}
+        return {"task": None, "conditions": [], "mixed_logistic": None, "moderation": None,
+                "subjective": None, "reason": "no judgements from the participants analysed yet"}
     task = judgements[0].task
     by_condition: dict[str, list[Judgement]] = defaultdict(list)
     for judgement in judgements:
         by_condition[judgement.condition].append(judgement)
     conditions = [{"condition": code, **_figures(by_condition[code], task)} for code in codes
                   if by_condition.get(code)]
-    moderators = {name: [getattr(j, name) for j in judgements] for name in MODERATORS}
-    model = st.mixed_logistic(
-        [j.correct for j in judgements], [j.condition for j in judgements],
-        {"participant": [j.participant for j in judgements], "stimulus": [j.stimulus for j in judgements]},
-        conditions=[c for c in codes if by_condition.get(c)],
-        moderators={name: [None if v is None else float(v) for v in values]
-                    for name, values in moderators.items()},
-    )
-    return {"task": task, "conditions": conditions, "mixed_logistic": model,
-            "subjective": _subjective(by_condition, codes, task, ratings or {}), "reason": None}
+    present = [c for c in codes if by_condition.get(c)]
+    moderators = {name: [None if getattr(j, name) is None else float(getattr(j, name)) for j in judgements]
+                  for name in MODERATORS}
+
+    def fit(with_moderators: bool) -> dict:
+        return st.mixed_logistic(
+            [j.correct for j in judgements], [j.condition for j in judgements],
+            {"participant": [j.participant for j in judgements],
+             "stimulus": [j.stimulus for j in judgements]},
+            conditions=present, moderators=moderators if with_moderators else None,
+        )
+
+    moderation = fit(True)
+    return {
+        "task": task, "conditions": conditions, "mixed_logistic": fit(False),
+        "moderation": moderation if moderation.get("moderators") else None,
+        "subjective": _subjective(by_condition, codes, task, ratings or {}), "reason": None,
+    }
 
 
 def _figures(trials: list[Judgement], task: str) -> dict:

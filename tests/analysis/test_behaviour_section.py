@@ -46,6 +46,12 @@ def test_the_set_accuracies_are_recovered_within_their_intervals(task):
     true_ratio = (0.9 / 0.1) / (0.6 / 0.4)  # 6
     assert ratio["low"] <= true_ratio <= ratio["high"] and ratio["low"] > 1
     assert model["lr"]["p"] < 0.001 and model["wald"]["condition"]["p"] < 0.001
+    assert model["moderators"] == []
+    moderation = report["moderation"]  # correctness does not depend on the moderators here
+    assert moderation["moderators"] == ["trace_correct", "answer_correct"]
+    for term in ("trace_correct", "answer_correct"):
+        low, high = moderation["odds_ratios"][term]["low"], moderation["odds_ratios"][term]["high"]
+        assert low < 1 < high, term
     if task == "verification":
         # correct 90% on right and wrong answers alike: d' = 2 z(.9) = 2.56, no bias
         assert rows["steps"]["d_prime"] == pytest.approx(2.56, abs=0.5)
