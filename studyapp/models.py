@@ -1076,6 +1076,11 @@ class Pilot(models.Model):
     attention = models.CharField(
         max_length=10, default="pass", help_text="Attention checks: pass, fail, random."
     )
+    accuracy = models.JSONField(
+        default=dict, blank=True,
+        help_text="Verification and simulation: condition code -> the probability (0 to 1) that a bot in it "
+        "answers the judgement correctly (bots know the ground truth); a condition not named: at random.",
+    )
     leave = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Attrition: the share of bots (0 to 1) that stop at a random trial and are marked "
