@@ -296,3 +296,18 @@ def test_grades_and_the_truth_definitions():
     study.confidence_anchors = ["a", "b"]
     with pytest.raises(ValidationError, match="exactly 5 non-empty labels"):
         study.full_clean()
+
+
+def test_the_admin_shows_the_task_fields_grades_candidates_and_masked_texts(admin_client):
+    from django.urls import reverse
+
+    study = simulation_study(live=False)
+    form = admin_client.get(reverse("admin:studyapp_study_change", args=[study.pk])).content.decode()
+    for name in ("trial_task", "truth_definition", "confidence_anchors", "simulation_feedback"):
+        assert f'name="{name}"' in form
+    stimulus = study.stimuli.get(code="q00")
+    page = admin_client.get(reverse("admin:studyapp_stimulus_change", args=[stimulus.pk])).content.decode()
+    assert 'name="grades"' in page and 'name="answer_candidates"' in page
+    assert "strict: answer right, trace right; published: answer right" in page
+    assert 'name="traces-0-masked_text"' in page and "final answer masked" in page
+    assert "steps reasoning for q00. So: [answer hidden]." in page
