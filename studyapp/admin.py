@@ -27,6 +27,7 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    TrialJudgement,
     refuse_deleting_texts_in_use,
 )
 from .spec.admin_views import StudyFileAdminMixin
@@ -60,7 +61,8 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
-    radio_fields = {"answer_position": admin.VERTICAL}
+    radio_fields = {"answer_position": admin.VERTICAL, "trial_task": admin.VERTICAL,
+                    "truth_definition": admin.VERTICAL}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots"]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
@@ -73,6 +75,12 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
             "prolific_sync_outcome",
         )}),
         ("Trial pages", {"fields": ("answer_position",)}),
+        ("Trial task", {"fields": (
+            "trial_task", "truth_definition", "confidence_anchors", "simulation_feedback",
+        ), "description": "Verification and simulation score each judgement against the stimuli's ground "
+                          "truth: their grades (verification) or the model's answer among their answer "
+                          "candidates (simulation, with each text's masked version). Set them on the "
+                          "stimuli; the study cannot go live without them."}),
         ("Attention checks and practice", {"fields": (
             "attention_checks", "attention_fail_limit", "practice_trial",
         )}),
@@ -262,10 +270,11 @@ class StimulusTraceInline(admin.StackedInline):
                 f"; changed: {', '.join(changed)}" if changed else "",
                 ", ".join(people) or "nobody yet",
                 "\n".join(texts["context_facts"]), texts["question"], texts["model_answer"], texts["text"],
+                f"\n\nMasked (simulation):\n{texts['masked_text']}" if texts["masked_text"] else "",
             ))
         return format_html_join(
             "", "<details><summary>Version {} ({} UTC{}{}): read by {}</summary><pre style='white-space: "
-            "pre-wrap'>Facts:\n{}\n\nQuestion: {}\nThe model's answer: {}\n\n{}</pre></details>", rows,
+            "pre-wrap'>Facts:\n{}\n\nQuestion: {}\nThe model's answer: {}\n\n{}{}</pre></details>", rows,
         ) or "-"
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
@@ -277,8 +286,18 @@ class StimulusAdmin(admin.ModelAdmin):
     list_display = ("code", "study", "question", "model_answer", "answer_check")
     list_filter = ("study",)
     search_fields = ("code", "question")
-    readonly_fields = ("answer_check",)
+    readonly_fields = ("answer_check", "ground_truth")
     inlines = [StimulusTraceInline]
+
+    @admin.display(description="Ground truth under each definition")
+    def ground_truth(self, obj: Stimulus) -> str:
+        """The grades as the tasks read them: the answer, and the decomposition trace's two steps."""
+        def word(value: bool | None) -> str:
+            return {True: "right", False: "wrong", None: "not graded"}[value]
+
+        answers = [f"{d}: answer {word(obj.answer_correct(d))}, trace {word(obj.trace_correct(d))}"
+                   for d in ("strict", "published")]
+        return "; ".join([*answers, f"intended: trace {word(obj.trace_correct('intended'))}"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("traces")
@@ -475,10 +494,19 @@ class PilotForm(forms.Form):
                              "and are marked returned, as participants who return the study on Prolific are; "
                              "their places and lists re-open for the next bots.")
     seed = forms.IntegerField(required=False, help_text="For the random answers, to repeat a run.")
+    accuracy = forms.CharField(required=False, help_text="Verification and simulation: per condition, the "
+                               "probability that a bot judges right, e.g. steps=0.9,plain=0.6 (empty: at "
+                               "random).")
 
     def clean_leave(self) -> float:
         """Left empty: no bot leaves."""
         return self.cleaned_data["leave"] or 0.0
+
+    def clean_accuracy(self) -> dict[str, float]:
+        try:
+            return pilot.parse_accuracy(self.cleaned_data["accuracy"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
 
 
 class RejectionForm(forms.Form):
@@ -559,6 +587,15 @@ class ResponseAdmin(ReadOnlyAdmin):
     list_filter = ("participant__study", "participant__condition__code", "item__construct")
     search_fields = ("participant__prolific_pid", "item__code")
     list_select_related = ("participant", "stimulus", "item")
+
+
+@admin.register(TrialJudgement)
+class TrialJudgementAdmin(ReadOnlyAdmin):
+    list_display = ("participant", "stimulus", "condition", "task", "choice", "correct", "truth",
+                    "confidence", "server_ms", "choice_ms", "submitted_at")
+    list_filter = ("participant__study", "task", "condition", "correct")
+    search_fields = ("participant__prolific_pid", "stimulus__code")
+    list_select_related = ("participant", "stimulus")
 
 
 @admin.register(PageVisit)

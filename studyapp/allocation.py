@@ -257,7 +257,7 @@ def _create_participant(
         i for i in items if i.scope == Item.Scope.TRIAL and i.construct != Construct.ATTENTION_CHECK
     ]
     end_items = [i for i in items if i.scope == Item.Scope.END]
-    if not trial_items:
+    if not trial_items and not study.judged:  # a judged study's trial may ask the judgement alone
         raise StudyNotReady("The study has no per-trial questionnaire items.")
     groups = scale_groups(trial_items)
     for group in groups:

@@ -32,7 +32,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import exports, spec
-from .models import LIKERT_MAX, SCALE_POINTS, Item, Participant, Study, TraceKind
+from .models import (
+    CONFIDENCE_POINTS,
+    LIKERT_MAX,
+    SCALE_POINTS,
+    Item,
+    Participant,
+    Study,
+    TraceKind,
+    TrialTask,
+    TruthDefinition,
+)
 
 # --- permissions -------------------------------------------------------------------------------
 
@@ -264,6 +274,32 @@ class PageTimeRowSerializer(serializers.Serializer):
     trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts shown.")
 
 
+class JudgementRowSerializer(serializers.Serializer):
+    study = serializers.CharField()
+    participant_id = serializers.IntegerField()
+    prolific_pid = serializers.CharField()
+    is_preview = serializers.IntegerField(help_text="1 or 0.")
+    stimulus_id = serializers.IntegerField()
+    stimulus = serializers.CharField()
+    trial = serializers.IntegerField(allow_null=True, help_text="Null for the practice problem.")
+    practice = serializers.IntegerField(help_text="1 for the practice problem, else 0.")
+    condition = serializers.CharField()
+    task = serializers.ChoiceField(choices=[TrialTask.VERIFICATION, TrialTask.SIMULATION])
+    choice = serializers.CharField(help_text="yes/no (verification); the candidate chosen, empty for none of "
+                                   "these (simulation).")
+    correct = serializers.IntegerField(help_text="1 or 0: the choice matches the ground truth.")
+    truth = serializers.CharField(help_text="yes/no (verification); the model's answer (simulation).")
+    confidence = serializers.IntegerField(min_value=1, max_value=CONFIDENCE_POINTS)
+    server_ms = serializers.IntegerField(allow_null=True)
+    choice_ms = serializers.IntegerField(allow_null=True)
+    options_shown = serializers.CharField(allow_null=True, help_text="JSON list of the candidates, in order.")
+    submitted_at = serializers.DateTimeField()
+    truth_definition = serializers.ChoiceField(choices=TruthDefinition.choices)
+    answer_correct = serializers.IntegerField(allow_null=True, help_text="1, 0 or null (not graded).")
+    trace_correct = serializers.IntegerField(allow_null=True, help_text="1, 0 or null (not graded).")
+    grades_source = serializers.CharField(allow_null=True)
+
+
 class StimulusRowSerializer(serializers.Serializer):
     study = serializers.CharField()
     stimulus_id = serializers.IntegerField()
@@ -335,6 +371,18 @@ class CodebookDesignSerializer(serializers.Serializer):
     )
 
 
+class CodebookTaskSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=TrialTask.choices, help_text="The trial task.")
+    label = serializers.CharField()
+    truth_definition = serializers.ChoiceField(
+        choices=TruthDefinition.choices, help_text="Verification: which grade is the ground truth."
+    )
+    confidence_anchors = AnchorSerializer(many=True, help_text="The confidence scale, 1 to 5.")
+    simulation_feedback = serializers.BooleanField(
+        help_text="Simulation: whether the revealed answer said if the prediction matched."
+    )
+
+
 class CodebookConditionSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
@@ -357,12 +405,14 @@ class CodebookColumnsSerializer(serializers.Serializer):
     participants = ColumnSerializer(many=True)
     stimuli = ColumnSerializer(many=True)
     texts = ColumnSerializer(many=True)
+    judgements = ColumnSerializer(many=True, required=False, help_text="Verification and simulation studies.")
 
 
 class CodebookSerializer(serializers.Serializer):
     study = serializers.CharField()
     title = serializers.CharField()
     design = CodebookDesignSerializer()
+    task = CodebookTaskSerializer()
     conditions = CodebookConditionSerializer(many=True)
     items = CodebookItemSerializer(many=True)
     participant_statuses = CodeLabelSerializer(many=True)
@@ -483,6 +533,19 @@ class PageTimesExport(ExportView):
         return exports.page_times_table(study, flt)
 
 
+class JudgementsExport(ExportView):
+    """Judgements of verification and simulation studies: one row per participant x trial, with the choice,
+    its correctness against the ground truth, the confidence, times, the options shown, and the stimulus's
+    grades under the study's truth definition. Empty for a rating study."""
+
+    @_export_schema(JudgementRowSerializer, "Judgements (verification and simulation)")
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def make_table(self, study, flt):
+        return exports.judgements_table(study, flt)
+
+
 class StimuliExport(ExportView):
     """Stimuli: every condition's text of every stimulus with where it came from (problem, trace, job,
     model, prompt) and which participants read it. The participant filters do not apply."""
@@ -550,7 +613,8 @@ class StudySpecView(ResearcherAPIView):
 
 
 EXPORT_URL_NAMES = [
-    "participants", "responses", "responses-wide", "page-times", "stimuli", "texts", "codebook", "spec",
+    "participants", "responses", "responses-wide", "page-times", "judgements", "stimuli", "texts", "codebook",
+    "spec",
 ]
 
 

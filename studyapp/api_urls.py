@@ -29,6 +29,7 @@ urlpatterns = [
     path("studies/<slug:slug>/responses/", api.ResponsesExport.as_view(), name="responses"),
     path("studies/<slug:slug>/responses/wide/", api.WideResponsesExport.as_view(), name="responses-wide"),
     path("studies/<slug:slug>/page-times/", api.PageTimesExport.as_view(), name="page-times"),
+    path("studies/<slug:slug>/judgements/", api.JudgementsExport.as_view(), name="judgements"),
     path("studies/<slug:slug>/stimuli/", api.StimuliExport.as_view(), name="stimuli"),
     path("studies/<slug:slug>/texts/", api.TextsExport.as_view(), name="texts"),
     path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),

@@ -38,8 +38,9 @@ from .models import (
     Study,
     TraceKind,
     TraceVersion,
+    TrialJudgement,
 )
-from .services import PRACTICE, trial_number
+from .services import PRACTICE, PRACTICE_PREDICT, PREDICT_PREFIX, predict_number, trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
 BATCH_ROWS = 2000  # rows encoded per chunk of output
@@ -309,11 +310,13 @@ def _reading_cells(values: tuple) -> tuple:
 class _Readings:
     """What the browser measured on each trial page, and the version of the texts shown, one participant
     at a time, read in participant order beside the answers: stimulus id -> the cells of
-    TRIAL_PAGE_COLUMNS."""
+    TRIAL_PAGE_COLUMNS. A simulation trial's are its trial page's (the answer revealed, the whole text,
+    the ratings); its prediction page's are in the page times."""
 
     def __init__(self, study: Study, flt: ParticipantFilter) -> None:
         self._rows = (
             PageVisit.objects.filter(flt.q(study, "participant__"), stimulus__isnull=False)
+            .exclude(page__startswith=PREDICT_PREFIX)
             .order_by("participant_id")
             .values_list("participant_id", "stimulus_id", *TRIAL_PAGE_FIELDS)
             .iterator(chunk_size=CHUNK_SIZE)
@@ -427,6 +430,17 @@ class WideLayout:
     time_cells: dict[object, int]  # trial or "end" → column of its time on page
     reading_cells: dict[int, int]  # trial → column of its first reading measure (the rest follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
+    judgement_cells: dict[int, int] = field(default_factory=dict)  # trial → its t<n>_choice (the rest follow)
+
+
+#: Verification and simulation studies: each trial's judgement in the wide export (t<n>_<name>).
+WIDE_JUDGEMENT_COLUMNS = [
+    ("choice", "the judgement: yes or no (verification), the candidate chosen, empty for \"none of these\" "
+               "(simulation)."),
+    ("correct", "1 if the judgement matches the ground truth, else 0."),
+    ("confidence", "confidence in the judgement, 1 (not at all) to 5 (completely), on the study's anchors."),
+    ("choice_ms", "ms from the text being on screen to the choice (browser; empty without JavaScript)."),
+]
 
 
 def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
@@ -435,6 +449,7 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
     stimulus_cells: dict[int, int] = {}
     time_cells: dict[object, int] = {}
     reading_cells: dict[int, int] = {}
+    judgement_cells: dict[int, int] = {}
     check_cells: list[int] = []
     items = list(study.items.order_by("scope", "position", "code"))
     trial_items = [i for i in items if i.scope == Item.Scope.TRIAL and not i.is_attention_check]
@@ -463,6 +478,9 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         columns.append((f"t{t}_time_on_page_ms", f"Trial {t}: server time on the page, in milliseconds."))
         reading_cells[t] = len(columns)
         columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in TRIAL_PAGE_COLUMNS]
+        if study.judged:
+            judgement_cells[t] = len(columns)
+            columns += [(f"t{t}_{name}", f"Trial {t}: {text}") for name, text in WIDE_JUDGEMENT_COLUMNS]
         for item in trial_items:
             cells[(t, item.id)] = len(columns)
             columns.append((column_name(f"t{t}_{item.code}"), f"Trial {t}: {item.code} {_scale(item)}"))
@@ -471,7 +489,7 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} {_scale(item)}"))
     time_cells["end"] = len(columns)
     columns.append(("end_time_on_page_ms", "End-of-study page: server time on the page, in milliseconds."))
-    return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells)
+    return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells, judgement_cells)
 
 
 def _scale(item: Item) -> str:
@@ -495,6 +513,8 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
     readings = _Readings(study, flt)
     answers = _response_values(study, flt, "stimulus_id", "item_id", "value", "time_on_page_ms")
     pending = next(answers, None)
+    judgements = _judgement_values(study, flt, "stimulus_id", "choice", "correct", "confidence", "choice_ms")
+    judged = next(judgements, None)
     first = len(WIDE_PARTICIPANT_COLUMNS)
     for (pk, pid, cond, stimulus_list, condition_order, status, preview, started, ended, failures, a_passed,
          device, viewport, sequence, trial_conditions, plan) in people:
@@ -511,6 +531,15 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
             if stimulus_id in trials:
                 column = layout.reading_cells[trials[stimulus_id]]
                 row[column:column + len(cells_read)] = cells_read
+        while judged is not None and judged[0] == pk:
+            _, stimulus_id, choice, correct, confidence, choice_ms = judged
+            t = trials.get(stimulus_id)
+            if t is not None and t in layout.judgement_cells:  # the practice problem's is not in the table
+                column = layout.judgement_cells[t]
+                row[column:column + 4] = (choice, int(correct), confidence, choice_ms)
+                row[stimulus_cells[t]] = stimuli[stimulus_id]
+                row[stimulus_cells[t] + 1] = page_condition(trial_conditions, cond, t, False)
+            judged = next(judgements, None)
         while pending is not None and pending[0] == pk:
             _, stimulus_id, item_id, value, ms = pending
             t = trials.get(stimulus_id)
@@ -530,9 +559,79 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
         yield tuple(row)
 
 
+def _judgement_values(study: Study, flt: ParticipantFilter, *fields: str) -> Iterator[tuple]:
+    """(participant id, *fields) of the participants' judgements, in participant order."""
+    rows = TrialJudgement.objects.filter(flt.q(study, "participant__")).order_by("participant_id", "id")
+    return rows.values_list("participant_id", *fields).iterator(chunk_size=CHUNK_SIZE)
+
+
 def wide_table(study: Study, flt: ParticipantFilter) -> Table:
     layout = wide_layout(study, flt)
     return Table("responses-wide", layout.columns, lambda: wide_rows(study, flt, layout))
+
+
+# --- judgements (verification and simulation) ---------------------------------------------------
+
+JUDGEMENT_COLUMNS = [
+    ("study", "Study slug."),
+    ("participant_id", "The participant's id, the same in every export of the study."),
+    ("prolific_pid", "Prolific participant ID (PROLIFIC_PID)."),
+    ("is_preview", "1 for a researcher's preview run or a pilot bot, 0 for a participant from Prolific."),
+    ("stimulus_id", "The stimulus's id."),
+    ("stimulus", "The stimulus's code."),
+    ("trial", "Trial number (from 1); empty for the practice problem."),
+    ("practice", "1 for the practice problem (never analysed), else 0."),
+    ("condition", "The code of the condition whose text the trial showed."),
+    ("task", "verification (is the model's answer correct?) or simulation (which answer will the model "
+             "give?)."),
+    ("choice", "Verification: yes or no. Simulation: the candidate chosen, empty for \"none of these\"."),
+    ("correct", "1 if the choice matches the ground truth (truth), else 0."),
+    ("truth", "The ground truth when the judgement was made: yes or no, the model's answer graded under "
+              "the study's truth definition (verification); the model's own answer (simulation)."),
+    ("confidence", "1 (not at all confident) to 5 (completely confident), on the study's anchors "
+                   "(codebook)."),
+    ("server_ms", "Server time from first showing the page to its submission, in ms."),
+    ("choice_ms", "Browser: ms from the text first being on screen to the (last) choice; empty without "
+                  "JavaScript or when out of range."),
+    ("options_shown", "Simulation: the candidates in the order shown (JSON list); \"none of these\" came "
+                      "last."),
+    ("submitted_at", "When the page was submitted (ISO 8601, UTC)."),
+    ("truth_definition", "Which grade is the ground truth: strict or published (the study's)."),
+    ("answer_correct", "The stimulus's grade now: 1 if the model's answer is right under the study's truth "
+                       "definition, 0 if wrong, empty if not graded."),
+    ("trace_correct", "The stimulus's grade now: 1 if both steps of the decomposition trace (classification "
+                      "and retrieval) are right under that definition, 0 if not, empty if not graded."),
+    ("grades_source", "Where the stimulus's grades come from (evaluation, model, setting)."),
+]
+
+
+def judgement_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    """One row per judgement, with the stimulus's grades under the study's truth definition (read once)."""
+    definition = study.truth_definition
+    stimuli = {
+        stimulus.pk: (stimulus.code, _flag(stimulus.answer_correct(definition)),
+                      _flag(stimulus.trace_correct(definition)), (stimulus.grades or {}).get("source"))
+        for stimulus in study.stimuli.only("code", "grades")
+    }
+    people = _people(study, flt, "prolific_pid", "is_preview", "stimulus_sequence")
+    current, pid, preview, trials = None, None, False, {}
+    for (pk, stimulus_id, condition, task, choice, correct, truth, confidence, server_ms, choice_ms, options,
+         submitted) in _judgement_values(
+            study, flt, "stimulus_id", "condition", "task", "choice", "correct", "truth", "confidence",
+            "server_ms", "choice_ms", "options_shown", "submitted_at"):
+        if pk != current:
+            current, pid, preview, sequence = _seek(people, pk)
+            trials = {s: n for n, s in enumerate(sequence, start=1)}
+        code, answer_correct, trace_correct, source = stimuli[stimulus_id]
+        trial = trials.get(stimulus_id)
+        yield (study.slug, pk, pid, int(preview), stimulus_id, code, trial, int(trial is None), condition,
+               task, choice, int(correct), truth, confidence, server_ms, choice_ms,
+               json.dumps(options, ensure_ascii=False) if options else None, iso(submitted), definition,
+               answer_correct, trace_correct, source)
+
+
+def judgements_table(study: Study, flt: ParticipantFilter) -> Table:
+    return Table("judgements", JUDGEMENT_COLUMNS, lambda: judgement_rows(study, flt))
 
 
 # --- page times --------------------------------------------------------------------------------
@@ -544,7 +643,8 @@ PAGE_TIME_COLUMNS = [
     ("condition", "The condition code of the text the page showed: a trial page's trial's, the practice "
                   "page's the first trial's; other pages the participant's condition between participants, "
                   "empty within participants."),
-    ("page", "Page key: consent, instructions, practice, trial-1 … trial-N, questionnaire."),
+    ("page", "Page key: consent, instructions, practice, trial-1 … trial-N, questionnaire; in a simulation "
+             "study each trial's prediction page (predict-N, predict-practice) comes before it."),
     ("trial", "Trial number (from 1) for a trial page; empty otherwise."),
     ("stimulus", "Stimulus code shown on a trial or practice page; empty otherwise."),
     ("first_shown_at", "When the page was first shown (ISO 8601, UTC); empty if never shown."),
@@ -576,8 +676,8 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             round((submitted - first).total_seconds(), 3) if first is not None and submitted is not None
             else None
         )
-        trial = trial_number(page)
-        condition = page_condition(trial_conditions, own, trial, page == PRACTICE)
+        trial = trial_number(page) or predict_number(page)
+        condition = page_condition(trial_conditions, own, trial, page in (PRACTICE, PRACTICE_PREDICT))
         yield (slug, pk, pid, condition, page, trial, stimulus, iso(first), iso(last), iso(submitted),
                seconds, *_reading_cells(reading))
 
@@ -589,7 +689,8 @@ def page_times_table(study: Study, flt: ParticipantFilter) -> Table:
 # --- codebook ----------------------------------------------------------------------------------
 
 CODEBOOK_COLUMNS = [
-    ("section", "design, condition_order (within participants: a row of the Latin square), condition, item, "
+    ("section", "design, trial_task (the task, its ground truth and the confidence scale's anchors), "
+                "condition_order (within participants: a row of the Latin square), condition, item, "
                 "participant_status, or <export>_column for a column of an export."),
     ("code", "Design (between or within), Latin-square row (from 0), condition code, item code, status code "
              "or column name."),
@@ -737,6 +838,13 @@ def codebook(study: Study) -> dict:
             "trials_per_participant": study.trials_per_participant,
             "condition_orders": [[conditions[c].code for c in row] for row in square],
         },
+        "task": {
+            "code": study.trial_task, "label": study.get_trial_task_display(),
+            "truth_definition": study.truth_definition,
+            "confidence_anchors": [{"value": n, "label": label}
+                                   for n, label in enumerate(study.confidence_anchors, start=1)],
+            "simulation_feedback": study.simulation_feedback,
+        },
         "conditions": [
             {"code": c.code, "label": c.label, "heading": c.trace_heading, "trace_kind": c.trace_kind,
              "trace_kind_label": kinds.get(c.trace_kind, c.trace_kind), "text_source": c.text_source,
@@ -762,6 +870,7 @@ def codebook(study: Study) -> dict:
             "participants": _describe(PARTICIPANT_COLUMNS),
             "stimuli": _describe(STIMULUS_COLUMNS),
             "texts": _describe(TEXT_COLUMNS),
+            **({"judgements": _describe(JUDGEMENT_COLUMNS)} if study.judged else {}),
         },
     }
 
@@ -784,6 +893,12 @@ def codebook_rows(study: Study) -> Iterator[tuple]:
         f"{design['label']}; target {design['target']} {design['target_of']}, "
         f"{design['trials_per_participant']} trials each."
     ))
+    task = book["task"]
+    anchors = {f"anchor_{a['value']}": a["label"] for a in task["confidence_anchors"]}
+    yield row(section="trial_task", code=task["code"], label=(
+        f"{task['label']}; ground truth: {task['truth_definition']} grades"
+        + ("; simulation feedback shown" if task["simulation_feedback"] else "") + "."
+    ), scale_points=len(task["confidence_anchors"]), **anchors)
     for k, order in enumerate(design["condition_orders"]):
         yield row(section="condition_order", code=k, label=";".join(order))
     for c in book["conditions"]:
@@ -807,10 +922,13 @@ def codebook_table(study: Study) -> Table:
 
 
 def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
-    """Every export of a study, as the ``export_study`` command writes them."""
+    """Every export of a study, as the ``export_study`` command writes them (the judgements for a
+    verification or simulation study)."""
+    judgements = [judgements_table(study, flt)] if study.judged else []
     return [
         long_table(study, flt), wide_table(study, flt), page_times_table(study, flt),
-        participants_table(study, flt), stimuli_table(study), texts_table(study), codebook_table(study),
+        participants_table(study, flt), *judgements, stimuli_table(study), texts_table(study),
+        codebook_table(study),
     ]
 
 

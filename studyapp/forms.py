@@ -8,8 +8,8 @@ from django import forms
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import LIKERT_MIN, SCALE_POINTS, Item
-from .services import Reading
+from .models import CONFIDENCE_POINTS, LIKERT_MIN, SCALE_POINTS, Item, TrialTask
+from .services import Judgement, Reading
 
 ITEM_PREFIX = "item-"
 MAX_VISIBLE_MS = 24 * 3600 * 1000  # a day: anything longer is a broken clock, not reading
@@ -183,3 +183,96 @@ def reading_from(data: dict) -> Reading:
 def viewport_from(data: dict) -> int | None:
     """The viewport width the consent page's script sent (CSS px), if any."""
     return _posted_whole_number(data, "viewport_width", MAX_VIEWPORT)
+
+
+VERIFY_QUESTION = "Is the model's answer correct?"
+PREDICT_QUESTION = "Which answer will the model give?"
+CONFIDENCE_QUESTION = "How confident are you in your answer?"
+NONE_OF_THESE = "None of these"
+_CHOICE_FIELD = {TrialTask.VERIFICATION: "judgement", TrialTask.SIMULATION: "prediction"}
+
+
+class JudgementForm(forms.Form):
+    """A trial's judgement: verification, yes or no; simulation, one of the candidates in the order shown
+    (sent as its position from 1; 0 is "none of these"); then the confidence, 1..5. ``choice_ms`` (the
+    page's script) is dropped when it is not a whole number of ms up to a day, as the reading measures are."""
+
+    def __init__(self, task: str, options: list[str], data: dict | None = None) -> None:
+        super().__init__(data=data)
+        self.task = task
+        self.options = options
+        self.choice_name = _CHOICE_FIELD[task]
+        verification = task == TrialTask.VERIFICATION
+        values = ["yes", "no"] if verification else [str(n) for n in range(len(options) + 1)]
+        required = ("Please answer whether the model's answer is correct." if task == TrialTask.VERIFICATION
+                    else "Please choose which answer you think the model will give.")
+        self.fields[self.choice_name] = forms.ChoiceField(
+            choices=[(v, v) for v in values],
+            error_messages={"required": required, "invalid_choice": "Choose one of the answers offered."},
+        )
+        off_scale = f"Choose one of the points 1 to {CONFIDENCE_POINTS}."
+        self.fields["confidence"] = forms.IntegerField(
+            min_value=1, max_value=CONFIDENCE_POINTS,
+            error_messages={"required": "Please say how confident you are.", "invalid": off_scale,
+                            "min_value": off_scale, "max_value": off_scale},
+        )
+
+    @property
+    def question(self) -> str:
+        return VERIFY_QUESTION if self.task == TrialTask.VERIFICATION else PREDICT_QUESTION
+
+    def judgement(self) -> Judgement:
+        """The judgement sent; call only after is_valid()."""
+        value = self.cleaned_data[self.choice_name]
+        choice = value if self.task == TrialTask.VERIFICATION else (
+            self.options[int(value) - 1] if value != "0" else "")
+        return Judgement(choice, self.cleaned_data["confidence"],
+                         _posted_whole_number(self.data, "choice_ms", MAX_VISIBLE_MS))
+
+    def missing_items(self) -> list[tuple[str, str]]:
+        """(fieldset id, question) of each question sent back with an error, for the error summary."""
+        asked = [(self.choice_name, self.question), ("confidence", CONFIDENCE_QUESTION)]
+        return [(f"field-{name}", question) for name, question in asked if name in self.errors]
+
+    def html(self, anchors: list[str], saved: Judgement | None = None) -> SafeString:
+        """The two questions as fieldsets of native radios: as sent back (a bound form, with its errors),
+        as saved (read-only), or blank."""
+        if self.is_bound:
+            chosen = str(self.data.get(self.choice_name, ""))
+            confidence = str(self.data.get("confidence", ""))
+        elif saved is not None:
+            chosen = saved.choice if self.task == TrialTask.VERIFICATION else str(
+                self.options.index(saved.choice) + 1 if saved.choice in self.options else 0)
+            confidence = str(saved.confidence)
+        else:
+            chosen = confidence = ""
+        disabled = saved is not None
+        return mark_safe(  # noqa: S308 - every part is built by format_html
+            self._choice_fieldset(chosen, list(self.errors.get(self.choice_name, [])), disabled=disabled)
+            + _render_fieldset("confidence", CONFIDENCE_QUESTION, anchors, confidence,
+                               list(self.errors.get("confidence", [])), disabled=disabled)
+        )
+
+    def _choice_fieldset(self, chosen: str, errors: list[str], *, disabled: bool) -> str:
+        name = self.choice_name
+        if self.task == TrialTask.VERIFICATION:
+            offered = [("yes", "Yes, it is correct"), ("no", "No, it is not correct")]
+        else:
+            offered = [(str(n), label) for n, label in enumerate(self.options, start=1)]
+            offered.append(("0", NONE_OF_THESE))
+        attrs = " disabled" if disabled else " required"
+        if errors:
+            attrs += f' aria-describedby="{escape(name)}-error"'
+        options = format_html_join(
+            "", '<label class="choice"><input type="radio" name="{}" value="{}"{}{}> {}</label>',
+            ((name, value, " checked" if value == chosen else "", mark_safe(attrs), label)  # noqa: S308
+             for value, label in offered),
+        )
+        return format_html(
+            '<fieldset id="field-{}" class="judgement{}"{}><legend>{}</legend>{}<div class="choices">{}</div>'
+            "</fieldset>",
+            name, " has-error" if errors else "", mark_safe(' aria-invalid="true"') if errors else "",
+            self.question,
+            format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
+            options,
+        )

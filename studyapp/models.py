@@ -69,6 +69,33 @@ DEFAULT_WITHIN_DEBRIEFING_TEXT = DEFAULT_DEBRIEFING_TEXT.replace(
 )
 
 
+class TrialTask(models.TextChoices):
+    """What participants do on a trial. Rating is the paper's study; the other two measure behaviour
+    against the graded model outputs (ground truth)."""
+
+    RATING = "rating", "Rating: the problem, the model's answer and the text, then the statements"
+    VERIFICATION = "verification", "Verification: judge whether the model's answer is correct, then rate"
+    SIMULATION = "simulation", "Simulation: predict the model's answer from the masked text, then see it"
+
+
+class TruthDefinition(models.TextChoices):
+    """Which grade of the model's answer is the ground truth (traces.grading: strict or published)."""
+
+    STRICT = "strict", "Strict: the answer exactly right"
+    PUBLISHED = "published", "Published: graded as the paper graded it"
+
+
+DEFAULT_CONFIDENCE_ANCHORS = [
+    "Not at all confident", "Slightly confident", "Moderately confident", "Very confident",
+    "Completely confident",
+]
+CONFIDENCE_POINTS = 5
+
+
+def default_confidence_anchors() -> list[str]:
+    return list(DEFAULT_CONFIDENCE_ANCHORS)
+
+
 class AnswerPosition(models.TextChoices):
     AFTER_TRACE = "after", "After the trace"
     BEFORE_TRACE = "before", "Before the trace, with the question"
@@ -176,6 +203,25 @@ class Study(models.Model):
         help_text="0: the completion page waits for the participant. Otherwise, where JavaScript runs, "
         "a visible countdown the participant can stop sends them back to Prolific.",
     )
+    trial_task = models.CharField(
+        max_length=12, choices=TrialTask.choices, default=TrialTask.RATING,
+        help_text="What participants do on a trial. Verification needs stimuli graded right and wrong; "
+        "simulation needs each stimulus's answer candidates and a masked text in every condition.",
+    )
+    truth_definition = models.CharField(
+        max_length=10, choices=TruthDefinition.choices, default=TruthDefinition.STRICT,
+        help_text="Verification: which grade of the model's answer is the ground truth.",
+    )
+    confidence_anchors = models.JSONField(
+        default=default_confidence_anchors,
+        help_text="Verification and simulation: the five labels of the confidence scale, from 1 up.",
+    )
+    simulation_feedback = models.BooleanField(
+        default=False,
+        help_text="Simulation: the page revealing the model's answer also says whether the prediction "
+        "matched it. Off by default: feedback teaches participants the model as they go, which changes "
+        "their later predictions.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     content_version = models.PositiveIntegerField(
         default=0, editable=False,
@@ -212,6 +258,12 @@ class Study(models.Model):
         return study
 
     def clean(self) -> None:
+        anchors = self.confidence_anchors
+        if not (isinstance(anchors, list) and len(anchors) == CONFIDENCE_POINTS
+                and all(isinstance(a, str) and a.strip() for a in anchors)):
+            raise ValidationError({"confidence_anchors": (
+                f"Give exactly {CONFIDENCE_POINTS} non-empty labels, one per point of the confidence "
+                "scale.")})
         if self.attention_checks and self.attention_fail_limit > self.attention_checks:
             raise ValidationError({
                 "attention_fail_limit": f"At most the number of checks ({self.attention_checks})."
@@ -282,6 +334,11 @@ class Study(models.Model):
     @property
     def time_limit(self) -> timedelta:
         return timedelta(minutes=self.time_limit_minutes)
+
+    @property
+    def judged(self) -> bool:
+        """Trials ask for a judgement with ground truth (verification or simulation), not only ratings."""
+        return self.trial_task != TrialTask.RATING
 
     @property
     def answer_before_trace(self) -> bool:
@@ -420,6 +477,17 @@ class Stimulus(StudyTextModel):
     is_practice = models.BooleanField(
         default=False, help_text="The practice problem: shown before the trials, never drawn for one."
     )
+    grades = models.JSONField(
+        default=dict, blank=True,
+        help_text="The model output's grades (empty: no ground truth): answer_strict, answer_published, "
+        "classification_/retrieval_ strict, published or intended (true, false or null), and source (where "
+        "the grades come from).",
+    )
+    answer_candidates = models.JSONField(
+        default=list, blank=True,
+        help_text="Simulation: the answers participants choose among (the entities the problem's facts "
+        "name), shown in random order with \"None of these\".",
+    )
 
     class Meta:
         verbose_name_plural = "stimuli"
@@ -432,10 +500,60 @@ class Stimulus(StudyTextModel):
         return self.code
 
     def clean(self) -> None:
-        for field in ("context_facts", "gold_answers"):
+        for field in ("context_facts", "gold_answers", "answer_candidates"):
             value = getattr(self, field)
             if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
                 raise ValidationError({field: "Must be a JSON list of strings."})
+        problem = grades_problem(self.grades)
+        if problem:
+            raise ValidationError({"grades": problem})
+
+    def answer_correct(self, definition: str) -> bool | None:
+        """Whether the model's answer is right under `definition` (strict or published); None when the
+        stimulus is not graded so."""
+        value = (self.grades or {}).get(f"answer_{definition}")
+        return value if isinstance(value, bool) else None
+
+    def trace_correct(self, definition: str) -> bool | None:
+        """Whether both steps of a decomposition trace (classification and retrieval) are right under
+        `definition`; None when either is not graded."""
+        grades = self.grades or {}
+        steps = [grades.get(f"{step}_{definition}") for step in ("classification", "retrieval")]
+        return all(steps) if all(isinstance(step, bool) for step in steps) else None
+
+    def predicts(self, choice: str) -> bool:
+        """Whether a simulation choice (a candidate, or "" for "none of these") is the model's answer: the
+        same text but for case and spaces; "none of these" when the answer is not among the candidates."""
+        answer = normalised_answer(self.model_answer)
+        if choice == "":
+            return all(normalised_answer(c) != answer for c in self.answer_candidates)
+        return normalised_answer(choice) == answer
+
+
+GRADE_KEYS = (
+    "answer_strict", "answer_published", "classification_strict", "retrieval_strict",
+    "classification_published", "retrieval_published", "classification_intended", "retrieval_intended",
+)
+
+
+def grades_problem(grades: object) -> str:
+    """Why a stimulus's grades are not a dict of GRADE_KEYS to true/false/null (plus source), or ""."""
+    if not isinstance(grades, dict):
+        return "Must be a JSON object of grades."
+    for key, value in grades.items():
+        if key == "source":
+            if not isinstance(value, str):
+                return "source must be a string."
+        elif key not in GRADE_KEYS:
+            return f"Unknown grade {key!r}: the grades are {', '.join(GRADE_KEYS)} and source."
+        elif value is not None and not isinstance(value, bool):
+            return f"{key} must be true, false or null, not {value!r}."
+    return ""
+
+
+def normalised_answer(text: str) -> str:
+    """An answer compared for a simulation prediction: lower case, runs of spaces as one."""
+    return " ".join(str(text).split()).casefold()
 
 
 class StimulusTrace(StudyTextModel):
@@ -454,6 +572,15 @@ class StimulusTrace(StudyTextModel):
         help_text="Where the text came from: problem, trace, source, job, model, prompt (kept in the "
         "exports).",
     )
+    masked_text = models.TextField(
+        blank=True,
+        help_text="Simulation: the text with the model's final answer withheld, shown before the answer is "
+        "revealed. Empty: not available (the stimulus cannot be used in a simulation study).",
+    )
+    mask_note = models.CharField(
+        max_length=300, blank=True,
+        help_text="What was masked, or why the text could not be masked safely.",
+    )
 
     class Meta:
         ordering = ["stimulus", "condition"]
@@ -470,7 +597,7 @@ class StimulusTrace(StudyTextModel):
         """What a participant reads on the trial: this text and its stimulus's shown texts."""
         stimulus = self.stimulus
         return {"text": self.text, "context_facts": stimulus.context_facts, "question": stimulus.question,
-                "model_answer": stimulus.model_answer}
+                "model_answer": stimulus.model_answer, "masked_text": self.masked_text}
 
 
 class TraceVersion(models.Model):
@@ -484,6 +611,7 @@ class TraceVersion(models.Model):
     context_facts = models.JSONField()
     question = models.TextField()
     model_answer = models.TextField()
+    masked_text = models.TextField(blank=True, help_text="The text with the answer withheld (simulation).")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
@@ -506,7 +634,7 @@ class TraceVersion(models.Model):
 
     def shown_texts(self) -> dict[str, object]:
         return {"text": self.text, "context_facts": self.context_facts, "question": self.question,
-                "model_answer": self.model_answer}
+                "model_answer": self.model_answer, "masked_text": self.masked_text}
 
 
 class Item(models.Model):
@@ -832,6 +960,53 @@ class Response(models.Model):
         return f"{self.participant} {self.item} = {self.value}"
 
 
+class TrialJudgement(models.Model):
+    """A participant's judgement on one trial of a verification or simulation study, scored against the
+    ground truth at the time: verification, whether the model's answer is correct ("yes"/"no", against
+    the stimulus's grade under the study's truth definition); simulation, which answer the model gives
+    (a candidate, or "" for "none of these", against the model's own answer)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="judgements")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="judgements")
+    condition = models.SlugField(max_length=40, help_text="The code of the trial's condition.")
+    task = models.CharField(max_length=12, choices=TrialTask.choices)
+    choice = models.CharField(
+        max_length=300, blank=True,
+        help_text="Verification: yes or no. Simulation: the candidate chosen, empty for \"none of these\".",
+    )
+    correct = models.BooleanField(help_text="The choice matches the ground truth.")
+    truth = models.CharField(
+        max_length=300, blank=True,
+        help_text="The ground truth at the time: yes or no (verification), the model's answer (simulation).",
+    )
+    confidence = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(CONFIDENCE_POINTS)],
+        help_text="1 (not at all confident) to 5 (completely confident), on the study's anchors.",
+    )
+    server_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Server time from first showing the page to its submission."
+    )
+    choice_ms = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Browser: ms from the text being on screen to the choice (empty without JavaScript).",
+    )
+    options_shown = models.JSONField(
+        default=list, blank=True, help_text="Simulation: the candidates in the order shown."
+    )
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["participant", "submitted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "stimulus"], name="judgement_unique_per_trial"),
+            models.CheckConstraint(condition=Q(confidence__gte=1, confidence__lte=CONFIDENCE_POINTS),
+                                   name="judgement_confidence_on_scale"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.stimulus_id} {self.task} = {self.choice!r}"
+
+
 class ProlificAction(models.Model):
     """One call to Prolific asked for from the admin (approve, reject, set up or pay a bonus, sync), kept
     as it was sent and answered (never the token). A Celery worker makes the call; the web request only
@@ -900,6 +1075,11 @@ class Pilot(models.Model):
     )
     attention = models.CharField(
         max_length=10, default="pass", help_text="Attention checks: pass, fail, random."
+    )
+    accuracy = models.JSONField(
+        default=dict, blank=True,
+        help_text="Verification and simulation: condition code -> the probability (0 to 1) that a bot in it "
+        "answers the judgement correctly (bots know the ground truth); a condition not named: at random.",
     )
     leave = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],

@@ -135,6 +135,7 @@ def active_by_page(study: Study, now: datetime) -> list[tuple[str, int]]:
     ).only("pages_done", "stimulus_sequence", "practice_stimulus_id")
     counts: Counter = Counter()
     for participant in rows:
+        participant.study = study  # its trial task sets the pages (no query per participant)
         keys = page_keys(participant)
         counts[keys[min(participant.pages_done, len(keys) - 1)]] += 1
     order = ["consent", "instructions", "practice"]

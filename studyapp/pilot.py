@@ -11,7 +11,9 @@ as a participant who returns the study on Prolific is: its place and list re-ope
 run walks every list and row, and its completed bots are balanced as the study's participants will be.
 
 A bot behaves as a browser would: it reads each page's form, fills it (consent yes; every rating at random
-on that item's scale or with a fixed value; attention checks passed or failed as asked), sends it with
+on that item's scale or with a fixed value; attention checks passed or failed as asked; a verification or
+simulation judgement right with its condition's set probability, ``accuracy``, knowing the ground truth
+from the stimulus, or at random; its confidence at random), sends it with
 the page's CSRF token and its own cookies, and follows the redirects. Requests go through the whole Django
 stack (middleware, CSRF, the participant-binding cookie, templates) with Django's test client, in-process.
 Anything a participant would have been stopped by is reported with the page it happened on and, on a
@@ -40,7 +42,20 @@ from django.utils import timezone
 from traces import lifecycle
 
 from . import services
-from .models import LIKERT_MAX, LIKERT_MIN, Construct, Item, Participant, Pilot, Response, Stimulus, Study
+from .models import (
+    LIKERT_MAX,
+    LIKERT_MIN,
+    Construct,
+    Item,
+    Participant,
+    Pilot,
+    Response,
+    Stimulus,
+    Study,
+    TrialJudgement,
+    TrialTask,
+    normalised_answer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +156,7 @@ class PilotRun:
     pages: list[str] = field(default_factory=list)
     checks_failed: int = 0
     answers_sent: int = 0
+    judgements_sent: int = 0
     code: str = ""
     left: bool = False  # stopped at leave_at and was marked returned
     arrived: bool = True  # False: the preview link took no bot (the study full, or an error)
@@ -199,8 +215,9 @@ class Bot:
         )
         if not _page_name(response):
             return self._not_taken(run, response)
-        # consent, instructions, practice, every trial, the questionnaire, and a page of slack
-        for _ in range(self.study.trials_per_participant + 6):
+        # consent, instructions, practice, every trial (with its prediction page), the questionnaire, and a
+        # page of slack
+        for _ in range(2 * self.study.trials_per_participant + 7):
             page = _page_name(response)
             if page and not self.token:
                 self._arrived(run, str(response.resolver_match.kwargs["token"]))
@@ -218,13 +235,13 @@ class Bot:
             if form is None:
                 run.problems.append(self._failure(page, "no form to answer"))
                 return run
-            if (page.startswith(services.TRIAL_PREFIX) or page == services.PRACTICE) and not trace:
+            if services.is_problem_page(page) and not trace:
                 run.problems.append(self._failure(page, "no trace shown"))
             if page == run.leave_at:
                 self._leave(run, page)
                 return run
-            response = self.client.post(form.action or response.wsgi_request.path, self._fill(form, run),
-                                        follow=True)
+            filled = self._fill(form, run, page)
+            response = self.client.post(form.action or response.wsgi_request.path, filled, follow=True)
             if response.status_code == 400 or _page_name(response) == page:
                 sent_back = f"the filled page was sent back{_error_text(response)}"
                 run.problems.append(self._failure(page, sent_back))
@@ -282,11 +299,16 @@ class Bot:
         source = str(trace.provenance.get("source", ""))
         return Failure(where, what, stimulus.code, condition, trace.pk, source)
 
-    def _fill(self, form: FormOnPage, run: PilotRun) -> dict[str, str]:
+    def _fill(self, form: FormOnPage, run: PilotRun, page: str) -> dict[str, str]:
         data = dict(form.hidden)
         for name, values in form.radios.items():
             if name == "consent":
                 data[name] = "yes"
+            elif name in JUDGEMENT_FIELDS:
+                data[name] = self._judge(page, values)
+                run.judgements_sent += 1
+            elif name == "confidence":
+                data[name] = self.rng.choice(values)
             elif name in self.expected:
                 data[name] = self._attention_answer(name, values, run)
             else:
@@ -295,6 +317,18 @@ class Bot:
         for name in form.textareas:
             data[name] = "Pilot run."
         return data
+
+    def _judge(self, page: str, values: list[str]) -> str:
+        """The judgement: right with the probability set for the trial's condition (the bot knows the
+        ground truth from the stimulus), else one of the wrong answers; at random where none is set."""
+        participant = Participant.objects.select_related("study").get(token=self.token)
+        accuracy = self.pilot.accuracy.get(services.trial_condition(participant, page))
+        if accuracy is None:
+            return self.rng.choice(values)
+        right = right_answer(participant, page)
+        if self.rng.random() < accuracy:
+            return right
+        return self.rng.choice([v for v in values if v != right])
 
     def _attention_answer(self, name: str, values: list[str], run: PilotRun) -> str:
         right = str(self.expected[name])
@@ -316,11 +350,45 @@ class Bot:
         self._check_kept(run)
 
     def _check_kept(self, run: PilotRun) -> None:
-        """Every answer the bot sent is stored."""
+        """Every answer and judgement the bot sent is stored."""
         stored = Response.objects.filter(participant__token=self.token).count()
         if stored != run.answers_sent:
             lost = f"{run.answers_sent} answers sent but {stored} stored"
             run.problems.append(Failure(run.pages[-1], lost))
+        judged = TrialJudgement.objects.filter(participant__token=self.token).count()
+        if judged != run.judgements_sent:
+            lost = f"{run.judgements_sent} judgements sent but {judged} stored"
+            run.problems.append(Failure(run.pages[-1], lost))
+
+
+JUDGEMENT_FIELDS = ("judgement", "prediction")  # forms.JudgementForm's choice fields
+
+
+def right_answer(participant: Participant, page: str) -> str:
+    """The value of the right judgement on a page, as its form sends it: verification "yes"/"no" from the
+    stimulus's grade; simulation the position (from 1) of the model's answer among the candidates in the
+    order shown, 0 ("none of these") when it is not among them."""
+    stimulus = services.judged_stimulus(participant, page)
+    if participant.study.trial_task == TrialTask.VERIFICATION:
+        return "yes" if stimulus.answer_correct(participant.study.truth_definition) else "no"
+    answer = normalised_answer(stimulus.model_answer)
+    options = [normalised_answer(option) for option in services.options_shown(participant, stimulus)]
+    return str(options.index(answer) + 1) if answer in options else "0"
+
+
+def parse_accuracy(text: str) -> dict[str, float]:
+    """``steps=0.9,plain=0.6`` -> {"steps": 0.9, "plain": 0.6}; ValueError, in words, otherwise."""
+    accuracy: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, sep, value = part.partition("=")
+        try:
+            accuracy[code.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not code.strip():
+            raise ValueError(f"accuracy is condition=probability, comma-separated (steps=0.9,plain=0.6), "
+                             f"not {part!r}")
+    return accuracy
 
 
 def _page_path(study: Study, token: str, page: str) -> str:
@@ -380,10 +448,23 @@ def pilot_client() -> Client:
     return Client(enforce_csrf_checks=True, raise_request_exception=False, **environ)
 
 
-def check_rules(study: Study, answers: str, attention: str, leave: float = 0.0) -> None:
-    """ValueError, in words, for a rule the bots do not know, a share of leavers that is not one, or a
-    fixed rating that is off the scale of some of the study's items (a 6 on a five-point item: the page
-    would refuse it, as it should)."""
+def check_rules(
+    study: Study, answers: str, attention: str, leave: float = 0.0, accuracy: dict[str, float] | None = None
+) -> None:
+    """ValueError, in words, for a rule the bots do not know, a share of leavers that is not one, an accuracy
+    for a condition the study does not have, off 0..1, or in a rating study, or a fixed rating that is off
+    the scale of some of the study's items (a 6 on a five-point item: the page would refuse it, as it
+    should)."""
+    if accuracy:
+        if not study.judged:
+            raise ValueError("accuracy is for verification and simulation studies; this one rates only")
+        codes = set(study.conditions.values_list("code", flat=True))
+        for code, probability in accuracy.items():
+            if code not in codes:
+                raise ValueError(f"accuracy names condition {code!r}, which the study does not have "
+                                 f"({', '.join(sorted(codes))})")
+            if not 0 <= probability <= 1:
+                raise ValueError(f"accuracy for {code} is a probability from 0 to 1, not {probability:g}")
     if answers not in ANSWER_RULES:
         raise ValueError(f"answers must be one of {', '.join(ANSWER_RULES)}, not {answers!r}")
     if attention not in ATTENTION_RULES:
@@ -409,7 +490,7 @@ def run_pilot(pilot: Pilot) -> PilotReport:
     after another, until as many as asked for have arrived or the run's bots hold every place. A share
     ``pilot.leave`` of them (drawn at random) stop at a random trial and are marked returned."""
     study = pilot.study
-    check_rules(study, pilot.answers, pilot.attention, pilot.leave)
+    check_rules(study, pilot.answers, pilot.attention, pilot.leave, pilot.accuracy)
     if not study.conditions.exists():
         return PilotReport(study.slug, [PilotRun(0, problems=[Failure("", "the study has no conditions")])])
     rng = random.Random(pilot.seed)
@@ -448,17 +529,17 @@ def run_and_record(pilot: Pilot) -> PilotReport:
 
 def request_pilot(
     study: Study, bots: int, user: AbstractBaseUser, *, answers: str = "random", attention: str = "pass",
-    leave: float = 0.0, seed: int | None = None,
+    leave: float = 0.0, seed: int | None = None, accuracy: dict[str, float] | None = None,
 ) -> Pilot:
     """Store a pilot run of `bots` bots and send it to a worker on the default queue once stored
     (``run_requested`` walks them there). ValueError for rules the bots cannot follow on this study (see
     check_rules), and ``traces.lifecycle.QueueUnreachable`` when the broker does not answer: nothing is
     stored then."""
-    check_rules(study, answers, attention, leave)
+    check_rules(study, answers, attention, leave, accuracy)
     lifecycle.check_queue()
     with transaction.atomic():
         pilot = Pilot.objects.create(study=study, bots=bots, answers=answers, attention=attention,
-                                     leave=leave, seed=seed, requested_by=user)
+                                     leave=leave, seed=seed, requested_by=user, accuracy=accuracy or {})
         transaction.on_commit(lambda: _send(pilot))
     return pilot
 

@@ -6,6 +6,7 @@ already submitted are shown again with their saved answers and are never overwri
 """
 
 import math
+import random
 import statistics
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,17 @@ from django.utils.dateparse import parse_datetime
 
 from . import content
 from .lookup import participant_for_page
-from .models import Condition, Item, PageVisit, Participant, Response, TraceVersion
+from .models import (
+    Condition,
+    Item,
+    PageVisit,
+    Participant,
+    Response,
+    Stimulus,
+    TraceVersion,
+    TrialJudgement,
+    TrialTask,
+)
 from .monitoring import completion_minutes
 
 CONSENT = "consent"
@@ -30,6 +41,8 @@ PRACTICE = "practice"
 QUESTIONNAIRE = "questionnaire"
 DONE = "done"
 TRIAL_PREFIX = "trial-"
+PREDICT_PREFIX = "predict-"  # simulation: the prediction page before each trial's page
+PRACTICE_PREDICT = "predict-practice"
 TIME_WARNING_MINUTES = 10
 
 SUBMITTING_STATUSES = (Participant.Status.ACTIVE, Participant.Status.TIMED_OUT)
@@ -45,9 +58,16 @@ class PageNotReached(Exception):
 
 def page_keys(participant: Participant) -> list[str]:
     """The pages in order: consent, instructions, the practice problem if any, one per trial, the end
-    questionnaire."""
-    trials = [f"{TRIAL_PREFIX}{n}" for n in range(1, len(participant.stimulus_sequence) + 1)]
-    practice = [PRACTICE] if participant.practice_stimulus_id else []
+    questionnaire. In a simulation study each trial (and the practice problem) has its prediction page
+    first (predict-N, then trial-N revealing the model's answer)."""
+    n_trials = len(participant.stimulus_sequence)
+    if participant.study.trial_task == TrialTask.SIMULATION:
+        trials = [key for n in range(1, n_trials + 1)
+                  for key in (f"{PREDICT_PREFIX}{n}", f"{TRIAL_PREFIX}{n}")]
+        practice = [PRACTICE_PREDICT, PRACTICE] if participant.practice_stimulus_id else []
+    else:
+        trials = [f"{TRIAL_PREFIX}{n}" for n in range(1, n_trials + 1)]
+        practice = [PRACTICE] if participant.practice_stimulus_id else []
     return [CONSENT, INSTRUCTIONS, *practice, *trials, QUESTIONNAIRE]
 
 
@@ -56,6 +76,28 @@ def trial_number(page: str) -> int | None:
     if page.startswith(TRIAL_PREFIX) and page[len(TRIAL_PREFIX):].isdigit():
         return int(page[len(TRIAL_PREFIX):])
     return None
+
+
+def predict_number(page: str) -> int | None:
+    """1-based trial number of a simulation trial's prediction page key, else None."""
+    if page.startswith(PREDICT_PREFIX) and page[len(PREDICT_PREFIX):].isdigit():
+        return int(page[len(PREDICT_PREFIX):])
+    return None
+
+
+def is_prediction(page: str) -> bool:
+    """A simulation prediction page (of a trial or of the practice problem)."""
+    return page == PRACTICE_PREDICT or predict_number(page) is not None
+
+
+def is_problem_page(page: str) -> bool:
+    """A page showing a problem and its text: a trial, the practice problem, or a prediction page."""
+    return page == PRACTICE or trial_number(page) is not None or is_prediction(page)
+
+
+def _trial_of(page: str) -> int | None:
+    """The trial a trial or prediction page belongs to."""
+    return trial_number(page) or predict_number(page)
 
 
 def current_page(participant: Participant) -> str:
@@ -98,10 +140,13 @@ def progress_label(participant: Participant, page: str) -> str:
     trial = trial_number(page)
     if trial is not None:
         return f"Trial {trial} of {n}"
-    if page in (CONSENT, INSTRUCTIONS, PRACTICE, QUESTIONNAIRE):
+    if predict_number(page) is not None:
+        return f"Trial {predict_number(page)} of {n} · your prediction"
+    if page in (CONSENT, INSTRUCTIONS, PRACTICE, PRACTICE_PREDICT, QUESTIONNAIRE):
         return {
             CONSENT: f"Consent · before trial 1 of {n}",
             INSTRUCTIONS: f"Instructions · before trial 1 of {n}",
+            PRACTICE_PREDICT: f"Practice · your prediction · before trial 1 of {n}",
             PRACTICE: f"Practice · before trial 1 of {n}",
             QUESTIONNAIRE: f"Final questions · after trial {n} of {n}",
         }[page]
@@ -181,7 +226,7 @@ def trial_condition(participant: Participant, page: str) -> str:
     """The code of the condition whose text a trial (or the practice page) shows: the participant's
     condition between participants; within, the condition drawn for that trial (for the practice page,
     the first trial's)."""
-    trial = trial_number(page)
+    trial = _trial_of(page)
     index = trial - 1 if trial is not None else 0
     if 0 <= index < len(participant.trial_conditions):
         return participant.trial_conditions[index]
@@ -260,9 +305,9 @@ def rating_scales(participant: Participant) -> RatingScales:
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
-    if page == PRACTICE:
+    if page in (PRACTICE, PRACTICE_PREDICT):
         return participant.practice_stimulus_id
-    trial = trial_number(page)
+    trial = _trial_of(page)
     if trial is None or not 1 <= trial <= len(participant.stimulus_sequence):
         return None
     return participant.stimulus_sequence[trial - 1]
@@ -298,7 +343,10 @@ def trial_items(participant: Participant, trial: int) -> list[Item]:
 
 
 def page_items(participant: Participant, page: str) -> list[Item]:
-    """The items of a trial page, or of the practice page (the per-trial items, no check)."""
+    """The items of a trial page, or of the practice page (the per-trial items, no check); none on a
+    prediction page (the items follow once the model's answer is revealed)."""
+    if is_prediction(page):
+        return []
     if page == PRACTICE:
         return _items_in_order(participant, participant.item_order)
     return trial_items(participant, trial_number(page))
@@ -317,6 +365,69 @@ def saved_answers(participant: Participant, stimulus_id: int | None) -> dict[str
     """Item code → value already stored for this trial (or for the end questionnaire)."""
     rows = Response.objects.filter(participant=participant, stimulus_id=stimulus_id)
     return dict(rows.values_list("item__code", "value"))
+
+
+def asks_judgement(participant: Participant, page: str) -> bool:
+    """Whether the page asks for the trial's judgement: a verification study's trial (and practice)
+    pages, a simulation study's prediction pages."""
+    task = participant.study.trial_task
+    if task == TrialTask.VERIFICATION:
+        return page == PRACTICE or trial_number(page) is not None
+    return task == TrialTask.SIMULATION and is_prediction(page)
+
+
+def judged_stimulus(participant: Participant, page: str) -> Stimulus:
+    """The stimulus of a trial, prediction or practice page as it stands now (its grades, candidates and
+    answer: the ground truth), from the content cache. Raises content.TextMissing."""
+    stimulus_id = stimulus_id_for(participant, page)
+    return content.version(participant.study, stimulus_id, trial_condition(participant, page)).trace.stimulus
+
+
+def options_shown(participant: Participant, stimulus: Stimulus) -> list[str]:
+    """A simulation trial's candidate answers in the order this participant sees them: shuffled once per
+    participant and stimulus (seeded by both, so a refresh or going back shows the same order)."""
+    options = list(stimulus.answer_candidates)
+    random.Random(f"{participant.token}:{stimulus.pk}").shuffle(options)
+    return options
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a participant answered to a trial's task: "yes"/"no" (verification) or the candidate chosen,
+    "" for "none of these" (simulation); how confident (1..5); and the browser's ms from the text being on
+    screen to the choice (None without JavaScript)."""
+
+    choice: str
+    confidence: int
+    choice_ms: int | None = None
+
+
+def scored(participant: Participant, stimulus: Stimulus, choice: str) -> tuple[bool, str]:
+    """(correct, truth) of a choice on this stimulus under the study's task: verification against the
+    answer's grade under the study's truth definition, simulation against the model's own answer."""
+    study = participant.study
+    if study.trial_task == TrialTask.VERIFICATION:
+        truth = "yes" if stimulus.answer_correct(study.truth_definition) else "no"
+        return choice == truth, truth
+    return stimulus.predicts(choice), stimulus.model_answer
+
+
+def saved_judgement(participant: Participant, stimulus_id: int | None) -> TrialJudgement | None:
+    return TrialJudgement.objects.filter(participant=participant, stimulus_id=stimulus_id).first()
+
+
+def _store_judgement(
+    participant: Participant, page: str, judgement: Judgement, time_ms: int | None, now: datetime
+) -> None:
+    stimulus = judged_stimulus(participant, page)
+    correct, truth = scored(participant, stimulus, judgement.choice)
+    simulation = participant.study.trial_task == TrialTask.SIMULATION
+    TrialJudgement.objects.create(
+        participant=participant, stimulus_id=stimulus.pk, condition=trial_condition(participant, page),
+        task=participant.study.trial_task, choice=judgement.choice, correct=correct, truth=truth,
+        confidence=judgement.confidence, server_ms=time_ms, choice_ms=judgement.choice_ms,
+        options_shown=options_shown(participant, stimulus) if simulation else [], submitted_at=now,
+    )
 
 
 @contextmanager
@@ -372,15 +483,21 @@ def submit_trial(
     answers: dict[str, int],
     now: datetime | None = None,
     reading: Reading = Reading(),
+    judgement: Judgement | None = None,
 ) -> Participant:
-    """Store one trial's (or the practice page's) answers (item code → 1..5), already validated
-    against page_items, and what the browser measured of the reading. A failed attention check
+    """Store one trial's (or the practice or a prediction page's) answers (item code → 1..5), already
+    validated against page_items, its judgement where the page asks for one (asks_judgement, validated
+    against the page's options), and what the browser measured of the reading. A failed attention check
     counts toward the study's limit."""
     now = now or timezone.now()
     _check_page(participant, page)
+    if (judgement is not None) != asks_judgement(participant, page):
+        raise ValueError(f"page {page} {'asks' if judgement is None else 'does not ask'} for a judgement")
     items = page_items(participant, page)
     time_ms = _mark_submitted(participant, page, now, reading)
     _store(participant, stimulus_id_for(participant, page), items, answers, time_ms, now)
+    if judgement is not None:
+        _store_judgement(participant, page, judgement, time_ms, now)
     for item in items:
         if item.is_attention_check:
             participant.attention_failures += answers[item.code] != item.expected_value

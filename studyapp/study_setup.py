@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 
 from . import content, counterbalancing
 from .conditions import PAPER_CONDITIONS
-from .models import Condition, Construct, Item, Participant, Stimulus, StimulusTrace, Study
+from .models import Condition, Construct, Item, Participant, Stimulus, StimulusTrace, Study, TrialTask
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
 
@@ -59,7 +59,7 @@ def readiness_problems(study: Study) -> list[str]:
         if study.practice_trial and not practice.exists():
             problems.append(f"The practice trial is on, but no practice stimulus has a '{code}' trace.")
     trial_items = study.items.filter(scope=Item.Scope.TRIAL).exclude(construct=Construct.ATTENTION_CHECK)
-    if not trial_items.exists():
+    if not trial_items.exists() and not study.judged:
         problems.append("The study has no per-trial questionnaire items.")
     if study.attention_checks:
         if not study.items.filter(construct=Construct.ATTENTION_CHECK).exists():
@@ -75,7 +75,48 @@ def readiness_problems(study: Study) -> list[str]:
     codes = (study.completion_code, study.no_consent_code, study.failed_attention_code)
     if not all(code.strip() for code in codes):
         problems.append("Every Prolific completion code must be filled in.")
-    return problems + missing_texts(study)
+    return problems + task_problems(study) + missing_texts(study)
+
+
+def _named(codes: list[str], limit: int = 10) -> str:
+    more = f" and {len(codes) - limit} more" if len(codes) > limit else ""
+    return ", ".join(codes[:limit]) + more
+
+
+def task_problems(study: Study) -> list[str]:
+    """What the study's trial task needs of its stimuli (the practice problem's included): verification,
+    the ground truth of every answer under the study's definition, and both right and wrong answers among
+    the trial stimuli (else the judgement measures nothing); simulation, answer candidates on every
+    stimulus and a masked text in every condition (the text shown before the answer is revealed)."""
+    stimuli = list(study.stimuli.prefetch_related("traces").order_by("code"))
+    if study.trial_task == TrialTask.VERIFICATION:
+        definition = study.truth_definition
+        ungraded = [s.code for s in stimuli if s.answer_correct(definition) is None]
+        if ungraded:
+            return [f"A verification study needs the ground truth of every model answer: {len(ungraded)} "
+                    f"stimuli have no '{definition}' answer grade (grades.answer_{definition}): "
+                    f"{_named(ungraded)}."]
+        graded = [s.answer_correct(definition) for s in stimuli if not s.is_practice]
+        right, wrong = graded.count(True), graded.count(False)
+        if not right or not wrong:
+            return [f"A verification study needs both right and wrong model answers among its stimuli; it "
+                    f"has {right} right and {wrong} wrong ({definition} grades)."]
+    if study.trial_task == TrialTask.SIMULATION:
+        problems = []
+        without = [s.code for s in stimuli if not s.answer_candidates]
+        if without:
+            problems.append(f"A simulation study offers each stimulus's answer candidates: {len(without)} "
+                            f"stimuli have none: {_named(without)}.")
+        codes = list(study.conditions.values_list("code", flat=True))
+        unmasked = [
+            f"{s.code} ({trace.condition}{': ' + trace.mask_note if trace.mask_note else ''})"
+            for s in stimuli for trace in s.traces.all() if trace.condition in codes and not trace.masked_text
+        ]
+        if unmasked:
+            problems.append(f"A simulation study shows each text with the model's answer withheld: "
+                            f"{len(unmasked)} texts have no masked text: {_named(unmasked)}.")
+        return problems
+    return []
 
 
 def contradicted_answer(stimulus: Stimulus) -> list[str]:

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
-from .forms import LikertPageForm, likert_html, reading_from, viewport_from
+from .forms import JudgementForm, LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
-from .models import Participant, Pilot, Study
+from .models import Participant, Pilot, Study, TrialTask
 from .rendering import render_trace
 from .study_setup import answer_warnings, readiness_problems
 
@@ -207,17 +207,23 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         )
     elif page == services.INSTRUCTIONS:
         participant = services.submit_instructions(participant)
-    elif page == services.PRACTICE or services.trial_number(page) is not None:
+    elif services.is_problem_page(page):
         form = LikertPageForm(
             services.page_items(participant, page),
             stimulus_id=services.stimulus_id_for(participant, page),
             data=request.POST,
         )
-        if not form.is_valid():
+        judging = _judgement_form(participant, page, data=request.POST)
+        valid = [form.is_valid(), judging is None or judging.is_valid()]  # both, for every error at once
+        if not all(valid):
             shown = services.version_shown(participant, page)
-            return _render_page(request, participant, page, form=form, status=400, shown=shown)
+            return _render_page(request, participant, page, form=form, judging=judging, status=400,
+                                shown=shown)
         reading = reading_from(request.POST)
-        participant = services.submit_trial(participant, page, form.answers(), reading=reading)
+        participant = services.submit_trial(
+            participant, page, form.answers(), reading=reading,
+            judgement=judging.judgement() if judging is not None else None,
+        )
     else:
         form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
         if not form.is_valid():
@@ -229,6 +235,19 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
     return redirect_to_current(participant)
 
 
+def _judgement_form(
+    participant: Participant, page: str, data: dict | None = None, options: list[str] | None = None
+) -> JudgementForm | None:
+    """The page's judgement questions (services.asks_judgement), else None. `options`: the candidates as
+    they were shown (a saved page); by default in the participant's order of the stimulus's candidates."""
+    if not services.asks_judgement(participant, page):
+        return None
+    task = participant.study.trial_task
+    if options is None and task == TrialTask.SIMULATION:
+        options = services.options_shown(participant, services.judged_stimulus(participant, page))
+    return JudgementForm(task, options or [], data=data)
+
+
 def _render_page(
     request: HttpRequest,
     participant: Participant,
@@ -236,6 +255,7 @@ def _render_page(
     *,
     saved: bool = False,
     form: LikertPageForm | None = None,
+    judging: JudgementForm | None = None,
     status: int = 200,
     error: str = "",
     shown: int | None = None,
@@ -253,7 +273,7 @@ def _render_page(
         "next_url": page_url(participant, services.current_page(participant)),
         "minutes_left": minutes_left,
         "time_warning": minutes_left is not None and minutes_left <= services.TIME_WARNING_MINUTES,
-        "missing": form.missing_items() if form else [],
+        "missing": [*(judging.missing_items() if judging else []), *(form.missing_items() if form else [])],
     }
     trial = services.trial_number(page)
     if page == services.CONSENT:
@@ -263,17 +283,23 @@ def _render_page(
     elif page == services.INSTRUCTIONS:
         context.update(
             trace_headings=services.trace_headings(participant), texts_vary=services.texts_vary(participant),
-            rating=services.rating_scales(participant),
+            rating=services.rating_scales(participant), has_items=bool(participant.item_order),
         )
         template = "studyapp/instructions.html"
-    elif page == services.PRACTICE or trial is not None:
+    elif services.is_problem_page(page):
         trial_content = services.trial_content(participant, page, shown)
         stored = services.saved_answers(participant, trial_content.stimulus_id) if saved else None
+        predict = services.is_prediction(page)
+        texts = trial_content.texts
         context.update(
             condition=services.condition_shown(participant, page),
-            trial=trial, practice=page == services.PRACTICE, stimulus_id=trial_content.stimulus_id,
-            texts=trial_content.texts, trace_html=render_trace(trial_content.texts.text),
+            trial=trial or services.predict_number(page), practice=page in (services.PRACTICE,
+                                                                            services.PRACTICE_PREDICT),
+            stimulus_id=trial_content.stimulus_id, texts=texts, predict=predict,
+            trace_html=render_trace(texts.masked_text if predict else texts.text),
             likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,
+            has_items=bool(trial_content.items),
+            **_judgement_context(participant, page, trial_content.stimulus_id, judging, saved),
         )
         template = "studyapp/trial.html"
     else:
@@ -282,6 +308,30 @@ def _render_page(
         context.update(likert_html=form.likert_html(stored), form=form)
         template = "studyapp/questionnaire.html"
     return render(request, template, context, status=status)
+
+
+def _judgement_context(
+    participant: Participant, page: str, stimulus_id: int, judging: JudgementForm | None, saved: bool
+) -> dict:
+    """The judgement questions of the page (judgement_html: blank, as sent back, or as saved), and on a
+    simulation study's page revealing the answer, the prediction made (shown only with the study's
+    simulation_feedback)."""
+    study = participant.study
+    if not study.judged:
+        return {}
+    stored = services.saved_judgement(participant, stimulus_id) if saved or not services.asks_judgement(
+        participant, page) else None
+    if judging is None and services.asks_judgement(participant, page):
+        judging = _judgement_form(participant, page, options=stored.options_shown if stored else None)
+    context: dict = {"task": study.trial_task}
+    if judging is not None:
+        saved_as = services.Judgement(stored.choice, stored.confidence) if stored else None
+        heading = "Your prediction" if services.is_prediction(page) else "Your judgement"
+        context.update(judgement_html=judging.html(study.confidence_anchors, saved_as),
+                       judgement_heading=heading)
+    elif study.simulation_feedback and stored is not None:
+        context.update(prediction=stored.choice or "None of these", prediction_matched=stored.correct)
+    return context
 
 
 def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse:

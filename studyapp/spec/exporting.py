@@ -8,7 +8,7 @@ import json
 from ..models import Stimulus, Study
 from . import sections
 from .checking import exact_balance
-from .layout import CONDITION_FIELDS, FORMAT, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS
+from .layout import CONDITION_FIELDS, FORMAT, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS
 
 
 def export_study(study: Study) -> dict:
@@ -38,10 +38,13 @@ def export_study(study: Study) -> dict:
 def _stimulus(stimulus: Stimulus, order: list[str]) -> dict:
     """A problem with each condition's text (in the study's order of conditions)."""
     entry = {name: getattr(stimulus, name) for name in STIMULUS_FIELDS}
+    entry["grades"] = _sorted(stimulus.grades)
     place = {code: n for n, code in enumerate(order)}
     traces = sorted(stimulus.traces.all(), key=lambda t: (place.get(t.condition, len(order)), t.condition))
     entry["texts"] = {
-        trace.condition: {"text": trace.text, "provenance": _sorted(trace.provenance)} for trace in traces
+        trace.condition: {"text": trace.text, "provenance": _sorted(trace.provenance),
+                          **{name: getattr(trace, name) for name in TEXT_FIELDS}}
+        for trace in traces
     }
     return entry
 

@@ -15,6 +15,9 @@ STUDY_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
     "design": (
         ("assignment", "design"), ("target_per_condition", "target_per_condition"),
         ("trials_per_participant", "trials_per_participant"),
+        *((name, name) for name in (
+            "trial_task", "truth_definition", "confidence_anchors", "simulation_feedback",
+        )),
     ),
     "participation": tuple((name, name) for name in (
         "time_limit_minutes", "consent_hold_minutes", "answer_position", "return_countdown_seconds",
@@ -40,7 +43,9 @@ ITEM_FIELDS = (
 )
 STIMULUS_FIELDS = (
     "code", "source", "context_facts", "question", "gold_answers", "model_answer", "model_answer_original",
+    "grades", "answer_candidates",
 )
+TEXT_FIELDS = ("masked_text", "mask_note")  # a text's besides its text and provenance
 
 
 @cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Condition, Item, Stimulus, StimulusTrace, Study
-from .layout import CONDITION_FIELDS, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS
+from .layout import CONDITION_FIELDS, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS
 
 Path = tuple[str | int, ...]
 
@@ -52,7 +52,7 @@ def build(document: dict, slug: str) -> Rows:
             texts = [
                 ((key, index, "texts", code), StimulusTrace(
                     stimulus=stimulus, condition=code, text=text["text"],
-                    provenance=text.get("provenance", {}),
+                    provenance=text.get("provenance", {}), **_given(text, TEXT_FIELDS),
                 ))
                 for code, text in entry["texts"].items()
             ]

@@ -21,6 +21,9 @@ STUDY_FORM = {
     "time_limit_minutes": 60, "trials_per_participant": 5, "completion_code": "A1",
     "no_consent_code": "A2", "failed_attention_code": "A3", "consent_text": "Consent.",
     "consent_hold_minutes": 10, "return_countdown_seconds": 0, "answer_position": "after",
+    "trial_task": "rating", "truth_definition": "strict",
+    "confidence_anchors": '["Not at all confident", "Slightly confident", "Moderately confident", '
+                          '"Very confident", "Completely confident"]',
     "attention_checks": 2, "attention_fail_limit": 2, "estimated_minutes": 20,
     "withdrawal_text": "You may stop.", "debriefing_text": "Thanks.", "conditions-TOTAL_FORMS": 0,
     "conditions-INITIAL_FORMS": 0,

@@ -19,7 +19,15 @@ from analysis.models import AnalysisPlan
 from analysis.study_spec import PLAN_FIELDS
 from studyapp import spec
 from studyapp.demo import seed_demo
-from studyapp.models import Condition, Item, Stimulus, StimulusTrace, Study, TraceVersion
+from studyapp.models import (
+    DEFAULT_CONFIDENCE_ANCHORS,
+    Condition,
+    Item,
+    Stimulus,
+    StimulusTrace,
+    Study,
+    TraceVersion,
+)
 from studyapp.spec import sections
 from studyapp.spec.layout import STUDY_GROUPS, schema
 from studyapp.study_setup import readiness_problems
@@ -139,7 +147,10 @@ def test_the_example_is_the_paper_study_and_imports_ready_to_run():
         assert example[part] == demo[part], part
     assert [s["code"] for s in example["stimuli"]] == [s["code"] for s in demo["stimuli"]]
     assert example["design"] == {"assignment": "between", "target_per_condition": 25,
-                                 "trials_per_participant": 5, "exact_balance": False}
+                                 "trials_per_participant": 5, "trial_task": "rating",
+                                 "truth_definition": "strict",
+                                 "confidence_anchors": DEFAULT_CONFIDENCE_ANCHORS,
+                                 "simulation_feedback": False, "exact_balance": False}
     call_command("study_spec", "import", str(spec.EXAMPLE_PATH), "--slug", "paper")
     assert readiness_problems(Study.objects.get(slug="paper")) == []
 
@@ -202,6 +213,18 @@ def attention_off_scale(d: dict) -> None:
     d["items"][3].update(scale_points=5, anchors=["1", "2", "3", "4", "5"], expected_value=6)
 
 
+def unknown_task(d: dict) -> None:
+    d["design"]["trial_task"] = "guessing"
+
+
+def grade_not_a_truth_value(d: dict) -> None:
+    d["stimuli"][1]["grades"] = {"answer_strict": "yes"}
+
+
+def four_confidence_anchors(d: dict) -> None:
+    d["design"]["confidence_anchors"] = ["No", "Little", "Some", "Much"]
+
+
 def text_for_no_condition(d: dict) -> None:
     d["stimuli"][0]["texts"]["bullets"] = {"text": "- Lyon"}
 
@@ -210,7 +233,13 @@ def text_for_no_condition(d: dict) -> None:
 BAD_FILES = [
     (unknown_key, "design.colour", ('"colour"', 1),
      "Unknown key 'colour'; the keys here are assignment, target_per_condition, trials_per_participant, "
-     "exact_balance."),
+     "trial_task, truth_definition, confidence_anchors, simulation_feedback, exact_balance."),
+    (unknown_task, "design.trial_task", ('"trial_task"', 1),
+     'Must be one of "rating", "verification", "simulation", not "guessing".'),
+    (grade_not_a_truth_value, "stimuli[1].grades.answer_strict", ('"answer_strict"', 1),
+     'Must be true or false or null, not a string: "yes".'),
+    (four_confidence_anchors, "design.confidence_anchors", ('"confidence_anchors"', 1),
+     "At least 5 entries; this has 4."),
     (duplicate_codes, "items[1].code", ('"code": "clarity_1"', 2),
      "The item code 'clarity_1' is used twice (first at items[0]); codes must be unique."),
     (missing_text, "stimuli[4].texts", ('"texts"', 5),
@@ -396,3 +425,29 @@ def test_the_api_serves_the_file_to_researchers_only(client, django_user_model, 
     links = client.get(reverse("api:study-detail", args=["four-within"])).json()["exports"]
     assert links["spec"] == f"http://testserver{path}"
     assert client.get(reverse("api:spec", args=["nope"])).status_code == 404
+
+
+def test_a_verification_and_a_simulation_study_round_trip_with_task_grades_candidates_and_masks(tmp_path):
+    from tests.studyapp.judged import simulation_study, verification_study
+
+    for study in (verification_study(live=False), simulation_study(live=False)):
+        Study.objects.filter(pk=study.pk).update(
+            truth_definition="published", simulation_feedback=True,
+            confidence_anchors=["None", "Little", "Some", "Much", "Total"])
+        first, second = tmp_path / f"{study.slug}-1.json", tmp_path / f"{study.slug}-2.json"
+        call_command("study_spec", "export", study.slug, "--output", str(first))
+        call_command("study_spec", "import", str(first), "--slug", f"{study.slug}-copy")
+        call_command("study_spec", "export", f"{study.slug}-copy", "--output", str(second))
+        document = json.loads(first.read_text())
+        assert json.loads(second.read_text()) == {**document, "slug": f"{study.slug}-copy"}
+        assert document["design"]["trial_task"] == study.trial_task
+        assert document["design"]["confidence_anchors"][-1] == "Total"
+        copy = Study.objects.get(slug=f"{study.slug}-copy")
+        assert (copy.truth_definition, copy.simulation_feedback) == ("published", True)
+        original = study.stimuli.get(code="q03")
+        copied = copy.stimuli.get(code="q03")
+        assert (copied.grades, copied.answer_candidates) == (original.grades, original.answer_candidates)
+        assert copied.traces.get(condition="plain").masked_text == original.traces.get(
+            condition="plain").masked_text != ""
+        assert copied.traces.get(condition="plain").mask_note == "final answer masked"
+        assert readiness_problems(copy) == []

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from studyapp.models import Pilot, Study
-from studyapp.pilot import ANSWER_RULES, ATTENTION_RULES, check_rules, run_and_record
+from studyapp.pilot import ANSWER_RULES, ATTENTION_RULES, check_rules, parse_accuracy, run_and_record
 
 
 class Command(BaseCommand):
@@ -29,6 +29,10 @@ class Command(BaseCommand):
                             help="Attrition: the share of bots (0 to 1, default 0) that stop at a random "
                             "trial and are marked returned, as participants who return the study on Prolific "
                             "are.")
+        parser.add_argument("--accuracy", default="",
+                            help="Verification and simulation: per condition code, the probability that a "
+                            "bot answers the judgement correctly, e.g. steps=0.9,plain=0.6 (default: at "
+                            "random).")
         parser.add_argument("--seed", type=int, help="Seed for the random answers (to repeat a run).")
         parser.add_argument("--user", help="Staff account to preview as (default: the first superuser).")
 
@@ -40,13 +44,15 @@ class Command(BaseCommand):
         if participants < 1:
             raise CommandError("--participants must be at least 1.")
         try:
-            check_rules(study, options["answers"], options["attention"], options["leave"])
+            accuracy = parse_accuracy(options["accuracy"])
+            check_rules(study, options["answers"], options["attention"], options["leave"], accuracy)
         except ValueError as error:
             raise CommandError(str(error)) from None
         user = _staff_user(options["user"])
         pilot = Pilot.objects.create(
             study=study, bots=participants, answers=options["answers"], attention=options["attention"],
             leave=options["leave"], seed=options["seed"], requested_by=user, from_command_line=True,
+            accuracy=accuracy,
         )
         report = run_and_record(pilot)
         for run in report.runs:

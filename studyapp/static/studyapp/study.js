@@ -1,5 +1,6 @@
 /* Participant pages work without this script; with it, a trial page reports how long the reasoning
-   text was on screen and whether, how soon and how long its end was, the consent page the width of
+   text was on screen and whether, how soon and how long its end was (and, with a judgement, how soon
+   after the text was on screen it was chosen), the consent page the width of
    the screen, and a completion page may count down to Prolific (stoppable). Nothing else. */
 (function () {
   "use strict";
@@ -58,7 +59,17 @@
       traceWatch.update();
       endWatch.update();
     });
+    // Verification and simulation: the time from the text first being on screen to the (last) choice
+    // of the judgement, sent as choice_ms; empty if the choice came before the text was ever on screen.
+    var chosenAt = null;
+    form.addEventListener("change", function (event) {
+      var name = event.target && event.target.name;
+      if (name === "judgement" || name === "prediction") { chosenAt = performance.now(); }
+    });
     form.addEventListener("submit", function () {
+      if (chosenAt !== null && traceWatch.first !== null && chosenAt >= traceWatch.first) {
+        setField(form, "choice_ms", String(Math.round(chosenAt - traceWatch.first)));
+      }
       var seen = endWatch.first !== null;
       setField(form, "trace_visible_ms", String(Math.round(traceWatch.elapsed())));
       setField(form, "trace_end_seen", seen ? "1" : "0");
