@@ -18,6 +18,8 @@ from studyapp.models import (
     Stimulus,
     StimulusTrace,
     Study,
+    TrialJudgement,
+    TrialTask,
 )
 from studyapp.monitoring import status_counts, study_counts
 from studyapp.rendering import render_trace
@@ -28,6 +30,7 @@ from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 from .model_table import decorate
 from .models import AnalysisPlan
 from .report import Options, PlanData
+from .report.behaviour import Judgement
 from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
 
 _S = Participant.Status
@@ -82,6 +85,9 @@ class StudyData:
     # (stimulus id, condition) -> the model that wrote the text read (from its provenance)
     trace_models: dict[tuple[int, str], str] = field(default_factory=dict)
     design: str = Study.Design.BETWEEN  # "between" or "within"
+    task: str = TrialTask.RATING  # what participants did on a trial
+    # the trials' judgements of finished participants (verification and simulation; practice left out)
+    judgements: list[Judgement] = field(default_factory=list)
 
 
 def gather(study: Study, now=None) -> StudyData:
@@ -89,6 +95,8 @@ def gather(study: Study, now=None) -> StudyData:
     items = study_items(study)
     return StudyData(
         design=study.design,
+        task=study.trial_task,
+        judgements=trial_judgements(study),
         slug=study.slug,
         title=study.title,
         target_per_condition=study.target_per_condition,
@@ -181,6 +189,32 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
         registered_at=plan.registered_at.isoformat() if plan.registered_at else None,
         exists=True,
     )
+
+
+def trial_judgements(study: Study) -> list[Judgement]:
+    """The judgements finished real participants made on their trials (the practice problem's left
+    out), each with its stimulus's ground truth: whether the model's answer was right (for verification
+    the truth it was scored against) and whether its decomposition trace's steps were, under the
+    study's definition."""
+    finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
+    stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study, is_practice=False)}
+    definition = study.truth_definition
+    rows = TrialJudgement.objects.filter(participant__in=finished, stimulus__in=list(stimuli)).values_list(
+        "participant_id", "stimulus_id", "condition", "task", "choice", "correct", "truth", "confidence",
+        "server_ms", "choice_ms", "options_shown",
+    ).order_by("participant_id", "submitted_at")
+    out = []
+    for pk, stimulus, condition, task, choice, correct, truth, confidence, server, browser, shown in rows:
+        verification = task == TrialTask.VERIFICATION
+        out.append(Judgement(
+            participant=pk, stimulus=stimulus, condition=condition, task=task, correct=correct,
+            confidence=confidence, options=2 if verification else len(shown) + 1,  # + "none of these"
+            server_ms=server, choice_ms=browser,
+            said_yes=choice == "yes" if verification else None,
+            answer_correct=(truth == "yes") if verification else stimuli[stimulus].answer_correct(definition),
+            trace_correct=stimuli[stimulus].trace_correct(definition),
+        ))
+    return out
 
 
 def trace_words(study: Study) -> dict[tuple[int, str], int]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import stats as st
+from .words import CHI, fmt_p, interval, not_computed, num
 
 #: the rating each task's accuracy is set against, participant by participant: what the participant
 #: said of the texts (predictability for predicting the answer, faithfulness for judging it) against
@@ -70,12 +71,30 @@ def section(judgements: Sequence[Judgement], codes: Sequence[str],
             conditions=present, moderators=moderators if with_moderators else None,
         )
 
-    moderation = fit(True)
+    model, moderation = fit(False), fit(True)
     return {
-        "task": task, "conditions": conditions, "mixed_logistic": fit(False),
-        "moderation": moderation if moderation.get("moderators") else None,
+        "task": task, "conditions": conditions, "mixed_logistic": _worded(model),
+        "moderation": _worded(moderation) if moderation.get("moderators") else None,
         "subjective": _subjective(by_condition, codes, task, ratings or {}), "reason": None,
     }
+
+
+def model_words(model: dict) -> str:
+    """The model's tests of condition in APA style: the joint Wald test and the likelihood-ratio test."""
+    wald, lr = (model.get("wald") or {}).get("condition"), model.get("lr") or {}
+    if not wald or lr.get("chi2") is None:
+        return not_computed(model.get("reason") or "the model could not be fitted")
+    return (f"Wald {CHI}\u00b2({wald['df']}) = {num(wald['chi2'])}, {fmt_p(wald['p'])}; likelihood ratio "
+            f"{CHI}\u00b2({lr['df']}) = {num(lr['chi2'])}, {fmt_p(lr['p'])}")
+
+
+def _worded(model: dict) -> dict:
+    """The model with its tests in words, and each odds ratio with its 95% interval in words."""
+    ratios = [
+        {"term": term, "words": f"OR = {num(r['odds_ratio'])}, {interval(r['low'], r['high'])}"}
+        for term, r in (model.get("odds_ratios") or {}).items()
+    ]
+    return {**model, "words": model_words(model), "odds_ratio_words": ratios}
 
 
 def _figures(trials: list[Judgement], task: str) -> dict:

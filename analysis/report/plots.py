@@ -1,4 +1,5 @@
-"""The report's plots as inline SVG: diverging stacked bars per item and box plots per outcome."""
+"""The report's plots as inline SVG: diverging stacked bars per item, box plots per outcome, and the
+behavioural task's accuracy per condition."""
 
 from __future__ import annotations
 
@@ -144,5 +145,48 @@ def box_plot(construct: dict, scores: dict[str, list[float]] | None = None) -> s
                     f'<circle cx="{cx + jitter:.1f}" cy="{y(v):.1f}" r="2.5" fill="#2166ac" '
                     'fill-opacity="0.6"/>'
                 )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def accuracy_plot(rows: list[dict], chance: float | None = None) -> str:
+    """Accuracy per condition, 0 to 1, each a dot with its 95% Wilson interval in the condition's colour;
+    a dashed line at chance (verification: .5) where there is one."""
+    height, left, top, bottom = 240, 44, 16, 40
+    width = max(480, left + 10 + 80 * len(rows))
+    plot_h = height - top - bottom
+    col_w = (width - left - 10) / max(1, len(rows))
+
+    def y(v: float) -> float:
+        return top + (1 - v) * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        'aria-label="Accuracy by condition, with 95% intervals">',
+        "<title>Accuracy by condition, with 95% intervals</title>",
+    ]
+    for tick in (0, 0.25, 0.5, 0.75, 1):
+        at = y(tick)
+        parts.append(f'<line x1="{left}" y1="{at:.1f}" x2="{width - 10}" y2="{at:.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 6}" y="{at + 4:.1f}" font-size="11" text-anchor="end">'
+                     f"{num(tick, 2, False)}</text>")
+    if chance is not None:
+        parts.append(f'<line x1="{left}" y1="{y(chance):.1f}" x2="{width - 10}" y2="{y(chance):.1f}" '
+                     'stroke="#666" stroke-dasharray="4 3"><title>chance</title></line>')
+    for i, row in enumerate(rows):
+        cx = left + (i + 0.5) * col_w
+        colour = CONDITION_COLOURS[i % len(CONDITION_COLOURS)]
+        parts.append(f'<text x="{cx:.1f}" y="{height - 22}" font-size="12" text-anchor="middle">'
+                     f"{escape(row['condition'])}</text>")
+        parts.append(f'<text x="{cx:.1f}" y="{height - 8}" font-size="11" text-anchor="middle">'
+                     f"{row['n_trials']} trials</text>")
+        if row.get("accuracy") is None:
+            continue
+        low, high = row.get("accuracy_ci") or (row["accuracy"], row["accuracy"])
+        parts.append(f'<line x1="{cx:.1f}" y1="{y(low):.1f}" x2="{cx:.1f}" y2="{y(high):.1f}" '
+                     'stroke="#333" stroke-width="2"/>')
+        label = f"{escape(row['condition'])}: {num(row['accuracy'])}"
+        parts.append(f'<circle cx="{cx:.1f}" cy="{y(row["accuracy"]):.1f}" r="6" fill="{colour}" '
+                     f'stroke="#333"><title>{label}</title></circle>')
     parts.append("</svg>")
     return "".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .plots import box_plot, diverging_bars
+from .plots import accuracy_plot, box_plot, diverging_bars
 
 
 def to_json(report: dict) -> str:
@@ -31,8 +31,13 @@ def render_html(report: dict, scores: dict | None = None, query: str | None = No
         for item in report["items"]
     ]
     applied = [c["label"] for c in report["exclusions"]["criteria"] if c["enabled"]]
+    behaviour = report.get("behaviour")
+    accuracy = ""
+    if behaviour and behaviour["conditions"]:
+        chance = 0.5 if behaviour["task"] == "verification" else None
+        accuracy = mark_safe(accuracy_plot(behaviour["conditions"], chance))  # noqa: S308 - escaped
     return render_to_string(
         "analysis/report.html",
         {"report": report, "plots": plots, "bars": bars, "query": query, "applied": applied,
-         "table_names": TABLE_NAMES},
+         "table_names": TABLE_NAMES, "accuracy_plot": accuracy},
     )
