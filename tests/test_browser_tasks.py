@@ -1,6 +1,7 @@
 """Verification and simulation trials in a real Chromium, on a phone (390 px) and a desktop (1280 px):
-the judgement's answers and the confidence scale fit the screen, are chosen with the keyboard alone, and
-the script sends the time from the text being on screen to the choice."""
+the judgement's answers and the confidence scale fit the screen, are chosen with the keyboard alone, the
+script sends the time from the text being on screen to the choice, and axe-core finds no violation on any
+of their pages (the verification page sent back with its errors included)."""
 
 import secrets
 
@@ -8,6 +9,7 @@ import pytest
 
 from studyapp.models import TrialJudgement
 from tests.studyapp.judged import HIDDEN, simulation_study, verification_study
+from tests.test_accessibility import axe_violations
 from tests.test_browser import (
     DESKTOP,
     PHONE,
@@ -56,6 +58,13 @@ def test_a_verification_trial_by_keyboard(browser, live_server, viewport):
     consent_and_read_instructions(page)
     expect(page.get_by_role("group", name="Is the model's answer correct?")).to_be_visible()
     fits(page)
+    size = "phone" if viewport is PHONE else "desktop"
+    found = axe_violations(page, f"{size}-verification")
+    page.locator("form.ratings").evaluate("form => { form.noValidate = true; }")
+    page.get_by_role("button", name="Save and continue").click()  # nothing chosen: sent back
+    expect(page.locator("#error-summary")).to_be_focused()
+    found += axe_violations(page, f"{size}-verification-errors")
+    assert found == [], "\n".join(found)
     choose_by_keyboard(page, "judgement")
     choose_by_keyboard(page, "confidence")
     rate_items(page)
@@ -75,6 +84,8 @@ def test_a_simulation_trial_predicts_then_sees_the_answer(browser, live_server, 
     expect(page.locator(".trace")).to_contain_text(HIDDEN)
     expect(page.locator(".model-answer")).to_have_count(0)
     fits(page)
+    size = "phone" if viewport is PHONE else "desktop"
+    found = axe_violations(page, f"{size}-prediction")
     choose_by_keyboard(page, "prediction")
     choose_by_keyboard(page, "confidence")
     page.get_by_role("button", name="Save my prediction and see the answer").click()
@@ -83,3 +94,5 @@ def test_a_simulation_trial_predicts_then_sees_the_answer(browser, live_server, 
     expect(page.locator(".answer")).to_have_text(judgement.truth)
     assert judgement.choice_ms is not None
     fits(page)
+    found += axe_violations(page, f"{size}-revealed")
+    assert found == [], "\n".join(found)
