@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from traces.lifecycle import QueueUnreachable
 
-from . import pilot, prolific_actions, test_runs, versions
+from . import pilot, prolific_actions, simulation_texts, test_runs, versions
 from .exports import trace_readers
 from .models import (
     Condition,
@@ -64,7 +64,8 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     radio_fields = {"answer_position": admin.VERTICAL, "trial_task": admin.VERTICAL,
                     "truth_definition": admin.VERTICAL}
     inlines = [ConditionInline]
-    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots"]
+    actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots",
+               "prepare_for_simulation"]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "design", "target_per_condition",
@@ -168,6 +169,16 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
             for warning in answer_warnings(study):
                 self.message_user(request, f"{study.slug}: {warning}", messages.WARNING)
+
+    @admin.action(description="Fill answer candidates and masked texts (simulation task; empty ones only)",
+                  permissions=["change"])
+    def prepare_for_simulation(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for study in queryset:
+            done = simulation_texts.prepare(study)
+            refused = f" Not masked (write them in the stimulus's page): {'; '.join(done.refused)}" \
+                if done.refused else ""
+            self.message_user(request, f"{study.slug}: {done.summary()}.{refused}",
+                              messages.WARNING if done.refused else messages.SUCCESS)
 
     @admin.action(description="Pause the selected studies (no new participants; active ones finish)",
                   permissions=["change"])

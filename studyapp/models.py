@@ -6,6 +6,7 @@ What participants read is kept too: every version of a trial's texts (TraceVersi
 that showed it, and no stimulus or trace of a study with participants can be deleted.
 """
 
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -554,6 +555,18 @@ def grades_problem(grades: object) -> str:
 def normalised_answer(text: str) -> str:
     """An answer compared for a simulation prediction: lower case, runs of spaces as one."""
     return " ".join(str(text).split()).casefold()
+
+
+def several_candidates(answer: str, candidates: list[str]) -> list[str]:
+    """The candidates a model's answer names when it names more than one and is none of them whole
+    ("Catholic bishop; titular bishop"): no single choice is that answer, so a simulation trial on it
+    cannot be scored; empty otherwise."""
+    offered = {normalised_answer(c): c for c in candidates}
+    if normalised_answer(answer) in offered:
+        return []
+    named = (normalised_answer(part) for part in re.split(r"[;,]| and ", answer))
+    parts = [offered[part] for part in named if part in offered]
+    return parts if len(parts) > 1 else []
 
 
 class StimulusTrace(StudyTextModel):

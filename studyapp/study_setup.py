@@ -7,7 +7,17 @@ from django.db.models import Prefetch
 
 from . import content, counterbalancing
 from .conditions import PAPER_CONDITIONS
-from .models import Condition, Construct, Item, Participant, Stimulus, StimulusTrace, Study, TrialTask
+from .models import (
+    Condition,
+    Construct,
+    Item,
+    Participant,
+    Stimulus,
+    StimulusTrace,
+    Study,
+    TrialTask,
+    several_candidates,
+)
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
 
@@ -107,6 +117,13 @@ def task_problems(study: Study) -> list[str]:
         if without:
             problems.append(f"A simulation study offers each stimulus's answer candidates: {len(without)} "
                             f"stimuli have none: {_named(without)}.")
+        several = [f"{s.code} ({'; '.join(parts)})" for s in stimuli
+                   if (parts := several_candidates(s.model_answer, s.answer_candidates))]
+        if several:
+            problems.append(f"A simulation trial is scored against the model's answer as one choice: "
+                            f"{len(several)} stimuli have an answer that names several of their candidates, "
+                            f"so no single choice is it; leave them out of a simulation study or correct "
+                            f"their answer: {_named(several)}.")
         codes = list(study.conditions.values_list("code", flat=True))
         unmasked = [
             f"{s.code} ({trace.condition}{': ' + trace.mask_note if trace.mask_note else ''})"
