@@ -155,6 +155,17 @@ def test_the_example_is_the_paper_study_and_imports_ready_to_run():
     assert readiness_problems(Study.objects.get(slug="paper")) == []
 
 
+def test_the_simulation_example_imports_ready_to_run_and_round_trips(tmp_path):
+    """The paper's study as a simulation task: the demo's problems with their candidates and masked texts
+    (manage.py prepare_simulation), less the one whose answer names two candidates."""
+    path = spec.EXAMPLE_PATH.with_name("simulation-study.json")
+    call_command("study_spec", "import", str(path))
+    study = Study.objects.get(slug="paper-simulation")
+    assert study.trial_task == "simulation" and readiness_problems(study) == []
+    assert all(s.answer_candidates for s in study.stimuli.all())
+    assert spec.dumps(spec.export_study(study)) == path.read_text()
+
+
 @pytest.mark.parametrize(("path", "design", "conditions"), [(BETWEEN, "between", 3), (WITHIN, "within", 4)])
 def test_the_test_studies_files_import_ready_to_run(path, design, conditions):
     call_command("study_spec", "import", str(path))
