@@ -13,6 +13,7 @@ mixed models were fitted and the time they took.
     .venv/bin/python bench/report.py --sizes 100 1000 --repeat 5
     .venv/bin/python bench/report.py --sizes 10000 --repeat 1 --mixed-all   # what the model would cost
     .venv/bin/python bench/report.py --database-url postgres://postgres@127.0.0.1:5432/bench_report
+    .venv/bin/python bench/report.py --sizes 100 --task verification   # with the behaviour section
 
 Goals (with the mixed model where the report fits it): under 2 s for 100 participants, under 20 s
 for 10,000 participants x about 50 answers.
@@ -47,9 +48,11 @@ def setup_django(database_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int = 1):
+def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int = 1, task: str = "rating"):
     """A live study with the default items; every 20th participant fails both attention checks, every
-    10th abandons, a few speed or straight-line. Answers depend a little on the condition."""
+    10th abandons, a few speed or straight-line. Answers depend a little on the condition. With ``task``
+    verification, every trial also has its judgement of a model answer (every other one right), judged
+    right more often in later conditions."""
     from django.utils import timezone
 
     from studyapp.models import (
@@ -61,6 +64,7 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
         Stimulus,
         StimulusTrace,
         Study,
+        TrialJudgement,
     )
     from studyapp.study_setup import add_defaults
 
@@ -68,12 +72,12 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
     study = Study.objects.create(
         slug=slug, title=f"Benchmark {slug}", status=Study.Status.CLOSED,
         target_per_condition=max(1, n_participants // 4), trials_per_participant=trials,
-        completion_code="C", no_consent_code="N", failed_attention_code="A",
+        completion_code="C", no_consent_code="N", failed_attention_code="A", trial_task=task,
     )
     add_defaults(study)
     stimuli = Stimulus.objects.bulk_create(
         Stimulus(study=study, code=f"p{n}", context_facts=["f"], question="q?", gold_answers=["a"],
-                 model_answer="a")
+                 model_answer="a", grades={"answer_strict": n % 2 == 0})
         for n in range(trials)
     )
     conditions = list(Condition.objects.filter(study=study))
@@ -103,7 +107,7 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
             pages_done=trials + 3,
         ))
     people = Participant.objects.bulk_create(people, batch_size=2000)
-    responses, visits = [], []
+    responses, visits, judgements = [], [], []
     shift = {c.pk: i * 0.3 for i, c in enumerate(conditions)}
     for n, person in enumerate(people):
         if person.status == Participant.Status.RETURNED:
@@ -115,6 +119,14 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
             submitted = shown + timedelta(seconds=3 if speeder else rng.uniform(20, 90))
             visits.append(PageVisit(participant=person, page=f"trial-{t + 1}", stimulus=stimulus,
                                     first_shown_at=shown, last_shown_at=shown, submitted_at=submitted))
+            if task == "verification":
+                right = t % 2 == 0
+                correct = rng.random() < 0.6 + shift[person.condition_id] / 3
+                judgements.append(TrialJudgement(
+                    participant=person, stimulus=stimulus, condition=conditions[n % len(conditions)].code,
+                    task=task, choice="yes" if right == correct else "no", correct=correct,
+                    truth="yes" if right else "no", confidence=rng.randint(1, 5),
+                    server_ms=int((submitted - shown).total_seconds() * 1000), submitted_at=submitted))
             for position, item in enumerate(trial_items, start=1):
                 value = 4 if straight else min(5, max(1, round(rng.gauss(3 + shift[person.condition_id], 1))))
                 responses.append(Response(participant=person, stimulus=stimulus, item=item, value=value,
@@ -132,6 +144,7 @@ def make_synthetic_study(slug: str, n_participants: int, trials: int, seed: int 
             responses = []
     Response.objects.bulk_create(responses, batch_size=5000)
     PageVisit.objects.bulk_create(visits, batch_size=5000)
+    TrialJudgement.objects.bulk_create(judgements, batch_size=5000)
     return study
 
 
@@ -179,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database-url", help="an existing, empty database (default: a temporary SQLite file)"
     )
+    parser.add_argument("--task", choices=["rating", "verification"], default="rating",
+                        help="verification: a judgement on every trial too, and the report's behaviour "
+                        "section with its mixed logistic model")
     parser.add_argument("--mixed-all", action="store_true",
                         help="fit the mixed model whatever the number of answers (to time what it costs)")
     args = parser.parse_args(argv)
@@ -202,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'mixed models':>14}")
         for size in args.sizes:
             started = time.perf_counter()
-            study = make_synthetic_study(f"bench-{size}", size, args.trials)
+            study = make_synthetic_study(f"bench-{size}", size, args.trials, task=args.task)
             made = time.perf_counter() - started
             answers = Response.objects.filter(participant__study=study).count()
             runs = [time_report(study) for _ in range(args.repeat)]
