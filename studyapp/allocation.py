@@ -124,14 +124,18 @@ def start_pilot_bot(study: Study, pilot: Pilot) -> Participant:
     condition, stimulus list and Latin-square row as a participant arriving through the study link would,
     from the places held by the run's own bots (a bot marked returned gives its place back, and the run
     fills to the study's targets). Ties go to the first condition in the study's order, so that a run's bots
-    take the conditions in turn. Any status. Raises StudyFull, StudyNotReady."""
+    take the conditions in turn; with the run's seed, each bot's trials are drawn as in any run with that
+    seed. Any status. Raises StudyFull, StudyNotReady."""
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         now = timezone.now()
         places = held_places(study, now, pilot)
         condition = least_filled(study, places)[0]
+        rng = _system_random
+        if pilot.seed is not None:  # a run repeated with its seed draws the same trials for each bot
+            rng = random.Random(f"{pilot.seed}:{Participant.objects.filter(pilot=pilot).count()}")
         return _create_participant(
-            study, condition, secrets.token_hex(12), "", "", places=places, now=now, rng=_system_random,
+            study, condition, secrets.token_hex(12), "", "", places=places, now=now, rng=rng,
             is_preview=True, pilot=pilot,
         )
 

@@ -46,6 +46,19 @@ def test_bots_walk_a_draft_study_to_the_completion_code_and_count_toward_nothing
     assert sum(allocation.slots_taken(study, study.created_at).values()) == 0
 
 
+def test_a_run_repeated_with_its_seed_walks_the_same_trials_and_answers(researcher):
+    make_study("repeat", status=Study.Status.DRAFT)
+
+    def run() -> list[tuple]:
+        call_command("pilot", "repeat", "--participants", "4", "--seed", "9")
+        bots = Participant.objects.filter(pilot=Pilot.objects.latest("pk")).order_by("pk")
+        answers = Response.objects.values_list("stimulus_id", "item_id", "value")
+        return [(p.condition.code, p.stimulus_sequence, p.item_order, p.attention_plan,
+                 sorted(answers.filter(participant=p), key=str)) for p in bots]
+
+    assert run() == run()
+
+
 def test_bots_failing_the_checks_get_the_failed_attention_code(researcher, capsys):
     make_study("checks")
     call_command("pilot", "checks", "--participants", "2", "--attention", "fail", "--answers", "2")
