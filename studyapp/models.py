@@ -284,9 +284,11 @@ class Study(models.Model):
         return f"participants have taken part ({n['all']} so far{previews})"
 
     def _refuse_redesign(self) -> None:
-        """The design and the trials per participant stay as they were once anyone has taken part: the
-        stored trials and stimulus lists of those participants were drawn for them."""
-        stored = Study.objects.filter(pk=self.pk).values("design", "trials_per_participant").first()
+        """The design, the trials per participant and the trial task (with its ground truth) stay as they
+        were once anyone has taken part: the stored trials, stimulus lists and judgements of those
+        participants were made under them."""
+        stored = Study.objects.filter(pk=self.pk).values("design", "trials_per_participant", "trial_task",
+                                                          "truth_definition").first()
         if stored is None:
             return
         changed = {name: value for name, value in stored.items() if value != getattr(self, name)}
@@ -300,6 +302,11 @@ class Study(models.Model):
         if "design" in changed:
             errors["design"] = (f"The design cannot change: {taken}, whose trials were drawn for a "
                                 f"{stored['design']} design. {again}")
+        for name in ("trial_task", "truth_definition"):
+            if name in changed:
+                errors[name] = (f"The trial task and its ground truth cannot change: {taken}, whose "
+                                f"{'judgements were' if stored['trial_task'] != 'rating' else 'trials were'} "
+                                f"made under them. {again}")
         if "trials_per_participant" in changed:
             errors["trials_per_participant"] = (
                 f"The trials per participant cannot change: {taken}, with "

@@ -198,6 +198,11 @@ def test_once_participants_have_taken_part_the_design_and_condition_codes_stay_b
     assert ("The trials per participant cannot change: participants have taken part (3 so far), with 2 "
             "trials each") in refused.content.decode()
     assert Study.objects.get(pk=study.pk).trials_per_participant == 2
+    refused = admin_client.post(url, study_form(study, trial_task="verification"))
+    assert refused.status_code == 200
+    assert ("The trial task and its ground truth cannot change: participants have taken part (3 so far), "
+            "whose trials were made under them.") in refused.content.decode()
+    assert Study.objects.get(pk=study.pk).trial_task == "rating"
 
     # removing or adding a condition is not offered, and a form that tries changes nothing
     removing = study_form(study, **{"0-DELETE": "on"})
