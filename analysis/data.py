@@ -173,8 +173,9 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
     constructs = tuple(k for k in outcome_plan(items or study_items(study)).keys if k != COMPOSITE)
     plan = AnalysisPlan.objects.filter(study=study).first()
     if plan is None:
-        return PlanData(primary_outcomes=constructs)
+        return PlanData(primary_outcomes=constructs, task=study.trial_task)
     return PlanData(
+        task=study.trial_task,
         primary_outcomes=tuple(plan.primary_outcomes) or constructs,
         primary_test=plan.primary_test,
         pairwise=plan.pairwise,

@@ -34,6 +34,11 @@ WITHIN_PAIRWISE_NAMES = {
        for key, name in PAIRWISE_NAMES.items() if key != "model"},
 }
 
+#: The test of a verification or simulation study's judgements, fixed by the platform (see the report's
+#: behaviour section); the plan's alpha applies.
+TASK_TEST = ("the mixed logistic regression of correctness on condition with crossed random intercepts for "
+             "participants and stimuli (likelihood-ratio and Wald tests of condition; odds ratios)")
+
 #: The paper's constructs: the primary outcomes of plain data without a plan (analysis.data gives a
 #: study without a plan its own constructs).
 PRIMARY_DEFAULT = ("predictability", "understandability", "faithfulness", "cognitive_load")
@@ -50,6 +55,7 @@ class PlanData:
     notes: str = ""
     registered_at: str | None = None  # ISO time stamp; None: not registered (the defaults, or a draft)
     exists: bool = False  # whether the study has a plan at all
+    task: str = "rating"  # the study's trial task: verification and simulation add their own test
 
     @property
     def name(self) -> str:
@@ -69,6 +75,8 @@ class PlanData:
             "equivalence_margin": self.equivalence_margin,
             "alpha": self.alpha,
             "notes": self.notes,
+            "task": self.task,
+            "task_test": TASK_TEST if self.task != "rating" else None,
             "words": self.words(),
         }
 
@@ -80,4 +88,5 @@ class PlanData:
             f"composite is its own family. Test: {TEST_NAMES[self.primary_test]}; pairwise: "
             f"{PAIRWISE_NAMES[self.pairwise]}. Equivalence margin: \u00b1{self.equivalence_margin:g} scale "
             f"points (two one-sided tests); \u03b1 = {self.alpha:g}."
+            + (f" The {self.task} task's test: {TASK_TEST}." if self.task != "rating" else "")
         )
