@@ -515,6 +515,20 @@ class Stimulus(StudyTextModel):
         problem = grades_problem(self.grades)
         if problem:
             raise ValidationError({"grades": problem})
+        self._refuse_changing_what_was_judged()
+
+    def _refuse_changing_what_was_judged(self) -> None:
+        """Once participants have made predictions on the stimulus, its candidates stay: a prediction is
+        sent as one of the candidates shown, by its place in their order. (Its grades may be corrected:
+        each judgement keeps the truth it was scored against.)"""
+        if self.pk is None:
+            return
+        stored = Stimulus.objects.filter(pk=self.pk).values_list("answer_candidates", flat=True).first()
+        n = self.judgements.count() if stored is not None and stored != self.answer_candidates else 0
+        if n:
+            raise ValidationError({"answer_candidates": (
+                f"The candidates cannot change: participants have made {n} judgements on this stimulus among "
+                "them, each sent as its place in the order shown.")})
 
     def answer_correct(self, definition: str) -> bool | None:
         """Whether the model's answer is right under `definition` (strict or published); None when the

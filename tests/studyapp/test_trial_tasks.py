@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from studyapp import services
-from studyapp.models import PageVisit, Participant, Response, StimulusTrace, Study, TrialJudgement
+from studyapp.models import PageVisit, Participant, Response, Stimulus, StimulusTrace, Study, TrialJudgement
 from studyapp.study_setup import readiness_problems
 from tests.conftest import Walker
 from tests.studyapp.judged import HIDDEN, answer, simulation_study, verification_study
@@ -311,3 +311,16 @@ def test_the_admin_shows_the_task_fields_grades_candidates_and_masked_texts(admi
     assert "strict: answer right, trace right; published: answer right" in page
     assert 'name="traces-0-masked_text"' in page and "final answer masked" in page
     assert "steps reasoning for q00. So: [answer hidden]." in page
+
+
+def test_a_stimulus_keeps_its_candidates_once_predictions_were_made_on_it(researcher, capsys):
+    study = simulation_study()
+    stimulus = study.stimuli.first()
+    stimulus.answer_candidates = [*stimulus.answer_candidates, "Someone else"]
+    stimulus.full_clean()  # nobody has judged it: the candidates may change
+    stimulus.save()
+    call_command("pilot", study.slug, "--participants", "4", "--seed", "2")
+    judged = Stimulus.objects.filter(judgements__isnull=False).distinct().first()
+    judged.answer_candidates = list(reversed(judged.answer_candidates))
+    with pytest.raises(ValidationError, match="The candidates cannot change: participants have made"):
+        judged.full_clean()
