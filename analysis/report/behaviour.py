@@ -46,10 +46,10 @@ def section(judgements: Sequence[Judgement], codes: Sequence[str],
     test: its odds ratios are the conditions' own); the same model with trace and answer correctness as
     moderators, where the stimuli vary them (``moderation``: does a correct-looking trace make people
     accept a wrong answer? its condition terms are effects where both are 0); and per condition the
-    correlation of participants' mean
-    rating of the task's construct with their accuracy (``ratings``: (participant, condition,
-    construct) -> the participant's mean rating over their trials in that condition, so that within
-    participants each condition pairs a participant's own ratings and accuracy in it)."""
+    correlation of participants' mean rating of the task's construct with their accuracy (``ratings``:
+    (participant, condition, construct) -> the participant's mean rating over their trials in that
+    condition, so that within participants each condition pairs a participant's own ratings and accuracy
+    in it)."""
     if not judgements:
         return {"task": None, "conditions": [], "mixed_logistic": None, "moderation": None,
                 "subjective": None, "reason": "no judgements from the participants analysed yet"}
@@ -57,9 +57,8 @@ def section(judgements: Sequence[Judgement], codes: Sequence[str],
     by_condition: dict[str, list[Judgement]] = defaultdict(list)
     for judgement in judgements:
         by_condition[judgement.condition].append(judgement)
-    conditions = [{"condition": code, **_figures(by_condition[code], task)} for code in codes
-                  if by_condition.get(code)]
-    present = [c for c in codes if by_condition.get(c)]
+    present = [code for code in codes if by_condition.get(code)]
+    conditions = [{"condition": code, **_figures(by_condition[code], task)} for code in present]
     moderators = {name: [None if getattr(j, name) is None else float(getattr(j, name)) for j in judgements]
                   for name in MODERATORS}
 
@@ -79,7 +78,7 @@ def section(judgements: Sequence[Judgement], codes: Sequence[str],
     }
 
 
-def model_words(model: dict) -> str:
+def _model_words(model: dict) -> str:
     """The model's tests of condition in APA style: the joint Wald test and the likelihood-ratio test."""
     wald, lr = (model.get("wald") or {}).get("condition"), model.get("lr") or {}
     if not wald or lr.get("chi2") is None:
@@ -94,7 +93,7 @@ def _worded(model: dict) -> dict:
         {"term": term, "words": f"OR = {num(r['odds_ratio'])}, {interval(r['low'], r['high'])}"}
         for term, r in (model.get("odds_ratios") or {}).items()
     ]
-    return {**model, "words": model_words(model), "odds_ratio_words": ratios}
+    return {**model, "words": _model_words(model), "odds_ratio_words": ratios}
 
 
 def _figures(trials: list[Judgement], task: str) -> dict:
