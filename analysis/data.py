@@ -5,7 +5,7 @@ Only queries live here: a handful of flat ``values_list`` reads, no per-particip
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -124,6 +124,11 @@ def study_items(study: Study) -> list[ItemInfo]:
     ]
 
 
+def finished_real(study: Study) -> QuerySet:
+    """The study's real participants who finished: completed, or screened out by the attention checks."""
+    return Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
+
+
 def finished_participants(
     study: Study, items: list[ItemInfo], words: dict[tuple[int, str], int] | None = None
 ) -> list[ParticipantData]:
@@ -132,7 +137,7 @@ def finished_participants(
     reading for the report's reading times; the monitor, which only applies the exclusions, leaves
     them out."""
     item_codes = {i.code for i in items}
-    finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
+    finished = finished_real(study)
     within = study.design == Study.Design.WITHIN
     people = {
         pk: ParticipantData(
@@ -197,7 +202,7 @@ def trial_judgements(study: Study) -> list[Judgement]:
     out), each with its stimulus's ground truth: whether the model's answer was right (for verification
     the truth it was scored against) and whether its decomposition trace's steps were, under the
     study's definition."""
-    finished = Participant.objects.real().filter(study=study, status__in=[_S.COMPLETED, _S.SCREENED_OUT])
+    finished = finished_real(study)
     stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study, is_practice=False)}
     definition = study.truth_definition
     rows = TrialJudgement.objects.filter(participant__in=finished, stimulus__in=list(stimuli)).values_list(
