@@ -54,7 +54,6 @@ from .models import (
     Study,
     TrialJudgement,
     TrialTask,
-    normalised_answer,
 )
 
 logger = logging.getLogger(__name__)
@@ -371,9 +370,8 @@ def right_answer(participant: Participant, page: str) -> str:
     stimulus = services.judged_stimulus(participant, page)
     if participant.study.trial_task == TrialTask.VERIFICATION:
         return "yes" if stimulus.answer_correct(participant.study.truth_definition) else "no"
-    answer = normalised_answer(stimulus.model_answer)
-    options = [normalised_answer(option) for option in services.options_shown(participant, stimulus)]
-    return str(options.index(answer) + 1) if answer in options else "0"
+    options = services.options_shown(participant, stimulus)
+    return next((str(n) for n, option in enumerate(options, start=1) if stimulus.predicts(option)), "0")
 
 
 def parse_accuracy(text: str) -> dict[str, float]:
