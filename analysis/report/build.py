@@ -141,24 +141,17 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         ],
         "attrition": {"rows": attrition_rows, "test": attrition_test},
         "models": data.model_tables,
-        "behaviour": _behaviour(data, sample.kept) if data.task != "rating" else None,
+        "behaviour": _behaviour(data, sample) if data.task != "rating" else None,
     }
     return st.clean(report), {k: o.scores for k, o in sample.outcomes.items()}
 
 
-def _behaviour(data, kept: list) -> dict:
-    """The task's section over the participants analysed, with each participant's mean (scored) rating
-    per condition and construct of their per-trial items, to set against their accuracy."""
-    trial_items = {i.code: i for i in data.items if i.scope == "trial"}
-    answers: dict[tuple[int, str, str], list[int]] = {}
-    for person in kept:
-        for (stimulus, code), value in person.answers.items():
-            item = trial_items.get(code)
-            if stimulus is not None and item is not None:
-                key = (person.pk, person.condition_of(stimulus), item.construct)
-                answers.setdefault(key, []).append(sc.scored(item, value))
-    ratings = {key: sum(values) / len(values) for key, values in answers.items()}
-    analysed = {person.pk for person in kept}
+def _behaviour(data, sample: Sample) -> dict:
+    """The task's section over the participants analysed, with each participant's score per condition
+    on each outcome (the outcomes' own, reverse-keyed items scored), to set against their accuracy."""
+    ratings = {(person, condition, key): score for key, outcome in sample.outcomes.items()
+               for person, scores in outcome.by_person.items() for condition, score in scores.items()}
+    analysed = {person.pk for person in sample.kept}
     judged = [j for j in data.judgements if j.participant in analysed]
     return behaviour.section(judged, [c for c, _ in data.conditions], ratings)
 
