@@ -30,6 +30,7 @@ class TraceKind(models.TextChoices):
     SUMMARY = "summary", "A summary of the reasoning trace"
     EXPLANATION = "explanation", "A post-hoc explanation"
     IMPORTED = "imported", "Text imported as is"
+    ANSWER_ONLY = "answer_only", "No text: the model's answer alone"
 
 
 class Construct(models.TextChoices):

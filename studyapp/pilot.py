@@ -52,6 +52,7 @@ from .models import (
     Response,
     Stimulus,
     Study,
+    TraceKind,
     TrialJudgement,
     TrialTask,
 )
@@ -234,7 +235,7 @@ class Bot:
             if form is None:
                 run.problems.append(self._failure(page, "no form to answer"))
                 return run
-            if services.is_problem_page(page) and not trace:
+            if services.is_problem_page(page) and not trace and not self._answer_only(page):
                 run.problems.append(self._failure(page, "no trace shown"))
             if page == run.leave_at:
                 self._leave(run, page)
@@ -282,6 +283,12 @@ class Bot:
             said = "after it was marked returned, its page did not say that the study has ended for it"
             run.problems.append(self._failure(page, said))
         self._check_kept(run)
+
+    def _answer_only(self, page: str) -> bool:
+        """Whether the page's trial is in a condition that shows the model's answer with no text."""
+        participant = Participant.objects.get(token=self.token)
+        code = services.trial_condition(participant, page)
+        return self.study.conditions.filter(code=code, trace_kind=TraceKind.ANSWER_ONLY).exists()
 
     def _failure(self, where: str, what: str) -> Failure:
         """A failure on a page, naming the problem behind it when the page shows one to this bot: the

@@ -29,6 +29,7 @@ from .models import (
     Participant,
     Response,
     Stimulus,
+    TraceKind,
     TraceVersion,
     TrialJudgement,
     TrialTask,
@@ -240,10 +241,21 @@ def condition_shown(participant: Participant, page: str) -> Condition:
 
 def trace_headings(participant: Participant) -> list[str]:
     """The headings of the texts the participant will read, each once, in the order first met, as they read
-    inside a sentence (see in_sentence)."""
+    inside a sentence (see in_sentence); none for problems that show the answer alone."""
     by_code = content.for_study(participant.study).conditions_by_code
-    codes = participant.trial_conditions or [participant.condition.code]
-    return list(dict.fromkeys(in_sentence(by_code[code].trace_heading) for code in codes if code in by_code))
+    return list(dict.fromkeys(in_sentence(by_code[code].trace_heading) for code in _codes_read(participant)
+                              if code in by_code and by_code[code].trace_kind != TraceKind.ANSWER_ONLY))
+
+
+def _codes_read(participant: Participant) -> list[str]:
+    return participant.trial_conditions or [participant.condition.code]
+
+
+def answer_only_trials(participant: Participant) -> bool:
+    """Whether some of the participant's problems show the model's answer with no text."""
+    by_code = content.for_study(participant.study).conditions_by_code
+    return any(code in by_code and by_code[code].trace_kind == TraceKind.ANSWER_ONLY
+               for code in _codes_read(participant))
 
 
 def in_sentence(heading: str) -> str:

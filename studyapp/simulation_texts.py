@@ -2,7 +2,8 @@
 each stimulus's answer candidates (``traces.candidates``) and each text with the model's final answer
 withheld (``traces.masking``). Only empty fields are filled, so a researcher's corrections stay; a text
 that cannot be masked safely keeps an empty masked text and says why in its note, and the study then
-refuses to open until someone writes one or the stimulus goes."""
+refuses to open until someone writes one or the stimulus goes. A condition that shows the answer alone
+has no text to mask."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db import transaction
 from traces.candidates import answer_candidates
 from traces.masking import mask_final_answer
 
-from .models import Study
+from .models import Study, TraceKind
 
 
 @dataclass
@@ -45,7 +46,7 @@ def prepare(study: Study) -> Prepared:
                 stimulus.save(update_fields=["answer_candidates"])
                 done.candidates += 1
             for trace in stimulus.traces.all():
-                if trace.masked_text:
+                if trace.masked_text or kinds.get(trace.condition) == TraceKind.ANSWER_ONLY:
                     continue
                 masked = mask_final_answer(trace.text, kinds.get(trace.condition, "imported"),
                                            stimulus.model_answer)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import transaction
 
@@ -27,10 +28,12 @@ from traces import reference_traces, sft
 from traces.grading.answers import names_stated_answers, stated_answers
 from traces.grading.outputs import score_answer
 from traces.grading.parsing import short_answer
-from traces.models import Problem, ReferenceTrace
+from traces.models import ModelOutput, Problem, ReferenceTrace
 
 from .conditions import REFERENCE_KIND, ConditionLike
 from .models import Response, Stimulus, StimulusTrace, Study, TraceKind
+
+Drawn = TypeVar("Drawn", Problem, ModelOutput)
 
 DECOMPOSITION_SOURCE = "rule-based decomposition (traces.sft, setting decomposition_correct)"
 
@@ -44,6 +47,11 @@ class BuildResult:
     created: list[str]  # stimulus codes made
     completed: list[str]  # existing stimuli whose traces were set
     skipped_rated: list[str]  # stimuli participants have rated: left as they were
+
+
+def answered(stimulus: Stimulus) -> bool:
+    """Whether participants rated or judged the stimulus: its texts and answer then stay as they read them."""
+    return Response.objects.filter(stimulus=stimulus).exists() or stimulus.judgements.exists()
 
 
 def traced(conditions: Sequence[ConditionLike]) -> list[ConditionLike]:
@@ -127,16 +135,22 @@ def answer_conflicts(
     return conflicts
 
 
-def draw_balanced(problems: Sequence[Problem], n: int, seed: int = 0) -> list[Problem]:
-    """``n`` problems drawn at random (reproducibly, from ``seed``), as evenly over their relations or
-    tasks (``subset``) as they allow: one from each in turn."""
-    by_subset: dict[str, list[Problem]] = defaultdict(list)
+def _subset(problem: Problem) -> str:
+    return problem.subset
+
+
+def draw_balanced(
+    problems: Sequence[Drawn], n: int, seed: int = 0, subset_of: Callable[[Drawn], str] = _subset
+) -> list[Drawn]:
+    """``n`` problems (or model outputs) drawn at random (reproducibly, from ``seed``), as evenly over
+    their relations or tasks (``subset_of``) as they allow: one from each in turn."""
+    by_subset: dict[str, list[Drawn]] = defaultdict(list)
     for problem in sorted(problems, key=lambda p: p.pk):
-        by_subset[problem.subset].append(problem)
+        by_subset[subset_of(problem)].append(problem)
     rng = random.Random(seed)
     for group in by_subset.values():
         rng.shuffle(group)
-    drawn: list[Problem] = []
+    drawn: list[Drawn] = []
     while len(drawn) < n and any(by_subset.values()):
         for subset in sorted(by_subset):
             if by_subset[subset] and len(drawn) < n:
@@ -201,7 +215,7 @@ def build_stimuli(
                 "model_answer_original": r1.answer,
             },
         )
-        if not created and Response.objects.filter(stimulus=stimulus).exists():
+        if not created and answered(stimulus):
             result.skipped_rated.append(stimulus.code)
             continue
         (result.created if created else result.completed).append(stimulus.code)

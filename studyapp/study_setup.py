@@ -15,6 +15,7 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    TraceKind,
     TrialTask,
     several_candidates,
 )
@@ -71,6 +72,13 @@ def readiness_problems(study: Study) -> list[str]:
     trial_items = study.items.filter(scope=Item.Scope.TRIAL).exclude(construct=Construct.ATTENTION_CHECK)
     if not trial_items.exists() and not study.judged:
         problems.append("The study has no per-trial questionnaire items.")
+    answer_only = study.conditions.filter(trace_kind=TraceKind.ANSWER_ONLY).values_list("code", flat=True)
+    if answer_only and trial_items.exists():
+        problems.append(
+            f"Condition {_named([repr(c) for c in answer_only])} shows the model's answer alone, but the "
+            "study has per-trial items, which rate the text shown; make them end-of-study items or give the "
+            "condition a kind of text."
+        )
     if study.attention_checks:
         if not study.items.filter(construct=Construct.ATTENTION_CHECK).exists():
             problems.append(
@@ -124,7 +132,8 @@ def task_problems(study: Study) -> list[str]:
                             f"{len(several)} stimuli have an answer that names several of their candidates, "
                             f"so no single choice is it; leave them out of a simulation study or correct "
                             f"their answer: {_named(several)}.")
-        codes = list(study.conditions.values_list("code", flat=True))
+        texts = study.conditions.exclude(trace_kind=TraceKind.ANSWER_ONLY)
+        codes = list(texts.values_list("code", flat=True))
         unmasked = [
             f"{s.code} ({trace.condition}{': ' + trace.mask_note if trace.mask_note else ''})"
             for s in stimuli for trace in s.traces.all() if trace.condition in codes and not trace.masked_text

@@ -283,6 +283,7 @@ def _render_page(
     elif page == services.INSTRUCTIONS:
         context.update(
             trace_headings=services.trace_headings(participant), texts_vary=services.texts_vary(participant),
+            answer_only_trials=services.answer_only_trials(participant),
             rating=services.rating_scales(participant), has_items=bool(participant.item_order),
         )
         template = "studyapp/instructions.html"
