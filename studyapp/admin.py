@@ -27,12 +27,14 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    TraceKind,
     TrialJudgement,
     refuse_deleting_texts_in_use,
 )
+from .output_stimuli import build_from_outputs
 from .spec.admin_views import StudyFileAdminMixin
-from .stimulus_builder import BuildError, build_stimuli
-from .stimulus_forms import BuildStimuliForm
+from .stimulus_builder import BuildError, BuildResult, build_stimuli
+from .stimulus_forms import BuildFromOutputsForm, BuildStimuliForm
 from .study_setup import add_defaults, answer_warnings, contradicted_answer, readiness_problems
 
 QUEUED_TOO_LONG = timedelta(minutes=2)
@@ -113,23 +115,61 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     def links(self, obj: Study) -> str:
         return format_html(
             '<a href="{}">monitor</a> · <a href="{}">preview</a> · '
-            '<a href="{}">build stimuli from traces</a>',
+            '<a href="{}">build stimuli from traces</a> · <a href="{}">from a model\'s graded outputs</a>',
             reverse("studyapp:monitor", args=[obj.slug]),
             reverse("studyapp:preview", args=[obj.slug]),
             reverse("admin:studyapp_study_build_stimuli", args=[obj.pk]),
+            reverse("admin:studyapp_study_build_from_outputs", args=[obj.pk]),
         )
 
     def get_urls(self) -> list:
         build = self.admin_site.admin_view(self.build_stimuli_view)
+        from_outputs = self.admin_site.admin_view(self.build_from_outputs_view)
         return [
-            path("<int:pk>/build-stimuli/", build, name="studyapp_study_build_stimuli"), *super().get_urls(),
+            path("<int:pk>/build-stimuli/", build, name="studyapp_study_build_stimuli"),
+            path("<int:pk>/build-from-outputs/", from_outputs, name="studyapp_study_build_from_outputs"),
+            *super().get_urls(),
         ]
 
-    def build_stimuli_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Stimuli from problems that have all four traces; a problem lacking one changes nothing."""
+    def _changeable(self, request: HttpRequest, pk: int) -> Study:
         study = get_object_or_404(Study, pk=pk)
         if not self.has_change_permission(request, study):
             raise PermissionDenied
+        return study
+
+    def _built(self, request: HttpRequest, study: Study, result: BuildResult, texts: str) -> HttpResponse:
+        """Say what a build made and what it left, and go back to the study."""
+        made = f"{len(result.created)} stimuli made and {len(result.completed)} completed"
+        self.message_user(request, f"{made} in {study.slug}, {texts}.", messages.SUCCESS)
+        if result.skipped_rated:
+            self.message_user(request, "Left unchanged because participants have answered them: "
+                              + ", ".join(result.skipped_rated), messages.WARNING)
+        for warning in answer_warnings(study):
+            self.message_user(request, warning, messages.WARNING)
+        return redirect("admin:studyapp_study_change", study.pk)
+
+    def build_from_outputs_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Stimuli drawn from one model's graded outputs, balanced over the ground truth; refused whole
+        when the draw or the study's conditions cannot take them."""
+        study = self._changeable(request, pk)
+        form = BuildFromOutputsForm(request.POST or None, study=study)
+        if request.method == "POST" and form.is_valid():
+            try:
+                with versions.editing(request.user):
+                    result = build_from_outputs(study, form.cleaned_data["drawn"])
+            except BuildError as error:
+                form.add_error(None, str(error))
+            else:
+                return self._built(request, study, result, "each with the output's text, answer and grades")
+        context = {**self.admin_site.each_context(request), "form": form, "study": study,
+                   "title": f"Build stimuli for {study.slug} from a model's graded outputs",
+                   "answer_only": TraceKind.ANSWER_ONLY.label, "opts": self.model._meta}
+        return render(request, "admin/studyapp/study/build_from_outputs.html", context,
+                      status=400 if form.errors else 200)
+
+    def build_stimuli_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Stimuli from problems that have all four traces; a problem lacking one changes nothing."""
+        study = self._changeable(request, pk)
         form = BuildStimuliForm(request.POST or None, study=study)
         if request.method == "POST" and form.is_valid():
             try:
@@ -138,18 +178,7 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
             except BuildError as error:
                 form.add_error(None, str(error))
             else:
-                self.message_user(
-                    request, f"{len(result.created)} stimuli made and {len(result.completed)} completed in "
-                    f"{study.slug}, with all four conditions' traces.", messages.SUCCESS,
-                )
-                if result.skipped_rated:
-                    self.message_user(
-                        request, "Left unchanged because participants have rated them: "
-                        + ", ".join(result.skipped_rated), messages.WARNING,
-                    )
-                for warning in answer_warnings(study):
-                    self.message_user(request, warning, messages.WARNING)
-                return redirect("admin:studyapp_study_change", study.pk)
+                return self._built(request, study, result, "with every condition's traces")
         context = {**self.admin_site.each_context(request), "form": form, "study": study,
                    "title": f"Build stimuli for {study.slug} from traces", "opts": self.model._meta}
         return render(request, "admin/studyapp/study/build_stimuli.html", context,

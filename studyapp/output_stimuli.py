@@ -170,6 +170,21 @@ def draw_by_truth(
     return [o for cell in cells for o in draw_balanced(pool[cell], share, rng.randrange(2**32), _subset)]
 
 
+def draw_for_study(
+    study: Study, model_name: str, setting: str, dataset: str, *, subset: str = "", n: int, by_trace: bool,
+    seed: int = 0,
+) -> list[ModelOutput]:
+    """``draw_by_truth`` from the model's outputs in the setting on the dataset (one relation or task if
+    given), under the study's truth definition and for its trial task."""
+    pool = group_outputs(model_name, setting, dataset, subset)
+    if not pool:
+        raise BuildError(f"No stored outputs of {model_name} in the {setting} setting on {dataset}"
+                         f"{'/' + subset if subset else ''}; import them (import_outputs) or run a "
+                         "job first.")
+    return draw_by_truth(pool, n, definition=study.truth_definition, by_trace=by_trace, seed=seed,
+                         task=study.trial_task)
+
+
 def _subset(output: ModelOutput) -> str:
     return output.problem.subset
 

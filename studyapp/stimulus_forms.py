@@ -1,4 +1,5 @@
-"""The admin form that chooses the problems and trace sources a study's stimuli are built from."""
+"""The admin forms that choose what a study's stimuli are built from: problems and trace sources, or a
+model's graded outputs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from traces.models import Problem, ReferenceTrace
 
 from .conditions import REFERENCE_KIND
 from .models import Study
+from .output_stimuli import draw_for_study, output_groups
 from .stimulus_builder import BuildError, draw_balanced, eligible, traced
 
 
@@ -74,6 +76,40 @@ class BuildStimuliForm(forms.Form):
                         "jobs first."
                     )
                 cleaned["problems"] = draw_balanced(ready, cleaned["count"], cleaned["seed"])
+        except BuildError as error:
+            raise forms.ValidationError(str(error)) from None
+        return cleaned
+
+
+class BuildFromOutputsForm(forms.Form):
+    """Which model's graded outputs a verification or simulation study's stimuli are drawn from, and how
+    many, balanced over the ground truth under the study's definition."""
+
+    outputs = forms.ChoiceField(choices=(), label="Outputs of")
+    subset = forms.CharField(required=False, help_text="One relation or bAbI task; empty: all.")
+    count = forms.IntegerField(min_value=2, initial=20, help_text="How many stimuli to draw.")
+    balance = forms.ChoiceField(
+        choices=[("answer_trace", "trace correct or not x answer right or wrong (decomposition traces)"),
+                 ("answer", "answer right or wrong")],
+        help_text="As many stimuli in each cell, under the study's truth definition.",
+    )
+    seed = forms.IntegerField(initial=0, help_text="The draw is reproducible from this number.")
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+        self.fields["outputs"].choices = [(group.key, str(group)) for group in output_groups()]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        model_name, setting, dataset = cleaned["outputs"].split("|")
+        try:
+            cleaned["drawn"] = draw_for_study(
+                self.study, model_name, setting, dataset, subset=cleaned["subset"].strip(),
+                n=cleaned["count"], by_trace=cleaned["balance"] == "answer_trace", seed=cleaned["seed"],
+            )
         except BuildError as error:
             raise forms.ValidationError(str(error)) from None
         return cleaned

@@ -65,6 +65,7 @@ def test_a_viewer_opens_no_import_or_build_page(viewer):
         reverse("admin:traces_problem_import"), reverse("admin:traces_evaluation_import"),
         reverse("admin:traces_referencetrace_import"),
         reverse("admin:studyapp_study_build_stimuli", args=[study.pk]),
+        reverse("admin:studyapp_study_build_from_outputs", args=[study.pk]),
     ]
     for page in pages:
         assert viewer.get(page).status_code == 403, page

@@ -8,11 +8,13 @@ problems (traces/data/trace_check_qa, see its PROVENANCE.md), graded by the proj
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
 from studyapp.models import Condition, Item, Participant, Stimulus, Study, TraceKind, TrialJudgement
 from studyapp.output_stimuli import (
@@ -204,3 +206,30 @@ def test_a_verification_study_built_from_outputs_is_scored_against_their_grades(
     assert '<section class="problem" aria-label="The problem" data-reading>' in page
     assert f'<p class="answer">{stimulus.model_answer}</p>' in page
     assert 'name="judgement"' in page and "answer correct?" in page
+
+
+def test_the_admin_page_and_the_command_draw_and_build_or_say_why_not(outputs, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("admin", "a@example.org", "pw"))
+    study = _study("by-admin")
+    url = reverse("admin:studyapp_study_build_from_outputs", args=[study.pk])
+    page = client.get(url).content.decode()
+    assert f"{PUBLISHED_MODEL} · decomposition_correct · cotempqa (331 outputs)" in page
+    form = {"outputs": f"{PUBLISHED_MODEL}|decomposition_correct|cotempqa", "subset": "", "count": 6,
+            "balance": "answer_trace", "seed": 0}
+    refused = client.post(url, form)
+    assert refused.status_code == 400 and "needs a multiple of 4 stimuli, not 6" in refused.content.decode()
+    assert not study.stimuli.exists()
+    assert client.post(url, {**form, "count": 8}).status_code == 302
+    assert Counter(s.answer_correct("published") for s in study.stimuli.all()) == {True: 4, False: 4}
+
+    other = _study("by-command", task="simulation")
+    out = io.StringIO()
+    call_command("stimuli_from_outputs", other.slug, "--model", PUBLISHED_MODEL, "--setting",
+                 "decomposition_correct", "--dataset", "cotempqa", "--subset", "equal", "--count", "4",
+                 stdout=out)
+    assert out.getvalue() == "by-command: 4 stimuli made, 0 remade, 0 left as participants answered them.\n"
+    assert {s.code.rsplit("-", 1)[0] for s in other.stimuli.all()} == {"cotempqa-equal"}
+    assert readiness_problems(other) == []
+    with pytest.raises(CommandError, match="No stored outputs of nobody in the vanilla setting on cotempqa"):
+        call_command("stimuli_from_outputs", other.slug, "--model", "nobody", "--setting", "vanilla",
+                     "--dataset", "cotempqa")
