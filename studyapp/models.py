@@ -591,12 +591,18 @@ def several_candidates(answer: str, candidates: list[str]) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
+EMPTY_TEXT = ("A text is needed: only a condition of the kind "
+              f"'{TraceKind.ANSWER_ONLY.label}' shows no text.")
+
+
 class StimulusTrace(StudyTextModel):
     """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
     condition = models.SlugField(max_length=40, help_text="The code of the study's condition that reads it.")
-    text = models.TextField()
+    text = models.TextField(
+        blank=True, help_text="Empty only in a condition that shows the model's answer alone."
+    )
     reference_trace = models.ForeignKey(
         "traces.ReferenceTrace", on_delete=models.PROTECT, null=True, blank=True,
         related_name="stimulus_traces",
@@ -627,6 +633,16 @@ class StimulusTrace(StudyTextModel):
 
     def __str__(self) -> str:
         return f"{self.stimulus.code} / {self.condition}"
+
+    def clean(self) -> None:
+        """A text in every condition but one that shows the answer alone (checked here once the stimulus is
+        stored; a study file's are checked with the file)."""
+        if self.text.strip() or not self.stimulus_id:
+            return
+        kind = Condition.objects.filter(study_id=self.stimulus.study_id, code=self.condition).values_list(
+            "trace_kind", flat=True).first()
+        if kind != TraceKind.ANSWER_ONLY:
+            raise ValidationError({"text": EMPTY_TEXT})
 
     def shown_texts(self) -> dict[str, object]:
         """What a participant reads on the trial: this text and its stimulus's shown texts."""

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from .. import counterbalancing
-from ..models import Study
+from ..models import EMPTY_TEXT, Study, TraceKind
 from . import sections
 from .layout import STUDY_FIELD_PATHS, schema
 from .rows import Path, Rows, build
@@ -195,7 +195,8 @@ def _schema_problems(error: SchemaError) -> list[sections.Problem]:
 def _content_problems(document: dict, rows: Rows) -> list[sections.Problem]:
     duplicates = _duplicates(document)
     problems = duplicates + _model_problems(rows) + _practice_problems(document)
-    problems += _missing_texts(document) if not duplicates else []  # else each text would be wrong too
+    if not duplicates:  # else each text would be wrong too
+        problems += _missing_texts(document) + _empty_texts(document)
     problems += _design_problems(document) if not problems else []
     for section in sections.registered():
         value = document.get(section.key)
@@ -268,6 +269,16 @@ def _missing_texts(document: dict) -> list[sections.Problem]:
             problems += [((key, n, "texts", code), f"There is no condition '{code}'; the conditions are "
                           f"{', '.join(codes)}.") for code in stimulus["texts"] if code not in codes]
     return problems
+
+
+def _empty_texts(document: dict) -> list[sections.Problem]:
+    """An empty text is only for a condition that shows the model's answer alone."""
+    answer_only = {c["code"] for c in document["conditions"] if c.get("trace_kind") == TraceKind.ANSWER_ONLY}
+    return [
+        ((key, n, "texts", code, "text"), f"Problem '{stimulus['code']}', condition '{code}': {EMPTY_TEXT}")
+        for key in ("stimuli", "practice_problems") for n, stimulus in enumerate(document.get(key, []))
+        for code, text in stimulus["texts"].items() if not text["text"].strip() and code not in answer_only
+    ]
 
 
 def _practice_problems(document: dict) -> list[sections.Problem]:

@@ -53,6 +53,7 @@ def _create(spec: CheckedSpec, user: AbstractBaseUser | None) -> Imported:
         if not_ready and spec.has_stimuli:  # what the checks before did not catch: nothing is kept
             raise InvalidSpec([SpecError("", None, f"The study could not run: {p}") for p in not_ready])
     if not_ready:
-        warnings.append("The file has no stimuli yet: build them from traces in the admin; until then "
+        warnings.append("The file has no stimuli yet: build them in the admin from traces or from a "
+                        "model's graded outputs (or manage.py stimuli_from_outputs); until then "
                         + " ".join(not_ready))
     return Imported(rows.study, warnings + answer_warnings(rows.study))

@@ -12,6 +12,7 @@ import io
 from collections import Counter
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -110,6 +111,10 @@ def test_stimuli_keep_the_output_its_grades_and_their_source(outputs):
         texts = {t.condition: t for t in stimulus.traces.all()}
         assert texts["trace"].text == output.raw_text and texts["answer"].text == ""
         assert texts["trace"].provenance["output"] == output.pk
+        texts["answer"].full_clean()
+        texts["trace"].text = ""
+        with pytest.raises(ValidationError, match="A text is needed: only a condition of the kind"):
+            texts["trace"].full_clean()
     assert readiness_problems(study) == []
     study.status = Study.Status.LIVE
     study.full_clean()

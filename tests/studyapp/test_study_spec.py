@@ -6,6 +6,7 @@ file to researchers."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,23 @@ def test_the_simulation_example_imports_ready_to_run_and_round_trips(tmp_path):
     assert spec.dumps(spec.export_study(study)) == path.read_text()
 
 
+def test_the_verification_example_imports_ready_to_run_and_round_trips():
+    """A verification study of the authors' Llama-3.2-1B-Instruct outputs (manage.py stimuli_from_outputs):
+    its own decomposition trace against its answer alone, 4 stimuli in each cell of correct or incorrect
+    trace x right or wrong answer under the published grades, each with the evaluation its grades come
+    from."""
+    path = spec.EXAMPLE_PATH.with_name("verification-study.json")
+    call_command("study_spec", "import", str(path))
+    study = Study.objects.get(slug="verification-example")
+    assert study.trial_task == "verification" and readiness_problems(study) == []
+    stimuli = study.stimuli.all()
+    cells = Counter((s.trace_correct("published"), s.answer_correct("published")) for s in stimuli)
+    assert cells == {(True, True): 4, (True, False): 4, (False, True): 4, (False, False): 4}
+    assert all(s.grades["source"].startswith("evaluation #") for s in study.stimuli.all())
+    assert set(study.conditions.values_list("trace_kind", flat=True)) == {"decomposition", "answer_only"}
+    assert spec.dumps(spec.export_study(study)) == path.read_text()
+
+
 @pytest.mark.parametrize(("path", "design", "conditions"), [(BETWEEN, "between", 3), (WITHIN, "within", 4)])
 def test_the_test_studies_files_import_ready_to_run(path, design, conditions):
     call_command("study_spec", "import", str(path))
@@ -182,7 +200,7 @@ def test_a_file_without_stimuli_is_a_design_to_fill_in_the_admin(capsys, tmp_pat
     path.write_text(spec.dumps(document))
     call_command("study_spec", "import", str(path))
     assert Study.objects.get(slug="three-between").status == Study.Status.DRAFT
-    assert "The file has no stimuli yet: build them from traces in the admin" in capsys.readouterr().err
+    assert "The file has no stimuli yet: build them in the admin from traces or" in capsys.readouterr().err
 
 
 # --- bad files -----------------------------------------------------------------------------------------
@@ -345,6 +363,20 @@ def test_a_plan_whose_tests_do_not_fit_is_refused_at_its_field(tmp_path):
         spec.import_study(text)
     (error,) = refused.value.errors
     assert (error.path, error.line) == ("analysis_plan.pairwise", line_of(text, '"pairwise"'))
+    assert not Study.objects.exists()
+
+
+def test_an_empty_text_is_refused_but_in_a_condition_that_shows_the_answer_alone():
+    document = json.loads(spec.EXAMPLE_PATH.with_name("verification-study.json").read_text())
+    code = document["stimuli"][2]["code"]
+    assert document["stimuli"][2]["texts"]["answer_only"]["text"] == ""
+    document["stimuli"][2]["texts"]["trace"]["text"] = " "
+    with pytest.raises(spec.InvalidSpec) as refused:
+        spec.import_study(spec.dumps(document))
+    (error,) = refused.value.errors
+    assert error.path == "stimuli[2].texts.trace.text"
+    assert error.message == (f"Problem '{code}', condition 'trace': A text is needed: only a condition of "
+                             "the kind 'No text: the model's answer alone' shows no text.")
     assert not Study.objects.exists()
 
 
