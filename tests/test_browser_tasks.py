@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from studyapp.models import TrialJudgement
+from studyapp.models import StimulusTrace, TraceKind, TrialJudgement
 from tests.studyapp.judged import HIDDEN, simulation_study, verification_study
 from tests.test_accessibility import axe_violations
 from tests.test_browser import (
@@ -96,3 +96,27 @@ def test_a_simulation_trial_predicts_then_sees_the_answer(browser, live_server, 
     fits(page)
     found += axe_violations(page, f"{size}-revealed")
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_an_answer_only_verification_trial_shows_the_problem_and_the_answer(browser, live_server, viewport):
+    """The control condition of a verification study: no text and no heading of one; the time to the
+    choice is measured from the problem being on screen."""
+    study = verification_study("answer-only-browser", trials=2, items=False)
+    study.conditions.update(trace_kind=TraceKind.ANSWER_ONLY)
+    StimulusTrace.objects.filter(stimulus__study=study).update(text="", masked_text="")
+    page, _ = new_page(browser, viewport)
+    page.goto(entry_url(live_server, study, secrets.token_hex(12)))
+    consent_and_read_instructions(page)
+    expect(page.get_by_role("heading", name="The model's answer")).to_be_visible()
+    expect(page.locator("#trace-heading")).to_have_count(0)
+    fits(page)
+    size = "phone" if viewport is PHONE else "desktop"
+    found = axe_violations(page, f"{size}-answer-only")
+    assert found == [], "\n".join(found)
+    choose_by_keyboard(page, "judgement")
+    choose_by_keyboard(page, "confidence")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", name="Problem 2")).to_be_visible()
+    judgement = TrialJudgement.objects.get(participant__study=study)
+    assert judgement.choice in ("yes", "no") and judgement.choice_ms is not None
