@@ -9,7 +9,7 @@ short final answer in every condition: the answer of the first condition taken f
 (else of the first taken from any reference trace), as the paper's study showed R1's. Drawn problems
 (and the demo's) must show an answer that is right by the strict check and that no condition's trace
 contradicts (``answer_conflicts``: the decomposition trace ends in the gold answer, so a wrong shown
-answer always contradicts it). Every
+answer always contradicts it). A new stimulus keeps its answer's grades (``answer_grades``). Every
 condition's text records where it came from (the trace, its job, model and prompt), and keeps it in
 the exports. Rated stimuli are never changed: the answers given would refer to a text nobody read.
 """
@@ -172,6 +172,18 @@ def condition_texts(
     return texts
 
 
+def answer_grades(problem: Problem, trace: ReferenceTrace) -> dict:
+    """The ground truth of the answer a stimulus shows, from the trace it is taken from: by the strict
+    check of the short answer shown, and by the paper's metric of the model's whole answer. A reference
+    trace's steps are not graded (only a decomposition output's are)."""
+    return {
+        "answer_strict": shown_answer_right(problem, trace.answer),
+        "answer_published": score_answer(trace.answer, problem.as_plain()).exact_match,
+        "source": f"reference trace #{trace.pk}: {trace.model_name or 'model'} ({trace.source}), its answer "
+                  "graded by the project's answer checks",
+    }
+
+
 def provenance(trace: ReferenceTrace) -> dict:
     """Where a condition's text came from, as the exports and the admin show it."""
     return {
@@ -212,7 +224,7 @@ def build_stimuli(
                           f"{r1.model_name} ({r1.source})",
                 "context_facts": list(problem.facts), "question": problem.question,
                 "gold_answers": list(problem.gold_answers), "model_answer": short_answer(r1.answer),
-                "model_answer_original": r1.answer,
+                "model_answer_original": r1.answer, "grades": answer_grades(problem, r1),
             },
         )
         if not created and answered(stimulus):

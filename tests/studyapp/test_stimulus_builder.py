@@ -49,6 +49,23 @@ def test_stimuli_get_every_condition_with_its_provenance(pilot):
     assert texts["decomposition"].reference_trace is None
 
 
+def test_a_stimulus_keeps_the_grades_of_the_answer_it_shows(pilot):
+    """The ground truth a verification study needs: R1's "None" on cotempqa-equal-62 is wrong by the strict
+    check of the answer shown and right by the paper's lenient metric (its justification names the gold
+    answer); R1's other pilot answers are right by both."""
+    study = make_study("graded", n_stimuli=0)
+    build_stimuli(study, pilot)
+    grades = {s.code: s.grades for s in study.stimuli.all()}
+    none = grades["cotempqa-equal-62"]
+    assert (none["answer_strict"], none["answer_published"]) == (False, True)
+    others = [g for code, g in grades.items() if code != "cotempqa-equal-62"]
+    assert len(others) == len(pilot) - 1 and all(g["answer_strict"] and g["answer_published"] for g in others)
+    r1 = ReferenceTrace.objects.get(problem=pilot[0], kind="r1")
+    assert grades[pilot[0].source_id]["source"] == (
+        f"reference trace #{r1.pk}: deepseek-reasoner (DeepSeek-R1) ({PILOT_SOURCE}), its answer graded by "
+        "the project's answer checks")
+
+
 def test_a_problem_without_all_traces_builds_nothing(pilot):
     study = make_study("none", n_stimuli=0)
     bare = Problem.objects.exclude(pk__in=[p.pk for p in pilot]).first()
