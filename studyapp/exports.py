@@ -439,7 +439,8 @@ WIDE_JUDGEMENT_COLUMNS = [
                "(simulation)."),
     ("correct", "1 if the judgement matches the ground truth, else 0."),
     ("confidence", "confidence in the judgement, 1 (not at all) to 5 (completely), on the study's anchors."),
-    ("choice_ms", "ms from the text being on screen to the choice (browser; empty without JavaScript)."),
+    ("choice_ms", "ms from the text (answer_only: the problem) being on screen to the choice (browser; "
+                  "empty without JavaScript)."),
 ]
 
 
@@ -591,8 +592,8 @@ JUDGEMENT_COLUMNS = [
     ("confidence", "1 (not at all confident) to 5 (completely confident), on the study's anchors "
                    "(codebook)."),
     ("server_ms", "Server time from first showing the page to its submission, in ms."),
-    ("choice_ms", "Browser: ms from the text first being on screen to the (last) choice; empty without "
-                  "JavaScript or when out of range."),
+    ("choice_ms", "Browser: ms from the text first being on screen to the (last) choice (answer_only "
+                  "conditions: the problem with the answer); empty without JavaScript or when out of range."),
     ("options_shown", "Simulation: the candidates in the order shown (JSON list); \"none of these\" came "
                       "last."),
     ("submitted_at", "When the page was submitted (ISO 8601, UTC)."),
@@ -706,7 +707,7 @@ CODEBOOK_COLUMNS = [
       for n in range(1, LIKERT_MAX + 1)],
     ("heading", "Conditions: the heading shown above the text on the trial page."),
     ("trace_kind", "Conditions: the kind of text (decomposition, reasoning, summary, explanation, "
-                   "imported)."),
+                   "imported, or answer_only: no text, the model's answer alone)."),
     ("source", "Items: the instrument the item is adapted from. Conditions: where its texts come from."),
 ]
 

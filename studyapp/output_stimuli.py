@@ -176,6 +176,9 @@ def draw_for_study(
 ) -> list[ModelOutput]:
     """``draw_by_truth`` from the model's outputs in the setting on the dataset (one relation or task if
     given), under the study's truth definition and for its trial task."""
+    if by_trace and OUTPUT_KIND.get(setting) != TraceKind.DECOMPOSITION:
+        raise BuildError(f"Only decomposition traces have steps graded right or wrong; the {setting} outputs "
+                         "can be balanced over the answer alone.")
     pool = group_outputs(model_name, setting, dataset, subset)
     if not pool:
         raise BuildError(f"No stored outputs of {model_name} in the {setting} setting on {dataset}"

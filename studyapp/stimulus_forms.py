@@ -104,7 +104,7 @@ class BuildFromOutputsForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        model_name, setting, dataset = cleaned["outputs"].split("|")
+        model_name, setting, dataset = cleaned["outputs"].rsplit("|", 2)
         try:
             cleaned["drawn"] = draw_for_study(
                 self.study, model_name, setting, dataset, subset=cleaned["subset"].strip(),

@@ -235,6 +235,9 @@ def test_the_admin_page_and_the_command_draw_and_build_or_say_why_not(outputs, c
     assert out.getvalue() == "by-command: 4 stimuli made, 0 remade, 0 left as participants answered them.\n"
     assert {s.code.rsplit("-", 1)[0] for s in other.stimuli.all()} == {"cotempqa-equal"}
     assert readiness_problems(other) == []
+    with pytest.raises(CommandError, match="Only decomposition traces have steps graded right or wrong"):
+        call_command("stimuli_from_outputs", other.slug, "--model", PUBLISHED_MODEL, "--setting", "r1",
+                     "--dataset", "cotempqa", "--balance", "answer_trace")
     with pytest.raises(CommandError, match="No stored outputs of nobody in the vanilla setting on cotempqa"):
         call_command("stimuli_from_outputs", other.slug, "--model", "nobody", "--setting", "vanilla",
                      "--dataset", "cotempqa")
