@@ -25,4 +25,4 @@ USER app
 
 EXPOSE 8000
 # gunicorn.conf.py binds 0.0.0.0:8000 and refuses to start with DEBUG on.
-CMD ["gunicorn", "studyapp.wsgi"]
+CMD ["gunicorn", "tracestudy.wsgi"]

@@ -25,10 +25,10 @@ demo: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py demo_admin --base-url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py seed_traces_demo
 	@echo "To run model jobs launched in the admin, start a worker in another terminal:"
-	@echo "  $(BIN)/celery -A studyapp worker -Q gpu --pool=solo --concurrency=1"
+	@echo "  $(BIN)/celery -A tracestudy worker -Q gpu --pool=solo --concurrency=1"
 	@echo "and the scheduler (Celery beat and the default queue: finds jobs whose worker died, syncs with"
 	@echo "Prolific, makes the Prolific calls and pilot runs asked for in the admin) in a third:"
-	@echo "  $(BIN)/celery -A studyapp worker -B -s var/celerybeat-schedule -Q celery --pool=solo"
+	@echo "  $(BIN)/celery -A tracestudy worker -B -s var/celerybeat-schedule -Q celery --pool=solo"
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -46,7 +46,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def on_starting(server: object) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracestudy.settings")
     import django
     from django.conf import settings
 

@@ -71,7 +71,7 @@ def environment(opts: argparse.Namespace) -> dict[str, str]:
         "SECRET_KEY": "bench-export-" + "x" * 40,
         "ALLOWED_HOSTS": "localhost",
         "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "studyapp.settings",
+        "DJANGO_SETTINGS_MODULE": "tracestudy.settings",
         "PYTHONPATH": str(REPO),
     }
 

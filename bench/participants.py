@@ -218,7 +218,7 @@ class Deadline:
 def app_environment(opts: Options, var_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="studyapp.settings",
+        DJANGO_SETTINGS_MODULE="tracestudy.settings",
         DATABASE_URL=opts.database_url,
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -320,7 +320,7 @@ class Server:
 
     def command(self) -> list[str]:
         command = [
-            str(BIN / "gunicorn"), "studyapp.wsgi",
+            str(BIN / "gunicorn"), "tracestudy.wsgi",
             "--bind", f"{HOST}:{self.port}",
             "--workers", str(self.opts.workers),
             "--worker-class", self.opts.worker_class,

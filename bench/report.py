@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def setup_django(database_url: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracestudy.settings")
     import django
     from django.conf import settings
 

@@ -10,4 +10,5 @@ class StudyAppConfig(AppConfig):
         from . import (  # noqa: F401 - imported for their side effects:
             checks,  # registers the deployment checks
             content,  # connects the signals that keep the content cache current
+            study_setup,  # answers study_going_live: what stops a study from going live
         )

@@ -40,7 +40,7 @@ from .models import (
     TraceVersion,
     TrialJudgement,
 )
-from .services import PRACTICE, PRACTICE_PREDICT, PREDICT_PREFIX, predict_number, trial_number
+from .pages import PRACTICE, PRACTICE_PREDICT, PREDICT_PREFIX, predict_number, trial_number
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
 BATCH_ROWS = 2000  # rows encoded per chunk of output

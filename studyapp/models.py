@@ -11,15 +11,20 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, ProtectedError, Q, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 LIKERT_MIN = 1
 LIKERT_MAX = 7  # the longest scale an item may have; each item's own is scale_points (5 or 7)
 SCALE_POINTS = (5, 7)
+
+
+#: Sent when a study is about to go live; each receiver returns a list of what stops it (in words).
+study_going_live = Signal()
 
 
 class TraceKind(models.TextChoices):
@@ -325,7 +330,8 @@ class Study(models.Model):
             self.debriefing_text = defaults[self.design]
 
     def _refuse_live_unless_ready(self) -> None:
-        """A study going live must be ready for participants (study_setup.readiness_problems)."""
+        """A study going live must be ready for participants: what stops it is what the receivers of
+        ``study_going_live`` return (study_setup.readiness_problems, which reads these models)."""
         stored = getattr(self, "_stored_status", None)
         going_live = self.status == self.Status.LIVE and stored != self.Status.LIVE
         if going_live and self.pk is None:
@@ -334,9 +340,10 @@ class Study(models.Model):
                 "traces, then set it live."
             ]})
         if going_live:
-            from .study_setup import readiness_problems  # study_setup imports these models
-
-            problems = readiness_problems(self)
+            if not study_going_live.has_listeners(Study):
+                raise ImproperlyConfigured("Nothing checks a study's readiness: studyapp.study_setup "
+                                           "connects study_going_live when the app is ready.")
+            problems = [p for _, found in study_going_live.send(sender=Study, study=self) for p in found]
             if problems:
                 raise ValidationError({"status": ["It cannot be live yet: " + " ".join(problems)]})
 

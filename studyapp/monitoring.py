@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 
 from . import content, counterbalancing
 from .models import Condition, Participant, Study
+from .pages import page_keys
 
 _S = Participant.Status
 
@@ -128,8 +129,6 @@ def median_completion_minutes(study: Study) -> float | None:
 
 def active_by_page(study: Study, now: datetime) -> list[tuple[str, int]]:
     """Where the active participants (within the time limit) are: page label -> how many, in study order."""
-    from .services import page_keys  # services reads these models too
-
     rows = Participant.objects.real().filter(
         study=study, status=_S.ACTIVE, started_at__gte=study.abandon_cutoff(now)
     ).only("pages_done", "stimulus_sequence", "practice_stimulus_id")

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from traces import lifecycle
 
-from . import services
+from . import pages, services
 from .models import (
     LIKERT_MAX,
     LIKERT_MIN,
@@ -166,7 +166,7 @@ class PilotRun:
     @property
     def reached_done(self) -> bool:
         """Whether the bot got to the completion page (whatever it found there)."""
-        return bool(self.pages) and self.pages[-1] == services.DONE and not self.left
+        return bool(self.pages) and self.pages[-1] == pages.DONE and not self.left
 
     @property
     def where(self) -> str:
@@ -228,14 +228,14 @@ class Bot:
                 ))
                 return run
             html = response.content.decode()
-            if page == services.DONE:
+            if page == pages.DONE:
                 self._check_done(run, html)
                 return run
             form, trace = read_page(html)
             if form is None:
                 run.problems.append(self._failure(page, "no form to answer"))
                 return run
-            if services.is_problem_page(page) and not trace and not self._answer_only(page):
+            if pages.is_problem_page(page) and not trace and not self._answer_only(page):
                 run.problems.append(self._failure(page, "no trace shown"))
             if page == run.leave_at:
                 self._leave(run, page)
@@ -279,7 +279,7 @@ class Bot:
         run.left = True
         after = self.client.get(_page_path(self.study, self.token, page), follow=True)
         ended = ">This study has ended for you<" in after.content.decode()
-        if _page_name(after) != services.DONE or not ended:
+        if _page_name(after) != pages.DONE or not ended:
             said = "after it was marked returned, its page did not say that the study has ended for it"
             run.problems.append(self._failure(page, said))
         self._check_kept(run)
@@ -352,7 +352,7 @@ class Bot:
         expected = self.study.failed_attention_code if screened else self.study.completion_code
         run.code = expected if expected and f">{expected}<" in html else ""
         if not run.code:
-            run.problems.append(Failure(services.DONE, f"the completion code {expected!r} is not shown"))
+            run.problems.append(Failure(pages.DONE, f"the completion code {expected!r} is not shown"))
         self._check_kept(run)
 
     def _check_kept(self, run: PilotRun) -> None:
@@ -504,7 +504,7 @@ def run_pilot(pilot: Pilot) -> PilotReport:
     report = PilotReport(study.slug, [])
     for number in range(1, pilot.bots + 1):
         leaves = pilot.leave > 0 and rng.random() < pilot.leave
-        leave_at = f"{services.TRIAL_PREFIX}{rng.randint(1, study.trials_per_participant)}" if leaves else ""
+        leave_at = f"{pages.TRIAL_PREFIX}{rng.randint(1, study.trials_per_participant)}" if leaves else ""
         client = pilot_client()
         client.force_login(pilot.requested_by)
         run = Bot(pilot, client, rng, expected).walk(PilotRun(number, leave_at))

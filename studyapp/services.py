@@ -35,15 +35,20 @@ from .models import (
     TrialTask,
 )
 from .monitoring import completion_minutes
+from .pages import (
+    CONSENT,
+    DONE,
+    INSTRUCTIONS,
+    PRACTICE,
+    PRACTICE_PREDICT,
+    QUESTIONNAIRE,
+    is_prediction,
+    page_keys,
+    predict_number,
+    trial_number,
+    trial_of,
+)
 
-CONSENT = "consent"
-INSTRUCTIONS = "instructions"
-PRACTICE = "practice"
-QUESTIONNAIRE = "questionnaire"
-DONE = "done"
-TRIAL_PREFIX = "trial-"
-PREDICT_PREFIX = "predict-"  # simulation: the prediction page before each trial's page
-PRACTICE_PREDICT = "predict-practice"
 TIME_WARNING_MINUTES = 10
 
 SUBMITTING_STATUSES = (Participant.Status.ACTIVE, Participant.Status.TIMED_OUT)
@@ -55,50 +60,6 @@ class PageAlreadySaved(Exception):
 
 class PageNotReached(Exception):
     """The participant has not got to this page yet."""
-
-
-def page_keys(participant: Participant) -> list[str]:
-    """The pages in order: consent, instructions, the practice problem if any, one per trial, the end
-    questionnaire. In a simulation study each trial (and the practice problem) has its prediction page
-    first (predict-N, then trial-N revealing the model's answer)."""
-    n_trials = len(participant.stimulus_sequence)
-    if participant.study.trial_task == TrialTask.SIMULATION:
-        trials = [key for n in range(1, n_trials + 1)
-                  for key in (f"{PREDICT_PREFIX}{n}", f"{TRIAL_PREFIX}{n}")]
-        practice = [PRACTICE_PREDICT, PRACTICE] if participant.practice_stimulus_id else []
-    else:
-        trials = [f"{TRIAL_PREFIX}{n}" for n in range(1, n_trials + 1)]
-        practice = [PRACTICE] if participant.practice_stimulus_id else []
-    return [CONSENT, INSTRUCTIONS, *practice, *trials, QUESTIONNAIRE]
-
-
-def trial_number(page: str) -> int | None:
-    """1-based trial number of a trial page key, else None."""
-    if page.startswith(TRIAL_PREFIX) and page[len(TRIAL_PREFIX):].isdigit():
-        return int(page[len(TRIAL_PREFIX):])
-    return None
-
-
-def predict_number(page: str) -> int | None:
-    """1-based trial number of a simulation trial's prediction page key, else None."""
-    if page.startswith(PREDICT_PREFIX) and page[len(PREDICT_PREFIX):].isdigit():
-        return int(page[len(PREDICT_PREFIX):])
-    return None
-
-
-def is_prediction(page: str) -> bool:
-    """A simulation prediction page (of a trial or of the practice problem)."""
-    return page == PRACTICE_PREDICT or predict_number(page) is not None
-
-
-def is_problem_page(page: str) -> bool:
-    """A page showing a problem and its text: a trial, the practice problem, or a prediction page."""
-    return page == PRACTICE or trial_number(page) is not None or is_prediction(page)
-
-
-def _trial_of(page: str) -> int | None:
-    """The trial a trial or prediction page belongs to."""
-    return trial_number(page) or predict_number(page)
 
 
 def current_page(participant: Participant) -> str:
@@ -227,7 +188,7 @@ def trial_condition(participant: Participant, page: str) -> str:
     """The code of the condition whose text a trial (or the practice page) shows: the participant's
     condition between participants; within, the condition drawn for that trial (for the practice page,
     the first trial's)."""
-    trial = _trial_of(page)
+    trial = trial_of(page)
     index = trial - 1 if trial is not None else 0
     if 0 <= index < len(participant.trial_conditions):
         return participant.trial_conditions[index]
@@ -319,7 +280,7 @@ def rating_scales(participant: Participant) -> RatingScales:
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
     if page in (PRACTICE, PRACTICE_PREDICT):
         return participant.practice_stimulus_id
-    trial = _trial_of(page)
+    trial = trial_of(page)
     if trial is None or not 1 <= trial <= len(participant.stimulus_sequence):
         return None
     return participant.stimulus_sequence[trial - 1]

@@ -4,6 +4,7 @@ from collections import Counter
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.dispatch import receiver
 
 from . import content, counterbalancing
 from .conditions import PAPER_CONDITIONS
@@ -18,6 +19,7 @@ from .models import (
     TraceKind,
     TrialTask,
     several_candidates,
+    study_going_live,
 )
 from .questionnaire import DEFAULT_ITEMS
 from .stimulus_builder import answer_conflicts
@@ -47,6 +49,11 @@ def add_defaults(study: Study) -> None:
                 "position": position,
             },
         )
+
+
+@receiver(study_going_live, sender=Study)
+def _refuse_going_live(study: Study, **_: object) -> list[str]:
+    return readiness_problems(study)
 
 
 def readiness_problems(study: Study) -> list[str]:

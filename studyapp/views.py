@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, content, monitoring, pilot, prolific_sync, services, test_runs
+from . import allocation, binding, content, monitoring, pages, pilot, prolific_sync, services, test_runs
 from .forms import JudgementForm, LikertPageForm, likert_html, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import Participant, Pilot, Study, TrialTask
@@ -172,8 +172,8 @@ def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpR
     if not binding.is_bound(request, participant):
         return _not_yours(request, participant.study)
     services.time_out_if_late(participant, timezone.now())
-    if page == services.DONE:
-        if services.current_page(participant) != services.DONE:
+    if page == pages.DONE:
+        if services.current_page(participant) != pages.DONE:
             return redirect_to_current(participant)
         return _render_done(request, participant)
     state = services.page_state(participant, page)
@@ -195,7 +195,7 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         raise Http404("No such page in this study.")
     if state != "current":
         return redirect_to_current(participant)
-    if page == services.CONSENT:
+    if page == pages.CONSENT:
         choice = request.POST.get("consent")
         if choice not in ("yes", "no"):
             return _render_page(
@@ -205,9 +205,9 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         participant = services.submit_consent(
             participant, agreed=choice == "yes", viewport_width=viewport_from(request.POST)
         )
-    elif page == services.INSTRUCTIONS:
+    elif page == pages.INSTRUCTIONS:
         participant = services.submit_instructions(participant)
-    elif services.is_problem_page(page):
+    elif pages.is_problem_page(page):
         form = LikertPageForm(
             services.page_items(participant, page),
             stimulus_id=services.stimulus_id_for(participant, page),
@@ -275,27 +275,27 @@ def _render_page(
         "time_warning": minutes_left is not None and minutes_left <= services.TIME_WARNING_MINUTES,
         "missing": [*(judging.missing_items() if judging else []), *(form.missing_items() if form else [])],
     }
-    trial = services.trial_number(page)
-    if page == services.CONSENT:
+    trial = pages.trial_number(page)
+    if page == pages.CONSENT:
         minutes, measured = services.estimated_minutes(participant.study)
         context.update(estimated_minutes=minutes, estimate_measured=measured)
         template = "studyapp/consent.html"
-    elif page == services.INSTRUCTIONS:
+    elif page == pages.INSTRUCTIONS:
         context.update(
             trace_headings=services.trace_headings(participant), texts_vary=services.texts_vary(participant),
             answer_only_trials=services.answer_only_trials(participant),
             rating=services.rating_scales(participant), has_items=bool(participant.item_order),
         )
         template = "studyapp/instructions.html"
-    elif services.is_problem_page(page):
+    elif pages.is_problem_page(page):
         trial_content = services.trial_content(participant, page, shown)
         stored = services.saved_answers(participant, trial_content.stimulus_id) if saved else None
-        predict = services.is_prediction(page)
+        predict = pages.is_prediction(page)
         texts = trial_content.texts
         context.update(
             condition=services.condition_shown(participant, page),
-            trial=trial or services.predict_number(page), practice=page in (services.PRACTICE,
-                                                                            services.PRACTICE_PREDICT),
+            trial=trial or pages.predict_number(page), practice=page in (pages.PRACTICE,
+                                                                            pages.PRACTICE_PREDICT),
             stimulus_id=trial_content.stimulus_id, texts=texts, predict=predict,
             trace_html=render_trace(texts.masked_text if predict else texts.text),
             likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,
@@ -327,7 +327,7 @@ def _judgement_context(
     context: dict = {"task": study.trial_task}
     if judging is not None:
         saved_as = services.Judgement(stored.choice, stored.confidence) if stored else None
-        heading = "Your prediction" if services.is_prediction(page) else "Your judgement"
+        heading = "Your prediction" if pages.is_prediction(page) else "Your judgement"
         context.update(judgement_html=judging.html(study.confidence_anchors, saved_as),
                        judgement_heading=heading)
     elif study.simulation_feedback and stored is not None:
@@ -345,7 +345,7 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
             "study": participant.study,
             "code": code,
             "return_url": services.prolific_return_url(code) if code else None,
-            "progress_label": services.progress_label(participant, services.DONE),
+            "progress_label": services.progress_label(participant, pages.DONE),
             "progress_percent": round(100 * services.progress_fraction(participant)),
             "trials_done": services.trials_done(participant),
         },

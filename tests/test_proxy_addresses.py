@@ -74,7 +74,7 @@ def _production(**env: str) -> dict[str, str]:
 def test_gunicorn_refuses_to_listen_beyond_loopback_while_no_proxy_there_is_trusted():
     """A real gunicorn: it refuses on start-up, before it listens (a timeout here means it served)."""
     env = _production(BEHIND_HTTPS_PROXY="1", GUNICORN_BIND=f"0.0.0.0:{free_port()}", WEB_CONCURRENCY="1")
-    result = subprocess.run([str(BIN / "gunicorn"), "studyapp.wsgi"], cwd=ROOT, env=env,
+    result = subprocess.run([str(BIN / "gunicorn"), "tracestudy.wsgi"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0, result.stderr[-2000:]
     assert "Refusing to serve" in result.stderr and "Set TRUSTED_PROXIES" in result.stderr

@@ -59,7 +59,8 @@ def test_behind_the_proxy_arrivals_are_counted_by_the_address_the_proxy_forwards
     env = {k: v for k, v in os.environ.items() if k != "RATELIMIT_IP_META_KEY"}
     read = [
         subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                       env={**env, "DJANGO_SETTINGS_MODULE": "studyapp.settings", "BEHIND_HTTPS_PROXY": flag})
+                       env={**env, "DJANGO_SETTINGS_MODULE": "tracestudy.settings",
+                            "BEHIND_HTTPS_PROXY": flag})
         .stdout.strip()
         for flag in ("1", "0")
     ]
@@ -87,7 +88,7 @@ def test_the_web_process_does_not_import_torch_even_when_it_queues_a_job():
         "from celery import current_app; current_app.send_task('traces.run_job', args=[0]);"
         "print('torch' in sys.modules)"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studyapp.settings", "CELERY_BROKER_URL": "memory://"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tracestudy.settings", "CELERY_BROKER_URL": "memory://"}
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -73,7 +73,7 @@ class JSONHandler(BaseHTTPRequestHandler):
 
 
 class Gunicorn:
-    """gunicorn studyapp.wsgi in production mode (DEBUG off) on a SQLite database made here; ``env``
+    """gunicorn tracestudy.wsgi in production mode (DEBUG off) on a SQLite database made here; ``env``
     adds to or overrides the environment (settings such as ARRIVAL_RATE_LIMIT or TRUSTED_PROXIES)."""
 
     def __init__(self, workdir: Path, workers: int = 2, timeout_s: int = 30, threads: int = 1,
@@ -90,7 +90,7 @@ class Gunicorn:
         self.env.pop("CELERY_BROKER_URL", None)
         for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
             self.manage(*command)
-        self.process = subprocess.Popen([str(BIN / "gunicorn"), "studyapp.wsgi"], cwd=app_dir, env=self.env,
+        self.process = subprocess.Popen([str(BIN / "gunicorn"), "tracestudy.wsgi"], cwd=app_dir, env=self.env,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         wait_for(f"http://127.0.0.1:{self.port}/", self.process, "gunicorn", self.log)
 

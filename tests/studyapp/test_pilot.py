@@ -150,7 +150,7 @@ def test_a_researcher_runs_pilot_bots_from_the_admin_and_the_monitor_shows_them(
     assert len(queued_messages(filesystem_broker, "celery", "studyapp.run_pilot", pilot.pk)) == 1
     assert not Participant.objects.exists()
     monitor = client.get(reverse("studyapp:monitor", args=["piloted"])).content.decode()
-    assert "Waiting for a worker" in monitor and "celery -A studyapp worker -B" in monitor
+    assert "Waiting for a worker" in monitor and "celery -A tracestudy worker -B" in monitor
 
     tasks.run_pilot(pilot.pk)
     pilot.refresh_from_db()
@@ -205,7 +205,7 @@ def test_pilot_bots_asked_for_in_the_admin_run_on_a_default_queue_worker(study_e
     import redis
     from celery.contrib.testing.worker import start_worker
 
-    from studyapp.celery import app
+    from tracestudy.celery import app
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")  # what earlier tests left there
     _, client = study_editor

@@ -251,7 +251,7 @@ def test_queued_calls_are_made_by_a_celery_worker_on_the_default_queue(door, adm
     from django.conf import settings
     from django.db import connection
 
-    from studyapp.celery import app
+    from tracestudy.celery import app
 
     if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL (CI does)")

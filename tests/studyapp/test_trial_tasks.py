@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from studyapp import services
+from studyapp import pages, services
 from studyapp.models import PageVisit, Participant, Response, Stimulus, StimulusTrace, Study, TrialJudgement
 from studyapp.study_setup import readiness_problems
 from tests.conftest import Walker
@@ -161,7 +161,7 @@ def test_simulation_prediction_page_hides_the_answer_and_refuses_bad_input():
     study = simulation_study(n_stimuli=8, trials=8)
     walker = started(study)
     participant = walker.participant
-    assert services.page_keys(participant)[2:6] == ["predict-1", "trial-1", "predict-2", "trial-2"]
+    assert pages.page_keys(participant)[2:6] == ["predict-1", "trial-1", "predict-2", "trial-2"]
     for n in range(1, 9):
         page = f"predict-{n}"
         stimulus = stimulus_of(walker, page)

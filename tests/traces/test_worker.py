@@ -16,9 +16,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from studyapp.celery import app
 from traces import jobs, lifecycle
 from traces.models import Job
+from tracestudy.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
 

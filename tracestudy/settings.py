@@ -128,8 +128,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "locked_out.html"
 AXES_VERBOSE = False  # no banner on every command; failures and lockouts are still logged
 
-ROOT_URLCONF = "studyapp.urls"
-WSGI_APPLICATION = "studyapp.wsgi.application"
+ROOT_URLCONF = "tracestudy.urls"
+WSGI_APPLICATION = "tracestudy.wsgi.application"
 
 TEMPLATES = [
     {
@@ -295,7 +295,7 @@ CELERY_BROKER_CONNECT_TIMEOUT_S = float(os.environ.get("CELERY_BROKER_CONNECT_TI
 # JOB_HEARTBEAT_S; the reaper, a Celery beat task every JOB_REAP_EVERY_S on the default queue, marks a
 # job silent for JOB_LOST_AFTER_S as lost, sends again a job queued for JOB_REQUEUE_AFTER_S whose
 # message Redis no longer holds, and sends a job never sent JOB_REQUEUE_AFTER_S after it was made.
-# Run beat once: ``celery -A studyapp worker -B -Q celery``.
+# Run beat once: ``celery -A tracestudy worker -B -Q celery``.
 JOB_HEARTBEAT_S = float(os.environ.get("JOB_HEARTBEAT_S", "15"))
 JOB_LOST_AFTER_S = float(os.environ.get("JOB_LOST_AFTER_S", "180"))
 JOB_REQUEUE_AFTER_S = float(os.environ.get("JOB_REQUEUE_AFTER_S", "300"))

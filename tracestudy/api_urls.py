@@ -7,8 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analysis.api import ModelTableView
-
-from . import api
+from studyapp import api
 
 app_name = "api"
 

@@ -4,8 +4,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracestudy.settings")
 
-app = Celery("studyapp")
+app = Celery("tracestudy")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
