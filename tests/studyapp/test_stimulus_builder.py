@@ -1,10 +1,9 @@
 """A study's stimuli built from the traces the traces app made or imported: all four conditions, one
-short answer, provenance kept and exported, nothing changed when a trace is missing; and the apps'
-one-way dependency (traces knows nothing of studies)."""
+short answer, provenance kept and exported, nothing changed when a trace is missing (the apps' one-way
+dependency is tests/test_architecture.py's)."""
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from pathlib import Path
 
@@ -168,22 +167,6 @@ def test_the_admin_draws_and_builds(pilot, admin_client):
     assert bad.status_code == 400 and "No such problems" in bad.content.decode()
     page = admin_client.get(reverse("admin:studyapp_stimulus_change", args=[Stimulus.objects.first().pk]))
     assert "gpt-4o-mini" in page.content.decode()
-
-
-def _imports(app: str) -> set[str]:
-    found = set()
-    for path in (ROOT / app).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Import):
-                found.update(alias.name.split(".")[0] for alias in node.names)
-    return found
-
-
-def test_the_apps_depend_one_way():
-    """traces makes problems, traces and evaluations and knows nothing of studies or their analysis."""
-    assert not {"studyapp", "analysis"} & _imports("traces")
 
 
 def test_the_report_breaks_ratings_down_by_the_model_that_wrote_the_trace(pilot, client):
