@@ -114,7 +114,7 @@ def _worker(visibility_timeout_s: int, **extra: str) -> subprocess.Popen:
         **extra,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "-Q", "gpu", "--pool=solo",
+        [sys.executable, "-m", "celery", "-A", "tracestudy", "worker", "-Q", "gpu", "--pool=solo",
          "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
