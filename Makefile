@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint chromium nginx
+.PHONY: demo test test-fast lint chromium nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,13 @@ demo: $(VENV)/.runtime-installed
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## test: install what the tests need (Chromium included) and run ruff and the whole suite
+## test: install what the tests need (Chromium included) and run ruff and the whole suite, on every core
 test: $(VENV)/.dev-installed chromium nginx lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+## test-fast: the same without the tests marked slow (real browsers, servers, workers, model training)
+test-fast: $(VENV)/.dev-installed lint
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

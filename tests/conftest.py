@@ -1,9 +1,11 @@
 """Shared fixtures: a live study built the way a researcher builds one, and a participant walker."""
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery, current_app
@@ -44,6 +46,30 @@ def make_study(
     Study.objects.filter(pk=study.pk).update(status=status)
     study.refresh_from_db()
     return study
+
+
+def broker_of_worker(url: str, worker: str) -> str:
+    """The Redis broker a pytest-xdist worker uses: database n + k for worker gwk, so that no worker's
+    Celery workers take another's messages (each has a test database of its own). Other brokers, and a
+    run without workers, keep theirs."""
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or not worker.startswith("gw"):
+        return url
+    database = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_of_this_worker():
+    """Point the settings, the environment and the Celery app at this worker's own Redis database."""
+    from django.conf import settings
+
+    from tracestudy.celery import app
+
+    url = broker_of_worker(settings.CELERY_BROKER_URL, os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if url != settings.CELERY_BROKER_URL:
+        settings.CELERY_BROKER_URL = app.conf.broker_url = os.environ["CELERY_BROKER_URL"] = url
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import broker_of_worker
+
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = secrets.token_urlsafe(50)
+
+
+def test_each_test_worker_has_a_redis_database_of_its_own():
+    assert broker_of_worker("redis://127.0.0.1:6379/0", "gw1") == "redis://127.0.0.1:6379/1"
+    assert broker_of_worker("redis://127.0.0.1:6379/1", "gw0") == "redis://127.0.0.1:6379/1"
+    assert broker_of_worker("redis://127.0.0.1:6379", "gw2") == "redis://127.0.0.1:6379/2"
+    assert broker_of_worker("redis://127.0.0.1:6379/0", "") == "redis://127.0.0.1:6379/0"  # no workers
+    assert broker_of_worker("filesystem://", "gw1") == "filesystem://"
 
 
 def _django_check(*args: str, **env: str) -> subprocess.CompletedProcess:
