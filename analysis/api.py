@@ -17,7 +17,7 @@ from .model_table import csv_header, csv_rows
 class ModelTableView(ResearcherAPIView):
     """Table 1 of the paper for one dataset: per model, setting and relation the answer metrics and
     the step accuracies under the published, the authors' intended and the strict definitions, the
-    answer x step tables with their tests, and the evaluations it comes from (see the README)."""
+    answer x step tables with their tests, and the evaluations it comes from (docs/model-side/metrics.md)."""
 
     @extend_schema(
         summary="Table 1 of a dataset",

@@ -1,7 +1,7 @@
 """The default questionnaire: wording adapted from established instruments, cited per item.
 
 Researchers edit the items of their own study in the admin; these are only the starting point that
-every new study gets. Sources (full references in the README):
+every new study gets. Sources (full references in docs/researchers/questionnaire.md):
 - ESS: Hoffman, Mueller, Klein & Litman (2018), "Metrics for Explainable AI: Challenges and
   Prospects", arXiv:1812.04608, Explanation Satisfaction Scale.
 - TS: the same paper's Trust Scale ("The outputs of the [tool] are very predictable").

@@ -130,7 +130,8 @@ def test_published_and_intended_retrieval_differ_as_the_issue_measured():
 
 @pytest.mark.django_db
 def test_table_1_from_a_fresh_database():
-    """The README's reproduction: import the authors' data and outputs, then `model_table --json`."""
+    """The docs' reproduction (docs/model-side/metrics.md): import the authors' data and outputs, then
+    `model_table --json`."""
     import_authors_data()
     assert import_published_outputs() == 15
     assert import_published_outputs() == 0  # a second run adds nothing

@@ -16,7 +16,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dataset", required=True, help="cotempqa or babi")
-        parser.add_argument("--json", action="store_true", help="Print the table as JSON (see the README).")
+        parser.add_argument("--json", action="store_true",
+                            help="Print the table as JSON (see docs/model-side/metrics.md).")
 
     def handle(self, *args, dataset: str, **options) -> None:
         table = model_table_data(dataset)
