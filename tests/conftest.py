@@ -48,6 +48,13 @@ def make_study(
     return study
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test in a real browser is a slow one too (make test-fast skips both)."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 def broker_of_worker(url: str, worker: str) -> str:
     """The Redis broker a pytest-xdist worker uses: database n + k for worker gwk, so that no worker's
     Celery workers take another's messages (each has a test database of its own). Other brokers, and a

@@ -23,6 +23,8 @@ import pytest
 
 from tests.web_servers import Gunicorn
 
+pytestmark = pytest.mark.slow
+
 ARRIVALS = 104  # the demo study's 4 conditions x 25 places, and 4 more
 
 

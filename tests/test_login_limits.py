@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 ADMIN_LOGIN = "/admin/login/?next=/admin/"
 API_LOGIN = "/api/v1/auth/login/"

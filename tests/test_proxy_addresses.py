@@ -18,6 +18,8 @@ import yaml
 
 from tests.web_servers import BIN, ROOT, free_port, gunicorn_behind_nginx
 
+pytestmark = pytest.mark.slow
+
 LIMIT = 3  # arrivals an hour per address in these servers
 
 needs_nginx = pytest.mark.skipif(

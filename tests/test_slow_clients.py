@@ -11,10 +11,10 @@ import pytest
 
 from tests.web_servers import gunicorn_behind_nginx, page_seconds, slow_clients
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (shutil.which("nginx") or shutil.which("/usr/sbin/nginx")),
     reason="needs nginx (make test installs Debian's)",
-)
+)]
 
 
 @pytest.fixture(scope="module")

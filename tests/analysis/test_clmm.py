@@ -161,6 +161,7 @@ def _null_study(rng):
     return y, np.eye(4)[part % 4][:, 1:], part, stim
 
 
+@pytest.mark.slow
 def test_condition_wald_test_keeps_its_false_positive_rate_where_independent_answers_do_not():
     # 200 null studies. The joint Wald χ² (3 df, from coefficient_cov) of the condition coefficients must
     # reject at the .05 level a number of times within the central 99.9% of Binomial(200, .05), 2-21: a

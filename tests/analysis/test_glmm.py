@@ -113,6 +113,7 @@ def test_crossed_random_intercepts_recover_a_known_truth():
     assert ses.mean(axis=0) == approx(estimates.std(axis=0, ddof=1), rel=0.35)
 
 
+@pytest.mark.slow
 def test_wald_and_likelihood_ratio_tests_keep_their_false_positive_rate():
     # 150 null studies (32 participants x 8 trials, 16 stimuli, no condition effect, participant SD 1,
     # stimulus SD 0.5): the joint Wald and the LR test of condition (3 df) must each reject at .05 a number of

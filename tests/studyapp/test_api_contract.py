@@ -15,6 +15,8 @@ from rest_framework.authtoken.models import Token
 from tests.studyapp.test_api import url
 from tests.studyapp.test_exports import build_study
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def researcher_client(db, client, settings):

@@ -197,6 +197,7 @@ def test_without_a_staff_account_the_pilot_says_how_to_make_one():
         call_command("pilot", "nope")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_pilot_bots_asked_for_in_the_admin_run_on_a_default_queue_worker(study_editor):
     """With the production broker and database: a Celery worker on the default queue walks them."""

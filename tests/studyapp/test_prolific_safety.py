@@ -182,6 +182,7 @@ def test_a_partial_list_of_submissions_flags_nobody(prolific):
 # --- through gunicorn, as deployed ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_behind_gunicorn_an_enrolled_participant_is_served_while_arrivals_wait_on_a_hanging_prolific(
     tmp_path, prolific
 ):
@@ -244,6 +245,7 @@ def test_behind_gunicorn_an_enrolled_participant_is_served_while_arrivals_wait_o
 # --- a real worker, as deployed (PostgreSQL and Redis) -----------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_queued_calls_are_made_by_a_celery_worker_on_the_default_queue(door, admin_client):
     import redis

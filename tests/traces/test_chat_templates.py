@@ -114,6 +114,7 @@ def test_generation_stops_at_a_stop_string(families):
     assert stopped.settings["stop_strings"] == [stop]
 
 
+@pytest.mark.slow
 def test_a_model_of_each_family_fine_tunes_on_traces_and_generates(families, tmp_path):
     examples = [{"messages": [*CHAT, {"role": "assistant", "content": TRACE}]}] * 8
     settings = TrainingSettings(max_steps=6, learning_rate=1e-2, batch_size=4, save_steps=100)

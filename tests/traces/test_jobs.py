@@ -330,6 +330,7 @@ def test_a_worker_process_loads_a_checkpoint_once_for_several_jobs(checkpoint, e
     assert loads == [checkpoint.path]
 
 
+@pytest.mark.slow
 def test_the_traces_demo_seeds_once_and_its_model_runs_a_job(settings, tmp_path):
     from traces.demo import DEMO_CHECKPOINT, seed_traces_demo
 

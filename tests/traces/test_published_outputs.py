@@ -178,6 +178,7 @@ def test_table_1_from_a_fresh_database():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_model_table_command_prints_the_documented_json(capsys):
     import_authors_data()

@@ -21,6 +21,8 @@ from traces.models import Endpoint, Job, ModelOutput, Problem, ReferenceTrace
 
 from .chat_servers import ReasonerAPI, ServedModel
 
+pytestmark = pytest.mark.slow
+
 AUTHORS = Path(__file__).parent / "data" / "authors_traces"
 SECRET = "sk-test-0123456789abcdef-never-stored"
 FAST = {"max_new_tokens": 12, "do_sample": False}

@@ -22,6 +22,8 @@ from traces.modeling import (
     saved_dtype,
 )
 
+pytestmark = pytest.mark.slow
+
 COTEMPQA = Path(__file__).resolve().parents[2] / "traces" / "data" / "cotempqa" / "equal.json"
 GREEDY = GenerationSettings(max_new_tokens=16, do_sample=False)
 
