@@ -5,14 +5,15 @@ it does not), stores the job and, once the transaction commits, sends it to the 
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import lifecycle, loaders, reference_traces, sft, trace_prompts
+from . import lifecycle, reference_traces, sft, trace_prompts
+from .job_parameters import FineTuneJob, JobError, JobParameters, TraceJob, parse
 from .models import TRACE_JOB_KINDS, Checkpoint, Endpoint, Job, Problem, ProblemSplit
 from .run_settings import PRESETS, GenerationSettings, TrainingSettings
 from .splits import SplitError, get_split, split_problems, test_side_conflicts
@@ -85,10 +86,6 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "lora_dropout": (0, 0.9),
     "save_steps": (1, 10_000_000),
 }
-
-
-class JobError(ValueError):
-    """What a researcher asked for cannot be launched; the message says why."""
 
 
 def defaults_for(kind: str) -> dict[str, Any]:
@@ -164,41 +161,13 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     return number
 
 
-def generation_settings(job: Job) -> GenerationSettings:
-    names = {f.name for f in fields(GenerationSettings)}
-    given = {k: v for k, v in job.parameters.items() if k in names}
-    return GenerationSettings(**{**given, "stop_strings": tuple(given.get("stop_strings") or ())})
+def parameters_of(job: Job) -> JobParameters:
+    """The job's typed parameters (``job_parameters``), parsed from the flat ones it stores."""
+    return parse(job.kind, job.parameters)
 
 
-def training_settings(job: Job) -> TrainingSettings:
-    names = {f.name for f in fields(TrainingSettings)}
-    return TrainingSettings(**{k: v for k, v in job.parameters.items() if k in names})
-
-
-def system_message(job: Job) -> str:
-    """The system message of the job's prompts: ``system_prompt`` when given; else the authors' for
-    the model's family in their style (the family named in ``model_family``, else read from the
-    checkpoint's name), none in ours."""
-    if job.parameters.get("system_prompt"):
-        return job.parameters["system_prompt"]
-    if job.parameters.get("prompt_style") != "authors":
-        return ""
-    try:
-        return sft.authors_system_message(job.parameters.get("model_family") or job.model_name)
-    except ValueError as error:
-        raise JobError(str(error)) from None
-
-
-def prompt_turns(job: Job, problem: loaders.Problem, phase: str = "train") -> list[dict[str, str]]:
-    """The prompt turns the job gives the model for a problem."""
-    return sft.build_messages(
-        problem, style=job.parameters["prompt_style"], system_message=system_message(job), phase=phase
-    )
-
-
-def split_kept_out(job: Job, dataset: str) -> ProblemSplit | None:
-    """The stored split named in the job's parameters (None when the name is empty)."""
-    name = job.parameters.get("split", "")
+def split_kept_out(name: str, dataset: str) -> ProblemSplit | None:
+    """The stored split of that name (None when the name is empty)."""
     if not name:
         return None
     try:
@@ -264,12 +233,13 @@ def check_launch(
     if len(datasets) > 1:
         raise JobError(f"A job runs on one dataset; the chosen problems come from {', '.join(datasets)}.")
     job = Job(kind=kind, checkpoint=checkpoint, endpoint=endpoint, setting=setting, parameters=parameters)
-    split = split_kept_out(job, datasets[0])
-    if kind in TRACE_JOB_KINDS:
-        check_trace_inputs(job, problems)
-    if kind == Job.Kind.FINETUNE and setting in sft.TRACE_SETTINGS:
-        traces_to_learn(job, problems)
-    if kind == Job.Kind.FINETUNE:
+    typed = parameters_of(job)
+    split = split_kept_out("" if isinstance(typed, TraceJob) else typed.split, datasets[0])
+    if isinstance(typed, TraceJob):
+        check_trace_inputs(kind, typed, problems)
+    if isinstance(typed, FineTuneJob) and setting in sft.TRACE_SETTINGS:
+        traces_to_learn(setting, typed, problems)
+    if isinstance(typed, FineTuneJob):
         if checkpoint.is_adapter:
             raise JobError(
                 f"{checkpoint.name} is a LoRA adapter; fine-tune a whole model: its base "
@@ -279,42 +249,35 @@ def check_launch(
         check_kept_out(split, problems)
     if kind == Job.Kind.EVALUATE and checkpoint is not None:
         check_not_trained_on(checkpoint, problems)
-    system_message(job)  # an unknown model family is refused now, not on the worker
+    if not isinstance(typed, TraceJob):
+        typed.prompting.system_message(job.model_name)  # an unknown model family is refused now, not later
     return job
 
 
-def needs_reasoning_traces(job: Job) -> bool:
-    """Whether the job works from the problems' reasoning traces (a summary, or an explanation of the
-    answer a reasoning trace gave)."""
-    return job.kind == Job.Kind.SUMMARY or (
-        job.kind == Job.Kind.EXPLANATION and job.parameters.get("answer_from") == "reasoning"
-    )
-
-
-def reasoning_traces(job: Job, problems: Sequence[Problem]) -> dict[int, Any]:
-    """Problem id -> the reasoning trace the job summarises or explains (``traces_from``)."""
+def reasoning_traces(parameters: TraceJob, problems: Sequence[Problem]) -> dict[int, Any]:
+    """Problem id -> the reasoning trace a summary or explanation job works from (``traces_from``)."""
     try:
-        return reference_traces.choose(problems, "r1", job.parameters.get("traces_from", ""))
+        return reference_traces.choose(problems, "r1", parameters.traces_from)
     except reference_traces.AmbiguousTraces as error:
         raise JobError(str(error)) from None
 
 
-def check_trace_inputs(job: Job, problems: Sequence[Problem]) -> None:
+def check_trace_inputs(kind: str, parameters: TraceJob, problems: Sequence[Problem]) -> None:
     """Refuse a summary or explanation job none of whose problems has a reasoning trace to work from."""
-    if needs_reasoning_traces(job) and not reasoning_traces(job, problems):
-        source = job.parameters.get("traces_from") or "any source"
+    if parameters.works_from_reasoning(kind) and not reasoning_traces(parameters, problems):
+        source = parameters.traces_from or "any source"
         raise JobError(
             f"None of the {len(problems)} chosen problems has a reasoning trace from {source} to "
-            f"{'summarise' if job.kind == Job.Kind.SUMMARY else 'explain'}: run a reasoning-trace job on "
+            f"{'summarise' if kind == Job.Kind.SUMMARY else 'explain'}: run a reasoning-trace job on "
             "them first, or import the authors' traces."
-            + (" Or explain the gold answers: answer_from=gold." if job.kind == Job.Kind.EXPLANATION else "")
+            + (" Or explain the gold answers: answer_from=gold." if kind == Job.Kind.EXPLANATION else "")
         )
 
 
-def traces_to_learn(job: Job, problems: Sequence[Problem]) -> dict[int, Any]:
+def traces_to_learn(setting: str, parameters: FineTuneJob, problems: Sequence[Problem]) -> dict[int, Any]:
     """Problem id -> the reference trace a fine-tune in a trace setting learns for it."""
     try:
-        return reference_traces.choose(problems, job.setting, job.parameters.get("traces_from", ""))
+        return reference_traces.choose(problems, setting, parameters.traces_from)
     except reference_traces.AmbiguousTraces as error:
         raise JobError(str(error)) from None
 

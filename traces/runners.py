@@ -23,17 +23,10 @@ from .backends import BackendError, Reply, RequestRefused, storable_text
 from .backends.for_job import backend_for, model_source, template_options
 from .evaluations import OutputEntry, build_outputs, graded_records
 from .grading.table import model_rows, percent
-from .jobs import (
-    JobError,
-    check_kept_out,
-    prompt_turns,
-    split_kept_out,
-    system_message,
-    traces_to_learn,
-    training_settings,
-)
+from .job_parameters import FineTuneJob, GenerationJob, JobError, TraceJob
+from .jobs import check_kept_out, parameters_of, split_kept_out, traces_to_learn
 from .lifecycle import Heartbeat, JobCancelled, is_silent, log, stop_if_cancelled, worker_name
-from .models import TRACE_JOB_KINDS, Checkpoint, Evaluation, Job, ModelOutput
+from .models import Checkpoint, Evaluation, Job, ModelOutput
 from .splits import test_rows
 
 logger = logging.getLogger(__name__)
@@ -46,12 +39,13 @@ def run_job(job_id: int) -> None:
         return
     try:
         with Heartbeat(job.pk):
-            if job.kind == Job.Kind.FINETUNE:
-                _fine_tune(job)
-            elif job.kind in TRACE_JOB_KINDS:
-                trace_jobs.run(job, backend_for(job))
+            parameters = parameters_of(job)  # read once; every step below is handed it
+            if isinstance(parameters, FineTuneJob):
+                _fine_tune(job, parameters)
+            elif isinstance(parameters, TraceJob):
+                trace_jobs.run(job, parameters, backend_for(job, parameters))
             else:
-                _generate(job)
+                _generate(job, parameters)
     except (JobCancelled, modeling.TrainingCancelled):
         _finish(job, Job.Status.CANCELLED, "Cancelled by an admin.")
     except (BackendError, JobError) as error:  # said in words: no traceback needed
@@ -98,34 +92,34 @@ def _finish(job: Job, status: str, message: str, error: str = "") -> None:
     log(job, message)
 
 
-def _evaluation(job: Job, problems: list) -> Evaluation:
+def _evaluation(job: Job, problems: list, parameters: GenerationJob) -> Evaluation:
     """The job's evaluation: made on the first attempt, found again on a resumed one."""
     evaluation, _ = Evaluation.objects.get_or_create(
         job=job,
         defaults={
             "model_name": job.model_name, "setting": job.setting, "dataset": problems[0].dataset,
-            "source": Evaluation.Source.JOB, "split": split_kept_out(job, problems[0].dataset),
+            "source": Evaluation.Source.JOB, "split": split_kept_out(parameters.split, problems[0].dataset),
             "details": {"parameters": job.parameters, **model_source(job)},
         },
     )
     return evaluation
 
 
-def _generate(job: Job) -> None:
+def _generate(job: Job, parameters: GenerationJob) -> None:
     """Generate and grade an output for every problem of the job; evaluation also sums up."""
     problems = list(job.problems.order_by("pk"))
-    evaluation = _evaluation(job, problems)
+    evaluation = _evaluation(job, problems, parameters)
     done = set(evaluation.outputs.values_list("problem_id", flat=True))
     todo = [(position, p) for position, p in enumerate(problems) if p.pk not in done]
     Job.objects.filter(pk=job.pk).update(progress_total=len(problems), progress_done=len(done))
     if done:
         log(job, f"Resuming: {len(done)} of {len(problems)} problems already have an output.")
-    chats = [prompt_turns(job, p.as_plain(), phase="evaluate") for _, p in todo]
+    chats = [parameters.prompting.turns(p.as_plain(), job.model_name, phase="evaluate") for _, p in todo]
     rows = test_rows(evaluation.split, fallback=problems)
     refused = 0
     # A local model answers in batches of prompts of similar length (less padding; greedy output does
     # not depend on the batch); an endpoint one reply at a time, many in flight.
-    for group in backend_for(job).replies(chats):
+    for group in backend_for(job, parameters).replies(chats):
         entries = []
         for i, reply in group:
             if isinstance(reply, RequestRefused):
@@ -175,20 +169,21 @@ def _entry(position: int, problem, reply: Reply) -> OutputEntry:
     )
 
 
-def _fine_tune(job: Job) -> None:
+def _fine_tune(job: Job, parameters: FineTuneJob) -> None:
     """Train on the job's problems (none on the test side of the split it keeps out) and register
     the new checkpoint."""
     problems = list(job.problems.order_by("pk"))
-    split = split_kept_out(job, problems[0].dataset)
+    split = split_kept_out(parameters.split, problems[0].dataset)
     if split is None:
         log(job, "No split is kept out: training on every chosen problem.")
     traces = None
     if job.setting in sft.TRACE_SETTINGS:
-        traces = {trace.problem.source_id: trace.text for trace in traces_to_learn(job, problems).values()}
+        traces = {trace.problem.source_id: trace.text
+                  for trace in traces_to_learn(job.setting, parameters, problems).values()}
     check_kept_out(split, problems)  # launch checked it; the split may have changed since
     dataset = sft.build_examples(
         [p.as_plain() for p in problems], job.setting, traces=traces,
-        style=job.parameters["prompt_style"], system_message=system_message(job),
+        style=parameters.prompting.style, system_message=parameters.prompting.system_message(job.model_name),
     )
     train = [example.to_dict() for example in dataset.examples]
     if not train:
@@ -198,7 +193,7 @@ def _fine_tune(job: Job) -> None:
         )
     log(job, f"{len(train)} training examples ({dataset.n_skipped} problems without a trace skipped)"
              + (f"; none of them is a test problem of split {split.name!r}." if split else "."))
-    train_settings = training_settings(job)
+    train_settings = parameters.training
     modeling.check_settings(train_settings)  # e.g. QLoRA on a worker without a GPU: say so before loading
     Job.objects.filter(pk=job.pk).update(
         progress_total=modeling.planned_steps(train_settings, len(train)), progress_done=0
@@ -213,7 +208,7 @@ def _fine_tune(job: Job) -> None:
         return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
     result = modeling.fine_tune(
-        job.checkpoint.path, train, output_dir, train_settings, options=template_options(job),
+        job.checkpoint.path, train, output_dir, train_settings, options=template_options(parameters),
         on_step=on_step, should_stop=should_stop,
     )
     if result.resumed_from:

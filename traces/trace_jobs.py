@@ -22,7 +22,8 @@ from . import trace_prompts
 from .backends import Message, Reply, RequestRefused, storable_text
 from .backends.for_job import model_source
 from .grading.outputs import score_answer
-from .jobs import JobError, needs_reasoning_traces, reasoning_traces, system_message
+from .job_parameters import JobError, TraceJob
+from .jobs import reasoning_traces
 from .lifecycle import log, stop_if_cancelled
 from .models import TRACE_JOB_KINDS, Job, Problem, ReferenceTrace
 
@@ -51,18 +52,19 @@ def _problem_prompt(problem: Problem) -> str:
     )[-1]["content"]
 
 
-def _requests(job: Job, problems: list[Problem]) -> Iterator[TraceRequest]:
+def _requests(job: Job, parameters: TraceJob, problems: list[Problem]) -> Iterator[TraceRequest]:
     """The chats of the job's problems; a summary or explanation skips (and logs) problems with no
     reasoning trace to work from."""
-    template, system = job.parameters["prompt_template"], system_message(job)
-    sources = reasoning_traces(job, problems) if needs_reasoning_traces(job) else {}
+    template, system = parameters.prompt_template, parameters.system_prompt
+    from_reasoning = parameters.works_from_reasoning(job.kind)
+    sources = reasoning_traces(parameters, problems) if from_reasoning else {}
     missing = []
     for problem in problems:
         based_on = sources.get(problem.pk)
         if job.kind == Job.Kind.REASONING:
             yield TraceRequest(problem, trace_prompts.reasoning_messages(
                 problem.question, problem.facts, template, system))
-        elif based_on is None and needs_reasoning_traces(job):
+        elif based_on is None and from_reasoning:
             missing.append(problem.source_id)
         elif job.kind == Job.Kind.SUMMARY:
             yield TraceRequest(problem, trace_prompts.summary_messages(
@@ -111,11 +113,11 @@ def _trace(job: Job, request: TraceRequest, reply: Reply, source: dict) -> Refer
     )
 
 
-def run(job: Job, backend: ChatBackend) -> None:
+def run(job: Job, parameters: TraceJob, backend: ChatBackend) -> None:
     """Make the job's traces, storing each as it comes; problems already done are not asked again."""
     problems = list(job.problems.order_by("pk"))
     done = set(ReferenceTrace.objects.filter(job=job).values_list("problem_id", flat=True))
-    requests = list(_requests(job, [p for p in problems if p.pk not in done]))
+    requests = list(_requests(job, parameters, [p for p in problems if p.pk not in done]))
     Job.objects.filter(pk=job.pk).update(progress_total=len(done) + len(requests), progress_done=len(done))
     if done:
         log(job, f"Resuming: {len(done)} of {len(problems)} problems already have a trace.")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from .. import modeling
-from ..jobs import generation_settings
+from ..job_parameters import JobParameters
 from ..models import Job
 from .local import LocalBackend
 from .openai_compatible import EndpointBackend, EndpointConfig
 
 
-def backend_for(job: Job) -> LocalBackend | EndpointBackend:
+def backend_for(job: Job, parameters: JobParameters) -> LocalBackend | EndpointBackend:
     """The job's model: its endpoint, or its checkpoint loaded on this worker."""
-    settings = generation_settings(job)
+    settings = parameters.decoding
     if job.endpoint_id is not None:
         e = job.endpoint
         return EndpointBackend(
@@ -20,7 +20,7 @@ def backend_for(job: Job) -> LocalBackend | EndpointBackend:
             settings,
         )
     return LocalBackend(
-        *job.checkpoint.model_paths(), settings, template_options(job), job.parameters["batch_size"]
+        *job.checkpoint.model_paths(), settings, template_options(parameters), parameters.batch_size
     )
 
 
@@ -31,6 +31,6 @@ def model_source(job: Job) -> dict:
     return {"checkpoint": job.checkpoint.name, "checkpoint_path": job.checkpoint.path}
 
 
-def template_options(job: Job) -> modeling.TemplateOptions:
+def template_options(parameters: JobParameters) -> modeling.TemplateOptions:
     """The chat template's variables for the job's prompts (the date is always the fixed one)."""
-    return modeling.TemplateOptions(enable_thinking=job.parameters.get("enable_thinking"))
+    return modeling.TemplateOptions(enable_thinking=parameters.enable_thinking)
