@@ -4,22 +4,38 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import AnalysisPlan
+from .registration import register, timing
 
 
 @admin.register(AnalysisPlan)
 class AnalysisPlanAdmin(admin.ModelAdmin):
     list_display = ("study", "primary_test", "pairwise", "equivalence_margin", "registered_at")
-    readonly_fields = ("registered_at",)
+    readonly_fields = ("registered_at", "registration", "registered_sha256", "document")
     actions = ["register_plans"]
     fieldsets = [
-        (None, {"fields": ("study", "notes", "registered_at")}),
+        (None, {"fields": ("study", "notes")}),
+        ("Registration", {"fields": ("registered_at", "registration", "registered_sha256", "document")}),
         ("Confirmatory test", {"fields": ("primary_outcomes", "primary_test", "pairwise", "alpha",
                                           "equivalence_margin")}),
         ("Exclusions", {"fields": ("exclude_failed_attention", "exclude_speeders", "speeder_seconds",
                                    "exclude_straightliners", "straightline_scope")}),
     ]
+
+    @admin.display(description="Registration")
+    def registration(self, obj: AnalysisPlan) -> str:
+        """When it was registered and what data had come in by then: a late registration says so."""
+        return timing(obj)
+
+    @admin.display(description="For a registry")
+    def document(self, obj: AnalysisPlan) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html('<a href="{}">the plan as a document (Markdown, for OSF or AsPredicted)</a>',
+                           reverse("analysis:plan-document", args=[obj.study.slug]))
 
     def has_change_permission(self, request: HttpRequest, obj: AnalysisPlan | None = None) -> bool:
         """A registered plan is shown, never edited."""
@@ -37,7 +53,7 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
     def register_plans(self, request: HttpRequest, queryset: QuerySet) -> None:
         for plan in queryset:
             try:
-                plan.register()
+                register(plan)
             except ValidationError as problem:
                 self.message_user(request, f"{plan.study}: not registered: {' '.join(problem.messages)}",
                                   messages.ERROR)

@@ -29,6 +29,7 @@ from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 
 from .model_table import decorate
 from .models import AnalysisPlan
+from .registration import timing
 from .report import Options, PlanData
 from .report.behaviour import Judgement
 from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
@@ -193,6 +194,11 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
         alpha=plan.alpha,
         notes=plan.notes,
         registered_at=plan.registered_at.isoformat() if plan.registered_at else None,
+        registration=timing(plan),
+        registered_after_participants=plan.registered_after_participants,
+        registered_after_answers=plan.registered_after_answers,
+        first_participant_at=plan.first_participant_at.isoformat() if plan.first_participant_at else None,
+        sha256=plan.registered_sha256,
         exists=True,
     )
 

@@ -3,7 +3,6 @@ else a sensitivity analysis."""
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 
 from studyapp.models import Construct, Item
 
@@ -80,6 +79,23 @@ class AnalysisPlan(models.Model):
     alpha = models.FloatField(default=0.05)
     notes = models.TextField(blank=True, help_text="Hypotheses, predictions, anything else registered.")
     registered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What had come in when the plan was registered: a plan registered after real participants arrived is
+    # not a pre-registration, and every report says so.
+    registered_after_participants = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Real participants (not previews, pilot bots or test runs) arrived at registration.",
+    )
+    registered_after_answers = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Their answers (ratings and judgements) stored at registration.",
+    )
+    first_participant_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the first of them arrived (if any had)."
+    )
+    registered_sha256 = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="SHA-256 of the registered plan's document (registration.plan_document), as exported.",
+    )
 
     def __str__(self) -> str:
         return f"Analysis plan of {self.study}"
@@ -122,11 +138,7 @@ class AnalysisPlan(models.Model):
             "scale_points", flat=True)
         return max(points, default=5)
 
-    def register(self) -> None:
-        """Time-stamp the plan as it is now; from here on it cannot change."""
-        self.full_clean()
-        if self.registered_at is not None:
-            raise ValidationError("Already registered.")
-        super().save()  # the last save before the stamp
-        AnalysisPlan.objects.filter(pk=self.pk).update(registered_at=timezone.now())
-        self.refresh_from_db(fields=["registered_at"])
+    @property
+    def preregistered(self) -> bool:
+        """Registered before any real participant arrived."""
+        return self.registered_at is not None and not self.registered_after_participants

@@ -9,4 +9,5 @@ app_name = "analysis"
 urlpatterns = [
     path("models/table/", views.model_table, name="model-table"),
     path("<slug:slug>/", views.report, name="report"),
+    path("<slug:slug>/plan/", views.plan_document, name="plan-document"),
 ]

@@ -12,6 +12,8 @@ from studyapp.models import Study
 
 from .data import gather, model_datasets, model_table_data
 from .model_table import TABLE_NAMES, csv_header, csv_rows
+from .models import AnalysisPlan
+from .registration import plan_document as plan_text
 from .report import Options, build_with_scores, render_html, to_json
 
 FORMATS = ("html", "json")
@@ -41,6 +43,19 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     query = request.GET.copy()
     query.pop("format", None)
     return HttpResponse(render_html(result, scores, query=query.urlencode()))
+
+
+@staff_member_required
+@require_http_methods(["GET"])
+def plan_document(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study's analysis plan as a registry document (Markdown, for OSF or AsPredicted), with the
+    SHA-256 stored when it was registered; a draft plan is marked not registered."""
+    plan = get_object_or_404(AnalysisPlan, study__slug=slug)
+    response = HttpResponse(plan_text(plan), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="analysis-plan-{slug}.md"'
+    if plan.registered_sha256:
+        response["X-Plan-SHA256"] = plan.registered_sha256
+    return response
 
 
 @staff_member_required

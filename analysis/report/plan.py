@@ -54,6 +54,11 @@ class PlanData:
     alpha: float = 0.05
     notes: str = ""
     registered_at: str | None = None  # ISO time stamp; None: not registered (the defaults, or a draft)
+    registration: str = ""  # when it was registered, in words, with what data had come in by then
+    registered_after_participants: int | None = None  # real participants arrived at registration
+    registered_after_answers: int | None = None
+    first_participant_at: str | None = None
+    sha256: str = ""  # of the registered plan's document
     exists: bool = False  # whether the study has a plan at all
     task: str = "rating"  # the study's trial task: verification and simulation add their own test
 
@@ -68,6 +73,11 @@ class PlanData:
         return {
             "exists": self.exists,
             "registered_at": self.registered_at,
+            "preregistered": self.preregistered,
+            "registered_after_participants": self.registered_after_participants,
+            "registered_after_answers": self.registered_after_answers,
+            "first_participant_at": self.first_participant_at,
+            "sha256": self.sha256,
             "primary_outcomes": list(self.primary_outcomes),
             "primary_test": self.primary_test,
             "pairwise": self.pairwise,
@@ -80,9 +90,14 @@ class PlanData:
             "words": self.words(),
         }
 
+    @property
+    def preregistered(self) -> bool:
+        """Registered before any real participant arrived."""
+        return self.registered_at is not None and not self.registered_after_participants
+
     def words(self) -> str:
         draft = "the study's draft plan." if self.exists else "the platform's defaults."
-        status = f"Registered {self.registered_at}." if self.registered_at else f"Not registered: {draft}"
+        status = self.registration if self.registered_at else f"Not registered: {draft}"
         return (
             f"{status} Primary outcomes: {', '.join(self.primary_outcomes)} (Holm across them); the "
             f"composite is its own family. Test: {TEST_NAMES[self.primary_test]}; pairwise: "

@@ -1,6 +1,7 @@
 """The analysis plan: registered before data come in, run first by the report, every other choice
 reported as a sensitivity analysis; and scores exact enough that equal scores tie."""
 
+import hashlib
 import json
 
 import pytest
@@ -10,9 +11,11 @@ from django.urls import reverse
 
 from analysis.data import ItemInfo, ParticipantData
 from analysis.models import AnalysisPlan
+from analysis.registration import register
 from analysis.report.scores import outcomes
+from studyapp.models import Participant, Response
 from tests.analysis.test_report import complete, move, url
-from tests.conftest import make_study
+from tests.conftest import make_study, new_pid
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +41,13 @@ def test_a_registered_plan_cannot_change(study):
     plan = AnalysisPlan.objects.create(study=study)
     plan.notes = "H1: decomposition traces are rated more predictable."
     plan.save()  # a draft can change
-    plan.register()
+    register(plan)
     assert plan.registered_at is not None
     plan.alpha = 0.01
     with pytest.raises(ValidationError, match=r"was registered on .* and cannot change"):
         plan.save()
     with pytest.raises(ValidationError, match="Already registered"):
-        plan.register()
+        register(plan)
     assert AnalysisPlan.objects.get(pk=plan.pk).alpha == 0.05
 
 
@@ -68,7 +71,7 @@ def test_the_admin_registers_a_plan_and_then_shows_it_read_only(staff, study):
 def test_the_report_runs_the_plan_first_and_the_rest_as_sensitivity_analyses(staff, study):
     plan = AnalysisPlan.objects.create(study=study, primary_outcomes=["faithfulness", "predictability"],
                                        primary_test="kruskal", pairwise="dunn", equivalence_margin=0.75)
-    plan.register()
+    register(plan)
     report = staff.get(url(study, format="json")).json()
     assert report["plan"]["registered_at"] and "Registered" in report["plan"]["words"]
     primary = report["primary"]["outcomes"]
@@ -145,3 +148,50 @@ def test_equal_composite_scores_are_equal_whatever_the_order_of_their_parts():
     assert (1.0 + 1.2 + 1.1) / 3 != (1.2 + 1.1 + 1.0) / 3  # what floating point would have given
     scores = outcomes([a, b], items, ["r1"])["interpretability"].scores["r1"]
     assert scores[0] == scores[1] == 1.1
+
+
+def test_a_plan_registered_after_participants_arrived_is_marked_so_everywhere(staff, study):
+    """13 real participants had arrived (previews never count): the plan page, the report and its JSON say
+    after how many participants and answers it was registered, and when the first arrived."""
+    Participant.objects.create(study=study, prolific_pid=new_pid(), condition=study.conditions.first(),
+                               is_preview=True, stimulus_sequence=[], item_order=[], end_item_order=[])
+    plan = AnalysisPlan.objects.create(study=study)
+    register(plan)
+    real = Participant.objects.filter(study=study, is_preview=False)
+    answers = Response.objects.filter(participant__in=real).count()
+    first = min(p.started_at for p in real)
+    assert (plan.registered_after_participants, plan.registered_after_answers) == (13, answers)
+    assert plan.first_participant_at == first and answers > 0 and not plan.preregistered
+    said = (f"after 13 participants had arrived (the first at {first:%Y-%m-%d %H:%M} UTC) and {answers} "
+            "answers")
+    report = staff.get(url(study, format="json")).json()["plan"]
+    assert (report["preregistered"], report["registered_after_participants"]) == (False, 13)
+    assert report["registered_after_answers"] == answers
+    assert report["first_participant_at"] == first.isoformat()
+    assert said in report["words"] and "not a pre-registration" in report["words"]
+    page = staff.get(url(study)).content.decode()
+    assert "Not a pre-registration:</strong> the plan was registered after 13 participants" in page
+    assert "As registered after data came in" in page and "As planned:" not in page
+    admin_page = staff.get(reverse("admin:analysis_analysisplan_change", args=[plan.pk])).content.decode()
+    assert said in admin_page
+
+
+def test_a_plan_registered_before_anyone_arrived_is_a_preregistration_with_its_document(staff):
+    study = make_study("fresh", trials=2)
+    plan = AnalysisPlan.objects.create(study=study, notes="H1: decomposition traces are more predictable.")
+    register(plan)
+    assert plan.preregistered and plan.registered_after_participants == 0
+    document = staff.get(reverse("analysis:plan-document", args=[study.slug]))
+    text = document.content.decode()
+    assert document["Content-Type"] == "text/markdown; charset=utf-8"
+    digest = hashlib.sha256(document.content).hexdigest()
+    assert digest == plan.registered_sha256 == document["X-Plan-SHA256"]
+    assert "before any participant arrived (pre-registered)" in text
+    for heading in ("## 1. Data collected already?", "## 2. Hypotheses", "## 5. Analyses",
+                    "## 7. Sample size"):
+        assert heading in text
+    assert "H1: decomposition traces are more predictable." in text and "`predictability_1`" in text
+    report = staff.get(url(study, format="json")).json()["plan"]
+    assert report["preregistered"] and report["sha256"] == plan.registered_sha256
+    assert plan.registered_sha256 in staff.get(url(study)).content.decode()
+    assert Client().get(reverse("analysis:plan-document", args=[study.slug])).status_code == 302  # staff only

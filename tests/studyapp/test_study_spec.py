@@ -17,6 +17,7 @@ from django.urls import reverse
 from jsonschema import Draft202012Validator
 
 from analysis.models import AnalysisPlan
+from analysis.registration import register
 from analysis.study_spec import PLAN_FIELDS
 from studyapp import spec
 from studyapp.demo import seed_demo
@@ -59,7 +60,7 @@ def paper_study() -> Study:
         )
     Study.objects.filter(pk=study.pk).update(practice_trial=True)
     plan = AnalysisPlan.objects.create(study=study, primary_outcomes=["faithfulness"], notes=HYPOTHESES)
-    plan.register()
+    register(plan)
     study.refresh_from_db()
     return study
 
