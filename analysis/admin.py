@@ -8,16 +8,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import AnalysisPlan
-from .registration import register, timing
+from .registration import register, revise, timing
 
 
 @admin.register(AnalysisPlan)
 class AnalysisPlanAdmin(admin.ModelAdmin):
-    list_display = ("study", "primary_test", "pairwise", "equivalence_margin", "registered_at")
-    readonly_fields = ("registered_at", "registration", "registered_sha256", "document")
-    actions = ["register_plans"]
+    list_display = ("study", "version", "primary_test", "pairwise", "equivalence_margin", "registered_at")
+    readonly_fields = ("version", "registered_at", "registration", "registered_sha256", "document")
+    actions = ["register_plans", "revise_plans"]
     fieldsets = [
-        (None, {"fields": ("study", "notes")}),
+        (None, {"fields": ("study", "version", "deviation", "notes")}),
         ("Registration", {"fields": ("registered_at", "registration", "registered_sha256", "document")}),
         ("Confirmatory test", {"fields": ("primary_outcomes", "primary_test", "pairwise", "alpha",
                                           "equivalence_margin")}),
@@ -60,3 +60,15 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"{plan.study}: registered {plan.registered_at:%Y-%m-%d %H:%M} UTC.",
                               messages.SUCCESS)
+
+    @admin.action(description="Start a new version of the selected registered plans (shown as a deviation)",
+                  permissions=["change"])
+    def revise_plans(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for plan in queryset:
+            try:
+                copy = revise(plan)
+            except ValidationError as problem:
+                self.message_user(request, f"{plan.study}: {' '.join(problem.messages)}", messages.ERROR)
+                continue
+            self.message_user(request, f"{plan.study}: version {copy.version} made, a draft: change it, say "
+                              "why in its Deviation field, and register it.", messages.SUCCESS)

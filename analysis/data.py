@@ -28,8 +28,7 @@ from traces.grading.table import DEFINITIONS, model_rows
 from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 
 from .model_table import decorate
-from .models import AnalysisPlan
-from .registration import timing
+from .registration import deviations, in_force, timing
 from .report import Options, PlanData
 from .report.behaviour import Judgement
 from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
@@ -177,7 +176,7 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
     """The study's analysis plan as plain data; the defaults where it has none, whose primary outcomes
     are the study's own constructs (those of its per-trial items, the composite apart)."""
     constructs = tuple(k for k in outcome_plan(items or study_items(study)).keys if k != COMPOSITE)
-    plan = AnalysisPlan.objects.filter(study=study).first()
+    plan = in_force(study)
     if plan is None:
         return PlanData(primary_outcomes=constructs, task=study.trial_task)
     return PlanData(
@@ -199,6 +198,9 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
         registered_after_answers=plan.registered_after_answers,
         first_participant_at=plan.first_participant_at.isoformat() if plan.first_participant_at else None,
         sha256=plan.registered_sha256,
+        version=plan.version,
+        deviation=plan.deviation,
+        deviations=tuple(deviations(study, plan)),
         exists=True,
     )
 

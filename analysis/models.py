@@ -52,7 +52,14 @@ class AnalysisPlan(models.Model):
         Test.WELCH: {Pairwise.GAMES_HOWELL},
     }
 
-    study = models.OneToOneField("studyapp.Study", on_delete=models.CASCADE, related_name="analysis_plan")
+    study = models.ForeignKey("studyapp.Study", on_delete=models.CASCADE, related_name="analysis_plans")
+    version = models.PositiveSmallIntegerField(
+        default=1, editable=False,
+        help_text="1, the plan; each later version changes a registered one and is shown as a deviation.",
+    )
+    deviation = models.TextField(
+        blank=True, help_text="From version 2 on: why the registered plan is changed (the report shows it).",
+    )
     primary_outcomes = models.JSONField(
         default=default_outcomes, blank=True,
         help_text="The constructs tested as the primary family (Holm across them): any of the constructs of "
@@ -97,8 +104,14 @@ class AnalysisPlan(models.Model):
         help_text="SHA-256 of the registered plan's document (registration.plan_document), as exported.",
     )
 
+    class Meta:
+        ordering = ["study", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "version"], name="analysis_plan_unique_version"),
+        ]
+
     def __str__(self) -> str:
-        return f"Analysis plan of {self.study}"
+        return f"Analysis plan of {self.study}" + (f", version {self.version}" if self.version > 1 else "")
 
     def save(self, *args: object, **kwargs: object) -> None:
         """A registered plan stays as registered."""
@@ -112,6 +125,9 @@ class AnalysisPlan(models.Model):
 
     def clean(self) -> None:
         errors = {}
+        if self.version > 1 and not self.deviation.strip():
+            errors["deviation"] = ("Say why the registered plan is changed: the report shows this version as "
+                                   "a deviation from it, with your reason.")
         constructs = study_constructs(self.study_id) if self.study_id is not None else None
         problem = outcome_problem(self.primary_outcomes, constructs)
         if problem:

@@ -29,6 +29,51 @@ class DataSoFar:
     first_arrival: datetime | None
 
 
+#: The fields a version of a plan sets (what ``revise`` copies and ``changes`` compares).
+VERSIONED = ("primary_outcomes", "primary_test", "pairwise", "exclude_failed_attention", "exclude_speeders",
+             "speeder_seconds", "exclude_straightliners", "straightline_scope", "equivalence_margin", "alpha",
+             "notes")
+
+
+def in_force(study: Study) -> AnalysisPlan | None:
+    """The plan the report runs: the newest registered version, else the newest draft (None: no plan)."""
+    plans = AnalysisPlan.objects.filter(study=study)
+    return plans.filter(registered_at__isnull=False).order_by("-version").first() or plans.order_by(
+        "-version").first()
+
+
+def revise(plan: AnalysisPlan) -> AnalysisPlan:
+    """A new draft version of the study's newest plan, which must be registered: the only way to change a
+    registered plan. It copies the plan; the researcher changes it, says why (``deviation``) and registers
+    it, and the report shows it as a deviation from the registered one."""
+    newest = AnalysisPlan.objects.filter(study=plan.study).order_by("-version").first()
+    if newest.registered_at is None:
+        raise ValidationError(f"Version {newest.version} of this plan is a draft: change it as it is.")
+    copy = AnalysisPlan(study=newest.study, version=newest.version + 1,
+                        **{name: getattr(newest, name) for name in VERSIONED})
+    copy.save()
+    return copy
+
+
+def changes(before: AnalysisPlan, after: AnalysisPlan) -> list[str]:
+    """What a later version changed, field by field ("alpha: 0.05 -> 0.01")."""
+    return [f"{name}: {getattr(before, name)!r} -> {getattr(after, name)!r}" for name in VERSIONED
+            if getattr(before, name) != getattr(after, name)]
+
+
+def deviations(study: Study, plan: AnalysisPlan) -> list[dict]:
+    """Each earlier registered version the plan in force departs from: its version, time, hash, what
+    changed and why (the reasons of the versions after it)."""
+    earlier = list(AnalysisPlan.objects.filter(study=study, version__lt=plan.version,
+                                               registered_at__isnull=False).order_by("version"))
+    reasons = list(AnalysisPlan.objects.filter(study=study, version__gt=earlier[0].version,
+                                               version__lte=plan.version).order_by("version")
+                   .values_list("version", "deviation")) if earlier else []
+    return [{"version": old.version, "registered_at": old.registered_at.isoformat(),
+             "sha256": old.registered_sha256, "changes": changes(old, plan),
+             "reasons": [f"version {v}: {why}" for v, why in reasons if v > old.version]} for old in earlier]
+
+
 def data_so_far(study: Study) -> DataSoFar:
     real = Participant.objects.real().filter(study=study)
     first = real.aggregate(first=Min("started_at"))["first"]
@@ -83,10 +128,13 @@ def plan_document(plan: AnalysisPlan) -> str:
     ]
     registered = plan.registered_at.isoformat() if plan.registered_at else "not registered yet"
     lines = [
-        f"# Analysis plan: {study.title} ({study.slug})",
+        f"# Analysis plan: {study.title} ({study.slug})"
+        + (f", version {plan.version}" if plan.version > 1 else ""),
         "",
         f"Registered: {registered}. {timing(plan)}",
         "",
+        *([f"A deviation from the registered version {plan.version - 1}: {plan.deviation.strip()}", ""]
+          if plan.version > 1 else []),
         "## 1. Data collected already?",
         "",
         ("No: the plan was registered before any participant arrived."

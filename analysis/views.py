@@ -2,7 +2,7 @@
 models' Table 1 (HTML, JSON or CSV)."""
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods
@@ -13,6 +13,7 @@ from studyapp.models import Study
 from .data import gather, model_datasets, model_table_data
 from .model_table import TABLE_NAMES, csv_header, csv_rows
 from .models import AnalysisPlan
+from .registration import in_force
 from .registration import plan_document as plan_text
 from .report import Options, build_with_scores, render_html, to_json
 
@@ -48,9 +49,16 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_member_required
 @require_http_methods(["GET"])
 def plan_document(request: HttpRequest, slug: str) -> HttpResponse:
-    """The study's analysis plan as a registry document (Markdown, for OSF or AsPredicted), with the
-    SHA-256 stored when it was registered; a draft plan is marked not registered."""
-    plan = get_object_or_404(AnalysisPlan, study__slug=slug)
+    """The study's analysis plan in force as a registry document (Markdown, for OSF or AsPredicted), or
+    ``version=N``, with the SHA-256 stored when it was registered; a draft plan is marked not registered."""
+    study = get_object_or_404(Study, slug=slug)
+    version = request.GET.get("version", "")
+    if version and not version.isdigit():
+        return HttpResponseBadRequest("version must be a number.", content_type="text/plain; charset=utf-8")
+    plan = (get_object_or_404(AnalysisPlan, study=study, version=int(version)) if version
+            else in_force(study))
+    if plan is None:
+        raise Http404("This study has no analysis plan.")
     response = HttpResponse(plan_text(plan), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="analysis-plan-{slug}.md"'
     if plan.registered_sha256:

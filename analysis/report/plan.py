@@ -59,6 +59,9 @@ class PlanData:
     registered_after_answers: int | None = None
     first_participant_at: str | None = None
     sha256: str = ""  # of the registered plan's document
+    version: int = 1  # a later version changes a registered one: a deviation
+    deviation: str = ""  # why (version 2 on)
+    deviations: tuple[dict, ...] = ()  # earlier registered versions it departs from (registration.deviations)
     exists: bool = False  # whether the study has a plan at all
     task: str = "rating"  # the study's trial task: verification and simulation add their own test
 
@@ -78,6 +81,9 @@ class PlanData:
             "registered_after_answers": self.registered_after_answers,
             "first_participant_at": self.first_participant_at,
             "sha256": self.sha256,
+            "version": self.version,
+            "deviation": self.deviation,
+            "deviates_from": list(self.deviations),
             "primary_outcomes": list(self.primary_outcomes),
             "primary_test": self.primary_test,
             "pairwise": self.pairwise,
@@ -98,6 +104,10 @@ class PlanData:
     def words(self) -> str:
         draft = "the study's draft plan." if self.exists else "the platform's defaults."
         status = self.registration if self.registered_at else f"Not registered: {draft}"
+        for old in self.deviations:
+            status += (f" Version {self.version} deviates from version {old['version']}, registered "
+                       f"{old['registered_at']}: {'; '.join(old['changes']) or 'nothing changed'} "
+                       f"({'; '.join(old['reasons'])}).")
         return (
             f"{status} Primary outcomes: {', '.join(self.primary_outcomes)} (Holm across them); the "
             f"composite is its own family. Test: {TEST_NAMES[self.primary_test]}; pairwise: "

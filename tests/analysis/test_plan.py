@@ -195,3 +195,38 @@ def test_a_plan_registered_before_anyone_arrived_is_a_preregistration_with_its_d
     assert report["preregistered"] and report["sha256"] == plan.registered_sha256
     assert plan.registered_sha256 in staff.get(url(study)).content.decode()
     assert Client().get(reverse("analysis:plan-document", args=[study.slug])).status_code == 302  # staff only
+
+
+def test_a_registered_plan_changes_only_as_a_new_version_shown_as_a_deviation(staff):
+    study = make_study("revised", trials=2)
+    first = AnalysisPlan.objects.create(study=study)
+    register(first)
+    changelist = reverse("admin:analysis_analysisplan_changelist")
+    staff.post(changelist, {"action": "revise_plans", "_selected_action": [first.pk]})
+    second = AnalysisPlan.objects.get(study=study, version=2)
+    assert second.registered_at is None and second.alpha == first.alpha  # a draft copy
+    page = staff.post(changelist, {"action": "revise_plans", "_selected_action": [second.pk]}, follow=True)
+    assert "Version 2 of this plan is a draft: change it as it is." in page.content.decode()
+    second.alpha = 0.01
+    second.save()
+    with pytest.raises(ValidationError, match="Say why the registered plan is changed"):
+        register(second)
+    second.deviation = "A reviewer asked for a stricter alpha."
+    second.save()
+    register(second)
+    report = staff.get(url(study, format="json")).json()["plan"]
+    assert (report["version"], report["alpha"]) == (2, 0.01)
+    assert report["deviates_from"] == [{
+        "version": 1, "registered_at": first.registered_at.isoformat(), "sha256": first.registered_sha256,
+        "changes": ["alpha: 0.05 -> 0.01"], "reasons": ["version 2: A reviewer asked for a stricter alpha."],
+    }]
+    assert "Version 2 deviates from version 1" in report["words"]
+    html = staff.get(url(study)).content.decode()
+    assert "A deviation:</strong> this is version 2 of the plan" in html and "As revised (version 2" in html
+    document = staff.get(reverse("analysis:plan-document", args=[study.slug]))
+    assert "A deviation from the registered version 1: A reviewer asked" in document.content.decode()
+    original = staff.get(reverse("analysis:plan-document", args=[study.slug]), {"version": "1"})
+    assert hashlib.sha256(original.content).hexdigest() == first.registered_sha256
+    first.alpha = 0.2
+    with pytest.raises(ValidationError, match="cannot change"):
+        first.save()
