@@ -27,7 +27,16 @@ def export(study: Study) -> dict | None:
     plan = in_force(study)
     if plan is None:
         return None
-    return {**{name: getattr(plan, name) for name in PLAN_FIELDS}, "registered_at": iso(plan.registered_at)}
+    part = {**{name: getattr(plan, name) for name in PLAN_FIELDS}, "registered_at": iso(plan.registered_at)}
+    if plan.registered_at is not None:  # for the reader; an import makes a draft whatever it says
+        part["registration"] = {
+            "preregistered": plan.preregistered,
+            "registered_after_participants": plan.registered_after_participants,
+            "registered_after_answers": plan.registered_after_answers,
+            "first_participant_at": iso(plan.first_participant_at), "sha256": plan.registered_sha256,
+            "version": plan.version, "deviation": plan.deviation,
+        }
+    return part
 
 
 def _plan(part: dict) -> AnalysisPlan:

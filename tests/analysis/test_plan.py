@@ -5,6 +5,7 @@ import hashlib
 import json
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -13,6 +14,8 @@ from analysis.data import ItemInfo, ParticipantData
 from analysis.models import AnalysisPlan
 from analysis.registration import register
 from analysis.report.scores import outcomes
+from studyapp import spec
+from studyapp.exports import iso
 from studyapp.models import Participant, Response
 from tests.analysis.test_report import complete, move, url
 from tests.conftest import make_study, new_pid
@@ -230,3 +233,22 @@ def test_a_registered_plan_changes_only_as_a_new_version_shown_as_a_deviation(st
     first.alpha = 0.2
     with pytest.raises(ValidationError, match="cannot change"):
         first.save()
+
+
+def test_the_api_gives_the_registration_with_the_study_file(study, client, django_user_model, settings):
+    """A researcher reading the study over the API sees when its plan was registered and what had come in
+    by then; the file imports as a draft whatever it says."""
+    plan = AnalysisPlan.objects.create(study=study)
+    register(plan)
+    researcher = django_user_model.objects.create_user("res", password="pw-res-123")
+    researcher.groups.add(Group.objects.get_or_create(name=settings.RESEARCHERS_GROUP)[0])
+    client.force_login(researcher)
+    part = client.get(reverse("api:spec", args=[study.slug])).json()["analysis_plan"]
+    assert part["registered_at"] == iso(plan.registered_at)
+    assert part["registration"]["first_participant_at"] == iso(plan.first_participant_at)
+    assert part["registration"]["preregistered"] is False
+    assert part["registration"]["registered_after_participants"] == 13
+    assert part["registration"]["sha256"] == plan.registered_sha256 and part["registration"]["version"] == 1
+    copy = spec.import_study(json.dumps({**client.get(reverse("api:spec", args=[study.slug])).json(),
+                                         "slug": "copied"})).study
+    assert AnalysisPlan.objects.get(study=copy).registered_at is None
