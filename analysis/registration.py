@@ -29,10 +29,12 @@ class DataSoFar:
     first_arrival: datetime | None
 
 
-#: The fields a version of a plan sets (what ``revise`` copies and ``changes`` compares).
-VERSIONED = ("primary_outcomes", "primary_test", "pairwise", "exclude_failed_attention", "exclude_speeders",
-             "speeder_seconds", "exclude_straightliners", "straightline_scope", "equivalence_margin", "alpha",
-             "notes")
+#: What a plan is made of: every field the researcher sets (not the study, the time stamp, or the reason
+#: for a later version). What ``revise`` copies, ``changes`` compares and the study file carries.
+PLAN_FIELDS = tuple(
+    field.name for field in AnalysisPlan._meta.concrete_fields
+    if field.editable and field.name not in {"id", "study", "deviation"}
+)
 
 
 def in_force(study: Study) -> AnalysisPlan | None:
@@ -50,14 +52,14 @@ def revise(plan: AnalysisPlan) -> AnalysisPlan:
     if newest.registered_at is None:
         raise ValidationError(f"Version {newest.version} of this plan is a draft: change it as it is.")
     copy = AnalysisPlan(study=newest.study, version=newest.version + 1,
-                        **{name: getattr(newest, name) for name in VERSIONED})
+                        **{name: getattr(newest, name) for name in PLAN_FIELDS})
     copy.save()
     return copy
 
 
 def changes(before: AnalysisPlan, after: AnalysisPlan) -> list[str]:
     """What a later version changed, field by field ("alpha: 0.05 -> 0.01")."""
-    return [f"{name}: {getattr(before, name)!r} -> {getattr(after, name)!r}" for name in VERSIONED
+    return [f"{name}: {getattr(before, name)!r} -> {getattr(after, name)!r}" for name in PLAN_FIELDS
             if getattr(before, name) != getattr(after, name)]
 
 

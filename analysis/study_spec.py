@@ -12,14 +12,8 @@ from studyapp.models import Construct, Item, Study
 from studyapp.spec.sections import Problem, Section
 
 from .models import AnalysisPlan, outcome_problem
-from .registration import in_force
+from .registration import PLAN_FIELDS, in_force
 
-#: What a plan is made of: every field the researcher sets (not the study, the time stamp, or the reason
-#: for a later version: a study made from the file starts its plan afresh).
-PLAN_FIELDS = tuple(
-    field.name for field in AnalysisPlan._meta.concrete_fields
-    if field.editable and field.name not in {"id", "study", "deviation"}
-)
 KEY = "analysis_plan"
 
 
