@@ -17,7 +17,7 @@ from . import scores as sc
 from .options import Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse
 from .plan import PAIRWISE_NAMES, TEST_NAMES, WITHIN_PAIRWISE_NAMES, WITHIN_TEST_NAMES, PlanData
-from .words import CHI, EPS, fmt_p, num, words_independence
+from .words import CHI, EPS, fmt_p, not_computed, num, words_equivalence, words_independence, words_pair
 
 N_BOOT = 2000
 SEED = 20250519
@@ -202,13 +202,27 @@ def _holm_across(constructs: list[dict], plan: PlanData, within: bool = False) -
 
 def planned_family(blocks: dict[str, dict], plan: PlanData, keys, within: bool = False,
                    missing: list[dict] | None = None) -> dict:
-    """The planned test and pairwise comparisons for each outcome of a family, Holm across the family;
-    the plan's outcomes the study cannot analyse are listed with why."""
+    """The planned test and pairwise comparisons for each outcome of a family, Holm across the family:
+    the outcomes' tests together; the pairwise comparisons of every outcome together, and their
+    equivalence tests together, so that no pair is called different or equivalent at more than the
+    plan's alpha across the family. The plan's outcomes the study cannot analyse are listed with why."""
     results = [planned_result(blocks[key], plan, within) for key in keys if key in blocks]
     for result, adjusted in zip(results, st.holm([r["p"] for r in results]), strict=True):
         result["p_holm_family"] = adjusted
+    pairs = [pair for result in results for pair in result["pairs"]]
+    adjusted_p = st.holm([p["p_unadjusted"] for p in pairs])
+    adjusted_equivalence = st.holm([p["equivalence_p_unadjusted"] for p in pairs])
+    for pair, adjusted, equivalent in zip(pairs, adjusted_p, adjusted_equivalence, strict=True):
+        pair["p"], pair["equivalence_p"] = adjusted, equivalent
+        row, stat = pair.pop("row"), pair.pop("stat")
+        pair["words"] = (words_pair(row, stat, adjusted, "p(Holm)") if adjusted is not None
+                         else not_computed(row.get("reason") or "no p-value"))
+        pair["equivalence"] = words_equivalence({**pair.pop("tost"), "p": equivalent}, plan.alpha, "p(Holm)")
     names = (WITHIN_TEST_NAMES, WITHIN_PAIRWISE_NAMES) if within else (TEST_NAMES, PAIRWISE_NAMES)
-    family = {"outcomes": results, "test": names[0][plan.primary_test], "pairwise": names[1][plan.pairwise]}
+    family = {"outcomes": results, "test": names[0][plan.primary_test], "pairwise": names[1][plan.pairwise],
+              "protection": (f"Holm across all {len(pairs)} pairwise comparisons of the family's "
+                             f"{len(results)} outcome{'s' if len(results) != 1 else ''}, and across their "
+                             "equivalence tests")}
     if missing:
         family["missing"] = missing
     return family
@@ -219,35 +233,43 @@ def planned_result(block: dict, plan: PlanData, within: bool = False) -> dict:
     cluster-robust proportional-odds model stands in (within participants, Friedman's test), and the
     result says why. Within participants the plan's Kruskal-Wallis test or Welch's ANOVA runs as
     Friedman's test and its pairwise tests as Wilcoxon signed-rank tests: there is no independent-groups
-    test of a repeated measure."""
+    test of a repeated measure. The mixed model's test is its permutation test. The pairs carry their
+    unadjusted p-values; ``planned_family`` adjusts them across the family and words them."""
     model, note = plan.primary_test, None
     if within and model in ("kruskal", "welch"):
         model = "friedman"
         note = (f"Within participants the plan's {TEST_NAMES[plan.primary_test]} runs as "
                 f"{_omnibus_name(block)}, the repeated-measures rank test.")
-    if model == "ordinal_mixed" and not block["mixed"]["fitted"]:
+    mixed = block["mixed"]
+    if model == "ordinal_mixed" and not (mixed["fitted"] and mixed["permutation"]["p"] is not None):
         model = "friedman" if within else "ordinal"
         stand_in = (_omnibus_name(block) if within
                     else "the proportional-odds model with cluster-robust errors")
-        note = f"The mixed model was not fitted ({block['mixed']['reason']}); {stand_in} stands in."
+        reason = mixed["reason"] or mixed["permutation"]["reason"]
+        note = f"The mixed model was not fitted ({reason}); {stand_in} stands in."
     source = {"ordinal_mixed": block["mixed"], "ordinal": block.get("ordinal"),
               "kruskal": block.get("kruskal"), "welch": block.get("welch"),
               "friedman": block.get("friedman")}[model]
-    if within:
-        pairs = source.get("contrasts", []) if plan.pairwise == "model" and model == "ordinal_mixed" \
-            else block["wilcoxon"]
+    p = source["permutation"]["p"] if model == "ordinal_mixed" else source.get("p")
+    if plan.pairwise == "model" and model in ("ordinal_mixed", "ordinal"):
+        pairs, stat = source.get("contrasts", []), "model"
+    elif within:
+        pairs, stat = block["wilcoxon"], "wilcoxon"
     else:
-        pairs = source.get("contrasts", []) if plan.pairwise == "model" else block[plan.pairwise]
+        pairs, stat = block[plan.pairwise], plan.pairwise
+    if model == "ordinal_mixed" and stat == "model":
+        stat = "model_permutation"
     effects = {(e["a"], e["b"]): e for e in block["effects"]}
     return {
         "key": block["key"], "label": block["label"], "model": model, "note": note,
-        "p": source.get("p"), "words": source["words"],
+        "p": p, "words": source["words"],
         "pairs": [
-            {"a": p["a"], "b": p["b"], "words": p["words"], "p": p.get("p_holm", p.get("p")),
-             "effect": effects[(p["a"], p["b"])]["words"],
-             "equivalence": effects[(p["a"], p["b"])]["equivalence_words"],
-             "equivalence_p": effects[(p["a"], p["b"])]["equivalence"]["p"]}
-            for p in pairs
+            {"a": pair["a"], "b": pair["b"], "row": pair, "stat": stat,
+             "p_unadjusted": pair.get("p_permutation") if stat == "model_permutation" else pair.get("p"),
+             "effect": effects[(pair["a"], pair["b"])]["words"],
+             "tost": effects[(pair["a"], pair["b"])]["equivalence"],
+             "equivalence_p_unadjusted": effects[(pair["a"], pair["b"])]["equivalence"]["p"]}
+            for pair in pairs
         ],
         "po_check": "" if within else _po_words(block["ordinal"]),
     }

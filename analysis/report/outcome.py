@@ -12,6 +12,7 @@ from .. import stats as st
 from .scores import Outcome
 from .words import (
     ALPHA,
+    fmt_p,
     interval,
     not_computed,
     num,
@@ -52,7 +53,8 @@ def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, see
         block.update(within_tests(outcome, codes, margin, alpha, seed))
     else:
         block.update(between_tests(outcome, margin, alpha, seed))
-    block["mixed"] = mixed_model(outcome, codes) if mixed else {"fitted": False, "reason": "not asked for"}
+    block["mixed"] = (mixed_model(outcome, codes, within=within, seed=seed + 70) if mixed
+                      else {"fitted": False, "reason": "not asked for"})
     block["reliability"] = reliability(outcome, codes)
     return block
 
@@ -111,32 +113,27 @@ def within_tests(outcome: Outcome, codes: list[str], margin: float, alpha: float
             "incomplete": incomplete, "counts": outcome.counts}
 
 
-def mixed_model(outcome: Outcome, codes: list[str]) -> dict:
+def mixed_model(outcome: Outcome, codes: list[str], *, within: bool = False, seed: int = 0) -> dict:
     """The cumulative link mixed model of the answers on condition with random intercepts for
-    participants and stimuli (crossed), as R's ordinal::clmm; its joint Wald test of the conditions
-    and the pairwise contrasts (Holm within the outcome) with odds ratios. Each row carries its trial's
-    condition, so within participants condition is a within-participant factor of the same model."""
-    out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None}
-    present = [c for c in codes if len(outcome.answers.get(c, [])) >= 2]
-    rows = [r for r in outcome.rows if r[0] in present]
-    values = np.array([r[3] for r in rows], dtype=int)
-    if len(present) < 2:
-        out["reason"] = "fewer than two conditions with at least two participants"
-    elif len(rows) > MIXED_MAX_ANSWERS:
-        out["reason"] = (f"{len(rows):,} answers, over the {MIXED_MAX_ANSWERS:,} the report fits the mixed "
-                         "model for within its time budget; the cluster-robust model stands in")
-    elif len(np.unique(values)) < 2:
-        out["reason"] = "no variance: every answer is the same"
-    if out["reason"]:
+    participants and stimuli (crossed), as R's ordinal::clmm, with its test of condition: the
+    permutation test of the model's score (``permutation``; ``stats.permutation``), which keeps its level
+    at any number of participants, beside the asymptotic joint Wald test; the pairwise contrasts with
+    odds ratios, each with its Wald z and its permutation p-value. Each row carries its trial's
+    condition, so within participants condition is a within-participant factor of the same model and
+    the permutation moves a participant's conditions among their own trials."""
+    out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None,
+           "permutation": {"p": None, "reason": None}}
+    inputs = model_inputs(outcome, codes)
+    if isinstance(inputs, str):
+        out["reason"] = out["permutation"]["reason"] = inputs
         return out
-    condition = np.array([present.index(r[0]) for r in rows])
-    factors = [np.unique([r[1] for r in rows], return_inverse=True)[1],
-               np.unique([r[2] for r in rows], return_inverse=True)[1]]
-    design = np.eye(len(present))[condition][:, 1:]
-    fit = st.clmm(np.unique(values, return_inverse=True)[1], design, factors)
+    present, y, condition, factors = inputs
+    permutation = score_permutation(y, condition, factors, present, within, seed)
+    out["permutation"] = permutation
+    fit = st.clmm(y, np.eye(len(present))[condition][:, 1:], factors)
     kept = ("thresholds", "coefficients", "coefficient_se", "sds", "loglik", "converged")
     out.update({k: fit[k] for k in kept if k in fit})
-    out.update(reference=present[0], conditions=present, df=len(present) - 1, n=len(rows),
+    out.update(reference=present[0], conditions=present, df=len(present) - 1, n=len(y),
                reason=fit["reason"])
     if fit.get("coefficient_cov") is None:
         out["reason"] = fit["reason"] or "the model could not be fitted"
@@ -148,12 +145,71 @@ def mixed_model(outcome: Outcome, codes: list[str]) -> dict:
         out["reason"] = "the coefficients' covariance is singular"
         return out
     out.update(fitted=True, wald_chi2=wald, p=float(sps.chi2.sf(wald, len(present) - 1)))
-    out["contrasts"] = [{**row, "words": words_pair(row, "model") if row["p"] is not None
-                         else not_computed(row["reason"])} for row in st.contrasts(present, beta, cov)]
+    by_pair = {(r["a"], r["b"]): r["p"] for r in permutation.get("pairs", [])}
+    out["contrasts"] = [
+        {**row, "p_permutation": by_pair.get((row["a"], row["b"])),
+         "words": words_pair(row, "model") if row["p"] is not None else not_computed(row["reason"])}
+        for row in st.contrasts(present, beta, cov)
+    ]
     sds = fit.get("sds") or []
-    out["words"] = words_wald(out, "Wald") + (
-        f"; random-intercept SDs: participants {num(sds[0])}, stimuli {num(sds[1])}" if len(sds) == 2 else ""
-    )
+    out["words"] = "; ".join(filter(None, [
+        permutation["words"], words_wald(out, "Wald") + " (asymptotic)",
+        f"random-intercept SDs: participants {num(sds[0])}, stimuli {num(sds[1])}" if len(sds) == 2 else ""]))
+    return out
+
+
+def model_inputs(outcome: Outcome, codes: list[str]) -> tuple | str:
+    """The mixed model's data: the conditions with at least two participants, and per answer its
+    category index, condition index and (participant, stimulus) level indices; or why it is not fitted."""
+    present = [c for c in codes if len(outcome.answers.get(c, [])) >= 2]
+    rows = [r for r in outcome.rows if r[0] in present]
+    values = np.array([r[3] for r in rows], dtype=int)
+    if len(present) < 2:
+        return "fewer than two conditions with at least two participants"
+    if len(rows) > MIXED_MAX_ANSWERS:
+        return (f"{len(rows):,} answers, over the {MIXED_MAX_ANSWERS:,} the report fits the mixed model for "
+                "within its time budget; the cluster-robust model stands in")
+    if len(np.unique(values)) < 2:
+        return "no variance: every answer is the same"
+    factors = [np.unique([r[1] for r in rows], return_inverse=True)[1],
+               np.unique([r[2] for r in rows], return_inverse=True)[1]]
+    return (present, np.unique(values, return_inverse=True)[1],
+            np.array([present.index(r[0]) for r in rows]), factors)
+
+
+def score_permutation(y: np.ndarray, condition: np.ndarray, factors: list[np.ndarray], present: list[str],
+                      within: bool, seed: int, *, pairs: bool = True) -> dict:
+    """The mixed model's small-sample test of condition: the model fitted without condition, each
+    answer's score summed per participant (within participants, per participant and condition), and
+    conditions permuted over participants (within: among each participant's own conditions, on the
+    participants who have all of them), jointly and per pair (``stats.permutation``)."""
+    null = st.clmm(y, np.zeros((len(y), 0)), factors, standard_errors=False)
+    over = "each participant's conditions" if within else "participants"
+    out = {"p": None, "statistic": None, "permutations": st.PERMUTATIONS, "units": over, "pairs": [],
+           "n": 0, "reason": None, "null_model": null["reason"]}
+    if null["response_scores"] is None:
+        out["reason"] = null["reason"]
+        out["words"] = not_computed(out["reason"])
+        return out
+    person = factors[0]
+    if within:
+        sums = np.zeros((person.max() + 1, len(present)))
+        np.add.at(sums, (person, condition), null["response_scores"])
+        seen = np.zeros_like(sums, dtype=bool)
+        seen[person, condition] = True
+        complete = seen.all(axis=1)
+        groups = {c: sums[complete, k] for k, c in enumerate(present)}
+    else:
+        sums = np.bincount(person, null["response_scores"])
+        group_of = np.zeros(len(sums), dtype=int)
+        group_of[person] = condition
+        groups = {c: sums[group_of == k] for k, c in enumerate(present)}
+    omnibus = st.permutation_omnibus(groups, paired=within, seed=seed)
+    out.update(p=omnibus["p"], statistic=omnibus["statistic"], n=omnibus["n"], reason=omnibus["reason"],
+               pairs=st.permutation_pairs(groups, paired=within, seed=seed + 1) if pairs else [])
+    out["words"] = (not_computed(out["reason"]) if out["p"] is None else
+                    f"Permutation test of the model's score ({st.PERMUTATIONS:,} permutations of conditions "
+                    f"over {over}, n = {omnibus['n']}), {fmt_p(out['p'])}")
     return out
 
 

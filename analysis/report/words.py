@@ -76,19 +76,26 @@ def words_independence(r: dict) -> str:
     return f"Fisher's exact test (Monte Carlo), {fmt_p(r['p'])}"
 
 
-def words_pair(row: dict, stat: str) -> str:
+def words_pair(row: dict, stat: str, p: float | None = None, name: str = "p(Holm)") -> str:
+    """A pairwise comparison with the p-value given (by default its Holm adjustment within the outcome;
+    Games-Howell's own p-value, which the studentized range adjusts)."""
     if row.get("reason") and row.get("p") is None:
         return not_computed(row["reason"])
+    if p is None:
+        p, name = (row["p"], "p") if stat == "games_howell" else (row["p_holm"], name)
     if stat == "dunn":
-        return f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}"
+        return f"z = {num(row['z'])}, {fmt_p(p, name)}"
     if stat == "mann_whitney":
-        return f"U = {num(row['U'], 1)}, {fmt_p(row['p_holm'], 'p(Holm)')}, r = {num(row['r_rb'], 2, False)}"
+        return f"U = {num(row['U'], 1)}, {fmt_p(p, name)}, r = {num(row['r_rb'], 2, False)}"
     if stat == "wilcoxon":
-        return words_wilcoxon(row, row["p_holm"], "p(Holm)")
+        return words_wilcoxon(row, p, name)
+    odds = f"OR = {num(row['odds_ratio'])}, {interval(row['or_ci_low'], row['or_ci_high'])}" \
+        if stat.startswith("model") else ""
     if stat == "model":
-        return (f"OR = {num(row['odds_ratio'])}, {interval(row['or_ci_low'], row['or_ci_high'])}, "
-                f"z = {num(row['z'])}, {fmt_p(row['p_holm'], 'p(Holm)')}")
-    return f"t({num(row['df'], 1)}) = {num(row['t'])}, {fmt_p(row['p'])}"
+        return f"{odds}, z = {num(row['z'])}, {fmt_p(p, name)}"
+    if stat == "model_permutation":  # the odds ratio's interval is Wald's; the p-value the permutation's
+        return f"{odds}, permutation {fmt_p(p, name)}"
+    return f"t({num(row['df'], 1)}) = {num(row['t'])}, {fmt_p(p, name)}"
 
 
 def words_difference(effects: dict) -> str:
@@ -102,11 +109,13 @@ def words_difference(effects: dict) -> str:
     return text
 
 
-def words_equivalence(eq: dict, alpha: float) -> str:
+def words_equivalence(eq: dict, alpha: float, name: str = "p") -> str:
+    """Two one-sided tests against the margin, with the verdict at ``alpha`` on the p-value given
+    (adjusted across a family where ``name`` says so)."""
     if eq["p"] is None:
-        return not_computed(eq["reason"])
+        return not_computed(eq.get("reason") or "no p-value")
     verdict = "equivalent" if eq["p"] < alpha else "equivalence not shown"
-    return f"TOST against \u00b1{num(eq['margin'])}: {fmt_p(eq['p'])} ({verdict})"
+    return f"TOST against \u00b1{num(eq['margin'])}: {fmt_p(eq['p'], name)} ({verdict})"
 
 
 def words_analysed(exclusions: dict, plan_name: str) -> str:

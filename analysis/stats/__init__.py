@@ -24,17 +24,19 @@ from .glmm import mixed_logistic
 from .means import games_howell, welch_anova
 from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .paired import friedman, paired_difference, pairwise_wilcoxon, wilcoxon_signed_rank
+from .permutation import PERMUTATIONS, permutation_omnibus, permutation_pairs
 from .power import anova_power, sensitivity
 from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
 from .reliability import cronbach_alpha, spearman_brown
 from .tables import FISHER_RESAMPLES, independence_test
 
 __all__ = [
-    "FISHER_RESAMPLES", "Groups", "accuracy", "anova_power", "behaviour", "bootstrap_mean_ci", "calibration",
-    "clean", "clmm", "contrasts", "correlation", "cronbach_alpha", "cumulative_logit", "describe", "dunn",
-    "epsilon_squared_interval", "equivalence", "friedman", "games_howell", "holm", "independence_test",
-    "is_constant", "kruskal_wallis", "mann_whitney", "mean_difference", "median_rt", "mixed_logistic",
-    "paired_difference", "pairwise_effects", "pairwise_mann_whitney", "pairwise_wilcoxon",
+    "FISHER_RESAMPLES", "PERMUTATIONS", "Groups", "accuracy", "anova_power", "behaviour",
+    "bootstrap_mean_ci", "calibration", "clean", "clmm", "contrasts", "correlation", "cronbach_alpha",
+    "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence", "friedman",
+    "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
+    "mean_difference", "median_rt", "mixed_logistic", "paired_difference", "pairwise_effects",
+    "pairwise_mann_whitney", "pairwise_wilcoxon", "permutation_omnibus", "permutation_pairs",
     "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "signal_detection",
     "spearman_brown", "welch_anova", "wilcoxon_signed_rank", "wilson",
 ]

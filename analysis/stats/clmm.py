@@ -154,7 +154,8 @@ class _Laplace:
         shift = v - az * ww  # ∂ log det H / ∂η_i, through W directly and through û
         score = -w * d1  # w ∂lp/∂η
         t = self._level_sums(score)
-        g_beta = self.design.T @ (score - shift / 2)
+        self.response_scores = score - shift / 2  # ∂L/∂η_i: a new covariate x scores xᵀ this
+        g_beta = self.design.T @ self.response_scores
         g_sd = (np.add.reduceat((u - z / 2) * t, self.starts) - (ww * own).sum(axis=1)
                 - self._at_responses(u) @ shift / 2)
         g_theta = np.zeros(k1)
@@ -198,13 +199,13 @@ def _refused(reason: str, n: int, levels: list[int]) -> dict:
     return {
         "thresholds": None, "threshold_se": None, "coefficients": None, "coefficient_se": None,
         "coefficient_cov": None, "fixed_cov": None, "sds": None, "variances": None, "modes": None,
-        "loglik": None,
+        "loglik": None, "response_scores": None,
         "converged": False, "n": n, "levels": levels, "iterations": 0, "evaluations": 0, "reason": reason,
     }
 
 
 def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
-         weights: ArrayLike | None = None) -> dict:
+         weights: ArrayLike | None = None, standard_errors: bool = True) -> dict:
     """Cumulative link mixed model with random intercepts, by the Laplace approximation (as R's
     ``ordinal::clmm(y ~ x + (1|f1) + (1|f2))``, logit link, nAGQ = 1):
     logit P(Y ≤ j) = θ_j - xβ - Σ_r b_r, b_r ~ N(0, sd_r²), so a positive β moves answers up.
@@ -228,7 +229,11 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     ``variances`` (per factor, in the order given), ``modes`` (per factor, the conditional modes b = sd·û
     of its levels in sorted label order, R's ``ranef``), ``loglik`` (Laplace, as R's ``logLik``),
     ``converged``, ``n`` (responses), ``levels`` (per factor), ``iterations``, ``evaluations`` (of L and
-    its gradient, the Hessian's included) and ``reason`` (None, or what went wrong in words). All
+    its gradient, the Hessian's included), ``response_scores`` (per response, ∂L/∂η_i at the estimate: the
+    score of any covariate left out of the model is its inner product with these, what a score or
+    permutation test of that covariate needs; 0 for rows of weight 0) and ``reason`` (None, or what went
+    wrong in words). ``standard_errors=False`` skips the Hessian (the SEs and covariances are None): a
+    null model fitted only for its scores. All
     responses in one category, or a factor with one level, give None estimates with a reason; malformed
     input raises ValueError.
     """
@@ -279,14 +284,17 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
         loglik, grad = model(point)
         modes = [sd[i] * model.u[s:s + q]
                  for i, (s, q) in enumerate(zip(model.starts, model.sizes, strict=True))]
+        scores = np.zeros(len(keep))
+        scores[keep] = model.response_scores
         free = np.concatenate([np.ones(k1 + p, dtype=bool), sd > 0])
-        info = -_hessian(model, point, free)
-    ses = _wald_se(info) if _identified(info) else None
+        info = -_hessian(model, point, free) if standard_errors else None
+    ses = _wald_se(info) if info is not None and _identified(info) else None
     back = np.argsort(order)  # from the fitting order back to the order the factors were given
     sd_given = [float(sd[i]) for i in back]
     # converged: BFGS says so, or the Newton step left would raise L by under 1e-6
     converged = bool(fit.success) or (
-        ses is not None and grad[free] @ np.linalg.solve(info, grad[free]) < 2e-6)
+        ses is not None and grad[free] @ np.linalg.solve(info, grad[free]) < 2e-6) or (
+        info is None and np.abs(grad[free]).max() < 1e-5 * w.sum())
     zero = [str(r + 1) for r in range(n_sd) if sd_given[r] == 0]
     notes = []
     if zero:
@@ -294,7 +302,7 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
         notes.append(f"the {which} estimated at 0 (the boundary); the SEs are conditional on it")
     if not converged:
         notes.append(f"the optimiser did not converge: {fit.message}")
-    if ses is None:
+    if ses is None and standard_errors:
         notes.append("the Hessian is singular or not negative definite at the estimate, so there are no SEs "
                      "(a coefficient may not be identified: a collinear design or separation)")
     if np.any(np.abs(point) > 15):
@@ -317,5 +325,6 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
         "levels": levels,
         "iterations": int(fit.nit),
         "evaluations": model.evaluations,
+        "response_scores": scores,
         "reason": "; ".join(notes) or None,
     }

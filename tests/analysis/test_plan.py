@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from statsmodels.stats.multitest import multipletests
 
 from analysis.data import ItemInfo, ParticipantData
 from analysis.models import AnalysisPlan
@@ -88,7 +89,15 @@ def test_the_report_runs_the_plan_first_and_the_rest_as_sensitivity_analyses(sta
     assert composite["key"] == "interpretability"
     assert composite["p_holm_family"] == pytest.approx(composite["p"])
     assert len(primary[0]["pairs"]) == 6 and primary[0]["pairs"][0]["words"].startswith("z = ")
-    assert "TOST against \u00b10.75" in primary[0]["pairs"][0]["equivalence"]
+    assert "TOST against \u00b10.75: p(Holm) = " in primary[0]["pairs"][0]["equivalence"]
+    # the pairs are protected across the family: Holm over all 12 pairs of the two outcomes, for the
+    # comparisons and, separately, the equivalence tests; the table says so
+    pairs = [pair for o in primary for pair in o["pairs"]]
+    for kind in ("p", "equivalence_p"):
+        holm = multipletests([pair[f"{kind}_unadjusted"] for pair in pairs], method="holm")[1]
+        assert [pair[kind] for pair in pairs] == pytest.approx(list(holm))
+    assert all(pair["p"] >= pair["p_unadjusted"] for pair in pairs)
+    assert report["primary"]["protection"].startswith("Holm across all 12 pairwise comparisons")
     other = {o["key"]: [t["name"] for t in o["tests"]] for o in report["sensitivity"]["other_tests"]}
     assert "Kruskal-Wallis" not in other["faithfulness"]
     assert "Cumulative link mixed model" in other["faithfulness"]
@@ -113,10 +122,16 @@ def test_the_default_plan_fits_the_mixed_model_and_reports_its_contrasts(staff, 
     assert "Not registered: the platform's defaults." in report["plan"]["words"]
     faithfulness = next(o for o in report["primary"]["outcomes"] if o["key"] == "faithfulness")
     assert faithfulness["model"] == "ordinal_mixed"
-    assert faithfulness["words"].startswith("Wald \u03c7\u00b2(3) = ")
-    assert faithfulness["pairs"][0]["words"].startswith("OR = ")
-    assert faithfulness["po_check"].startswith("Proportional odds: ")
+    # the mixed model's test is its permutation test; the Wald test is beside it, marked asymptotic
+    assert faithfulness["words"].startswith("Permutation test of the model's score (5,000 permutations of "
+                                            "conditions over participants, n = 12), p = ")
+    assert "Wald \u03c7\u00b2(3) = " in faithfulness["words"] and "(asymptotic)" in faithfulness["words"]
     construct = next(c for c in report["constructs"] if c["key"] == "faithfulness")
+    assert faithfulness["p"] == construct["mixed"]["permutation"]["p"] != construct["mixed"]["p"]
+    assert "permutation p(Holm) = " in faithfulness["pairs"][0]["words"]
+    assert faithfulness["pairs"][0]["words"].startswith("OR = ")
+    assert len(report["primary"]["outcomes"]) == 4 and "all 24 pairwise" in report["primary"]["protection"]
+    assert faithfulness["po_check"].startswith("Proportional odds: ")
     assert construct["mixed"]["fitted"] and len(construct["mixed"]["sds"]) == 2
     assert construct["ordinal"]["wald_chi2"] is not None and construct["ordinal"]["clusters"] == 12
     stimuli = next(s for s in report["stimuli"] if s["key"] == "faithfulness")["rows"]
