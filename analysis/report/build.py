@@ -188,7 +188,8 @@ def _missing(plan: PlanData, outcome_plan: sc.Plan) -> list[dict]:
 
 def _holm_across(constructs: list[dict], plan: PlanData, within: bool = False) -> None:
     """Holm within the plan's families for every test of every outcome (for the detailed sections):
-    the primary outcomes together, the composite alone, any other construct together."""
+    the primary outcomes together, the composite alone, any other construct together; and for the
+    equivalence verdicts, over every pair of every outcome of the family."""
     families = [
         [c for c in constructs if c["key"] in plan.primary_outcomes],
         [c for c in constructs if c["key"] == sc.COMPOSITE],
@@ -198,6 +199,11 @@ def _holm_across(constructs: list[dict], plan: PlanData, within: bool = False) -
         for test in OTHER_TESTS_WITHIN if within else OTHER_TESTS:
             for c, adjusted in zip(family, st.holm([c[test].get("p") for c in family]), strict=True):
                 c[test]["p_holm_family"] = adjusted
+        effects = [e for c in family for e in c["effects"]]
+        for e, adjusted in zip(effects, st.holm([e["equivalence"]["p"] for e in effects]), strict=True):
+            e["equivalence"]["p_holm_family"] = adjusted
+            e["equivalence_words"] = words_equivalence({**e["equivalence"], "p": adjusted}, plan.alpha,
+                                                       "p(Holm)")
 
 
 def planned_family(blocks: dict[str, dict], plan: PlanData, keys, within: bool = False,
@@ -299,11 +305,13 @@ def other_tests(constructs: list[dict], plan: PlanData, within: bool = False) ->
 
 def _po_words(ordinal: dict) -> str:
     test = ordinal.get("po_test")
-    if not test or test.get("p") is None:
-        return "Proportional odds: not checked (two answer categories, or no model)."
+    if not test:
+        return "Proportional odds: not checked (no model)."
+    if test.get("p") is None:
+        return f"Proportional odds: not checked ({test['reason']})."
     verdict = "no evidence against it" if test["p"] >= 0.05 else "the assumption is doubtful"
-    return (f"Proportional odds: {CHI}\u00b2({test['df']}) = {num(test['chi2'])}, {fmt_p(test['p'])} against "
-            f"a separate answer distribution per condition ({verdict}; answers treated as independent).")
+    return (f"Proportional odds: F({test['df1']}, {test['df2']}) = {num(test['F'])}, {fmt_p(test['p'])}, "
+            f"the conditions' cumulative log odds against parallel ({verdict}; participants as clusters).")
 
 
 def methods(plan: PlanData, items: list | None = None, outcome_plan: sc.Plan | None = None,

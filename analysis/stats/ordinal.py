@@ -115,9 +115,8 @@ def proportional_odds(responses: Mapping[str, Sequence[Sequence[int]]]) -> dict:
     the odds ratios' intervals and the Wald test of all groups are cluster-robust (sandwich, clusters
     = participants, with the small-sample factor G/(G - 1) as Stata's vce(cluster)). The naive
     likelihood-ratio test, which treats every answer as independent, is kept for comparison. The
-    proportional-odds assumption is checked by the likelihood-ratio test against a model with a
-    separate distribution per group (the nominal test of R's ordinal::nominal_test, here
-    equivalent to the saturated group x category model), with (g - 1)(K - 2) df.
+    proportional-odds assumption is checked with the participants as clusters
+    (``proportional_odds_check``).
 
     Groups under two participants are left out, as in the other tests; categories nobody used are
     dropped.
@@ -159,13 +158,9 @@ def proportional_odds(responses: Mapping[str, Sequence[Sequence[int]]]) -> dict:
     marg = table.sum(axis=0)
     ll_null = float((marg * np.log(marg / marg.sum())).sum())
     lr = max(0.0, 2 * (fit["loglik"] - ll_null))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ll_saturated = float(np.nansum(table * np.log(table / table.sum(axis=1, keepdims=True))))
-    po_df = (g - 1) * (k - 2)
-    po_chi2 = max(0.0, 2 * (ll_saturated - fit["loglik"]))
     out.update(
         thresholds=fit["thresholds"], df=g - 1, lr_chi2=float(lr), lr_p=float(sps.chi2.sf(lr, g - 1)),
-        po_test={"chi2": po_chi2, "df": po_df, "p": float(sps.chi2.sf(po_chi2, po_df)) if po_df else None},
+        po_test=proportional_odds_check(per_person, group_of),
     )
     unstable = not fit["converged"] or np.any(np.abs(beta) > 15) or robust is None
     naive = fit["coefficient_se"]
@@ -191,6 +186,61 @@ def proportional_odds(responses: Mapping[str, Sequence[Sequence[int]]]) -> dict:
         out["coefficients"].append(row)
     unstable_note = "estimates unstable, as a group may lie entirely at one end of the scale"
     out["reason"] = "; ".join(filter(None, [note, unstable_note if unstable else None])) or None
+    return out
+
+
+def proportional_odds_check(per_person: ArrayLike, group_of: ArrayLike) -> dict:
+    """The proportional-odds assumption tested with participants as clusters: whether the groups'
+    cumulative log odds differ by the same amount at every cut of the scale.
+
+    Per group g and cut j, the empirical cumulative logit L_gj = log((C + ½) / (M - C + ½)) of the C of
+    its M answers at or below the cut (Haldane's ½ keeps an empty tail finite); its covariance over the
+    cuts is the jackknife's over participants, each left out in turn with all their answers
+    ((G - 1)/G Σ (L_(-p) - mean)², as CR3 cluster-robust errors; the delta-method sandwich was too small
+    with 25 participants per group). Proportional odds says each group's L_g - L_ref is constant
+    across the cuts: (g - 1)(K - 2) contrasts, tested jointly by
+    Wald's statistic W, referred as Hotelling's T² to F(q, nu - q + 1) after scaling by
+    (nu - q + 1)/(nu q), nu = the participants less the groups. The likelihood-ratio test against a
+    separate distribution per group (R's ``ordinal::nominal_test``) counts a participant's correlated
+    answers as independent and so rejects a true assumption too often (see ``bench/calibration.py``).
+
+    ``per_person``: participants x categories answer counts; ``group_of``: each participant's group
+    index (0 the reference). Returns ``statistic`` (W), ``df1``, ``df2``, ``F``, ``p`` and ``reason``."""
+    counts, group_of = np.asarray(per_person, dtype=float), np.asarray(group_of, dtype=int)
+    g, k = int(group_of.max()) + 1, counts.shape[1]
+    q, nu = (g - 1) * (k - 2), len(counts) - g
+    out = {"statistic": None, "df1": q, "df2": None, "F": None, "p": None, "reason": None}
+    if k < 3:
+        out["reason"] = "two answer categories: nothing to check"
+        return out
+    if nu - q + 1 < 1:
+        out["reason"] = f"{len(counts)} participants are too few for its {q} contrasts"
+        return out
+    below = np.cumsum(counts, axis=1)[:, :-1]
+    answers = counts.sum(axis=1)
+    logits, covs = [], []
+    for grp in range(g):
+        rows = group_of == grp
+        c, m, clusters = below[rows].sum(axis=0), answers[rows].sum(), int(rows.sum())
+        logits.append(np.log((c + 0.5) / (m - c + 0.5)))
+        left = below[rows]  # each participant left out in turn: the jackknife
+        leave = np.log((c - left + 0.5) / (m - answers[rows][:, None] - c + left + 0.5))
+        spread = leave - leave.mean(axis=0)
+        covs.append(spread.T @ spread * (clusters - 1) / clusters)
+    diff = np.eye(k - 1)[:-1] - np.eye(k - 1)[1:]  # successive cuts' differences
+    delta = np.concatenate([diff @ (logits[grp] - logits[0]) for grp in range(1, g)])
+    ref = diff @ covs[0] @ diff.T
+    cov = np.kron(np.ones((g - 1, g - 1)), ref)  # the reference group's part is shared by every contrast
+    for grp in range(1, g):
+        block = slice((grp - 1) * (k - 2), grp * (k - 2))
+        cov[block, block] += diff @ covs[grp] @ diff.T
+    try:
+        w = float(delta @ np.linalg.solve(cov, delta))
+    except np.linalg.LinAlgError:
+        out["reason"] = "the cumulative logits' covariance is singular (a category no participant varies on)"
+        return out
+    f = w * (nu - q + 1) / (nu * q)
+    out.update(statistic=w, df2=nu - q + 1, F=f, p=float(sps.f.sf(f, q, nu - q + 1)))
     return out
 
 

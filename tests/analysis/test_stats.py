@@ -437,7 +437,7 @@ def test_proportional_odds_two_categories_is_the_odds_ratio():
     assert coef["se"] == approx(woolf * math.sqrt(13 / 12), rel=1e-3)
     g = sps.chi2_contingency([[6, 2], [1, 4]], correction=False, lambda_="log-likelihood")
     assert res["lr_chi2"] == approx(g.statistic, rel=1e-6) and res["df"] == 1
-    assert res["po_test"]["df"] == 0 and res["po_test"]["p"] is None  # two categories: nothing to check
+    assert res["po_test"]["p"] is None and "two answer categories" in res["po_test"]["reason"]
 
 
 def test_proportional_odds_undefined_cases():
@@ -489,21 +489,26 @@ def test_proportional_odds_cluster_robust_errors_match_statsmodels():
     assert math.log(high / low) == approx(2 * 1.959964 * ours[0]["se"], rel=1e-5)
 
 
-def test_the_proportional_odds_check_is_the_deviance_from_a_distribution_per_group():
-    """With one factor, the nominal test (separate thresholds per group) is the saturated group x
-    category model: its statistic is 2 Σ O log(O / E) with E from the fitted model."""
+def test_the_proportional_odds_check_takes_participants_as_clusters():
+    """Proportional odds checked on the conditions' cumulative log odds with participant-clustered
+    errors: a participant who gives the same answers ten times over says no more about the shape of
+    the distribution than one who gives them once, so repeating every participant's answers leaves
+    the check as it was, where the check the report used before (the likelihood-ratio test against a
+    separate distribution per condition, answers independent: 2 Σ O log(O / E)) grows ten times. Its
+    rate under the null at the report's design is measured in test_calibration."""
     answers, _ = _clustered_study(5)
     res = st.proportional_odds(answers)
-    table = np.array([np.bincount(np.concatenate(answers[g]), minlength=6)[1:] for g in "abcd"], dtype=float)
-    eta = np.array([0.0] + [c["beta"] for c in res["coefficients"]])
-    cuts = np.array([-np.inf, *res["thresholds"], np.inf])
-    probs = np.diff(1 / (1 + np.exp(-(cuts[None, :] - eta[:, None]))), axis=1)
-    expected = probs * table.sum(axis=1, keepdims=True)
-    assert res["po_test"]["chi2"] == approx(2 * (table * np.log(table / expected)).sum(), rel=1e-5)
-    assert res["po_test"]["df"] == 3 * 3
+    check = res["po_test"]
+    assert check["df1"] == 3 * 3 and check["df2"] == 100 - 4 - 9 + 1
+    assert check["F"] == approx(check["statistic"] * 88 / (96 * 9))
+    assert check["p"] == approx(sps.f.sf(check["F"], 9, 88))
+    repeated = st.proportional_odds({g: [list(a) * 10 for a in people] for g, people in answers.items()})
+    assert repeated["po_test"]["statistic"] == approx(check["statistic"], rel=0.02)  # only Haldane's ½ moves
     # groups that differ in spread, not in location, break proportional odds
     spread = {"narrow": [[3]] * 30 + [[2]] * 5 + [[4]] * 5, "wide": [[1]] * 15 + [[5]] * 15 + [[3]] * 10}
     assert st.proportional_odds(spread)["po_test"]["p"] < 0.001
+    few = st.proportional_odds({g: [[1, 2], [3, 4, 5]] for g in "abcd"})["po_test"]  # 8 people, 9 contrasts
+    assert few["p"] is None and "too few" in few["reason"]
 
 
 # MASS::housing (Copenhagen housing conditions survey; Madsen 1976), the 72 rows in their order in the
