@@ -169,22 +169,54 @@ def power(design: Design, test: str, simulations: int, *, outcomes: int = 4, alp
     """The probability that the plan's family-wise decision (Holm across ``outcomes`` primary outcomes
     at ``alpha``) rejects the null on an outcome with the design's effect, the others null; with its
     Wilson 95% interval over ``simulations`` studies. Also the outcome's own rate at ``alpha``."""
-    rng = np.random.default_rng(seed)
+    # the outcome with the effect from one stream, the null ones from another: every test sees the same
+    # studies with the effect
+    rng, others_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     codes, family, alone, failed = design.codes(), 0, 0, 0
     grid = st.PERMUTATIONS + 1
     for sim in range(simulations):
         p = planned_p(simulate(design, rng), codes, test, design.within, seed + 7919 * sim)
         failed += p is None
         if test == "ordinal_mixed":  # exact: a null outcome's p is uniform on the permutations' grid
-            others = list((rng.integers(0, grid, outcomes - 1) + 1) / grid)
+            others = list((others_rng.integers(0, grid, outcomes - 1) + 1) / grid)
         else:  # the approximate tests' null outcomes are simulated and tested
-            others = [planned_p(simulate(design, rng, effect=0.0), codes, test, design.within,
+            others = [planned_p(simulate(design, others_rng, effect=0.0), codes, test, design.within,
                                 seed + 7919 * sim + o) for o in range(1, outcomes)]
         alone += p is not None and p < alpha
         family += _holm_rejects([p, *others], alpha)[0]
     return {"test": test, "simulations": simulations, "outcomes": outcomes, "alpha": alpha, "seed": seed,
             "design": asdict(design), "not_computed": failed,
             "power": _rate(family, simulations), "power_alone": _rate(alone, simulations)}
+
+
+def independent_answers_po_check(answers: dict[str, list[list[int]]]) -> float:
+    """The proportional-odds check the report used before, kept to compare (tests, bench): the
+    likelihood-ratio test against a separate answer distribution per condition, every answer taken as
+    independent ((g - 1)(K - 2) df), whose false-positive rate clustering inflates."""
+    values = [np.concatenate([np.asarray(a, dtype=int) for a in people]) for people in answers.values()]
+    top = int(max(v.max() for v in values))
+    table = np.array([np.bincount(v - 1, minlength=top) for v in values], dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    group, category = np.nonzero(table)
+    fit = st.cumulative_logit(np.eye(len(table))[group][:, 1:], category, table[group, category])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saturated = float(np.nansum(table * np.log(table / table.sum(axis=1, keepdims=True))))
+    df = (len(table) - 1) * (table.shape[1] - 2)
+    return float(sps.chi2.sf(2 * (saturated - fit["loglik"]), df))
+
+
+def po_check_null(design: Design, simulations: int, *, seed: int = 0) -> dict:
+    """Null outcomes (proportional odds holds exactly): how often the report's cluster-aware check and
+    the independent-answers check reject at .05, on the same data."""
+    rng = np.random.default_rng(seed)
+    null = Design(**{**asdict(design), "effect": 0.0})
+    clustered = independent = 0
+    for _ in range(simulations):
+        answers = simulate(null, rng).answers
+        clustered += st.proportional_odds(answers)["po_test"]["p"] < 0.05
+        independent += independent_answers_po_check(answers) < 0.05
+    return {"simulations": simulations, "seed": seed, "design": asdict(null),
+            "clustered": _rate(clustered, simulations), "independent": _rate(independent, simulations)}
 
 
 def _rate(k: int, n: int) -> dict:

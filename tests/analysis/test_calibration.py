@@ -8,12 +8,10 @@ referred to chi-squared), or it would prove nothing. These are the small version
 the power beside them; here 4 x 8 participants, where an asymptotic test errs most and a fit is cheap.
 """
 
-import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis.simulation import Design, family_null, simulate
-from analysis.stats import cumulative_logit, proportional_odds
+from analysis.simulation import Design, family_null, po_check_null
 
 SMALL = Design(per_condition=8)  # 5 shared stimuli, 2 items, participant SD 1, stimulus SD 0.5
 STUDIES, OUTCOMES = 200, 4
@@ -39,18 +37,6 @@ def test_the_band_catches_the_asymptotic_wald_test_the_report_used_before():
     assert result["per_outcome"]["count"] > HIGH, result["per_outcome"]
 
 
-def _independent_answers_check(answers: dict) -> float:
-    """The check the report used before: the likelihood-ratio test of proportional odds against a
-    separate answer distribution per condition, every answer taken as independent (9 df)."""
-    table = np.array([np.bincount(np.concatenate(people), minlength=6)[1:] for people in answers.values()],
-                     dtype=float)
-    group, category = np.nonzero(table)
-    fit = cumulative_logit(np.eye(len(table))[group][:, 1:], category, table[group, category])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        saturated = float(np.nansum(table * np.log(table / table.sum(axis=1, keepdims=True))))
-    return float(sps.chi2.sf(2 * (saturated - fit["loglik"]), (len(table) - 1) * 3))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("items", "measured"), [(2, (52, 74)), (4, (71, 152))])
 def test_the_proportional_odds_check_keeps_its_level_where_independent_answers_do_not(items, measured):
@@ -60,12 +46,8 @@ def test_the_proportional_odds_check_keeps_its_level_where_independent_answers_d
     # replaced, which takes a participant's answers as so many people's, rejects more: at the band's
     # edge with 10 answers per participant, far beyond it with 20. Seed 20261206 gives ``measured``
     # (other seeds: 45-55 and 50-54 for the new check). About 10 s each.
-    rng = np.random.default_rng(20261206)
-    clustered = independent = 0
-    for _ in range(1000):
-        answers = simulate(Design(items=items), rng).answers
-        clustered += proportional_odds(answers)["po_test"]["p"] < 0.05
-        independent += _independent_answers_check(answers) < 0.05
+    result = po_check_null(Design(items=items), 1000, seed=20261206)
+    clustered, independent = result["clustered"]["count"], result["independent"]["count"]
     low, high = sps.binom.interval(0.999, 1000, 0.05)
     assert low <= clustered <= high, (clustered, independent)
     assert independent > (high if items == 4 else clustered), (clustered, independent)
