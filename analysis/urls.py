@@ -10,4 +10,5 @@ urlpatterns = [
     path("models/table/", views.model_table, name="model-table"),
     path("<slug:slug>/", views.report, name="report"),
     path("<slug:slug>/plan/", views.plan_document, name="plan-document"),
+    path("<slug:slug>/power/", views.power_planner, name="power-planner"),
 ]

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from studyapp.exports import csv_chunks
 from studyapp.models import Study
 
+from . import planner
 from .data import gather, model_datasets, model_table_data
 from .model_table import TABLE_NAMES, csv_header, csv_rows
 from .models import AnalysisPlan
@@ -64,6 +65,34 @@ def plan_document(request: HttpRequest, slug: str) -> HttpResponse:
     if plan.registered_sha256:
         response["X-Plan-SHA256"] = plan.registered_sha256
     return response
+
+
+@staff_member_required
+@require_http_methods(["GET"])
+def power_planner(request: HttpRequest, slug: str) -> HttpResponse:
+    """The power and sample-size planner: a form for the design (the study's by default) and, when it is
+    submitted (``simulate=1``), the simulated power of the planned test; ``format=json`` gives the
+    result. Bad settings are refused with what is wrong (400), and nothing is simulated."""
+    study = get_object_or_404(Study, slug=slug)
+    start, planned = planner.defaults(study)
+    design, errors = planner.parse(request.GET, start)
+    seed = request.GET.get("seed") or "1"
+    if not seed.isdigit():
+        errors.append(f"seed: {seed!r} is not a whole number")
+    result = None
+    if request.GET.get("simulate") and not errors:
+        count, errors = planner.simulations_from(request.GET.get("simulations"), planner.PAGE_SIMULATIONS,
+                                                 planner.PAGE_BUDGET, design)
+        if not errors:
+            result = planner.run(design, planned, count, seed=int(seed))
+    status = 400 if errors else 200
+    if request.GET.get("format") == "json":
+        body = to_json({"errors": errors, "result": result})
+        return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+    context = {"study": study, "design": design, "planned": planned, "errors": errors, "result": result,
+               "simulations": request.GET.get("simulations") or planner.PAGE_SIMULATIONS, "seed": seed,
+               "budget": planner.PAGE_BUDGET, "test_name": planned.test_name(design.within)}
+    return HttpResponse(render_to_string("analysis/power.html", context), status=status)
 
 
 @staff_member_required
