@@ -36,12 +36,12 @@ class AnalysisPlan(models.Model):
     registered plan cannot change: the report lists any other choice as a deviation."""
 
     class Test(models.TextChoices):
-        ORDINAL_MIXED = "ordinal_mixed", "Ordinal mixed model (participants and stimuli random)"
+        ORDINAL_MIXED = "ordinal_mixed", "Ordinal mixed model (random participants, stimuli); permutation"
         KRUSKAL = "kruskal", "Kruskal-Wallis on participants' scores"
         WELCH = "welch", "Welch's ANOVA on participants' scores"
 
     class Pairwise(models.TextChoices):
-        MODEL = "model", "Contrasts of the ordinal mixed model (Wald z, Holm)"
+        MODEL = "model", "Contrasts of the ordinal mixed model (odds ratios, permutation p-values)"
         DUNN = "dunn", "Dunn's tests (Holm)"
         MANN_WHITNEY = "mann_whitney", "Mann-Whitney U tests (Holm)"
         GAMES_HOWELL = "games_howell", "Games-Howell"

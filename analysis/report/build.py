@@ -353,7 +353,16 @@ def methods(plan: PlanData, items: list | None = None, outcome_plan: sc.Plan | N
             "items' scale (scores from 1 to its number of points). A construct whose items mix scales is "
             "not pooled into one score: the report names it and leaves it out.")
     lines.append(f"Primary analysis, as planned: {test} for each primary outcome, Holm-adjusted across them; "
-                 f"pairwise: {pairwise}. The composite is its own family.")
+                 f"pairwise: {pairwise}, Holm-adjusted across every pair of every primary outcome, and the "
+                 "equivalence tests likewise. The composite is its own family.")
+    if plan.primary_test == "ordinal_mixed":
+        lines.append(
+            "The mixed model's test of condition: the model is fitted without condition, each answer's score "
+            "(the derivative of its log-likelihood in the linear predictor) is summed per participant, and "
+            f"conditions are permuted {st.PERMUTATIONS:,} times over "
+            + ("each participant's own conditions" if within else "participants")
+            + " (a randomisation test, exact at any sample size; the pairs likewise); the asymptotic Wald "
+            "test is reported beside it.")
     lines.append(
         "Cumulative link mixed model: logit P(Y \u2264 j) = \u03b8_j \u2212 \u03b2_condition \u2212 "
         "u_participant \u2212 v_stimulus, random intercepts normal and crossed, fitted by the Laplace "
@@ -380,7 +389,8 @@ def methods(plan: PlanData, items: list | None = None, outcome_plan: sc.Plan | N
         lines += [
             "Proportional-odds model of the answers with cluster-robust (sandwich, by participant) standard "
             "errors and Wald tests, always reported as a check; its proportional-odds assumption is tested "
-            "against a separate answer distribution per condition.",
+            "on the conditions' cumulative logits with participants as clusters (jackknife covariance, "
+            "Hotelling's F).",
             "Effect sizes with 95% intervals: differences in means with Welch's interval; rank-biserial r "
             f"and {EPS}\u00b2 with percentile bootstrap intervals ({N_BOOT} resamples within conditions, "
             "seeded); odds ratios from the ordinal models. Equivalence: two one-sided Welch tests against "

@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass, field
 from .options import Options
 
 TEST_NAMES = {
-    "ordinal_mixed": "the cumulative link mixed model (random intercepts for participants and stimuli)",
+    "ordinal_mixed": "the cumulative link mixed model (random intercepts for participants and stimuli), its "
+                     "condition effect tested by permuting conditions over participants",
     "kruskal": "the Kruskal-Wallis test on participants' scores",
     "welch": "Welch's ANOVA on participants' scores",
 }
 PAIRWISE_NAMES = {
-    "model": "the model's pairwise contrasts (Wald z, Holm)",
+    "model": "the model's pairwise contrasts (odds ratios; permutation p-values for the mixed model, Wald z "
+             "for the cluster-robust one)",
     "dunn": "Dunn's tests (Holm)",
     "mann_whitney": "Mann-Whitney U tests (Holm)",
     "games_howell": "Games-Howell comparisons",
@@ -22,7 +24,8 @@ PAIRWISE_NAMES = {
 #: What each planned test runs as in a within-participants study (see build.planned_result).
 WITHIN_TEST_NAMES = {
     "ordinal_mixed": "the cumulative link mixed model (random intercepts for participants and stimuli; "
-                     "condition within participants)",
+                     "condition within participants), its condition effect tested by permuting each "
+                     "participant's conditions",
     "kruskal": "Friedman's test on participants' scores per condition (the plan's Kruskal-Wallis test, "
                "within participants)",
     "welch": "Friedman's test on participants' scores per condition (the plan's Welch's ANOVA has no "
@@ -30,7 +33,7 @@ WITHIN_TEST_NAMES = {
 }
 WITHIN_PAIRWISE_NAMES = {
     "model": PAIRWISE_NAMES["model"],
-    **{key: f"Wilcoxon signed-rank tests (Holm), in place of the plan's {name}"
+    **{key: f"Wilcoxon signed-rank tests, in place of the plan's {name}"
        for key, name in PAIRWISE_NAMES.items() if key != "model"},
 }
 
@@ -109,8 +112,9 @@ class PlanData:
                        f"{old['registered_at']}: {'; '.join(old['changes']) or 'nothing changed'} "
                        f"({'; '.join(old['reasons'])}).")
         return (
-            f"{status} Primary outcomes: {', '.join(self.primary_outcomes)} (Holm across them); the "
-            f"composite is its own family. Test: {TEST_NAMES[self.primary_test]}; pairwise: "
+            f"{status} Primary outcomes: {', '.join(self.primary_outcomes)} (Holm across them, and across "
+            f"all their pairwise comparisons); the composite is its own family. Test: "
+            f"{TEST_NAMES[self.primary_test]}; pairwise: "
             f"{PAIRWISE_NAMES[self.pairwise]}. Equivalence margin: \u00b1{self.equivalence_margin:g} scale "
             f"points (two one-sided tests); \u03b1 = {self.alpha:g}."
             + (f" The {self.task} task's test: {TASK_TEST}." if self.task != "rating" else "")
