@@ -145,6 +145,12 @@ def test_a_four_condition_within_study_is_analysed_within(admin_client, admin_us
     # the mixed model on the answers, each in its trial's condition: condition within participants
     mixed = block["mixed"]
     assert mixed["fitted"] and mixed["conditions"] == codes and mixed["df"] == 3
+    # its permutation test moves each participant's conditions among their own trials
+    permutation = mixed["permutation"]
+    assert permutation["units"] == "each participant's conditions" and permutation["n"] == analysed
+    assert 0 < permutation["p"] <= 1 and len(permutation["pairs"]) == 6
+    assert mixed["words"].startswith("Permutation test of the model's score (5,000 permutations of "
+                                     "conditions over each participant's conditions")
     _, kept = exclude(data.participants, data.items, [sc.WITHIN_GROUP], data.plan.options)
     assert mixed["n"] == sum(1 for p in kept for (s, code) in p.answers if s and code.startswith("underst"))
     rows = sc.outcomes(kept, data.items, codes)["understandability"].rows
