@@ -91,7 +91,9 @@ def power_planner(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
     context = {"study": study, "design": design, "planned": planned, "errors": errors, "result": result,
                "simulations": request.GET.get("simulations") or planner.PAGE_SIMULATIONS, "seed": seed,
-               "budget": planner.PAGE_BUDGET, "test_name": planned.test_name(design.within)}
+               "budget": planner.PAGE_BUDGET, "test_name": planned.test_name(design.within),
+               # what was typed stays in the form, a refused value included, to be corrected
+               "values": {name: request.GET.get(name) or getattr(design, name) for name in planner.SETTINGS}}
     return HttpResponse(render_to_string("analysis/power.html", context), status=status)
 
 

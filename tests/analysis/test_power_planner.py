@@ -65,7 +65,10 @@ def test_the_page_simulates_the_planned_test_and_says_what_it_found(staff):
 def test_bad_settings_are_refused_with_what_is_wrong(staff, query, message):
     make_study("planner", n_stimuli=5, trials=5)
     response = page(staff, "planner", simulate=1, **query)
-    assert response.status_code == 400 and message in html.unescape(response.content.decode())
+    text = html.unescape(response.content.decode())
+    assert response.status_code == 400 and message in text
+    for name, value in query.items():  # what was typed stays in the form, to be corrected
+        assert f'name="{name}"' not in text or f'value="{value}"' in text
     assert json.loads(page(staff, "planner", simulate=1, format="json", **query).content)["result"] is None
 
 
