@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 from studyapp.models import Item, Stimulus, Study
 
@@ -73,7 +73,7 @@ def parse(values: Mapping[str, str], design: Design) -> tuple[Design, list[str]]
             errors.append(f"{name.replace('_', ' ')}: must be finite")
             continue
         changes[name] = value
-    design = Design(**{**asdict(design), **changes})
+    design = replace(design, **changes)
     errors += [f"the design needs {problem}" for problem in design.problems()]
     return design, errors
 

@@ -16,7 +16,7 @@ tests' are simulated); the calibration simulates every outcome (``family_null``)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -151,7 +151,7 @@ def family_null(design: Design, test: str, simulations: int, *, outcomes: int = 
     family-wise rate), each with its Wilson 95% interval."""
     rng = np.random.default_rng(seed)
     codes, rejected, familywise, failed = design.codes(), 0, 0, 0
-    null = Design(**{**asdict(design), "effect": 0.0})
+    null = replace(design, effect=0.0)
     for sim in range(simulations):
         ps = [planned_p(simulate(null, rng), codes, test, design.within, seed + 7919 * sim + o)
               for o in range(outcomes)]
@@ -209,7 +209,7 @@ def po_check_null(design: Design, simulations: int, *, seed: int = 0) -> dict:
     """Null outcomes (proportional odds holds exactly): how often the report's cluster-aware check and
     the independent-answers check reject at .05, on the same data."""
     rng = np.random.default_rng(seed)
-    null = Design(**{**asdict(design), "effect": 0.0})
+    null = replace(design, effect=0.0)
     clustered = independent = 0
     for _ in range(simulations):
         answers = simulate(null, rng).answers
