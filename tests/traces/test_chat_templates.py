@@ -61,20 +61,48 @@ def test_qwen3_opens_or_closes_thinking_as_asked(families):
     )
 
 
-def test_r1_distill_opens_think_in_the_prompt_and_training_continues_from_it(families):
-    """R1-Distill's template opens <think> in the generation prompt and strips the reasoning of an
-    assistant turn it renders: rendering a whole example would lose the trace (and the turns are not
-    prefixes of each other, which failed before). The answer is appended to the prompt instead."""
-    tokenizer = load_tokenizer(families["deepseek_r1_distill"])
-    messages = [*CHAT, {"role": "assistant", "content": TRACE}]
-    prompt, answer = answer_text(tokenizer, messages)
-    assert prompt == chat_prompt(tokenizer, CHAT) and prompt.endswith(f"{R1_ASSISTANT}<think>\n")
-    assert answer == TRACE.removeprefix("<think>") + R1_EOS  # the trace kept, opened once
-    ids, labels = encode_chat(tokenizer, messages)
+STEP = "The temporal relation between the event in question and the event in context is: equal."
+ANSWER = "<answer>['Liberal Federation']</answer>"
+PLAIN = "['Liberal Federation']"
+QWEN_END = "<|im_end|>\n"
+#: (family, enable_thinking, assistant content) -> what training appends to the inference prompt: the
+#: text the model writes there, in its template's shape, with exactly one thinking block, closed.
+TRAINED_ANSWERS = {
+    ("llama3_1", None, TRACE): TRACE + "<|eot_id|>",  # no thinking in the template: the authors' bytes
+    ("llama3_2", None, PLAIN): PLAIN + "<|eot_id|>",
+    # Qwen3's template writes the thinking block its way (and keeps the authors' space before <answer>,
+    # as their own Qwen3 training texts, rendered whole by this template, have it)
+    ("qwen3", None, TRACE): f"<think>\n{STEP}\n</think>\n\n {ANSWER}{QWEN_END}",
+    ("qwen3", True, TRACE): f"<think>\n{STEP}\n</think>\n\n {ANSWER}{QWEN_END}",
+    ("qwen3", True, PLAIN): f"<think>\n\n</think>\n\n{PLAIN}{QWEN_END}",
+    # thinking off: the prompt closed an empty block; the trace is written as visible text after it
+    ("qwen3", False, TRACE): f"{STEP}\n\n{ANSWER}{QWEN_END}",
+    ("qwen3", False, PLAIN): f"{PLAIN}{QWEN_END}",
+    # R1 opened <think> in the prompt: the trace continues it and closes it; a plain answer closes it empty
+    ("deepseek_r1_distill", None, TRACE): f"{STEP}\n</think>\n\n{ANSWER}{R1_EOS}",
+    ("deepseek_r1_distill", None, PLAIN): f"\n</think>\n\n{PLAIN}{R1_EOS}",
+}
+
+
+@pytest.mark.parametrize(("family", "thinking", "content"), list(TRAINED_ANSWERS))
+def test_training_text_is_the_inference_prompt_and_what_the_model_writes_there(families, family, thinking,
+                                                                              content):
+    """Rendered side by side: the training text starts with exactly the prompt generation uses under the
+    same options, and what follows has one thinking block, closed (before: Qwen3 with thinking off
+    trained a second block after the prompt's empty one, and R1's plain answers an unclosed one)."""
+    tokenizer = load_tokenizer(families[family])
+    options = TemplateOptions(enable_thinking=thinking)
+    prompt, answer = answer_text(tokenizer, [*CHAT, {"role": "assistant", "content": content}], options)
+    assert prompt == chat_prompt(tokenizer, CHAT, options)
+    assert answer == TRAINED_ANSWERS[(family, thinking, content)]
+    text = prompt + answer
+    if family in ("qwen3", "deepseek_r1_distill"):
+        assert text.count("<think>") == text.count("</think>") == 1
+    ids, labels = encode_chat(tokenizer, [*CHAT, {"role": "assistant", "content": content}], options)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     assert ids[: len(prompt_ids)] == prompt_ids  # exactly what generation feeds the model
     assert labels[: len(prompt_ids)] == [IGNORE_INDEX] * len(prompt_ids)
-    assert tokenizer.decode(ids[len(prompt_ids):]).endswith(R1_EOS)
+    assert tokenizer.decode(labels[len(prompt_ids):]) == answer
 
 
 @pytest.mark.parametrize("family", ["llama3_1", "llama3_2", "qwen3", "deepseek_r1_distill"])

@@ -3,13 +3,14 @@
 Real chat templates differ in ways that matter here: Llama 3.x prints today's date into every prompt
 (so prompts made on different days differ), Qwen3 opens or closes a thinking block depending on
 ``enable_thinking``, and DeepSeek-R1-Distill opens ``<think>`` in the generation prompt and strips
-reasoning from assistant turns it renders. So a training example is never rendered whole: its prompt
-is rendered exactly as ``generate`` renders it, and the answer (content and the template's end of
-turn) is appended, less whatever the generation prompt already opened.
+reasoning from assistant turns it renders. So a training example's prompt is always rendered exactly
+as ``generate`` renders it, and what follows it is the text the model would write there in the
+template's own shape, with one thinking block (``answer_text``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,28 +74,56 @@ def _check(messages: Any) -> list[dict[str, str]]:
     return messages
 
 
+_OPEN_THINK_END = re.compile(r"<think>\s*$")  # a generation prompt that opens a thinking block (R1)
+_CLOSED_THINK_END = re.compile(r"<think>\s*</think>\s*$")  # one that closed it empty (Qwen3, thinking off)
+
+
+def split_reasoning(content: str) -> tuple[str | None, str]:
+    """(reasoning, rest) of an assistant text that starts with a ``<think>`` block (the authors' trace
+    format ``<think>trace</think> <answer>...</answer>``); (None, content) for one that does not."""
+    stripped = content.lstrip()
+    if not stripped.startswith("<think>") or "</think>" not in stripped:
+        return None, content
+    reasoning, rest = stripped[len("<think>"):].split("</think>", 1)
+    return reasoning.strip("\n"), rest.lstrip()
+
+
 def answer_text(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]],
                 options: TemplateOptions | None = None) -> tuple[str, str]:
-    """(prompt, answer): the prompt as ``generate`` renders it, and the text the model should write
-    after it: the last (assistant) message's content and the template's end of turn, less any part
-    of it the generation prompt already opened (R1's ``<think>``)."""
+    """(prompt, answer): the prompt exactly as ``generate`` renders it, and the text the model should
+    write after it, ending with the template's end of turn, in the shape the model writes at inference:
+
+    * a template that renders the whole chat with the prompt as its prefix (Llama, whose content is
+      kept as written; Qwen3 with thinking on, whose thinking block it writes ``<think>\\n...\\n</think>``)
+      gives the answer as it renders it;
+    * a generation prompt that opens ``<think>`` (R1-Distill) is continued with the trace and closed,
+      ``</think>`` then the answer, also when there is no trace (an empty thought), never left open;
+    * a generation prompt that has already closed an empty thinking block (Qwen3 with thinking off)
+      is followed by the trace as visible text, then the answer: no second thinking block.
+    """
     messages = _check(messages)
     options = options or TemplateOptions()
     content = messages[-1]["content"]
     if not getattr(tokenizer, "chat_template", None):
         return chat_prompt(tokenizer, messages[:-1], options), content + (tokenizer.eos_token or "")
     prompt = _render(tokenizer, messages[:-1], options, generation_prompt=True)
+    reasoning, rest = split_reasoning(content)
+    whole = _render(tokenizer, messages, options, generation_prompt=False)
+    if whole.startswith(prompt) and (not reasoning or reasoning in whole[len(prompt):]):
+        return prompt, whole[len(prompt):]
     probe = _render(tokenizer, [*messages[:-1], {"role": "assistant", "content": _PROBE}], options, False)
-    at = probe.find(_PROBE)
-    if at < 0:
+    if _PROBE not in probe:
         raise ValueError("the chat template leaves out the assistant's content")
-    header, end_of_turn = probe[:at], probe[at + len(_PROBE):]
-    opened = prompt[len(header):] if prompt.startswith(header) else ""
-    for start in (opened, opened.strip()):
-        if start and content.startswith(start):
-            content = content[len(start):].lstrip("\n") if start != opened else content[len(start):]
-            break
-    return prompt, content + end_of_turn
+    end_of_turn = probe[probe.index(_PROBE) + len(_PROBE):]
+    if opened := _OPEN_THINK_END.search(prompt):
+        lead = "" if opened.group().endswith("\n") else "\n"
+        return prompt, lead + (reasoning or "") + "\n</think>\n\n" + rest + end_of_turn
+    if _CLOSED_THINK_END.search(prompt):
+        return prompt, (reasoning + "\n\n" if reasoning else "") + rest + end_of_turn
+    raise ValueError(
+        "the chat template renders the answer after something other than the generation prompt, and "
+        "the project does not know where its trace goes: add a template that keeps the answer as written"
+    )
 
 
 def encode_chat(
