@@ -344,7 +344,7 @@ class SplitMember(models.Model):
 
 #: Bumped when a grading definition changes: outputs graded under an older version are re-graded
 #: (``regrade_outputs``) before they count in a table.
-GRADING_VERSION = 2
+GRADING_VERSION = 3
 
 
 class Evaluation(models.Model):

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from traces.grading.table import GradedRecord, model_rows
-from traces.models import Checkpoint, Evaluation, Job, ModelOutput, Problem
+from traces.models import GRADING_VERSION, Checkpoint, Evaluation, Job, ModelOutput, Problem
 
 DEFINITIONS = ("published", "authors", "strict")
 
@@ -102,7 +102,7 @@ def test_the_newest_evaluation_of_a_model_counts_once_per_problem(evaluated):
     table = model_table_data("t")
     assert table["outdated"] == 1 and table["rows"][0]["overall"]["answer_em"] == 60.0
     # a job's outputs count once the job has succeeded, not while it runs
-    Evaluation.objects.filter(pk=again.pk).update(grading_version=2)
+    Evaluation.objects.filter(pk=again.pk).update(grading_version=GRADING_VERSION)
     checkpoint = Checkpoint.objects.create(name="c", path="/nowhere")
     job = Job.objects.create(kind=Job.Kind.EVALUATE, status=Job.Status.RUNNING, checkpoint=checkpoint,
                              setting="vanilla")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from traces import loaders
 from traces.authors_data import AUTHORS_DIR, import_authors_data
 from traces.evaluations import EvaluationError, import_outputs, regrade
-from traces.models import Evaluation, ModelOutput
+from traces.models import GRADING_VERSION, Evaluation, ModelOutput
 
 pytestmark = pytest.mark.django_db
 OUTPUTS = AUTHORS_DIR / "cotempqa" / "outputs" / "Llama-3.2-1B-Instruct"
@@ -106,7 +106,7 @@ def test_regrading_recomputes_every_grade(authors):
     Evaluation.objects.filter(pk=evaluation.pk).update(grading_version=1)
     call_command("regrade_outputs")
     evaluation.refresh_from_db()
-    assert evaluation.grading_version == 2
+    assert evaluation.grading_version == GRADING_VERSION
     assert list(grades.all()) == before
     assert regrade(evaluation) == 87
 

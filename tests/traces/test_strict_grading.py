@@ -259,3 +259,74 @@ def test_truncated_correct_trace_loses_steps(problems: list[Problem]) -> None:
     assert "no final answer found" in g.errors
 
 
+
+
+# --- output shapes real models write, graded as a careful reader grades them --------------------------
+
+STEPS = (
+    "The temporal relation between the event in question and the event in context is: equal.\n"
+    "I need to use the following facts to answer the question: "
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        STEPS + f"['{ANCHOR}', '{GOLD_FACT}']\nAnswer: Liberal Federation",
+        STEPS + f"\n{ANCHOR}\n{GOLD_FACT}\n\n**Final answer:** Liberal Federation",
+    ],
+)
+def test_both_steps_then_an_answer_line_without_tags(problems: list[Problem], text: str) -> None:
+    """The README says the strict parser reads "Answer:"; an output that writes both steps and then
+    "Answer: <gold>" got no answer at all, and its answer line was read as a listed fact."""
+    p = _by_id(problems, "cotempqa-equal-291")
+    g = _grade(text, p)
+    assert g.answer == "Liberal Federation"
+    assert g.retrieved_facts == [ANCHOR, GOLD_FACT] and g.trace_correct, g
+    assert score_answer(text, p, as_published=False).exact_match
+    wrong = text.replace("Liberal Federation", "Liberal Union")
+    assert not score_answer(wrong, p, as_published=False).exact_match
+
+
+def test_an_answer_line_inside_an_unclosed_thought_is_not_the_answer(problems: list[Problem]) -> None:
+    """A truncated thought's "Answer:" line may be a guess it goes on to revise: not read as the answer."""
+    p = _by_id(problems, "cotempqa-equal-291")
+    g = _grade("<think>" + STEPS + f"['{ANCHOR}', '{GOLD_FACT}']\nAnswer: Liberal Federation? Wait", p)
+    assert g.answer is None and "<think> is never closed (truncated?)" in g.errors
+
+
+@pytest.mark.parametrize(
+    ("source_id", "sentence", "right"),
+    [
+        ("cotempqa-equal-291", "The temporal relation between the two events is equal.", True),
+        ("cotempqa-equal-291", "The relation between the event in question and the context is overlap.",
+         False),
+        ("cotempqa-overlap-14", "The temporal relation between the question's event and the context is "
+         "overlap.", True),
+    ],
+)
+def test_a_reworded_relation_sentence_is_read(problems: list[Problem], source_id: str, sentence: str,
+                                              right: bool) -> None:
+    """The authors' intended check accepts a relation named in other words; "not found" was wrong."""
+    p = _by_id(problems, source_id)
+    g = _grade(f"<think>{sentence}\nI need to use the following facts to answer the question: []</think>", p)
+    assert g.category == sentence.rsplit(" ", 1)[1].rstrip(".")
+    assert g.classification_correct is right
+    assert "classification step not found" not in g.errors
+
+
+@pytest.mark.parametrize(
+    ("source_id", "written", "right"),
+    [
+        ("cotempqa-overlap-14", "E\u0301cole polytechnique", True),  # a decomposed accent
+        ("cotempqa-equal-23", "Anti\u2013Revolutionary Party", True),  # an en dash for the hyphen
+        ("cotempqa-equal-23", "Anti\u2011Revolutionary\u00a0Party", True),  # no-break hyphen and space
+        ("cotempqa-equal-23", "Revolutionary Party", False),
+    ],
+)
+def test_answers_are_compared_in_one_unicode_form(problems: list[Problem], source_id: str, written: str,
+                                                  right: bool) -> None:
+    """The fact matcher normalises Unicode; the strict answer check did not, so the gold answer written
+    with an en dash or a decomposed accent was wrong."""
+    p = _by_id(problems, source_id)
+    assert score_answer(f"<answer>{written}</answer>", p, as_published=False).exact_match is right

@@ -37,7 +37,9 @@ no-break space. The published region is also read from the whole output when it 
 ``<answer>``, so a truncated trace that lists the answer's fact gets the answer right.
 ``as_published=False`` is the project's strict check, which fixes these: the candidates are the
 entities of the type the question asks for, a gold answer is never deleted as the question's
-entity, and the answer is only what the output gives as its answer (``strict_answer_region``).
+entity, the answer is only what the output gives as its answer (``strict_answer_region``), and
+answers, candidates and gold are compared in Unicode's NFKC form with typographic dashes and quotes
+as ASCII (``unicode_form``: an en dash or a decomposed accent is the same answer).
 
 Candidates of equal length are tried in alphabetical order; the authors' code tried them in the
 order of a Python set of strings, which changes from run to run.
@@ -54,6 +56,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +75,7 @@ __all__ = [
     "normalize",
     "stated_answers",
     "strict_answer_region",
+    "unicode_form",
 ]
 
 _PUNCTUATION = frozenset(string.punctuation)
@@ -131,6 +135,19 @@ def normalize(text: str) -> str:
 
 
 _ESCAPE_RE = re.compile(r"\\x([0-9a-f]{2})|\\u([0-9a-f]{4})")
+#: Dashes and quotes a model may write for the ASCII ones its facts use.
+_UNICODE_PUNCTUATION = str.maketrans({
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+})
+
+
+def unicode_form(text: str) -> str:
+    """Text as the strict checks compare it: Unicode NFKC (a decomposed accent is the composed one, a
+    no-break space a space), typographic dashes and quotes as ASCII, lower case. The published metric
+    compares code points as the authors' scripts did."""
+    return unicodedata.normalize("NFKC", text).translate(_UNICODE_PUNCTUATION).lower()
 
 
 def strict_answer_region(prediction: str) -> str:
@@ -217,9 +234,12 @@ def answer_score(
     answer itself wrong when it is part of the question's entity, e.g. "Red" in "... a member of Red
     Electoral Alliance"), and the answer is the one the output gives (``strict_answer_region``).
     """
-    golds = [g.lower() for g in gold]
-    keep = frozenset(golds) if keep_gold else frozenset()
-    region = strict_answer_region(prediction) if keep_gold else answer_region(prediction)
+    if keep_gold:
+        golds = [unicode_form(g) for g in gold]
+        candidates, question = [unicode_form(c) for c in candidates], unicode_form(question)
+        region, keep = unicode_form(strict_answer_region(prediction)), frozenset(golds)
+    else:
+        golds, keep, region = [g.lower() for g in gold], frozenset(), answer_region(prediction)
     predicted = _predicted(region, [*candidates, *golds], question.lower(), keep)
     return AnswerScore.compare(_normalized_sorted(predicted), _normalized_sorted(golds))
 
@@ -257,7 +277,8 @@ def babi_answer_score(prediction: str, gold: str, *, as_published: bool = True) 
         predicted = [region] if gold.lower() in region else []
     else:
         answer = clean_answer(final_answer(prediction))
-        predicted = [answer.lower()] if answer else []
+        predicted = [unicode_form(answer)] if answer else []
+        gold = unicode_form(gold)
     return AnswerScore.compare(_normalized_sorted(predicted), [normalize(gold.lower())])
 
 

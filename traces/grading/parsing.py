@@ -16,8 +16,10 @@ import string
 import unicodedata
 
 __all__ = [
+    "ANSWER_LINE_RE",
     "BABI_STEP_RE",
     "COTEMPQA_STEP_RE",
+    "COTEMPQA_STEP_REWORDED_RE",
     "RETRIEVAL_RE",
     "clean_answer",
     "final_answer",
@@ -56,7 +58,15 @@ COTEMPQA_STEP_RE = re.compile(
     r"is\s*:?[ \t]*",
     re.IGNORECASE,
 )
+#: The relation sentence reworded ("The temporal relation between the two events is overlap."): what
+#: follows the first "is" of a sentence about the relation; read only where the rule's wording is absent.
+COTEMPQA_STEP_REWORDED_RE = re.compile(r"\b(?:temporal\s+)?relation\b[^.\n<]{0,160}?\bis\s*:?[ \t]*",
+                                       re.IGNORECASE)
 BABI_STEP_RE = re.compile(r"category\s+of\s+the\s+question\s+asked\s+is\s*:?[ \t]*", re.IGNORECASE)
+#: "Answer: X" (or "Final answer:", "**Answer:**", "The answer is: X") at the start of a line.
+ANSWER_LINE_RE = re.compile(
+    r"^[ \t>#*_]*(?:the\s+)?(?:final\s+)?answer(?:\s+is)?[ \t*_]*:[ \t*_]*", re.IGNORECASE | re.MULTILINE
+)
 RETRIEVAL_RE = re.compile(
     r"I\s+need\s+to\s+use\s+the\s+following\s+(?:facts|text)\s+to\s+answer\s+the\s+question\s*:?",
     re.IGNORECASE,
@@ -136,9 +146,13 @@ def scan_list(text: str) -> tuple[list[str], bool, int]:
     return items, False, n
 
 
-def parse_step(region: str, pattern: re.Pattern[str], name: str, errors: list[str]) -> str | None:
-    """What a step sentence names (``pattern`` ends where the name starts), or None."""
-    m = pattern.search(region)
+def parse_step(
+    region: str, pattern: re.Pattern[str], name: str, errors: list[str],
+    reworded: re.Pattern[str] | None = None,
+) -> str | None:
+    """What a step sentence names (``pattern`` ends where the name starts), or None; ``reworded`` is
+    read where ``pattern`` is not found (a model that says the same in other words)."""
+    m = pattern.search(region) or (reworded.search(region) if reworded is not None else None)
     if m is None:
         errors.append(f"{name} step not found")
         return None
@@ -161,7 +175,9 @@ def parse_listed_facts(
         return None, False
     body = region[m.end() :]
     cut = re.search(r"</?think>|<answer>", body, re.IGNORECASE)
-    body = (body[: cut.start()] if cut else body).strip()
+    body = body[: cut.start()] if cut else body
+    label = ANSWER_LINE_RE.search(body)
+    body = (body[: label.start()] if label else body).strip()
     if not body:
         errors.append("retrieval step lists no facts")
         return [], False
@@ -187,8 +203,9 @@ def parse_listed_facts(
 def parse_answer(
     text: str, region: str, tail: str | None, has_steps: bool, errors: list[str]
 ) -> str | None:
-    """The final answer's text: in ``<answer>``, else after ``</think>``, else a bare reply (an
-    output without step sentences: a vanilla answer, or an unclosed ``<think>`` holding only it).
+    """The final answer's text: in ``<answer>``, else after ``</think>``, else after the last line
+    starting "Answer:" (in an output with no ``<think>``), else a bare reply (an output without step
+    sentences: a vanilla answer, or an unclosed ``<think>`` holding only it).
     ``region`` and ``tail`` are ``split_reasoning``'s."""
     if tail is not None and find_tag("<answer>", tail) >= 0:
         text = tail  # an <answer> mentioned inside the reasoning is not the answer
@@ -203,6 +220,11 @@ def parse_answer(
     if tail is not None and tail.strip():
         errors.append("no <answer> tag; took the text after </think>")
         return tail.strip()
+    labels = list(ANSWER_LINE_RE.finditer(text)) if find_tag("<think>", text) < 0 else []
+    if labels and text[labels[-1].end():].strip():
+        # the steps, then "Answer: X" (a thought left open is not read: its "Answer:" may be tentative)
+        errors.append('no <answer> tag; took the text after the last "Answer:"')
+        return text[labels[-1].end():].strip()
     if not has_steps and region.strip():
         # a bare reply such as "Liberal Federation" (e.g. from a vanilla model), or an unclosed
         # <think> with only an answer in it

@@ -4,7 +4,8 @@ Stricter than the authors' checks (``traces.grading.steps``), which accept a tra
 right category anywhere in a sentence and lists any one right fact:
 
 * classification: the category the trace names is the problem's (the CoTempQA relation, the bAbI
-  task), compared after normalisation;
+  task), compared after normalisation; a CoTempQA relation sentence in other words ("The temporal
+  relation between the two events is overlap.") is read where the rule's wording is absent;
 * retrieval, CoTempQA: the step must do what ``decomposition.retrieval_facts`` does -- put the
   question's anchor event next to facts that give each gold answer at the right time. Every listed
   fact is one of the problem's context facts (nothing invented); the anchor fact is listed when one
@@ -34,6 +35,7 @@ from .answers import PAST_TO_PRESENT
 from .parsing import (
     BABI_STEP_RE,
     COTEMPQA_STEP_RE,
+    COTEMPQA_STEP_REWORDED_RE,
     RETRIEVAL_RE,
     mentions_steps,
     normalize_text,
@@ -154,7 +156,10 @@ def grade_strict(text: object, problem: Problem, *, require_anchor: bool = True)
         text = strip_role_line(text)
         babi = problem.dataset == "babi"
         region, tail = split_reasoning(text, errors)
-        category = parse_step(region, BABI_STEP_RE if babi else COTEMPQA_STEP_RE, "classification", errors)
+        category = parse_step(
+            region, BABI_STEP_RE if babi else COTEMPQA_STEP_RE, "classification", errors,
+            reworded=None if babi else COTEMPQA_STEP_REWORDED_RE,
+        )
         listed, clean = parse_listed_facts(region, RETRIEVAL_RE, errors)
         answer = parse_answer(text, region, tail, mentions_steps(text), errors)
         classification = category is not None and normalize_text(category) == normalize_text(problem.subset)
