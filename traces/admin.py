@@ -246,6 +246,16 @@ class LaunchJobForm(forms.ModelForm):
         help_text="Evaluate on the test side; fine-tune on the train side.",
     )
     limit = forms.IntegerField(required=False, min_value=1, help_text="At most this many problems.")
+    per_subset = forms.IntegerField(
+        label="Per relation or task", required=False, min_value=1,
+        help_text="Instead of a limit: this many problems of each relation (bAbI: task), drawn at random "
+        "from the draw seed, so the job is balanced over them.",
+    )
+    draw_seed = forms.IntegerField(label="Draw seed", required=False, initial=0, min_value=0)
+    problems_of_job = forms.IntegerField(
+        label="Problems of job", required=False, min_value=1,
+        help_text="Exactly the problems of this earlier job (e.g. summaries of the traces it made).",
+    )
     parameters_json = forms.CharField(
         label="Parameters", widget=forms.Textarea(attrs={"rows": 8, "cols": 60}), required=False,
         help_text="JSON; anything left out takes its default. Generation: "
@@ -288,9 +298,13 @@ class LaunchJobForm(forms.ModelForm):
                 cleaned["problems"] = jobs.select_problems(
                     cleaned["dataset"], cleaned.get("subset", ""), split=cleaned.get("split", ""),
                     side=cleaned.get("side", ""), limit=cleaned.get("limit"),
+                    per_subset=cleaned.get("per_subset"), seed=cleaned.get("draw_seed") or 0,
+                    of_job=cleaned.get("problems_of_job"),
                 )
             except splits.SplitError as error:
                 self.add_error("split", str(error))
+            except jobs.JobError as error:
+                self.add_error(None, str(error))
             else:
                 if not cleaned["problems"].exists():
                     self.add_error("subset", "No problems match this choice.")
@@ -334,7 +348,7 @@ class JobAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ("kind", "checkpoint", "endpoint", "setting", "dataset", "subset", "split", "side",
-                    "limit", "parameters_json")
+                    "limit", "per_subset", "draw_seed", "problems_of_job", "parameters_json")
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Job, form: forms.Form, change: bool) -> None:

@@ -4,6 +4,7 @@ Jobs never run inside a web request: launching checks that the queue answers (no
 it does not), stores the job and, once the transaction commits, sends it to the Celery ``gpu`` queue.
 """
 
+import random
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -191,11 +192,24 @@ def check_kept_out(split: ProblemSplit | None, problems: Sequence[Problem]) -> N
 
 
 def select_problems(
-    dataset: str, subset: str = "", *, split: str = "", side: str = "", limit: int | None = None
+    dataset: str, subset: str = "", *, split: str = "", side: str = "", limit: int | None = None,
+    per_subset: int | None = None, seed: int = 0, of_job: int | None = None,
 ) -> QuerySet:
     """Problems of a dataset (and subset); with ``split`` and ``side``, one side of a stored split,
-    in the split's order."""
-    if split:
+    in the split's order. ``limit`` takes the first so many; ``per_subset`` draws that many of each
+    relation or task at random from ``seed`` (the same draw every time), so a job is balanced over
+    them; ``of_job`` takes exactly the problems of an earlier job (summaries and explanations of the
+    traces it made). A subset with too few problems for ``per_subset`` is a JobError naming it."""
+    if limit and per_subset:
+        raise JobError("Choose either a limit or a number per relation or task, not both.")
+    if of_job is not None:
+        earlier = Job.objects.filter(pk=of_job).first()
+        if earlier is None:
+            raise JobError(f"There is no job #{of_job} to take the problems of.")
+        problems = earlier.problems.filter(dataset=dataset).order_by("subset", "pk")
+        if subset:
+            problems = problems.filter(subset=subset)
+    elif split:
         problems = split_problems(get_split(dataset, split), side or "test", subset)
         problems = problems.filter(dataset=dataset)
     else:
@@ -203,7 +217,27 @@ def select_problems(
         if subset:
             problems = problems.filter(subset=subset)
         problems = problems.order_by("pk")
+    if per_subset:
+        chosen = balanced_draw(list(problems.values_list("pk", "subset")), per_subset, seed)
+        return Problem.objects.filter(pk__in=chosen).order_by("subset", "pk")
     return problems[:limit] if limit else problems
+
+
+def balanced_draw(candidates: Sequence[tuple[int, str]], per_subset: int, seed: int) -> list[int]:
+    """``per_subset`` ids of each subset among (id, subset) pairs, drawn with ``random.Random(seed)``
+    from the ids in ascending order, so the draw depends only on the candidates and the seed."""
+    by_subset: dict[str, list[int]] = {}
+    for pk, subset in sorted(candidates):
+        by_subset.setdefault(subset, []).append(pk)
+    short = {name: len(ids) for name, ids in by_subset.items() if len(ids) < per_subset}
+    if short:
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(short.items()))
+        raise JobError(
+            f"{per_subset} problems per relation or task were asked for, but some have fewer ({counts}): "
+            f"ask for at most {min(short.values())} per relation or task, or leave those out (subset)."
+        )
+    rng = random.Random(seed)
+    return [pk for name in sorted(by_subset) for pk in rng.sample(by_subset[name], per_subset)]
 
 
 def check_launch(

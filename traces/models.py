@@ -5,6 +5,7 @@ paper's definitions."""
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -102,6 +103,27 @@ class Checkpoint(models.Model):
 
 
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?)+$")
+
+
+def validate_base_url(value: str) -> None:
+    """An http(s) URL with a host; unlike Django's URLValidator, a cluster's single-label host name
+    (``http://gpu-node-3:8000/v1``) is accepted, as the servers jobs run on are often named so."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- a port out of range raises here
+    except ValueError as error:
+        raise ValidationError(f"Not a URL: {error}.") from None
+    if parts.username or parts.password:
+        raise ValidationError(
+            "Leave credentials out of the URL (they would be stored): name the key's environment variable."
+        )
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not (_HOST_RE.match(host) or ":" in host) or " " in value:
+        raise ValidationError(
+            "Enter the server's http(s) URL up to /v1, e.g. http://gpu-node-3:8000/v1 or "
+            "https://api.deepseek.com/v1."
+        )
 
 
 class Endpoint(models.Model):
@@ -110,8 +132,9 @@ class Endpoint(models.Model):
     workers read it from the environment variable named here."""
 
     name = models.CharField(max_length=100, unique=True)
-    base_url = models.URLField(
-        max_length=500, help_text="Up to /v1, e.g. http://gpu-node-3:8000/v1 or https://api.deepseek.com/v1."
+    base_url = models.CharField(
+        max_length=500, validators=[validate_base_url],
+        help_text="Up to /v1, e.g. http://gpu-node-3:8000/v1 or https://api.deepseek.com/v1.",
     )
     model = models.CharField(
         max_length=200, help_text="The model name the server knows, e.g. deepseek-reasoner."

@@ -14,7 +14,8 @@ class Command(BaseCommand):
         "or explanations, on a checkpoint or an endpoint. Examples: launch_job evaluate --checkpoint tiny "
         "--setting decomposition_correct --dataset cotempqa --split authors --side test --param "
         "max_new_tokens=128 --wait; launch_job reasoning --endpoint deepseek --dataset cotempqa --subset "
-        "during --limit 50"
+        "during --limit 50; launch_job reasoning --endpoint deepseek --dataset cotempqa --split authors "
+        "--side test --per-subset 10 (10 of each relation)"
     )
 
     def add_arguments(self, parser) -> None:
@@ -33,7 +34,18 @@ class Command(BaseCommand):
             help="Take the problems from one side of this stored split (e.g. authors); default: all.",
         )
         parser.add_argument("--side", choices=("train", "test"), default="test")
-        parser.add_argument("--limit", type=int)
+        chosen = parser.add_mutually_exclusive_group()
+        chosen.add_argument("--limit", type=int, help="The first N problems.")
+        chosen.add_argument(
+            "--per-subset", type=int, metavar="N",
+            help="N problems of each relation (bAbI: task), drawn at random from --draw-seed: a job "
+            "balanced over them.",
+        )
+        parser.add_argument("--draw-seed", type=int, default=0, help="Seeds --per-subset's draw (default 0).")
+        parser.add_argument(
+            "--problems-of-job", type=int, metavar="ID",
+            help="Exactly the problems of an earlier job (e.g. summaries of the traces job ID made).",
+        )
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--wait", action="store_true", help="Print progress until the job ends.")
 
@@ -46,7 +58,9 @@ class Command(BaseCommand):
         else:
             endpoint = Endpoint.objects.filter(name=options["endpoint"]).first()
             if endpoint is None:
-                raise CommandError(f"No endpoint named {options['endpoint']!r}; add one in the admin.")
+                raise CommandError(
+                    f"No endpoint named {options['endpoint']!r}; add one with add_endpoint or in the admin."
+                )
         if not options["setting"] and options["kind"] not in TRACE_JOB_KINDS:
             raise CommandError(f"A {options['kind']} job needs --setting.")
         parameters = {}
@@ -59,7 +73,8 @@ class Command(BaseCommand):
         try:
             problems = jobs.select_problems(
                 options["dataset"], options["subset"], split=options["split"], side=options["side"],
-                limit=options["limit"],
+                limit=options["limit"], per_subset=options["per_subset"], seed=options["draw_seed"],
+                of_job=options["problems_of_job"],
             )
             job = jobs.launch(
                 options["kind"], checkpoint, problems, options["setting"], parameters, endpoint=endpoint
