@@ -36,9 +36,13 @@ class ImportProblemsForm(forms.Form):
     format = forms.ChoiceField(choices=[(name, name) for name in sorted(loaders.LOADERS)])
     subset = forms.CharField(
         help_text="CoTempQA: the relation (equal, overlap, mix, during). bAbI (Hugging Face): the task. "
-        "bAbI (the authors' CSV, whose rows name their task): a name for the file, e.g. test."
+        "bAbI (the authors' CSV, whose rows name their task): a name for the file, e.g. test. MS MARCO "
+        "(v1.1 or v2.1, gzipped or not; each query names its type): a name for the file, e.g. dev."
     )
-    file = forms.FileField(help_text="JSON Lines (CSV for the authors' formats), one problem a line.")
+    file = forms.FileField(
+        help_text="JSON Lines (CSV for the authors' formats), one problem a line; MS MARCO v2.1: its one "
+        "JSON object."
+    )
 
 
 @admin.register(Problem)
@@ -158,7 +162,9 @@ class SplitForm(forms.ModelForm):
 
     test_fraction = forms.FloatField(min_value=0.01, max_value=0.99, initial=0.2)
     seed = forms.IntegerField(initial=0)
-    subset = forms.CharField(required=False, help_text="Draw from one relation or task only; empty: all.")
+    subset = forms.CharField(
+        required=False, help_text="Draw from one relation, task or query type only; empty: all."
+    )
 
     class Meta:
         model = ProblemSplit
@@ -234,7 +240,8 @@ class LaunchJobForm(forms.ModelForm):
 
     dataset = forms.ChoiceField(choices=())
     subset = forms.CharField(
-        required=False, help_text="The CoTempQA relation or bAbI task; empty for all of the dataset."
+        required=False,
+        help_text="The CoTempQA relation, bAbI task or MS MARCO query type; empty for all of the dataset."
     )
     split = forms.CharField(
         required=False, initial="authors",
@@ -424,7 +431,7 @@ class ImportOutputsForm(forms.Form):
     dataset = forms.ChoiceField(choices=())
     subset = forms.CharField(
         required=False, help_text="CoTempQA: the relation the file holds (equal, overlap, mix, during). "
-        "bAbI: leave empty (each line names its task).",
+        "bAbI, MS MARCO: leave empty (each line names its task or query type).",
     )
     model_name = forms.CharField(max_length=200, help_text="e.g. Llama-3.2-1B-Instruct (QLoRA, authors)")
     setting = forms.ChoiceField(choices=Setting.choices)

@@ -18,6 +18,9 @@ to the number of objects named, "What color ...?" the colours, "What is X afraid
 the singular, as bAbI answers), and yes/no questions "yes" and "no". A multi-part answer
 ("apple,football") is no single candidate.
 
+MS MARCO offers none: its answers are free text an annotator wrote (a definition, a number with its
+unit, a sentence), not an entity the passages name, so a trial on it needs another response format.
+
 Candidates keep the facts' order, once each (the first spelling of names that differ only in case).
 """
 
@@ -115,7 +118,7 @@ def _babi(facts: list[str], question: str) -> list[str]:
 
 def answer_candidates(facts: list[str], question: str, dataset: str = "cotempqa") -> list[str]:
     """The entities ``facts`` name that could answer ``question`` (module docstring: how), in the facts'
-    order, each once; [] for a dataset this does not know."""
+    order, each once; [] for MS MARCO and any dataset this does not know."""
     if dataset == "cotempqa":
         return _cotempqa(list(facts), question)
     if dataset == "babi":

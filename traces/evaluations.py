@@ -112,8 +112,9 @@ def _read_bytes(path_or_file: loaders.PathOrFile) -> tuple[str, bytes]:
 
 @dataclass
 class _Matcher:
-    """Finds each output line's stored problem: by id, else by question and facts (bAbI: and task
-    and gold), a problem on the split's test side first; each problem takes one output."""
+    """Finds each output line's stored problem: by id, else by question and facts (bAbI, MS MARCO: and
+    task or query type, in any case, and gold), a problem on the split's test side first; each problem
+    takes one output."""
 
     problems: list[Problem]
     test_ids: set[int]
@@ -136,7 +137,7 @@ class _Matcher:
         else:
             candidates = [
                 p for p in self.by_text.get((line.question or "", line.facts or ()), [])
-                if (line.task is None or p.subset == line.task)
+                if (line.task is None or p.subset.casefold() == line.task.casefold())
                 and (line.gold is None or tuple(p.gold_answers) == line.gold)
             ]
             if not candidates:
@@ -164,8 +165,9 @@ def import_outputs(
     """Store a file of outputs as an evaluation, every output graded, all or nothing.
 
     Lines are matched to the dataset's stored problems (those of ``subset``, when given: the
-    CoTempQA relation); a malformed or unmatched line, a second output for a problem, or a file
-    already imported for this model and setting refuses the whole file, naming the lines.
+    CoTempQA relation, or a bAbI task or MS MARCO query type); a malformed or unmatched line, a
+    second output for a problem, or a file already imported for this model and setting refuses the
+    whole file, naming the lines.
     ``split_name`` is the split whose test problems the published step lookup searches (empty:
     the file's own problems stand in for the test file).
     """

@@ -2,10 +2,11 @@
 
 The paper (arXiv 2505.13792) uses CoTempQA, bAbI and MS MARCO. Each file format
 gets one loader function registered in ``LOADERS`` under a format name, so a new
-format (MS MARCO) is one function plus ``@register_loader("msmarco")``; callers
-use ``load(fmt, path, subset)`` and get the same ``Problem`` shape whatever the
+format is one function plus ``@register_loader(name)``; callers use
+``load(fmt, path, subset)`` and get the same ``Problem`` shape whatever the
 source. ``subset`` names what the file holds: CoTempQA's relation, a bAbI task,
-or, for the authors' bAbI files (whose rows carry their own task), the file.
+or, for files whose rows carry their own task or query type (the authors' bAbI
+files, MS MARCO), the file.
 
 Loading is all-or-nothing: a loader reads and checks the whole file, then returns
 the full list, or raises ``LoadError`` naming the file and line at the first
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import ast
 import csv
+import gzip
 import io
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from traces.decomposition import RELATIONS
+from traces.msmarco_decomposition import CATEGORIES
 
 __all__ = [
     "LOADERS",
@@ -38,6 +42,7 @@ __all__ = [
     "load_babi_authors",
     "load_cotempqa",
     "load_cotempqa_authors",
+    "load_msmarco",
     "register_loader",
 ]
 
@@ -102,7 +107,8 @@ def load(fmt: str, path_or_file: PathOrFile, subset: str) -> list[Problem]:
 
 
 def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
-    """(name for messages, text) of a path or an open text/binary file, decoded as UTF-8."""
+    """(name for messages, text) of a path or an open text/binary file, decoded as UTF-8; gzipped
+    bytes (MS MARCO is downloaded as ``.json.gz``) are unpacked first."""
     if isinstance(path_or_file, str | os.PathLike):
         name = os.fspath(path_or_file)
         try:
@@ -115,6 +121,11 @@ def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
             raw = path_or_file.read()
         except (OSError, ValueError) as exc:
             raise LoadError(name, None, f"cannot read file: {exc}") from exc
+    if isinstance(raw, bytes) and raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise LoadError(name, None, f"not a valid gzip file ({exc})") from exc
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -404,6 +415,12 @@ def load_cotempqa_authors(path_or_file: PathOrFile, relation: str) -> list[Probl
     return problems
 
 
+def _check_file_label(label: str) -> None:
+    """A file's name for the problems' ids and metadata: lower-case letters, digits or _."""
+    if not re.fullmatch(r"[a-z0-9_]+", label or ""):
+        raise ValueError(f"name the file in lower-case letters, digits or _, e.g. 'test'; got {label!r}")
+
+
 @register_loader("babi_authors")
 def load_babi_authors(path_or_file: PathOrFile, file_label: str) -> list[Problem]:
     """A bAbI CSV as the authors used it (``train.csv``, ``test/test.csv``).
@@ -414,8 +431,7 @@ def load_babi_authors(path_or_file: PathOrFile, file_label: str) -> list[Problem
     ``babi-<file_label>-<row>`` (0-based data row): identical rows stay two problems, as in the
     authors' data.
     """
-    if not re.fullmatch(r"[a-z0-9_]+", file_label or ""):
-        raise ValueError(f"name the file in lower-case letters, digits or _, e.g. 'test'; got {file_label!r}")
+    _check_file_label(file_label)
     columns = ("passages", "question", "query_type", "answer_passage", "answer")
     name, rows = read_csv_rows(path_or_file, columns)
     problems: list[Problem] = []
@@ -439,4 +455,120 @@ def load_babi_authors(path_or_file: PathOrFile, file_label: str) -> list[Problem
                 metadata={"supporting_facts": supporting, "authors_row": row_number, "file": file_label},
             )
         )
+    return problems
+
+
+# --- MS MARCO (the official QA files, v1.1 and v2.1) -----------------------------------------------
+
+_MSMARCO_COLUMNS = ("query", "query_id", "query_type", "passages", "answers", "wellFormedAnswers")
+
+
+def _msmarco_v21_rows(text: str, name: str) -> list[tuple[str, dict[str, Any]]] | None:
+    """[(row key, record)] of a v2.1 file (one object of columns keyed by row); None for anything else,
+    which is then read as JSON Lines (whose reading refuses a NUL character; so does this, by row)."""
+    try:
+        whole = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(whole, dict) or not isinstance(whole.get("query"), dict):
+        return None
+    columns = {c: whole[c] for c in _MSMARCO_COLUMNS if c in whole}
+    for column, values in columns.items():
+        if not isinstance(values, dict):
+            raise LoadError(name, None, f"column {column!r} must be an object keyed by row number")
+        stray = next((key for key in values if key not in whole["query"]), None)
+        if stray is not None:
+            raise LoadError(name, None, f"column {column!r} has a row {stray} that 'query' has not")
+    rows = [(key, {c: v[key] for c, v in columns.items() if key in v}) for key in whole["query"]]
+    nul = next((key for key, record in rows if _has_nul(record)), None)
+    if nul is not None:
+        raise LoadError(
+            name, None, f"row {nul}: text contains a NUL character (\\u0000), which cannot be stored"
+        )
+    return rows
+
+
+def _msmarco_problem(obj: dict[str, Any], name: str, lineno: int | None, file_label: str) -> Problem:
+    if "answers" not in obj:
+        raise LoadError(name, lineno, "no 'answers' (the public eval file has none: import train or dev)")
+    query = _field(obj, "query", str, name, lineno)
+    query_id = _field(obj, "query_id", int, name, lineno)
+    query_type = _field(obj, "query_type", str, name, lineno).upper()
+    if query_type not in CATEGORIES:
+        raise LoadError(name, lineno, f"'query_type' must be one of {', '.join(CATEGORIES)} (any case)")
+    answers = _str_list(obj, "answers", name, lineno)
+    if not answers:
+        raise LoadError(name, lineno, "'answers' is empty")
+    passages = _field(obj, "passages", list, name, lineno)
+    if not passages:
+        raise LoadError(name, lineno, "'passages' is empty")
+    for i, passage in enumerate(passages):
+        flag = passage.get("is_selected") if isinstance(passage, dict) else None
+        if type(flag) is not int or flag not in (0, 1) or not all(
+            isinstance(passage.get(key), str) for key in ("passage_text", "url")
+        ):
+            raise LoadError(name, lineno, f"passage {i} needs 'passage_text' and 'url' strings and "
+                            "'is_selected' 0 or 1")
+    well_formed = obj.get("wellFormedAnswers", [])
+    if well_formed == "[]":  # how the official files write "none"
+        well_formed = []
+    if not isinstance(well_formed, list) or not all(isinstance(a, str) for a in well_formed):
+        raise LoadError(name, lineno, "'wellFormedAnswers' must be a list of strings (or \"[]\")")
+    return Problem(
+        dataset="msmarco",
+        subset=query_type,
+        source_id=f"msmarco-{query_id}",
+        question=query,
+        facts=[p["passage_text"] for p in passages],
+        gold_answers=answers,
+        metadata={
+            "query_id": query_id,
+            "is_selected": [p["is_selected"] for p in passages],
+            "urls": [p["url"] for p in passages],
+            "well_formed_answers": well_formed,
+            "file": file_label,
+        },
+    )
+
+
+@register_loader("msmarco")
+def load_msmarco(path_or_file: PathOrFile, file_label: str) -> list[Problem]:
+    """MS MARCO's question answering data in its official formats, told apart by their shape, gzipped
+    or not: v2.1 (``dev_v2.1.json``), one JSON object of columns keyed by row number (``{"query":
+    {"0": ...}, "passages": {"0": [...]}, ...}``), and v1.1 (``dev_v1.1.json``), JSON Lines of one
+    query an object with the same keys (``query``, ``query_id``, ``query_type``, ``passages`` with
+    ``is_selected``, ``passage_text`` and ``url``, ``answers``, ``wellFormedAnswers``).
+
+    A query is one Problem: its type, upper-cased as v2.1 writes it (v1.1 writes it in lower case),
+    is its subset; its passages' texts, in order, its facts; its answers (``["No Answer Present."]``
+    where the passages hold none) its gold answers. ``metadata`` keeps the ``query_id``, the passages'
+    ``is_selected`` flags and ``urls``, the ``well_formed_answers`` and ``file_label``, which names
+    the file (e.g. "dev"). Source ids are ``msmarco-<query_id>``. A malformed file is refused whole,
+    naming its line (v1.1) or row (v2.1); so is the public eval file, which has no answers.
+    """
+    _check_file_label(file_label)
+    name, text = _read_text(path_or_file)
+    rows = _msmarco_v21_rows(text, name)
+    if rows is None:
+        stream = io.StringIO(text)
+        stream.name = name
+        records: list[tuple[int | None, str | None, dict[str, Any]]] = [
+            (lineno, None, obj) for lineno, obj in read_json_lines(stream)[1]
+        ]
+    else:
+        records = [(None, key, obj) for key, obj in rows]
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for lineno, row, obj in records:
+        try:
+            problem = _msmarco_problem(obj, name, lineno, file_label)
+            first = seen.get(problem.source_id)
+            if first is not None:
+                raise LoadError(name, lineno, f"duplicate query_id {obj['query_id']} (first {first})")
+        except LoadError as exc:
+            if row is None:
+                raise
+            raise LoadError(name, None, f"row {row}: {exc.reason}") from None
+        seen[problem.source_id] = f"on line {lineno}" if row is None else f"at row {row}"
+        problems.append(problem)
     return problems

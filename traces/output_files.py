@@ -5,7 +5,10 @@ Two JSON Lines formats, one object a line, told apart line by line:
 * the authors' (``traces/data/trace_check_qa/*/outputs``): ``prediction`` with, for CoTempQA,
   ``question``, ``facts`` (a list), ``gold`` (a list) and ``triple_element``; for bAbI,
   ``question``, ``passage`` (the story as a Python list literal), ``query_type`` (the task),
-  ``gold`` and ``answer_passage``; ``input`` (the prompt the model saw) is kept when present;
+  ``gold`` and ``answer_passage``; for MS MARCO (``marco_sft_inference.py``), ``question``,
+  ``passage`` (the passages as a Python list literal), ``query_type``, ``gold`` (the answers as their
+  CSV wrote them: a list literal, or numpy's repr of one, its items without commas), ``reasoning``
+  and ``answer_passage``; ``input`` (the prompt the model saw) is kept when present;
 * a plain one: ``prediction`` and either ``id`` (the problem's source id, e.g.
   ``cotempqa-during-12``) or ``question`` and ``facts`` (a list); ``prompt`` is kept when present.
 
@@ -19,6 +22,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from .grading.parsing import scan_list
 from .loaders import LoadError, PathOrFile, read_json_lines
 
 __all__ = ["OutputLine", "read_output_lines"]
@@ -36,7 +40,7 @@ class OutputLine:
     question: str | None
     facts: tuple[str, ...] | None
     gold: tuple[str, ...] | None
-    task: str | None  # bAbI: the task named on the line
+    task: str | None  # bAbI: the task named on the line; MS MARCO: the query type
     prompt: str
     format: str  # "authors" or "plain"
 
@@ -50,6 +54,15 @@ def _text_list(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     return None
+
+
+def _gold(value: str) -> tuple[str, ...]:
+    """A gold string: the items of a list literal (Python's or numpy's repr), else the one answer."""
+    if value.startswith("["):
+        items, closed, _ = scan_list(value)
+        if closed and items:
+            return tuple(items)
+    return (value,)
 
 
 def _prompt(record: dict[str, Any]) -> str:
@@ -74,7 +87,10 @@ def _parse(lineno: int, record: dict[str, Any]) -> OutputLine:
     if raw_facts is not None and facts is None:
         raise ValueError("'facts' (or 'passage') must be a list of strings")
     raw_gold = record.get("gold")
-    gold = (raw_gold,) if isinstance(raw_gold, str) else None if raw_gold is None else _text_list(raw_gold)
+    if isinstance(raw_gold, str):
+        gold: tuple[str, ...] | None = _gold(raw_gold)
+    else:
+        gold = None if raw_gold is None else _text_list(raw_gold)
     if raw_gold is not None and gold is None:
         raise ValueError("'gold' must be a string or a list of strings")
     task = record.get("query_type")

@@ -15,20 +15,24 @@ Prompt (the user message) in two styles, ``PROMPT_STYLES``:
 * ``authors``: exactly what the authors' fine-tuned models saw. CoTempQA puts the facts on one line
   as a Python list (``str(facts)``, the CSV ``question`` column and their inference script), bAbI
   one a line; in evaluation (``phase="evaluate"``) their bAbI script wrote "\nOnly return the
-  answer.\n" where its training data has " Only return the answer.\n". A system message comes
-  first, one per model family (``authors_system_message``), as their training and inference
-  scripts add it.
+  answer.\n" where its training data has " Only return the answer.\n". MS MARCO puts the passages
+  on one line as a Python list and ends "\nOnly return the answer.\n" in training and evaluation
+  alike (``marco_process_data_for_prompting.py``, ``marco_config.py``, branch ``marcoqa``). A system
+  message comes first, one per model family (``authors_system_message``), as their training and
+  inference scripts add it.
 
 Assistant content per setting, following the authors' scripts in GitHub
 sbhambr1/Trace_Check_QA:
 
 * ``vanilla``: the answer only: CoTempQA's ``str(gold_answers)`` (the CSV ``answer`` column),
-  bAbI's answer string: ``scripts/old_scripts/cotempqa_create_sft_data.py`` (commit
-  25f464b16c3cdfdd11c29a9aed312f48c1628041) and ``scripts/babiqa_create_sft_data.py``, branch
-  without ``--include_reasoning``.
+  bAbI's answer string, MS MARCO's first answer (as their training rows):
+  ``scripts/old_scripts/cotempqa_create_sft_data.py`` (commit
+  25f464b16c3cdfdd11c29a9aed312f48c1628041), ``scripts/babiqa_create_sft_data.py`` and
+  ``scripts/marco_create_sft_data.py``, branch without ``--include_reasoning``.
 * ``decomposition_correct`` / ``decomposition_incorrect``: the whole trace of
-  ``traces.decomposition.build_trace`` (CoTempQA) or ``traces.babi_decomposition.build_babi_trace``
-  (bAbI), ``"<think>" + reasoning + "</think>" + " " + "<answer>" + answer + "</answer>"``.
+  ``traces.decomposition.build_trace`` (CoTempQA), ``traces.babi_decomposition.build_babi_trace``
+  (bAbI) or ``traces.msmarco_decomposition.build_msmarco_trace`` (MS MARCO),
+  ``"<think>" + reasoning + "</think>" + " " + "<answer>" + answer + "</answer>"``.
 * ``r1``, ``r1_summary``, ``posthoc``: ``"<think>" + text + "</think>" + " " + "<answer>" + answer
   + "</answer>"`` with ``text`` the R1 trace, its summary or the post-hoc explanation:
   ``scripts/cotempqa_create_r1_sft_datasets.py`` (commit b806dd37194363b681787fec01a9a723c1ec8314,
@@ -53,6 +57,7 @@ from typing import IO, Any
 from traces.babi_decomposition import build_babi_trace
 from traces.decomposition import RELATIONS, build_trace
 from traces.loaders import Problem
+from traces.msmarco_decomposition import build_msmarco_trace
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -100,10 +105,10 @@ def build_prompt(
     """The user prompt in a style (see the module docstring), trailing newline included."""
     if style not in PROMPT_STYLES:
         raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
-    context = str(list(facts)) if style == "authors" and dataset == "cotempqa" else "\n".join(facts)
-    ending = "\nOnly return the answer.\n" if (style, dataset, phase) == (
-        "authors", "babi", "evaluate"
-    ) else " Only return the answer.\n"
+    listed = style == "authors" and dataset in ("cotempqa", "msmarco")
+    context = str(list(facts)) if listed else "\n".join(facts)
+    own_line = style == "authors" and (dataset == "msmarco" or (dataset, phase) == ("babi", "evaluate"))
+    ending = "\nOnly return the answer.\n" if own_line else " Only return the answer.\n"
     return "Answer the question based on the context:\n" + context + "\nQuestion: " + question + ending
 
 
@@ -148,8 +153,8 @@ def assistant_content(
     ``trace_seed`` seeds the incorrect decomposition trace.
     """
     _check_setting(setting)
-    babi = problem.dataset == "babi"
-    gold = problem.gold_answers[0] if babi else str(list(problem.gold_answers))
+    babi, msmarco = problem.dataset == "babi", problem.dataset == "msmarco"
+    gold = problem.gold_answers[0] if babi or msmarco else str(list(problem.gold_answers))
     final = answer if answer is not None else gold
     if setting == "vanilla":
         return final
@@ -160,10 +165,15 @@ def assistant_content(
                 problem.question, problem.facts, gold, problem.subset,
                 problem.metadata.get("supporting_facts", []), correct=correct, seed=trace_seed,
             )
+        if msmarco:
+            return build_msmarco_trace(
+                problem.question, problem.facts, problem.gold_answers, problem.subset,
+                problem.metadata.get("is_selected", []), correct=correct, seed=trace_seed,
+            )
         if problem.subset not in RELATIONS:
             raise ValueError(
-                f"{setting!r} builds CoTempQA or bAbI decomposition traces; {problem.source_id} is from "
-                f"{problem.dataset}/{problem.subset}, not a temporal relation in {RELATIONS}"
+                f"{setting!r} builds CoTempQA, bAbI or MS MARCO decomposition traces; {problem.source_id} is "
+                f"from {problem.dataset}/{problem.subset}, not a temporal relation in {RELATIONS}"
             )
         return build_trace(
             problem.question, problem.facts, problem.gold_answers, problem.subset,

@@ -43,7 +43,7 @@ def test_cotempqa_problem_fields() -> None:
 
 
 def test_registry_and_file_objects() -> None:
-    assert {"cotempqa", "babi_qa"} <= set(LOADERS)
+    assert {"cotempqa", "babi_qa", "msmarco"} <= set(LOADERS)
     path = COTEMPQA / "equal.json"
     via_registry = load("cotempqa", path, "equal")
     with path.open(encoding="utf-8") as fh:
@@ -51,8 +51,8 @@ def test_registry_and_file_objects() -> None:
     with path.open("rb") as fh:
         via_binary_file = load_cotempqa(fh, "equal")
     assert via_registry == via_text_file == via_binary_file == load_cotempqa(str(path), "equal")
-    with pytest.raises(ValueError, match="unknown format 'msmarco'"):
-        load("msmarco", path, "dev")
+    with pytest.raises(ValueError, match="unknown format 'hotpotqa'"):
+        load("hotpotqa", path, "dev")
     with pytest.raises(ValueError, match="relation must be one of"):
         load_cotempqa(path, "equals")
 

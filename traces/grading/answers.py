@@ -1,8 +1,10 @@
-"""The paper's answer metrics: CoTempQA's evaluation and the bAbI metric, as the authors ran them.
+"""The paper's answer metrics: CoTempQA's evaluation, the bAbI and the MS MARCO metric, as the authors
+ran them.
 
 arXiv 2505.13792 scores final answers with CoTempQA's evaluation (Su et al., ACL 2024), in the
-version in the authors' ``scripts/cotempqa_config.py::evaluate_model``, and bAbI with
-``scripts/babiqa_config.py::evaluate_model``. This module implements the same definitions in the
+version in the authors' ``scripts/cotempqa_config.py::evaluate_model``, bAbI with
+``scripts/babiqa_config.py::evaluate_model`` and MS MARCO with ``scripts/marco_config.py::evaluate_model``
+(branch ``marcoqa``). This module implements the same definitions in the
 project's own code, so the published ``*.results.json`` figures can be regenerated from the
 published outputs (``tests/traces/test_published_outputs.py`` checks every one to 0.1).
 
@@ -49,6 +51,16 @@ gold answer occurs in it and the whole normalised region equals the normalised g
 precision and recall are then 1 or 0 with it. ("The answer is green." is wrong by it: its region is
 "is green."; the strict check reads the answer "green".)
 
+MS MARCO (``msmarco_answer_score``): bAbI's rule. The region is the same, except for a "No Answer
+Present." query, whose region is the text up to ``</answer>`` after the first ``<answer>`` (each where
+present), never falling back to "answer:" and the like; the output is right when the gold answer
+occurs in its region and the whole region, normalised, equals it. A query's answers reached the
+authors' ``evaluate_model`` through a CSV written from numpy arrays (``['a' 'b']``, no commas), which
+``ast.literal_eval`` reads as one string, so a query with several answers had one gold answer, their
+concatenation, which no output gives: it is never right, and neither is it here. The strict check
+(``as_published=False``) is bAbI's against each gold answer: right when the answer the output gives,
+cleaned and in one Unicode form, equals any one of them ("No Answer Present." included).
+
 Other datasets (``answer_score``) use step 3 and 4 with the gold answers as the only candidates.
 """
 
@@ -71,6 +83,7 @@ __all__ = [
     "babi_answer_score",
     "cotempqa_answer_score",
     "fact_entities",
+    "msmarco_answer_score",
     "names_stated_answers",
     "normalize",
     "stated_answers",
@@ -280,6 +293,18 @@ def babi_answer_score(prediction: str, gold: str, *, as_published: bool = True) 
         predicted = [unicode_form(answer)] if answer else []
         gold = unicode_form(gold)
     return AnswerScore.compare(_normalized_sorted(predicted), [normalize(gold.lower())])
+
+
+def msmarco_answer_score(prediction: str, gold: Sequence[str], *, as_published: bool = True) -> AnswerScore:
+    """The paper's MS MARCO answer metric for one output (the module docstring says how);
+    ``as_published=False`` is the strict check: bAbI's, against each gold answer in turn."""
+    if not as_published:
+        return max((babi_answer_score(prediction, g, as_published=False) for g in gold),
+                   key=lambda score: score.exact_match)
+    joined = "".join(gold)  # their CSV's several answers: one string (module docstring)
+    if "no answer present" in joined.lower() and find_tag("<answer>", prediction) < 0:
+        prediction = "<answer>" + prediction  # for such a query their region is the whole output
+    return babi_answer_score(prediction, joined)
 
 
 def stated_answers(text: str) -> list[str] | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from traces.loaders import Problem
 
-from .answers import AnswerScore, answer_score, babi_answer_score, cotempqa_answer_score
+from .answers import AnswerScore, answer_score, babi_answer_score, cotempqa_answer_score, msmarco_answer_score
 from .steps import NOT_GRADED, PublishedLookup, StepGrade, intended_steps, published_steps, trace_region
 from .strict import StrictGrade, grade_strict
 
@@ -39,7 +39,7 @@ class OutputGrade:
 
 
 def score_answer(text: str, problem: Problem, *, as_published: bool = True) -> AnswerScore:
-    """The answer metric of the problem's dataset: CoTempQA's, bAbI's, or set exact match."""
+    """The answer metric of the problem's dataset: CoTempQA's, bAbI's, MS MARCO's, or set exact match."""
     if problem.dataset == "cotempqa":
         return cotempqa_answer_score(
             text, problem.gold_answers, question=problem.question, facts=problem.facts,
@@ -48,6 +48,8 @@ def score_answer(text: str, problem: Problem, *, as_published: bool = True) -> A
     if problem.dataset == "babi":
         gold = problem.gold_answers[0] if problem.gold_answers else ""
         return babi_answer_score(text, gold, as_published=as_published)
+    if problem.dataset == "msmarco":
+        return msmarco_answer_score(text, problem.gold_answers, as_published=as_published)
     return answer_score(text, problem.gold_answers, question=problem.question)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "normalize_text",
     "parse_answer",
     "parse_listed_facts",
+    "parse_passage_step",
     "parse_step",
     "short_answer",
     "split_reasoning",
@@ -165,19 +166,27 @@ def parse_step(
     return named
 
 
-def parse_listed_facts(
-    region: str, pattern: re.Pattern[str], errors: list[str]
-) -> tuple[list[str] | None, bool]:
-    """(listed facts, parsed cleanly) of the retrieval step introduced by ``pattern``."""
+def _step_body(region: str, pattern: re.Pattern[str], errors: list[str]) -> str | None:
+    """What the retrieval step introduced by ``pattern`` writes, up to the end of the reasoning, the
+    answer or an "Answer:" line; None (with the error) when there is no such step."""
     m = pattern.search(region)
     if m is None:
         errors.append("retrieval step not found")
-        return None, False
+        return None
     body = region[m.end() :]
     cut = re.search(r"</?think>|<answer>", body, re.IGNORECASE)
     body = body[: cut.start()] if cut else body
     label = ANSWER_LINE_RE.search(body)
-    body = (body[: label.start()] if label else body).strip()
+    return (body[: label.start()] if label else body).strip()
+
+
+def parse_listed_facts(
+    region: str, pattern: re.Pattern[str], errors: list[str]
+) -> tuple[list[str] | None, bool]:
+    """(listed facts, parsed cleanly) of the retrieval step introduced by ``pattern``."""
+    body = _step_body(region, pattern, errors)
+    if body is None:
+        return None, False
     if not body:
         errors.append("retrieval step lists no facts")
         return [], False
@@ -198,6 +207,23 @@ def parse_listed_facts(
     if len(facts) == 1:
         facts = [_unquote(facts[0]) if _QUOTED_RE.fullmatch(facts[0]) else facts[0]]
     return facts, True
+
+
+def parse_passage_step(region: str, errors: list[str]) -> tuple[list[str] | None, bool]:
+    """(named passages, parsed cleanly) of an MS MARCO retrieval step, which writes one passage as it is
+    (the authors' ``str(passage)``): read whole, line breaks, leading numbers and brackets included,
+    unless it is a list of quoted passages; "[]" names none."""
+    body = _step_body(region, RETRIEVAL_RE, errors)
+    if body is None:
+        return None, False
+    if body.startswith("["):
+        items, closed, _ = scan_list(body)
+        if closed and (items or body == "[]"):
+            return items, True
+    if not body:
+        errors.append("retrieval step names no text")
+        return [], False
+    return [_unquote(body) if _QUOTED_RE.fullmatch(body) else body], True
 
 
 def parse_answer(

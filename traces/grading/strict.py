@@ -1,11 +1,12 @@
-"""The project's strict grading of a trace's two steps, for CoTempQA and bAbI.
+"""The project's strict grading of a trace's two steps, for CoTempQA, bAbI and MS MARCO.
 
 Stricter than the authors' checks (``traces.grading.steps``), which accept a trace that names the
 right category anywhere in a sentence and lists any one right fact:
 
 * classification: the category the trace names is the problem's (the CoTempQA relation, the bAbI
-  task), compared after normalisation; a CoTempQA relation sentence in other words ("The temporal
-  relation between the two events is overlap.") is read where the rule's wording is absent;
+  task, the MS MARCO query type), compared after normalisation; a CoTempQA relation sentence in other
+  words ("The temporal relation between the two events is overlap.") is read where the rule's wording
+  is absent;
 * retrieval, CoTempQA: the step must do what ``decomposition.retrieval_facts`` does -- put the
   question's anchor event next to facts that give each gold answer at the right time. Every listed
   fact is one of the problem's context facts (nothing invented); the anchor fact is listed when one
@@ -14,7 +15,11 @@ right category anywhere in a sentence and lists any one right fact:
   ``retrieval_facts`` keeps for the relation; no listed fact is a distractor (not the anchor and
   naming no gold answer);
 * retrieval, bAbI: every listed sentence is in the story, every supporting fact is listed, and no
-  other sentence is.
+  other sentence is;
+* retrieval, MS MARCO: the step names a passage the annotator used (``is_selected``; when none is
+  marked, the one the authors' overlap finds: ``msmarco_decomposition.gold_passages``) and nothing
+  else; for a query whose passages hold no answer, it names no passage (only "No Answer Present.",
+  or "[]").
 
 Facts are compared after normalisation, with the past tense a model may write ("was a member of",
 "held the position of") read as the present tense of CoTempQA's facts. Traces from
@@ -30,6 +35,7 @@ from functools import lru_cache
 
 from traces.decomposition import find_anchor_fact, retrieval_facts
 from traces.loaders import Problem
+from traces.msmarco_decomposition import NO_ANSWER, gold_passages
 
 from .answers import PAST_TO_PRESENT
 from .parsing import (
@@ -41,6 +47,7 @@ from .parsing import (
     normalize_text,
     parse_answer,
     parse_listed_facts,
+    parse_passage_step,
     parse_step,
     split_reasoning,
     strip_role_line,
@@ -139,11 +146,26 @@ def _babi_retrieval(listed: list[str], problem: Problem) -> list[str]:
     return issues
 
 
+def _msmarco_retrieval(named: list[str], problem: Problem) -> list[str]:
+    """Reasons the named passages are not the answer's (empty list: right)."""
+    gold = gold_passages(problem.facts, problem.metadata.get("is_selected", []), problem.gold_answers)
+    if not gold:
+        return [f"no passage answers the query, yet the step names {item[:120]!r}"
+                for item in named if normalize_text(item) != normalize_text(NO_ANSWER)]
+    issues: list[str] = []
+    chosen = _known(named, list(problem.facts), issues)
+    if not set(chosen) & set(gold):
+        issues.append("none of the passages that give the answer is named")
+    others = [p for p in dict.fromkeys(chosen) if p not in gold]
+    return [*issues, *(f"a passage that does not give the answer: {p[:120]!r}" for p in others)]
+
+
 def grade_strict(text: object, problem: Problem, *, require_anchor: bool = True) -> StrictGrade:
     """Grade one output's steps against its problem by the strict rule; never raises.
 
     CoTempQA's expected relation is the problem's subset (the split name, as the authors used it);
-    bAbI's expected category is its task. ``require_anchor`` applies to CoTempQA.
+    bAbI's expected category is its task, MS MARCO's its query type. ``require_anchor`` applies to
+    CoTempQA.
     """
     errors: list[str] = []
     try:
@@ -154,17 +176,22 @@ def grade_strict(text: object, problem: Problem, *, require_anchor: bool = True)
             errors.append(f"output longer than {_MAX_TEXT} characters; the rest was ignored")
             text = text[:_MAX_TEXT]
         text = strip_role_line(text)
-        babi = problem.dataset == "babi"
+        babi, msmarco = problem.dataset == "babi", problem.dataset == "msmarco"
         region, tail = split_reasoning(text, errors)
         category = parse_step(
-            region, BABI_STEP_RE if babi else COTEMPQA_STEP_RE, "classification", errors,
-            reworded=None if babi else COTEMPQA_STEP_REWORDED_RE,
+            region, BABI_STEP_RE if babi or msmarco else COTEMPQA_STEP_RE, "classification", errors,
+            reworded=None if babi or msmarco else COTEMPQA_STEP_REWORDED_RE,
         )
-        listed, clean = parse_listed_facts(region, RETRIEVAL_RE, errors)
+        if msmarco:
+            listed, clean = parse_passage_step(region, errors)
+        else:
+            listed, clean = parse_listed_facts(region, RETRIEVAL_RE, errors)
         answer = parse_answer(text, region, tail, mentions_steps(text), errors)
         classification = category is not None and normalize_text(category) == normalize_text(problem.subset)
         issues: list[str] = []
-        if listed is not None:
+        if listed is not None and msmarco:
+            issues = _msmarco_retrieval(listed, problem)
+        elif listed is not None:
             issues = _babi_retrieval(listed, problem) if babi else _cotempqa_retrieval(
                 listed, problem, require_anchor
             )

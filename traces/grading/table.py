@@ -1,4 +1,5 @@
-"""The paper's Table 1 from graded outputs: per model and setting, per relation (bAbI: per task),
+"""The paper's Table 1 from graded outputs: per model and setting, per relation (bAbI: per task, MS
+MARCO: per query type),
 pooled (``overall``) and as the unweighted mean of the relations (``mean``, the paper's
 aggregation), with the answer x step tables under each step definition.
 
@@ -22,18 +23,23 @@ STEP_DEFINITIONS: tuple[str, ...] = ("published", "authors", "strict")
 #: What each figure means, in words; every table that shows a figure names its definition.
 DEFINITIONS: dict[str, str] = {
     "answer_em": "Answer exact match: the paper's answer metric (CoTempQA's evaluation as the authors "
-    "ran it: the set of answers found in the output equals the gold set; bAbI: the authors' bAbI metric).",
+    "ran it: the set of answers found in the output equals the gold set; bAbI and MS MARCO: the authors' "
+    "metric, the whole answer region equals the gold answer, so a query with two answers is never right).",
     "answer_f1": "Answer F1 of the same answer sets (the paper's metric).",
     "answer_em_strict": "Answer exact match with candidate entities of the type the question asks for "
     "(the project's check: an answer that lists extra entities of that type is wrong; the published "
-    "metric ignores them).",
+    "metric ignores them; bAbI and MS MARCO: the answer the output gives, cleaned of labels, equals a "
+    "gold answer).",
     "published": "Steps as the authors' scripts published them: the gold row is the first test row whose "
-    "answer contains the output's first gold answer (often another problem), any of its context facts "
-    "counts as a right retrieval, the category is read from the trace's first sentence (bAbI: second).",
+    "answer contains the output's first gold answer (MS MARCO: its gold answers; often another problem), "
+    "any of its context facts counts as a right retrieval, the category is read from the trace's first "
+    "sentence (bAbI, MS MARCO: second).",
     "authors": "Steps as the authors intended: the same checks on the output's own problem; retrieval right "
-    "when one of its facts naming a gold answer (bAbI: a supporting fact) appears verbatim in the trace.",
+    "when one of its facts naming a gold answer (bAbI: a supporting fact; MS MARCO: the passage sharing "
+    "most words with the answer) appears verbatim in the trace.",
     "strict": "Steps by the project's strict rule: the right category named; retrieval lists the anchor and "
-    "answer facts (bAbI: exactly the supporting facts) and no distractor.",
+    "answer facts (bAbI: exactly the supporting facts; MS MARCO: a passage the annotator used and no other, "
+    "or none where the passages hold no answer) and no distractor.",
     "unevaluated": "Outputs without a trace to grade ('think' not in the output); their steps count as not "
     "right in the step accuracies and are left out of the 2 x 2 tables.",
     "p_correct_trace_and_correct_answer": "P(correct trace and correct answer): the share of graded outputs "

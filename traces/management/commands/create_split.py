@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--test-fraction", type=float, default=0.2)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--subset", default="", help="Draw from one relation or task only.")
+        parser.add_argument(
+            "--subset", default="", help="Draw from one relation, task or query type (e.g. NUMERIC) only."
+        )
 
     def handle(self, *args, name: str, **options) -> None:
         try:

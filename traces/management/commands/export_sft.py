@@ -17,7 +17,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("setting", choices=sft.SETTINGS)
         parser.add_argument("--dataset", required=True)
-        parser.add_argument("--subset", default="", help="A CoTempQA relation or bAbI task; default: all.")
+        parser.add_argument(
+            "--subset", default="",
+            help="A CoTempQA relation, bAbI task or MS MARCO query type (e.g. NUMERIC); default: all.",
+        )
         parser.add_argument("--split", default="authors", help="The stored split whose sides are written.")
         parser.add_argument("--out", required=True, help="Folder for <setting>_train.jsonl and _test.jsonl.")
         parser.add_argument("--prompt-style", choices=sft.PROMPT_STYLES, default="project")

@@ -15,10 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("path")
-        parser.add_argument("--dataset", required=True, help="cotempqa or babi (its problems stored).")
+        parser.add_argument("--dataset", required=True, help="cotempqa, babi or msmarco (problems stored).")
         parser.add_argument(
             "--relation", default="",
-            help="CoTempQA: the relation the file holds. bAbI takes the task from each line.",
+            help="CoTempQA: the relation the file holds. bAbI and MS MARCO take the task or query type from "
+            "each line (or restrict to one: e.g. NUMERIC).",
         )
         parser.add_argument("--model", required=True, help="The model's name, as Table 1 will show it.")
         parser.add_argument("--setting", required=True, choices=Setting.values)
