@@ -15,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--dataset", required=True, help="cotempqa or babi")
+        parser.add_argument("--dataset", required=True, help="cotempqa, babi or msmarco.")
         parser.add_argument("--json", action="store_true",
                             help="Print the table as JSON (see docs/model-side/metrics.md).")
 
