@@ -57,6 +57,7 @@ class GenerationJob:
     batch_size: int = 16
     split: str = ""
     enable_thinking: bool | None = None
+    check_memory: bool = True  # on a checkpoint: refuse before loading when it will not fit (resources)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class FineTuneJob:
     split: str = ""
     traces_from: str = ""
     enable_thinking: bool | None = None
+    check_memory: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class TraceJob:
     traces_from: str = ""
     answer_from: str = ""
     enable_thinking: bool | None = None
+    check_memory: bool = True
 
     def works_from_reasoning(self, kind: str) -> bool:
         """Whether the job works from the problems' reasoning traces (a summary, or an explanation of the
@@ -107,7 +110,7 @@ def _decoding(flat: dict[str, Any]) -> GenerationSettings:
 
 def parse(kind: str, flat: dict[str, Any]) -> JobParameters:
     """The typed parameters of a job of ``kind`` from its stored (cleaned) flat parameters."""
-    common = {"enable_thinking": flat.get("enable_thinking")}
+    common = {"enable_thinking": flat.get("enable_thinking"), "check_memory": flat.get("check_memory", True)}
     if kind in TRACE_JOB_KINDS:
         return TraceJob(
             prompt_template=flat["prompt_template"], decoding=_decoding(flat),

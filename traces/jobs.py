@@ -21,11 +21,12 @@ from .splits import SplitError, get_split, split_problems, test_side_conflicts
 
 # Every job: how its prompts are written (sft.PROMPT_STYLES; ``system_prompt`` replaces the style's
 # system message when given), the chat template's ``enable_thinking`` (Qwen3; empty: the template's
-# default), and the stored split it keeps out of training (fine-tune) or whose test problems the
-# published step lookup reads (generate, evaluate).
+# default), the stored split it keeps out of training (fine-tune) or whose test problems the
+# published step lookup reads (generate, evaluate), and, on a checkpoint, whether the worker refuses
+# it before loading when its estimated memory will not fit (modeling.resources; false: try anyway).
 PROMPT_DEFAULTS: dict[str, Any] = {
     "prompt_style": "project", "model_family": "", "split": "authors", "system_prompt": "",
-    "enable_thinking": None,
+    "enable_thinking": None, "check_memory": True,
 }
 GENERATION_DEFAULTS: dict[str, Any] = {"batch_size": 16, **asdict(GenerationSettings()), **PROMPT_DEFAULTS}
 # ``traces_from``: which source's reference traces to learn from (or summarise, or explain) when a
@@ -37,6 +38,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 # and decoding; a summary is greedy (temperature 0), as the authors' was.
 _TRACE_COMMON: dict[str, Any] = {
     "batch_size": 16, **asdict(GenerationSettings()), "system_prompt": "", "enable_thinking": None,
+    "check_memory": True,
 }
 TRACE_DEFAULTS: dict[str, dict[str, Any]] = {
     Job.Kind.REASONING: {**_TRACE_COMMON, "prompt_template": trace_prompts.DEFAULT_TEMPLATES["reasoning"]},

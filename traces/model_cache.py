@@ -20,6 +20,11 @@ def cached_model(path: str, base: str | None = None) -> tuple:
     return _loaded[key]
 
 
+def holds(path: str, base: str | None = None) -> bool:
+    """Whether this process has that checkpoint loaded already: a job on it loads nothing more."""
+    return (path, base) in _loaded
+
+
 def release() -> None:
     """Drop the loaded model and give its memory back (before training, or another model)."""
     _loaded.clear()

@@ -5,8 +5,10 @@ reply (an endpoint) is committed with the job's progress in one transaction, so 
 the middle loses at most what is in flight; run again, the job skips the problems it has stored (and
 the database refuses a second output for the same problem in the same evaluation). Trace jobs
 (``trace_jobs``) do the same with reference traces. A fine-tune saves a checkpoint every
-``save_steps`` in its output directory and resumes from the last one. While a job runs, its worker
-beats (``lifecycle.Heartbeat``), so a killed worker's job is found lost and can be re-run.
+``save_steps`` in its output directory and resumes from the newest complete one. While a job runs,
+its worker beats (``lifecycle.Heartbeat``), so a killed worker's job is found lost and can be re-run.
+A job on a checkpoint that this worker cannot run is refused before any weight loads
+(``modeling.preflight``); every failure's message reaches the job's log and error.
 """
 
 import logging
@@ -23,7 +25,7 @@ from .backends import BackendError, Reply, RequestRefused, storable_text
 from .backends.for_job import backend_for, model_source, template_options
 from .evaluations import OutputEntry, build_outputs, graded_records
 from .grading.table import model_rows, percent
-from .job_parameters import FineTuneJob, GenerationJob, JobError, TraceJob
+from .job_parameters import FineTuneJob, GenerationJob, JobError, JobParameters, TraceJob
 from .jobs import check_kept_out, parameters_of, split_kept_out, traces_to_learn
 from .lifecycle import Heartbeat, JobCancelled, is_silent, log, stop_if_cancelled, worker_name
 from .models import Checkpoint, Evaluation, Job, ModelOutput
@@ -40,6 +42,8 @@ def run_job(job_id: int) -> None:
     try:
         with Heartbeat(job.pk):
             parameters = parameters_of(job)  # read once; every step below is handed it
+            if job.checkpoint_id is not None:
+                _preflight(job, parameters)
             if isinstance(parameters, FineTuneJob):
                 _fine_tune(job, parameters)
             elif isinstance(parameters, TraceJob):
@@ -48,12 +52,13 @@ def run_job(job_id: int) -> None:
                 _generate(job, parameters)
     except (JobCancelled, modeling.TrainingCancelled):
         _finish(job, Job.Status.CANCELLED, "Cancelled by an admin.")
-    except (BackendError, JobError) as error:  # said in words: no traceback needed
+    except (BackendError, JobError, modeling.Refused) as error:  # said in words: no traceback needed
         logger.warning("Job %s failed: %s", job.pk, error)
         _finish(job, Job.Status.FAILED, f"Failed: {error}", error=str(error))
-    except Exception:
+    except Exception as error:  # its message first, in the log and the error; the traceback after it
         logger.exception("Job %s failed", job.pk)
-        _finish(job, Job.Status.FAILED, "Failed.", error=traceback.format_exc())
+        reason = "".join(traceback.format_exception_only(error)).strip()
+        _finish(job, Job.Status.FAILED, f"Failed: {reason}", error=f"{reason}\n\n{traceback.format_exc()}")
     else:
         _finish(job, Job.Status.SUCCEEDED, "Succeeded.")
 
@@ -85,6 +90,19 @@ def _claim(job_id: int) -> Job | None:
         job.save(update_fields=["status", "started_at", "attempts", "heartbeat_at", "worker"])
     log(job, f"Attempt {job.attempts} started on {job.worker}.")
     return job
+
+
+def _preflight(job: Job, parameters: JobParameters) -> None:
+    """Refuse, before any weight loads, a job on a checkpoint that this worker cannot run (in words:
+    ``modeling.Refused``), and log the dtype the checkpoint runs in when it is not the stored one. The
+    model this worker keeps is let go first, unless the job uses it: its memory is free for the job."""
+    path, base = job.checkpoint.model_paths()
+    training = parameters.training if isinstance(parameters, FineTuneJob) else None
+    loaded = training is None and model_cache.holds(path, base)
+    if not loaded:
+        model_cache.release()
+    modeling.preflight(path, base, training, check_memory=parameters.check_memory and not loaded,
+                       on_note=lambda note: log(job, note))
 
 
 def _finish(job: Job, status: str, message: str, error: str = "") -> None:
@@ -194,12 +212,10 @@ def _fine_tune(job: Job, parameters: FineTuneJob) -> None:
     log(job, f"{len(train)} training examples ({dataset.n_skipped} problems without a trace skipped)"
              + (f"; none of them is a test problem of split {split.name!r}." if split else "."))
     train_settings = parameters.training
-    modeling.check_settings(train_settings)  # e.g. QLoRA on a worker without a GPU: say so before loading
     Job.objects.filter(pk=job.pk).update(
         progress_total=modeling.planned_steps(train_settings, len(train)), progress_done=0
     )
     output_dir = Path(settings.CHECKPOINT_DIR) / f"job-{job.pk}"
-    model_cache.release()  # the inference model leaves the GPU before training starts
 
     def on_step(step: int, loss: float) -> None:
         Job.objects.filter(pk=job.pk).update(progress_done=step, metrics={"last_loss": loss})
@@ -209,7 +225,7 @@ def _fine_tune(job: Job, parameters: FineTuneJob) -> None:
 
     result = modeling.fine_tune(
         job.checkpoint.path, train, output_dir, train_settings, options=template_options(parameters),
-        on_step=on_step, should_stop=should_stop,
+        on_step=on_step, should_stop=should_stop, on_note=lambda note: log(job, note),
     )
     if result.resumed_from:
         log(job, f"Resumed from its checkpoint at step {result.resumed_from}.")

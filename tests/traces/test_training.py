@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from safetensors.torch import load_file
 
 from traces.modeling import (
     PRESETS,
-    QLORA_NEEDS_CUDA,
     GenerationSettings,
+    Refused,
     TrainingCancelled,
     TrainingSettings,
     build_tiny_model,
@@ -21,6 +22,7 @@ from traces.modeling import (
     load_model,
     saved_dtype,
 )
+from traces.modeling.checkpoints import MARKER, is_complete
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +46,12 @@ FAST = {"max_steps": 12, "learning_rate": 5e-3, "batch_size": 4, "save_steps": 4
 
 
 def test_qlora_is_refused_on_the_cpu_with_a_clear_message(base, tmp_path):
-    with pytest.raises(ValueError, match="QLoRA needs a CUDA GPU") as refused:
+    with pytest.raises(Refused) as refused:
         fine_tune(base, _examples(), tmp_path, TrainingSettings(**FAST, qlora=True))
-    assert str(refused.value) == QLORA_NEEDS_CUDA
+    assert str(refused.value) == (
+        "qlora=true needs bitsandbytes on a CUDA GPU, and this worker has no GPU. Set qlora=false to "
+        "fine-tune here, or run the job on a GPU worker."
+    )
     assert not any(tmp_path.iterdir())  # nothing loaded, nothing written
 
 
@@ -99,7 +104,8 @@ def test_an_adapter_checkpoint_generates_what_the_merged_model_generates(base, t
 
 def test_a_cancelled_run_saves_a_checkpoint_and_resumes_where_it_stopped(base, tmp_path):
     """Stopping keeps a checkpoint of the step reached; running again goes on from it, and the losses
-    are those of an uninterrupted run (same data order, optimiser and schedule)."""
+    are those of an uninterrupted run (same data order, optimiser and schedule). A newer checkpoint
+    left half-written (its worker killed while saving it) is set aside, not loaded."""
     settings = TrainingSettings(**FAST)
     whole = fine_tune(base, _examples(), tmp_path / "whole", settings)
     steps: list[int] = []
@@ -107,10 +113,22 @@ def test_a_cancelled_run_saves_a_checkpoint_and_resumes_where_it_stopped(base, t
         fine_tune(base, _examples(), tmp_path / "cut", settings, on_step=lambda s, loss: steps.append(s),
                   should_stop=lambda: len(steps) >= 5)
     stopped = len(cancelled.value.losses)
-    assert 5 <= stopped < 12 and (tmp_path / "cut" / "trainer" / f"checkpoint-{stopped}").is_dir()
-    resumed = fine_tune(base, _examples(), tmp_path / "cut", settings)
+    trainer = tmp_path / "cut" / "trainer"
+    saved = trainer / f"checkpoint-{stopped}"
+    assert 5 <= stopped < 12 and is_complete(saved) and is_complete(trainer / "checkpoint-4")
+    partial = trainer / "checkpoint-12"  # the weights written, then the kill: no optimiser, no marker
+    shutil.copytree(saved, partial)
+    for name in ("optimizer.pt", MARKER):
+        (partial / name).unlink()
+    notes: list[str] = []
+    resumed = fine_tune(base, _examples(), tmp_path / "cut", settings, on_note=notes.append)
     assert resumed.resumed_from == stopped
     assert resumed.losses == pytest.approx(whole.losses, abs=1e-6)
+    assert notes == [f"checkpoint-12 was not completely written (its worker stopped while saving it): set "
+                     f"aside as incomplete-checkpoint-12; training resumes from checkpoint-{stopped}."]
+    assert (trainer / "incomplete-checkpoint-12").is_dir()
+    kept = sorted(trainer.glob("checkpoint-*"))
+    assert [p.name for p in kept] == ["checkpoint-12", "checkpoint-8"] and all(map(is_complete, kept))
 
 
 def test_examples_over_the_length_limit_are_counted_and_dropped_or_cut(base, tmp_path):

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from traces import jobs, lifecycle
+from traces.modeling.checkpoints import is_complete
 from traces.models import Job
 from tracestudy.celery import app
 
@@ -196,6 +197,82 @@ def test_a_fine_tune_killed_with_its_worker_is_found_lost_and_resumes_from_its_c
     assert len(job.metrics["losses"]) == 400 and job.metrics["resumed_from"] == saved[-1]
     trained = job.checkpoints_made.get()
     assert trained.is_adapter
+
+
+def _step(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-")[1])
+
+
+def _being_written(trainer_dir: Path) -> Path | None:
+    """The newest checkpoint while it is still being written, when a complete one precedes it."""
+    found = sorted(trainer_dir.glob("checkpoint-*"), key=_step)
+    if len(found) >= 2 and not is_complete(found[-1]) and any(map(is_complete, found[:-1])):
+        return found[-1]
+    return None
+
+
+def _stopped(process: subprocess.Popen) -> bool:
+    """Whether every thread of the process has stopped (SIGSTOP takes effect thread by thread)."""
+    threads = Path(f"/proc/{process.pid}/task").glob("*/stat")
+    return all(stat.read_text().rsplit(")", 1)[1].split()[0] in ("T", "t") for stat in threads)
+
+
+def _freeze_while_writing(worker: subprocess.Popen, trainer_dir: Path, timeout_s: float) -> Path:
+    """Stop the worker (SIGSTOP) at a moment when it is writing a checkpoint, and return that checkpoint.
+    Whether the write is still unfinished is looked at once the worker is frozen: if it finished in
+    between, the worker goes on (SIGCONT) and the next checkpoint is tried."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _being_written(trainer_dir):
+            worker.send_signal(signal.SIGSTOP)
+            while not _stopped(worker):
+                time.sleep(0.001)
+            caught = _being_written(trainer_dir)
+            if caught:
+                return caught
+            worker.send_signal(signal.SIGCONT)
+        time.sleep(0.001)
+    raise AssertionError(f"never found the worker writing a checkpoint in {trainer_dir}")
+
+
+def test_a_worker_killed_while_writing_a_checkpoint_leaves_a_job_that_resumes_from_the_last_complete_one(
+    broker, checkpoint, equal_problems, settings, tmp_path
+):
+    """SIGKILL while a checkpoint is half-written: the re-run sets it aside (in its log), resumes from the
+    newest complete checkpoint, and finishes; the trainer alone would have picked the partial one and
+    failed on it at every re-run."""
+    settings.CHECKPOINT_DIR = tmp_path
+    settings.JOB_LOST_AFTER_S = 2
+    first = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
+    second = None
+    try:
+        job = jobs.launch(Job.Kind.FINETUNE, checkpoint, equal_problems[:40], "decomposition_correct",
+                          {"max_steps": 60, "save_steps": 2, "batch_size": 4, "split": ""})
+        trainer_dir = tmp_path / f"job-{job.pk}" / "trainer"
+        partial = _freeze_while_writing(first, trainer_dir, timeout_s=180)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        complete = [_step(c) for c in trainer_dir.glob("checkpoint-*") if is_complete(c)]
+        assert not is_complete(partial) and max(complete) < _step(partial)
+        time.sleep(2.5)
+        assert lifecycle.reap()["lost"] == [job.pk]
+
+        jobs.rerun(job)
+        second = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
+        job = _wait_for(job, lambda j: j.is_finished, timeout_s=300)
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    resumable = max(complete)
+    assert f"{partial.name} was not completely written" in job.log
+    assert f"set aside as incomplete-{partial.name}; training resumes from checkpoint-{resumable}" in job.log
+    assert f"Resumed from its checkpoint at step {resumable}" in job.log
+    assert job.metrics["resumed_from"] == resumable and len(job.metrics["losses"]) == 60
+    assert (trainer_dir / f"incomplete-{partial.name}").is_dir()
+    assert all(map(is_complete, trainer_dir.glob("checkpoint-*")))
 
 
 def test_a_queued_job_whose_message_was_lost_is_sent_again(broker, checkpoint, equal_problems, settings):

@@ -5,24 +5,29 @@ an answer, then generates answers to held-out prompts. This package is the only 
 ``torch``/``transformers``/``trl``: plain data (paths, strings, dataclasses) goes in and out, so the
 Django app and the Celery workers never handle tensors. One module per job:
 
-* ``device``: CUDA in bf16 (fp16 on older GPUs) or the CPU in float32; freeing memory.
+* ``device``: CUDA in bf16 (fp16 on older GPUs) or the CPU in float32; what this worker offers a
+  job; freeing memory.
 * ``loading``: local directories only; a checkpoint is a model or an adapter on its base.
+* ``resources``: what a job on a checkpoint needs against what the worker has, decided from
+  config.json before any weight loads: refused in words when it cannot run, the dtype it runs in said.
 * ``chat``: the model's own chat template for prompts and training examples (fixed date, system
   prompt, ``enable_thinking``, R1's opened ``<think>``).
 * ``generation``: batched, seeded generation with the model's generation config by default.
 * ``training``: TRL's SFTTrainer with PEFT: LoRA, QLoRA, accumulation, schedules, checkpoints to
   resume from, adapters saved alone or merged.
+* ``checkpoints``: a trainer checkpoint counts once completely written; one a kill left half-written
+  is set aside, and training resumes from the newest complete one.
 * ``tiny``: tiny random models with real templates, for tests and benchmarks.
 """
 
 from ..run_settings import PRESETS, GenerationSettings, TrainingSettings
 from .chat import FIXED_DATE, IGNORE_INDEX, Prompt, TemplateOptions, answer_text, chat_prompt, encode_chat
-from .device import free_memory, pick_device
+from .device import Refused, Worker, free_memory, pick_device
 from .generation import Generation, batches_by_length, effective_settings, generate
 from .loading import is_adapter, load_model, load_tokenizer, saved_dtype
+from .resources import preflight
 from .tiny import FAMILIES, TINY_CHAT_TEMPLATE, TRACE_TOKENS, build_tiny_model, chat_template
 from .training import (
-    QLORA_NEEDS_CUDA,
     TrainingCancelled,
     TrainingResult,
     check_settings,
@@ -35,16 +40,17 @@ __all__ = [
     "FIXED_DATE",
     "IGNORE_INDEX",
     "PRESETS",
-    "QLORA_NEEDS_CUDA",
     "TINY_CHAT_TEMPLATE",
     "TRACE_TOKENS",
     "Generation",
     "GenerationSettings",
     "Prompt",
+    "Refused",
     "TemplateOptions",
     "TrainingCancelled",
     "TrainingResult",
     "TrainingSettings",
+    "Worker",
     "answer_text",
     "batches_by_length",
     "build_tiny_model",
@@ -60,5 +66,6 @@ __all__ = [
     "load_model",
     "load_tokenizer",
     "pick_device", "planned_steps",
+    "preflight",
     "saved_dtype",
 ]

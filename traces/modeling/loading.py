@@ -43,6 +43,13 @@ def adapter_base(path: str | Path) -> str:
     return json.loads((Path(path) / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
 
 
+def weights_dir(path: str | Path, base: str | Path | None = None) -> Path:
+    """The directory whose weights a checkpoint loads: its own, or an adapter's base (``base``, by
+    default the one its adapter_config.json names)."""
+    directory = local_dir(path)
+    return local_dir(base or adapter_base(directory)) if is_adapter(directory) else directory
+
+
 def saved_dtype(path: str | Path) -> torch.dtype:
     """The dtype a model directory's weights were saved in (float32 when its config does not say)."""
     config = json.loads((local_dir(path) / "config.json").read_text())
@@ -72,15 +79,14 @@ def load_model(
     device, dtype = pick_device()
     tokenizer = load_tokenizer(directory)
     tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(
+        weights_dir(directory, base), dtype=dtype, local_files_only=True
+    )
     if is_adapter(directory):
         from peft import PeftModel
 
-        base_dir = local_dir(base or adapter_base(directory))
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype, local_files_only=True)
         with quiet_peft():
             model = PeftModel.from_pretrained(model, directory, local_files_only=True).merge_and_unload()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, local_files_only=True)
     model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:

@@ -9,7 +9,10 @@ What this module adds to the trainer:
   run). Examples longer than ``max_length`` are dropped or truncated, as the settings say, and
   counted; nothing is cut silently.
 * Checkpoints every ``save_steps``: a re-run, or a job redelivered after its worker died, resumes
-  from the last one (weights, optimiser, scheduler, random state and data position), not from 0.
+  from the last complete one (weights, optimiser, scheduler, random state and data position), not
+  from 0; one left half-written by a kill is set aside (``checkpoints``).
+* Settings this worker cannot run (QLoRA or a bitsandbytes optimiser without CUDA and bitsandbytes)
+  are refused in words before anything loads (``check_settings``).
 * Progress (``on_step``) and cancellation (``should_stop``) through a trainer callback: a cancelled
   run saves a checkpoint at the step it stopped, so running it again goes on from there.
 * The result is an adapter saved alone (a registered checkpoint is its base plus the adapter), or,
@@ -23,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import (
@@ -32,17 +36,17 @@ from transformers import (
     TrainerCallback,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_optimizer import _BITSANDBYTES_OPTIMIZERS  # transformers' own list of them
 
 from ..run_settings import TrainingSettings
 from .chat import IGNORE_INDEX, TemplateOptions, encode_chat
-from .device import free_memory, pick_device
+from .checkpoints import KEEP, MarkComplete, resume_point
+from .device import Refused, Worker, free_memory, pick_device, training_dtype
 from .loading import load_tokenizer, local_dir, quiet_peft, saved_dtype
 
-QLORA_NEEDS_CUDA = (
-    "QLoRA needs a CUDA GPU: bitsandbytes' 4-bit weights only run there, and this worker has none. "
-    "Fine-tune with LoRA (qlora=false) on the CPU, or run the job on a GPU worker."
-)
+if TYPE_CHECKING:
+    from peft import LoraConfig
+
 TRAINER_DIR = "trainer"  # under the output directory: the trainer's checkpoints, to resume from
 
 
@@ -64,20 +68,44 @@ class TrainingResult:
     adapter: bool  # the output is an adapter to load onto the base (else a whole model)
 
 
-def check_settings(settings: TrainingSettings) -> None:
-    """Refuse settings that cannot run here, saying why (before any model is loaded)."""
-    if settings.qlora and not torch.cuda.is_available():
-        raise ValueError(QLORA_NEEDS_CUDA)
+def bitsandbytes_uses(settings: TrainingSettings) -> list[tuple[str, str]]:
+    """(what needs bitsandbytes, what to set instead): QLoRA's 4-bit base, and any optimiser transformers
+    builds with bitsandbytes (8-bit, paged, its Lion and RMSprop)."""
+    uses = [("qlora=true", "qlora=false")] if settings.qlora else []
+    if settings.optimizer in _BITSANDBYTES_OPTIMIZERS:
+        uses.append((f"optimizer={settings.optimizer}", "optimizer=adamw_torch"))
+    return uses
+
+
+def check_settings(settings: TrainingSettings, worker: Worker | None = None) -> None:
+    """Refuse (``Refused``) settings that cannot run on ``worker`` (default: this one), saying why and
+    what to change, before any model is loaded: without it, a CPU worker loads the model and fails
+    later on an ImportError of bitsandbytes."""
+    worker = worker or Worker.here()
+    uses = bitsandbytes_uses(settings)
+    if uses and (worker.device.type != "cuda" or not worker.bitsandbytes):
+        asked = " and ".join(use for use, _ in uses)
+        instead = " and ".join(fix for _, fix in uses)
+        verb = "needs" if len(uses) == 1 else "need"
+        if worker.device.type != "cuda":
+            raise Refused(
+                f"{asked} {verb} bitsandbytes on a CUDA GPU, and this worker has no GPU. Set {instead} to "
+                "fine-tune here, or run the job on a GPU worker."
+            )
+        raise Refused(
+            f"{asked} {verb} bitsandbytes, which this worker cannot import (the GPU image installs it from "
+            f"requirements-gpu.txt). Set {instead}, or run the job on a worker that has it."
+        )
     if settings.qlora and not settings.lora:
-        raise ValueError("QLoRA trains a LoRA adapter on a 4-bit base: set lora=true with qlora=true.")
+        raise Refused("QLoRA trains a LoRA adapter on a 4-bit base: set lora=true with qlora=true.")
     if settings.loss_on not in ("assistant", "all"):
-        raise ValueError(f"loss_on must be 'assistant' or 'all', not {settings.loss_on!r}")
+        raise Refused(f"loss_on must be 'assistant' or 'all', not {settings.loss_on!r}")
     if settings.overlong not in ("drop", "truncate"):
-        raise ValueError(f"overlong must be 'drop' or 'truncate', not {settings.overlong!r}")
+        raise Refused(f"overlong must be 'drop' or 'truncate', not {settings.overlong!r}")
     if settings.batch_size < 1 or settings.gradient_accumulation < 1 or settings.max_length < 2:
-        raise ValueError("batch_size and gradient_accumulation must be >= 1 and max_length >= 2")
+        raise Refused("batch_size and gradient_accumulation must be >= 1 and max_length >= 2")
     if settings.max_steps < 1 and settings.epochs <= 0:
-        raise ValueError("give max_steps > 0 or epochs > 0")
+        raise Refused("give max_steps > 0 or epochs > 0")
 
 
 def planned_steps(settings: TrainingSettings, examples: int) -> int:
@@ -144,11 +172,12 @@ def _base_model(base: Path, settings: TrainingSettings, device: torch.device, dt
         return prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=settings.gradient_checkpointing
         )
-    weights = dtype if settings.lora and device.type == "cuda" else torch.float32
+    weights = training_dtype(settings, device, dtype)
     return AutoModelForCausalLM.from_pretrained(base, dtype=weights, local_files_only=True)
 
 
-def _lora_config(settings: TrainingSettings):
+def lora_config(settings: TrainingSettings) -> LoraConfig:
+    """The adapter the settings ask for (also counted, on an empty model, by ``resources``)."""
     from peft import LoraConfig
 
     targets = settings.lora_target_modules.strip()
@@ -179,7 +208,7 @@ def _config(work: Path, settings: TrainingSettings, device: torch.device, dtype:
         logging_steps=1,
         save_strategy="steps",
         save_steps=settings.save_steps,
-        save_total_limit=2,
+        save_total_limit=KEEP,
         seed=settings.seed,
         data_seed=settings.seed,
         bf16=cuda and dtype == torch.bfloat16,
@@ -201,13 +230,15 @@ def fine_tune(
     options: TemplateOptions | None = None,
     on_step: Callable[[int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fine-tune the model in ``base_path`` on chat examples (``{"messages": [...]}`` ending with the
     assistant's answer) and save the result to ``output_dir``: the adapter alone, or the merged model
     with ``settings.merge`` (a whole model also for full fine-tuning, ``lora=false``).
 
-    The trainer's checkpoints go to ``output_dir/trainer``; if one is there, training resumes from
-    it. ``should_stop()`` is asked after every optimiser step; True saves a checkpoint and raises
+    The trainer's checkpoints go to ``output_dir/trainer``; if a complete one is there, training
+    resumes from the newest, and ``on_note`` hears of any left incomplete and set aside.
+    ``should_stop()`` is asked after every optimiser step; True saves a checkpoint and raises
     ``TrainingCancelled``."""
     from datasets import Dataset
     from trl import SFTTrainer
@@ -226,7 +257,10 @@ def fine_tune(
     out = Path(output_dir)
     work = out / TRAINER_DIR
     work.mkdir(parents=True, exist_ok=True)
-    last = get_last_checkpoint(str(work))
+    last, notes = resume_point(work)
+    if on_note is not None:
+        for note in notes:
+            on_note(note)
     device, dtype = pick_device()
     set_seed(settings.seed)  # before the adapter is made: its initial weights are drawn at random
     model = _base_model(base, settings, device, dtype)
@@ -234,17 +268,17 @@ def fine_tune(
     with quiet_peft():
         trainer = SFTTrainer(
             model=model, args=_config(work, settings, device, dtype), train_dataset=Dataset.from_list(rows),
-            processing_class=tokenizer, peft_config=_lora_config(settings) if settings.lora else None,
-            callbacks=[progress],
+            processing_class=tokenizer, peft_config=lora_config(settings) if settings.lora else None,
+            callbacks=[progress, MarkComplete()],
         )
         trainer.remove_callback(PrinterCallback)  # progress goes to on_step, not to the worker's stdout
-        trainer.train(resume_from_checkpoint=last)
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
     if progress.cancelled:
         raise TrainingCancelled(f"training cancelled after step {trainer.state.global_step}", losses)
     result = TrainingResult(
         losses=losses, steps=trainer.state.global_step, examples=len(rows), overlong=overlong,
-        resumed_from=int(Path(last).name.split("-")[-1]) if last else 0,
+        resumed_from=int(last.name.split("-")[-1]) if last else 0,
         adapter=settings.lora and not settings.merge,
     )
     _save(trainer, tokenizer, base, out, settings)
