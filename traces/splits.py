@@ -34,11 +34,13 @@ def get_split(dataset: str, name: str) -> ProblemSplit:
     split = ProblemSplit.objects.filter(dataset=dataset, name=name).first()
     if split is None:
         known = ", ".join(ProblemSplit.objects.filter(dataset=dataset).values_list("name", flat=True))
+        authors = " or import the authors' with `manage.py import_authors_data`" if dataset in (
+            "cotempqa", "babi") else ""
         raise SplitError(
-            f"No split named {name!r} for dataset {dataset!r}"
-            + (f" (there are: {known})" if known else "")
-            + ". Import the authors' split with `manage.py import_authors_data` or make one with "
-            "`manage.py create_split`."
+            f"No split named {name!r} for dataset {dataset!r}. "
+            + (f"It has {known}: name one (launch_job --split NAME, or the job parameter split), or make "
+               if known else "Make ")
+            + f"one with `manage.py create_split`{authors}."
         )
     return split
 

@@ -1,6 +1,8 @@
 """Stored train/test splits: the authors' split imported, splits a researcher draws, and the jobs
 that must respect them."""
 
+from io import StringIO
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -73,8 +75,17 @@ def test_a_job_naming_a_split_that_is_not_there_says_how_to_make_one(tiny_model_
     checkpoint = Checkpoint.objects.create(name="tiny", path=str(tiny_model_dir))
     problem = Problem.objects.create(dataset="cotempqa", subset="equal", source_id="x", question="q",
                                      facts=["f"], gold_answers=["a"])
-    with pytest.raises(jobs.JobError, match=r"No split named 'authors'.*import_authors_data.*create_split"):
+    with pytest.raises(jobs.JobError, match=r"No split named 'authors'.*create_split.*import_authors_data"):
         jobs.launch(Job.Kind.EVALUATE, checkpoint, [problem], "vanilla", FAST)
+    # a dataset the authors' data does not cover, with a split of its own: the message names it
+    marco, *_ = (Problem.objects.create(dataset="msmarco", subset="NUMERIC", source_id=f"msmarco-{n}",
+                                       question=f"q{n}", facts=["p"], gold_answers=["a"]) for n in range(10))
+    call_command("create_split", "msmarco-dev", "--dataset", "msmarco", "--test-fraction", "0.5",
+                 "--seed", "1", stdout=StringIO())
+    with pytest.raises(jobs.JobError) as refused:
+        jobs.launch(Job.Kind.EVALUATE, checkpoint, [marco], "vanilla", FAST)
+    assert "It has msmarco-dev: name one (launch_job --split NAME" in str(refused.value)
+    assert "import_authors_data" not in str(refused.value)
 
 
 def test_a_researcher_draws_a_named_split_once(authors):
