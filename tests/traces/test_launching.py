@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from traces.authors_data import import_authors_data
-from traces.models import Endpoint, Job
+from traces.models import Checkpoint, Endpoint, Job
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +128,14 @@ def test_the_admin_accepts_a_cluster_host_name(admin_client):
     })
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Endpoint.objects.get().base_url == "http://gpu-node-3:8000/v1"
+
+
+def test_register_checkpoint_refuses_a_folder_that_holds_no_model(tmp_path, tiny_model_dir):
+    with pytest.raises(CommandError, match=r"path: No config\.json there: save the model"):
+        call_command("register_checkpoint", "empty", str(tmp_path), stdout=StringIO())
+    with pytest.raises(CommandError, match="No directory at"):
+        call_command("register_checkpoint", "gone", str(tmp_path / "gone"), stdout=StringIO())
+    assert not Checkpoint.objects.exists()
+    out = StringIO()
+    call_command("register_checkpoint", "tiny", str(tiny_model_dir), stdout=out)
+    assert f"Registered checkpoint tiny at {tiny_model_dir}." in out.getvalue()

@@ -37,6 +37,14 @@ def broker():
     client.delete("gpu", "unacked", "unacked_index", "unacked_mutex")
 
 
+def _stop(*workers) -> None:
+    """Terminate the workers a test started that are still running."""
+    for worker in workers:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
 def _wait_for(job: Job, condition, timeout_s: float) -> Job:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -144,10 +152,7 @@ def test_a_killed_worker_loses_at_most_the_batch_in_flight_and_the_job_resumes(
         second = _worker(visibility_timeout_s=2, JOB_LOST_AFTER_S="3")
         job = _wait_for(job, lambda j: j.is_finished, timeout_s=180)
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
+        _stop(first, second)
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2
     outputs = job.evaluation.outputs
@@ -188,10 +193,7 @@ def test_a_fine_tune_killed_with_its_worker_is_found_lost_and_resumes_from_its_c
         second = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
         job = _wait_for(job, lambda j: j.is_finished, timeout_s=300)
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
+        _stop(first, second)
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2 and f"Resumed from its checkpoint at step {saved[-1]}" in job.log
     assert len(job.metrics["losses"]) == 400 and job.metrics["resumed_from"] == saved[-1]
@@ -261,10 +263,7 @@ def test_a_worker_killed_while_writing_a_checkpoint_leaves_a_job_that_resumes_fr
         second = _worker(visibility_timeout_s=3600, CHECKPOINT_DIR=str(tmp_path))
         job = _wait_for(job, lambda j: j.is_finished, timeout_s=300)
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
+        _stop(first, second)
     assert job.status == Job.Status.SUCCEEDED, job.error
     resumable = max(complete)
     assert f"{partial.name} was not completely written" in job.log

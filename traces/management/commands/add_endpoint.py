@@ -1,8 +1,8 @@
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from traces.management.saving import save_validated
 from traces.models import Endpoint
 
 
@@ -51,12 +51,7 @@ class Command(BaseCommand):
                 endpoint.extra_body = json.loads(options["extra_body"])
             except json.JSONDecodeError as error:
                 raise CommandError(f"--extra-body is not valid JSON: {error}") from error
-        try:
-            endpoint.full_clean()
-        except ValidationError as error:
-            reasons = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-            raise CommandError(reasons) from error
-        endpoint.save()
+        save_validated(endpoint)
         key = f", key from ${endpoint.api_key_env}" if endpoint.api_key_env else ", no key"
         done = "Changed" if existing else "Added"
         self.stdout.write(

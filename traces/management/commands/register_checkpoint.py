@@ -1,6 +1,6 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from traces.management.saving import save_validated
 from traces.models import Checkpoint, Setting
 
 
@@ -19,10 +19,5 @@ class Command(BaseCommand):
             checkpoint.base = Checkpoint.objects.filter(name=base).first()
             if checkpoint.base is None:
                 raise CommandError(f"No checkpoint named {base!r}.")
-        try:
-            checkpoint.full_clean()
-        except ValidationError as error:
-            reasons = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-            raise CommandError(reasons) from error
-        checkpoint.save()
+        save_validated(checkpoint)
         self.stdout.write(f"Registered checkpoint {name} at {path}.")
