@@ -255,7 +255,8 @@ class LaunchJobForm(forms.ModelForm):
     limit = forms.IntegerField(required=False, min_value=1, help_text="At most this many problems.")
     per_subset = forms.IntegerField(
         label="Per relation or task", required=False, min_value=1,
-        help_text="Instead of a limit: this many problems of each relation (bAbI: task), drawn at random "
+        help_text="Instead of a limit: this many problems of each relation (bAbI: task; MS MARCO: query "
+        "type), drawn at random "
         "from the draw seed, so the job is balanced over them.",
     )
     draw_seed = forms.IntegerField(label="Draw seed", required=False, initial=0, min_value=0)

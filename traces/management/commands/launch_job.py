@@ -38,7 +38,8 @@ class Command(BaseCommand):
         chosen.add_argument("--limit", type=int, help="The first N problems.")
         chosen.add_argument(
             "--per-subset", type=int, metavar="N",
-            help="N problems of each relation (bAbI: task), drawn at random from --draw-seed: a job "
+            help="N problems of each relation (bAbI: task; MS MARCO: query type), drawn at random from "
+            "--draw-seed: a job "
             "balanced over them.",
         )
         parser.add_argument("--draw-seed", type=int, default=0, help="Seeds --per-subset's draw (default 0).")
