@@ -5,7 +5,9 @@ in header order) built from ``values_list`` querysets iterated with ``.iterator(
 No model instance is created and no export is loaded whole: memory stays bounded by one chunk of
 rows, one participant and the study's design (its items and stimuli), whatever the number of
 responses. The same rows are written as CSV (:func:`csv_chunks`) or as one JSON array
-(:func:`json_chunks`), so the API, the monitor's download buttons and the command give identical files.
+(:func:`json_chunks`), so the API, the monitor's download buttons and the command give identical files;
+the long export, the one that runs to millions of rows, has a writer of its own that gives the same
+bytes at half the cost (:func:`_long_chunks`).
 
 Cell values are the same in both formats: text, integers, ISO 8601 times (UTC), yes/no as 1/0, and
 empty (CSV) / null (JSON) for anything missing. One exception, for spreadsheets' sake: in CSV, text
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 
+from django.db import transaction
 from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
@@ -105,6 +108,9 @@ class Table:
     name: str
     columns: list[tuple[str, str]]
     make_rows: Callable[[], Iterator[tuple]] = field(repr=False)
+    #: fmt -> the table's bytes, where a table writes its rows faster than csv_chunks and json_chunks do
+    #: (the same bytes); None: written by those.
+    make_chunks: Callable[[str], Iterator[bytes]] | None = field(default=None, repr=False)
 
     @property
     def header(self) -> list[str]:
@@ -112,6 +118,12 @@ class Table:
 
     def rows(self) -> Iterator[tuple]:
         return self.make_rows()
+
+    def chunks(self, fmt: str) -> Iterator[bytes]:
+        """The table as CSV (``fmt="csv"``) or a JSON array, a chunk of bytes at a time."""
+        if self.make_chunks is not None:
+            return self.make_chunks(fmt)
+        return (csv_chunks if fmt == "csv" else json_chunks)(self.header, self.rows())
 
     def filename(self, study: Study, fmt: str) -> str:
         return f"{study.slug}-{self.name}.{fmt}"
@@ -345,56 +357,130 @@ def page_condition(
     return own
 
 
-def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
-    """One row per participant x stimulus x item (end-of-study items: stimulus and trial empty).
+_LongParts = tuple[tuple, tuple, int, int, int | None, tuple]
+
+
+def _long_parts(study: Study, flt: ParticipantFilter) -> Iterator[_LongParts]:
+    """The long export's rows in parts: (before, item, value, position, time_on_page_ms, after), where
+    ``before`` holds the cells up to the stimulus list, ``item`` the construct and item code and ``after``
+    the trial page's cells and the submission time.
 
     Responses and participants are both read in participant order and merged here, so each
     participant's details, trial numbers and trial conditions are looked up once, not joined into every
-    answer.
+    answer. The answers on a page share their ``before`` and ``after`` objects and every answer to an
+    item its ``item``, so a writer formats those once (see :func:`_long_chunks`).
     """
     slug = study.slug
     stimuli = dict(study.stimuli.values_list("id", "code"))
-    items = {
-        pk: (code, construct) for pk, code, construct in study.items.values_list("id", "code", "construct")
-    }
+    items = {pk: (construct, code)
+             for pk, code, construct in study.items.values_list("id", "code", "construct")}
     people = _people(study, flt, "prolific_pid", "condition__code", "is_preview", "stimulus_sequence",
                      "trial_conditions", "stimulus_list")
     readings = _Readings(study, flt)
     answers = _response_values(
         study, flt, "stimulus_id", "item_id", "value", "position", "time_on_page_ms", "submitted_at_text"
     )
-    current = None
-    head: tuple = ()
+    current = page = None
     trials: dict[int, tuple[int, str | None]] = {}
     practice_condition = own = stimulus_list = None
     preview = 0
     read: dict[int, tuple] = {}
-    last_at, last_at_text = None, None
+    before: tuple = ()
+    after: tuple = ()
+    last_at = None
     for participant_id, stimulus_id, item_id, value, position, ms, at in answers:
         if participant_id != current:
             pk, pid, own, is_preview, sequence, trial_conditions, stimulus_list = _seek(
                 people, participant_id
             )
-            current = participant_id
+            current, page = participant_id, None
             head, preview = (slug, pk, pid), int(is_preview)
             trials = {s: (n, page_condition(trial_conditions, own, n, False))
                       for n, s in enumerate(sequence, start=1)}
             practice_condition = page_condition(trial_conditions, own, None, True)
             read = readings.of(participant_id)
-        if at != last_at:
-            last_at, last_at_text = at, _iso_from_text(at)
-        code, construct = items[item_id]
-        if stimulus_id is None:
-            yield (*head, own, preview, None, 0, None, stimulus_list, construct, code, value, position, ms,
-                   *NO_TRIAL_PAGE, last_at_text)
-        else:
-            trial, condition = trials.get(stimulus_id, (None, practice_condition))
-            yield (*head, condition, preview, trial, int(trial is None), stimuli[stimulus_id], stimulus_list,
-                   construct, code, value, position, ms, *read.get(stimulus_id, NO_TRIAL_PAGE), last_at_text)
+        if (stimulus_id, at) != page:
+            if stimulus_id is None:
+                before = (*head, own, preview, None, 0, None, stimulus_list)
+                reading = NO_TRIAL_PAGE
+            else:
+                trial, condition = trials.get(stimulus_id, (None, practice_condition))
+                before = (*head, condition, preview, trial, int(trial is None), stimuli[stimulus_id],
+                          stimulus_list)
+                reading = read.get(stimulus_id, NO_TRIAL_PAGE)
+            if at != last_at:
+                last_at, last_at_text = at, _iso_from_text(at)
+            page, after = (stimulus_id, at), (*reading, last_at_text)
+        yield before, items[item_id], value, position, ms, after
+
+
+def long_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
+    """One row per participant x stimulus x item (end-of-study items: stimulus and trial empty)."""
+    for before, item, value, position, ms, after in _long_parts(study, flt):
+        yield (*before, *item, value, position, ms, *after)
+
+
+def _long_chunks(study: Study, flt: ParticipantFilter, fmt: str) -> Iterator[bytes]:
+    """The long export exactly as :func:`csv_chunks` or :func:`json_chunks` write :func:`long_rows`, at
+    a fraction of the cost: each part of :func:`_long_parts` is formatted once, by the same writer, when
+    it changes, and a row is those texts joined around its own three numbers."""
+    header = [name for name, _ in LONG_COLUMNS]
+    item_at = header.index("construct")
+    before_names, item_names = header[:item_at], header[item_at:item_at + 2]
+    after_names = header[item_at + 5:]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def part(cells: tuple, names: list[str]) -> str:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow((*map(_inert, cells), 0))  # a last cell: a lone "" would be quoted
+            return buffer.getvalue()[:-4]  # less ",0\r\n"
+
+        writer.writerow(header)
+        yield buffer.getvalue().encode()
+        line = "{},{},{},{},{},{}\r\n".format
+        glue, null = "", ""
+    else:
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+        def part(cells: tuple, names: list[str]) -> str:
+            return encode(dict(zip(names, cells, strict=True)))[1:-1]
+
+        value_key, position_key, ms_key = map(encode, header[item_at + 2:item_at + 5])
+        line = ("{{{},{}," + value_key + ":{}," + position_key + ":{}," + ms_key + ":{},{}}}").format
+        yield b"["
+        glue, null = ",", "null"
+    item_texts: dict[tuple, str] = {}
+    last_before = last_after = None
+    before_text = after_text = lead = ""
+    lines: list[str] = []
+    # In a transaction the queries' server-side cursors are declared without hold, so PostgreSQL sends
+    # rows as it reads them; outside one Django holds them, and PostgreSQL runs each query to the end
+    # and stores its result before the first row (1M rows: a second more, and a temporary file).
+    with transaction.atomic():
+        for before, item, value, position, ms, after in _long_parts(study, flt):
+            if before is not last_before:
+                last_before, before_text = before, part(before, before_names)
+            if after is not last_after:
+                last_after, after_text = after, part(after, after_names)
+            if (item_text := item_texts.get(item)) is None:
+                item_text = item_texts[item] = part(item, item_names)
+            ms_text = null if ms is None else ms
+            lines.append(line(before_text, item_text, value, position, ms_text, after_text))
+            if len(lines) == BATCH_ROWS:
+                yield (lead + glue.join(lines)).encode()
+                lead, lines = glue, []
+    if lines:
+        yield (lead + glue.join(lines)).encode()
+    if fmt == "json":
+        yield b"]"
 
 
 def long_table(study: Study, flt: ParticipantFilter) -> Table:
-    return Table("responses", LONG_COLUMNS, lambda: long_rows(study, flt))
+    return Table("responses", LONG_COLUMNS, lambda: long_rows(study, flt),
+                 make_chunks=lambda fmt: _long_chunks(study, flt, fmt))
 
 
 # --- responses, wide ---------------------------------------------------------------------------
@@ -989,22 +1075,17 @@ def json_chunks(header: list[str], rows: Iterable[tuple], batch_rows: int = BATC
 
 
 def write_table(table: Table, out: io.BufferedIOBase, fmt: str) -> None:
-    chunks = csv_chunks if fmt == "csv" else json_chunks
-    for chunk in chunks(table.header, table.rows()):
+    for chunk in table.chunks(fmt):
         out.write(chunk)
 
 
 def streaming_response(table: Table, study: Study, fmt: str) -> StreamingHttpResponse:
     """The table as a streamed download: CSV (``fmt="csv"``) or a JSON array (``fmt="json"``)."""
     if fmt == "csv":
-        response = StreamingHttpResponse(
-            csv_chunks(table.header, table.rows()), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(table.chunks(fmt), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{table.filename(study, "csv")}"'
     else:
-        response = StreamingHttpResponse(
-            json_chunks(table.header, table.rows()), content_type="application/json"
-        )
+        response = StreamingHttpResponse(table.chunks(fmt), content_type="application/json")
     response["Cache-Control"] = "private, no-store"
     response["X-Accel-Buffering"] = "no"  # let a proxy (nginx) pass chunks on as they come
     return response
