@@ -18,7 +18,8 @@ What it measures
       processes (reported apart, not charged to the walks) and the rest,
       because on a small machine the client competes with the server for the same cores,
     * errors: any status other than the expected 200/302/303, exceptions, a redirect that does not
-      move on, a missing completion code at the end, not exactly two attention checks,
+      move on, a missing completion code at the end, not exactly the study's attention checks (two
+      in the demo),
     * a check through SQL that every answer sent is stored exactly once with the value sent, and
       that every participant completed: answers sent / stored / missing / duplicated / mismatched.
 
@@ -215,10 +216,16 @@ class Deadline:
 # Database and app setup
 
 
+def site_package(app_dir: Path) -> str:
+    """The package holding the settings and the WSGI application of the checkout served: ``tracestudy``,
+    or ``studyapp`` in commits before 2026-12-06, so that --app-dir serves those too."""
+    return "tracestudy" if (app_dir / "tracestudy" / "settings.py").exists() else "studyapp"
+
+
 def app_environment(opts: Options, var_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tracestudy.settings",
+        DJANGO_SETTINGS_MODULE=f"{site_package(opts.app_dir)}.settings",
         DATABASE_URL=opts.database_url,
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -269,12 +276,17 @@ def manage(env: dict[str, str], deadline: Deadline, *args: str, app_dir: Path = 
     return done.stdout
 
 
-def prepare_database(opts: Options, env: dict[str, str], deadline: Deadline) -> None:
+def prepare_database(
+    opts: Options, env: dict[str, str], deadline: Deadline, target: int | None = None
+) -> None:
+    """The demo study in a new database, with ``target`` participants per condition (by default more
+    than the run brings, so that every simulated participant gets a place)."""
     recreate_database(opts)
     manage(env, deadline, "migrate", "--noinput", "-v", "0", app_dir=opts.app_dir)
     manage(env, deadline, "collectstatic", "--noinput", "-v", "0", app_dir=opts.app_dir)
     manage(env, deadline, "seed_demo", app_dir=opts.app_dir)
-    target = opts.participants + opts.warmup  # per condition: more than enough for any balance
+    if target is None:
+        target = opts.participants + opts.warmup  # per condition: more than enough for any balance
     manage(
         env, deadline, "shell", "-c",
         "from studyapp.models import Study; "
@@ -285,10 +297,13 @@ def prepare_database(opts: Options, env: dict[str, str], deadline: Deadline) -> 
 
 
 def study_codes(opts: Options) -> tuple[str, int]:
-    """The demo study's completion code and trials per participant, read from the database."""
+    """The demo study's completion code and the attention checks a participant meets, read from the
+    database: the demo shows each of its check items once (one before 2026-11-29, two since), so that an
+    earlier commit served with --app-dir is checked against its own."""
     with psycopg.connect(opts.pg_bench_conninfo) as conn:
         row = conn.execute(
-            "SELECT completion_code, trials_per_participant FROM studyapp_study WHERE slug = %s",
+            "SELECT s.completion_code, (SELECT count(*) FROM studyapp_item i WHERE i.study_id = s.id "
+            "AND i.construct = 'attention_check') FROM studyapp_study s WHERE s.slug = %s",
             (STUDY_SLUG,),
         ).fetchone()
     if row is None:
@@ -320,7 +335,7 @@ class Server:
 
     def command(self) -> list[str]:
         command = [
-            str(BIN / "gunicorn"), "tracestudy.wsgi",
+            str(BIN / "gunicorn"), f"{site_package(self.opts.app_dir)}.wsgi",
             "--bind", f"{HOST}:{self.port}",
             "--workers", str(self.opts.workers),
             "--worker-class", self.opts.worker_class,
@@ -385,6 +400,7 @@ class Server:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PG_POLL_S = 0.2  # how often BackendSampler reads the database's backends
 
 
 def children_of(parent: int) -> list[int]:
@@ -442,12 +458,57 @@ def postgres_pids(db_name: str, background: bool = False) -> list[int]:
     return pids
 
 
+class BackendSampler:
+    """The CPU of the PostgreSQL backends connected to one database, polled every `interval_s` from
+    /proc, keeping the last value seen of each backend.
+
+    A backend's CPU can be read only while it runs, and nobody waits for it but the postmaster, whose
+    reaped-children total mixes every database's. Read only at the start and the end of a run, the
+    backends that closed meanwhile (a worker retired by max_requests, a connection past CONN_MAX_AGE)
+    fell out: 3.5 ms per walk instead of 16.5 in the issue's pair of runs. Polled, a closed backend keeps the
+    CPU of its last poll; at most `interval_s` of its work goes uncounted. Backends present at the
+    start count from their CPU then; those that appear later count from 0."""
+
+    def __init__(self, db_name: str, interval_s: float = PG_POLL_S) -> None:
+        self.db_name = db_name
+        self.interval_s = interval_s
+        self.start_s: dict[int, float] = process_cpu_s(postgres_pids(db_name))
+        self.last_s: dict[int, float] = dict(self.start_s)
+        self.retired_s = 0.0  # backends whose pid a later backend took over
+        self.closed = 0  # backends seen that were gone at the end
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="pg-cpu-sampler")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll()
+
+    def poll(self) -> None:
+        """One reading of every backend of the database."""
+        for pid, seconds in process_cpu_s(postgres_pids(self.db_name)).items():
+            if pid not in self.last_s:
+                self.start_s[pid] = 0.0
+            elif seconds < self.last_s[pid]:  # the pid was reused by a new backend
+                self.retired_s += self.last_s[pid] - self.start_s[pid]
+                self.start_s[pid] = 0.0
+            self.last_s[pid] = seconds
+
+    def stop(self) -> float:
+        """Stop polling after a last reading; the backends' CPU seconds since the sampler started."""
+        self._stop.set()
+        self._thread.join()
+        self.poll()
+        alive = set(postgres_pids(self.db_name))
+        self.closed = sum(pid not in alive for pid in self.last_s)
+        return self.retired_s + sum(t - self.start_s[pid] for pid, t in self.last_s.items())
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
     machine_s: float
     client_s: float
     server_s: dict[int, float]
-    database_s: dict[int, float]
     background_s: dict[int, float]
 
     @classmethod
@@ -458,7 +519,6 @@ class CpuSnapshot:
             machine_busy_s(),
             times.user + times.system,
             process_cpu_s(server.worker_pids(), reaped_of=master),
-            process_cpu_s(postgres_pids(db_name)),
             process_cpu_s(postgres_pids(db_name, background=True)),
         )
 
@@ -482,12 +542,13 @@ class CpuUse:
         return max(0.0, self.machine_s - ours)
 
     @classmethod
-    def between(cls, before: CpuSnapshot, after: CpuSnapshot) -> CpuUse:
+    def between(cls, before: CpuSnapshot, after: CpuSnapshot, database_s: float) -> CpuUse:
+        """``database_s``: the database's backends, from a BackendSampler running between the two."""
         return cls(
             after.machine_s - before.machine_s,
             after.client_s - before.client_s,
             _grown(before.server_s, after.server_s),
-            _grown(before.database_s, after.database_s),
+            database_s,
             _grown(before.background_s, after.background_s),
         )
 
@@ -528,6 +589,7 @@ class Reply:
     status_code: int
     location: str | None
     text: str
+    study_status: str | None = None  # the X-Study-Status header: why an arrival was not taken
 
 
 class Browser:
@@ -563,7 +625,8 @@ class Browser:
             for header in response.headers.get_all("Set-Cookie") or []:
                 name, _, rest = header.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-            return Reply(response.status, response.getheader("Location"), text)
+            return Reply(response.status, response.getheader("Location"), text,
+                         response.getheader("X-Study-Status"))
         finally:
             connection.close()
 
@@ -572,12 +635,14 @@ class Participant:
     """Walks one participant through the study with its own cookies, timing every request."""
 
     def __init__(
-        self, base_url: str, walk: Walk, rng: random.Random, completion_code: str, stop: threading.Event
+        self, base_url: str, walk: Walk, rng: random.Random, completion_code: str, stop: threading.Event,
+        attention_checks: int = len(ATTENTION_ANSWERS),
     ) -> None:
         self.base_url = base_url
         self.walk = walk
         self.rng = rng
         self.completion_code = completion_code
+        self.attention_checks = attention_checks
         self.stop = stop
         self.browser = Browser()
 
@@ -674,7 +739,7 @@ class Participant:
             return self.fail("done page without a completion code")
         if code.group(1) != self.completion_code:
             return self.fail(f"done page shows code {code.group(1)!r}, not the completion code")
-        expected = len(ATTENTION_ANSWERS)
+        expected = self.attention_checks
         if self.walk.attention_checks != expected:
             return self.fail(f"saw {self.walk.attention_checks} attention checks, not {expected}")
         self.walk.completed = True
@@ -691,6 +756,7 @@ class Phase:
     cpu: CpuUse | None = None
     log_offset: int = 0
     reference_ms: tuple[float, float] = (0.0, 0.0)  # the machine's speed before and after
+    backends_closed: int = 0  # PostgreSQL backends of the database that closed during the phase
 
 
 def reference_loop_ms(repeats: int = 5) -> float:
@@ -717,6 +783,7 @@ def drive(
     deadline: Deadline,
     label: str,
     ramp_up_s: float = 0.0,
+    attention_checks: int = len(ATTENTION_ANSWERS),
 ) -> float:
     """Walk all `walks` with `concurrency` threads; return the wall time. Stops at the deadline.
 
@@ -736,7 +803,9 @@ def drive(
                 walk, walk_seed = todo.get_nowait()
             except queue.Empty:
                 return
-            Participant(base_url, walk, random.Random(walk_seed), completion_code, stop).run()
+            Participant(
+                base_url, walk, random.Random(walk_seed), completion_code, stop, attention_checks
+            ).run()
 
     n_threads = min(concurrency, len(walks))
     threads = [
@@ -915,6 +984,8 @@ def report(
         ):
             share = 100 * seconds / (cores * wall)
             print(f"  {name:<20} {seconds:7.1f} core-s  {share:5.1f} % of the machine")
+        print(f"  PostgreSQL backends: polled every {PG_POLL_S:g} s; {measured.backends_closed} closed "
+              "during the run (counted up to their last poll)")
         print(f"  machine speed: a reference Python loop took {measured.reference_ms[0]:.0f} ms before "
               f"and {measured.reference_ms[1]:.0f} ms after (compare runs only at similar speeds)")
         if cpu.other_s > 0.1 * cores * wall:
@@ -956,7 +1027,7 @@ def run(opts: Options) -> bool:
         env = app_environment(opts, tmp_dir / "var")
         print(f"preparing database {opts.db_name!r} (migrate, collectstatic, seed_demo) ...")
         prepare_database(opts, env, deadline)
-        completion_code, _trials = study_codes(opts)
+        completion_code, attention_checks = study_codes(opts)
         server = Server(opts, env, tmp_dir)
         try:
             server.start(deadline)
@@ -964,17 +1035,21 @@ def run(opts: Options) -> bool:
             warm = new_walks(opts.warmup, timed=False)
             if warm:
                 drive(server.base_url, warm, min(opts.concurrency, opts.warmup), completion_code,
-                      opts.seed, deadline, "warm-up")
+                      opts.seed, deadline, "warm-up", attention_checks=attention_checks)
             measured = Phase(walks=new_walks(opts.participants, timed=True), wall_s=0.0)
             time.sleep(0.5)  # let the access log of the warm-up settle
             measured.log_offset = server.access_log.stat().st_size if server.access_log.exists() else 0
             reference_before = reference_loop_ms()
             before = CpuSnapshot.take(server, opts.db_name)
+            sampler = BackendSampler(opts.db_name)
             measured.wall_s = drive(
                 server.base_url, measured.walks, opts.concurrency, completion_code,
                 None if opts.seed is None else opts.seed + 1, deadline, "measured", opts.ramp_up_s,
+                attention_checks,
             )
-            measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name))
+            database_s = sampler.stop()
+            measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name), database_s)
+            measured.backends_closed = sampler.closed
             measured.reference_ms = (reference_before, reference_loop_ms())
             time.sleep(0.3)  # the last access-log lines
         finally:

@@ -33,6 +33,7 @@ from urllib.parse import urlencode, urlsplit
 from participants import (
     HOST,
     REPO,
+    BackendSampler,
     BenchError,
     Deadline,
     Participant,
@@ -113,11 +114,6 @@ class WsgiBrowser:
         return Reply(int(reply["status"]), location, text)  # type: ignore[arg-type]
 
 
-def backend_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def walk_all(walks: list[Walk], completion_code: str, application: object, seed: int | None) -> Tally:
     tally = Tally()
     rng = random.Random(seed)
@@ -142,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 2
-        completion_code, _trials = study_codes(opts)
+        completion_code, _checks = study_codes(opts)
         os.environ.update(env)
         sys.path.insert(0, str(REPO))
         from django.core.wsgi import get_wsgi_application
@@ -151,15 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         application = get_wsgi_application()
         warm = new_walks(opts.warmup, timed=False)
         walk_all(warm, completion_code, application, opts.seed)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend = cursor.fetchone()[0]
         measured = new_walks(opts.participants, timed=True)
-        database_before, app_before = backend_cpu_s(backend), time.process_time()
+        # The database's backends, polled: a connection Django closes past CONN_MAX_AGE still counts.
+        # The app's CPU is this thread's, without the sampler's.
+        sampler, app_before = BackendSampler(opts.db_name), time.thread_time()
         tally = walk_all(
             measured, completion_code, application, None if opts.seed is None else opts.seed + 1
         )
-        app_s, database_s = time.process_time() - app_before, backend_cpu_s(backend) - database_before
+        app_s, database_s = time.thread_time() - app_before, sampler.stop()
         connection.close()
         check = verify(opts, warm + measured)
 

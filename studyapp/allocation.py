@@ -7,8 +7,8 @@ broken at random. Within participants, every participant reads every condition, 
 its target. Either way the arrival also takes the stimulus list (and, within, the Latin square's row)
 held by the fewest of those holding a place (``counterbalancing``), so a leaver's list re-opens with
 their place. New arrivals are serialised by a row lock on the study, so simultaneous arrivals cannot
-over-fill a condition; the unique (study, PROLIFIC_PID) constraint backs that up for a participant
-arriving twice at once.
+over-fill a condition; the unique (study, PROLIFIC_PID) constraint keeps a participant arriving twice
+at once to one record (the second finds the first's).
 
 Each participant's sequence is drawn once and stored: the stimuli and each trial's condition, the
 per-trial items (grouped by response scale, agreement items before cognitive-load ones, shuffled within
@@ -22,8 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Case, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, Value, When
 from django.utils import timezone
 
 from . import content, counterbalancing
@@ -83,26 +83,31 @@ def assign_new(
     test_run: bool = False,
 ) -> Participant:
     """arrive() for a PROLIFIC_PID the caller found no participant for (the entry page looks
-    first, to limit only new arrivals); under the study's lock, a PID created meanwhile still wins.
+    first, to limit only new arrivals); a PID another request created meanwhile still wins.
     ``verified``: Prolific confirmed the SESSION_ID as this PID's submission at the door; ``test_run``:
     a researcher's try, never counted (test_runs)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
-        # Whoever held the lock before us may have just created this PID.
+    try:
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=study.pk)
+            if study.status != Study.Status.LIVE:
+                raise StudyNotOpen(study.get_status_display())
+            release_places(study, now)
+            places = held_places(study, now)
+            condition = choose_condition(study, places, rng or _system_random)
+            return _create_participant(
+                study, condition, prolific_pid, prolific_study_id, prolific_session_id, places=places,
+                now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
+                is_preview=test_run, test_run=test_run, verified_at=now if verified else None,
+            )
+    except (IntegrityError, StudyFull, StudyNotOpen):
+        # Whoever held the lock before us may have just created this PID (the unique constraint refused
+        # ours, or theirs took the last place): theirs wins. Looked up here, not under the lock, so
+        # that every other arrival holds the lock one query shorter.
         existing = Participant.objects.filter(study=study, prolific_pid=prolific_pid).first()
-        if existing is not None:
-            return existing
-        if study.status != Study.Status.LIVE:
-            raise StudyNotOpen(study.get_status_display())
-        release_places(study, now)
-        places = held_places(study, now)
-        condition = choose_condition(study, places, rng or _system_random)
-        return _create_participant(
-            study, condition, prolific_pid, prolific_study_id, prolific_session_id, places=places,
-            now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
-            is_preview=test_run, test_run=test_run, verified_at=now if verified else None,
-        )
+        if existing is None:
+            raise
+        return existing
 
 
 def start_preview(study: Study, condition_code: str | None = None) -> Participant:
@@ -166,15 +171,19 @@ class HeldPlaces:
 
 def held_places(study: Study, now: datetime, pilot: Pilot | None = None) -> HeldPlaces:
     """One query: the places held in the study (with ``pilot``, by that run's bots), with the lists and
-    rows they hold."""
+    rows they hold. The database counts them per (condition, list, row): a row per holder instead made
+    each arrival, under the study's lock, read as many rows as the study had places taken."""
     places = HeldPlaces()
-    rows = Participant.objects.holding_a_slot(study, now, pilot).values_list(
-        "condition_id", "stimulus_list", "condition_order"
+    groups = (
+        Participant.objects.holding_a_slot(study, now, pilot)
+        .values_list("condition_id", "stimulus_list", "condition_order")
+        .annotate(holders=Count("pk"))
+        .order_by()
     )
-    for condition_id, stimulus_list, order_row in rows:
-        places.per_condition[condition_id] += 1
-        places.lists[(condition_id, stimulus_list)] += 1
-        places.rows[order_row] += 1
+    for condition_id, stimulus_list, order_row, holders in groups:
+        places.per_condition[condition_id] += holders
+        places.lists[(condition_id, stimulus_list)] += holders
+        places.rows[order_row] += holders
     return places
 
 

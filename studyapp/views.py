@@ -2,7 +2,9 @@
 
 import logging
 import re
+import time
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
@@ -25,6 +27,10 @@ logger = logging.getLogger(__name__)
 MONITOR_REFRESH_S = 30
 PROLIFIC_PID = re.compile(r"^[0-9a-f]{24}$")
 PROLIFIC_OTHER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: how long a process keeps a study's measured duration estimate (the consent page's)
+ESTIMATE_KEPT_S = 60.0
+#: names, on a 200 page, why an arrival was not taken (see docs/operations/production.md)
+STUDY_STATUS_HEADER = "X-Study-Status"
 
 
 def page_url(participant: Participant, page: str) -> str:
@@ -41,6 +47,34 @@ def redirect_to_current(participant: Participant) -> HttpResponse:
 def _bound_redirect(participant: Participant) -> HttpResponse:
     """To the participant's current page, naming them in this browser."""
     return binding.bind(redirect_to_current(participant), participant)
+
+
+# study id -> (created_at, monotonic time it expires, minutes): measured estimates only
+_estimates: dict[int, tuple[datetime, float, int]] = {}
+
+
+def _duration_estimate(study: Study) -> tuple[int, bool]:
+    """services.estimated_minutes, a measured estimate kept ESTIMATE_KEPT_S in this process: it reads
+    every completed participant's times, on every consent page, for a median that moves by a minute over
+    many completions. Until it is measured the study's own figure is read again each time, so the
+    measured one is shown as soon as enough have completed."""
+    now = time.monotonic()
+    kept = _estimates.get(study.pk)
+    if kept is not None and kept[0] == study.created_at and kept[1] > now:
+        return kept[2], True
+    minutes, measured = services.estimated_minutes(study)
+    if measured:
+        _estimates[study.pk] = (study.created_at, now + ESTIMATE_KEPT_S, minutes)
+    return minutes, measured
+
+
+def _not_taken(request: HttpRequest, study: Study, template: str, status: str) -> HttpResponse:
+    """A page telling an arrival that the study takes nobody now (full, or not open). It answers 200, as a
+    proxy or a browser may replace an error status's page with its own and monitoring would count a
+    participant's ordinary outcome as a server fault; the header tells it apart from an entry."""
+    response = render(request, template, {"study": study})
+    response[STUDY_STATUS_HEADER] = status
+    return response
 
 
 def _not_yours(request: HttpRequest, study: Study) -> HttpResponse:
@@ -91,12 +125,12 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
             verified=door.verified, test_run=test_run,
         )
     except allocation.StudyFull:
-        return render(request, "studyapp/full.html", {"study": study})
+        return _not_taken(request, study, "studyapp/full.html", "full")
     except allocation.StudyNotOpen:
-        return render(request, "studyapp/not_open.html", {"study": study})
+        return _not_taken(request, study, "studyapp/not_open.html", "not-open")
     except allocation.StudyNotReady:
         logger.exception("Study %s is live but not ready for participants", study.slug)
-        return render(request, "studyapp/not_open.html", {"study": study})
+        return _not_taken(request, study, "studyapp/not_open.html", "not-open")
     if not binding.same_link(participant, study_id, session_id):
         return _not_yours(request, study)
     return _bound_redirect(participant)
@@ -142,7 +176,7 @@ def _start_pilot_bot(request: HttpRequest, study: Study, run: str) -> HttpRespon
     try:
         participant = allocation.start_pilot_bot(study, bots_run)
     except allocation.StudyFull:
-        return render(request, "studyapp/full.html", {"study": study})
+        return _not_taken(request, study, "studyapp/full.html", "full")
     except allocation.StudyNotReady as problem:
         return _preview_choice(request, study, str(problem))
     return _bound_redirect(participant)
@@ -277,7 +311,7 @@ def _render_page(
     }
     trial = pages.trial_number(page)
     if page == pages.CONSENT:
-        minutes, measured = services.estimated_minutes(participant.study)
+        minutes, measured = _duration_estimate(participant.study)
         context.update(estimated_minutes=minutes, estimate_measured=measured)
         template = "studyapp/consent.html"
     elif page == pages.INSTRUCTIONS:
