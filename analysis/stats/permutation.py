@@ -25,6 +25,10 @@ from scipy import stats as sps
 #: Random permutations per test: the Monte-Carlo SE of a p-value near .0125 (the smallest level Holm
 #: uses across four outcomes) is 0.0016.
 PERMUTATIONS = 5000
+#: Permutations drawn and scored at a time: scipy draws the same permutations in the same order whatever the
+#: batch (so the p-values do not depend on it), and 100 rows of a few thousand participants stay in the cache,
+#: where all 5,000 at once (300 MB at 8,000 participants) took three times as long.
+BATCH = 100
 
 
 def _between_statistic(*samples: np.ndarray, axis: int) -> np.ndarray:
@@ -57,7 +61,7 @@ def permutation_omnibus(groups: Mapping[str, Sequence[float]], *, paired: bool =
     result = sps.permutation_test(
         samples, _within_statistic if paired else _between_statistic, vectorized=True,
         permutation_type="samples" if paired else "independent", n_resamples=permutations,
-        alternative="greater", rng=np.random.default_rng(seed))
+        alternative="greater", rng=np.random.default_rng(seed), batch=BATCH)
     out.update(statistic=float(result.statistic), p=float(result.pvalue))
     return out
 
@@ -76,7 +80,7 @@ def permutation_pairs(groups: Mapping[str, Sequence[float]], *, paired: bool = F
             result = sps.permutation_test(
                 (x, y), _difference, vectorized=True, n_resamples=permutations,
                 permutation_type="samples" if paired else "independent",
-                rng=np.random.default_rng(seed + 1 + j))
+                rng=np.random.default_rng(seed + 1 + j), batch=BATCH)
             row.update(difference=float(result.statistic), p=float(min(1.0, result.pvalue)))
         rows.append(row)
     return rows
