@@ -14,8 +14,6 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
-from statsmodels.stats.proportion import proportion_confint
-from statsmodels.stats.weightstats import DescrStatsW
 
 from .common import is_constant, scalar
 
@@ -29,6 +27,7 @@ def wilson(k: int, n: int, level: float = LEVEL) -> dict:
     statsmodels' ``proportion_confint(method="wilson")`` and R's ``prop.test(correct = FALSE)``: unlike
     the Wald interval it stays inside [0, 1] and keeps near its level for proportions near 0 or 1,
     which accuracies of easy tasks are."""
+    from statsmodels.stats.proportion import proportion_confint
     out = {"k": int(k), "n": int(n), "proportion": None, "low": None, "high": None, "reason": None}
     if n <= 0:
         out["reason"] = "no trials"
@@ -117,6 +116,7 @@ def signal_detection(said_yes: Sequence[bool], answer_correct: Sequence[bool],
 
 
 def _mean_ci(values: np.ndarray) -> list[float]:
+    from statsmodels.stats.weightstats import DescrStatsW
     if is_constant(values):
         return [float(values[0])] * 2
     low, high = DescrStatsW(values).tconfint_mean(alpha=1 - LEVEL)

@@ -15,7 +15,6 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
 
 from .common import Groups, _arrays, _pair_gap, is_constant, scalar
 
@@ -100,6 +99,7 @@ def rank_biserial_interval(x: Sequence[float], y: Sequence[float], seed: int = 0
 
 def mean_difference(x: Sequence[float], y: Sequence[float]) -> dict:
     """Difference in means x - y with Welch's 95% interval (as R's t.test(var.equal = FALSE))."""
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     out = {"diff": None, "ci_low": None, "ci_high": None}
     if len(a) < 2 or len(b) < 2:
@@ -116,6 +116,7 @@ def mean_difference(x: Sequence[float], y: Sequence[float]) -> dict:
 def equivalence(x: Sequence[float], y: Sequence[float], margin: float) -> dict:
     """Two one-sided Welch t tests (Schuirmann 1987; Lakens 2017) of |mean(x) - mean(y)| < margin,
     with statsmodels' ttost_ind: equivalent at level alpha when p, the larger one-sided p, is under it."""
+    from statsmodels.stats.weightstats import ttost_ind
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     out = {"margin": margin, "p": None, "p_lower": None, "p_upper": None, "df": None, "reason": None}
     if len(a) < 2 or len(b) < 2:

@@ -7,7 +7,6 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.oneway import anova_oneway
 
 from .common import Groups, _arrays, _left_out, _pair_gap, _refusal, is_constant, scalar
 
@@ -19,6 +18,7 @@ def welch_anova(groups: Groups) -> dict:
     Groups under two participants are left out (named in ``reason``); a group without variance
     makes it undefined (its weight n/s² is infinite).
     """
+    from statsmodels.stats.oneway import anova_oneway
     g = _arrays(groups)
     out = {"F": None, "df1": None, "df2": None, "p": None, "reason": None}
     note = _left_out({k: len(v) for k, v in g.items()})

@@ -12,7 +12,6 @@ from itertools import combinations
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
 from .common import holm, is_constant, scalar
 
@@ -108,6 +107,7 @@ def paired_difference(x: Sequence[float], y: Sequence[float], margin: float) -> 
     """The mean of the differences x - y with the paired t 95% interval (as R's t.test(paired = TRUE)),
     and the paired two one-sided t tests of |mean difference| < margin (Schuirmann 1987; Lakens 2017;
     statsmodels' ttost_paired): equivalent at level alpha when p, the larger one-sided p, is under it."""
+    from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     d = a - b
     difference = {"diff": None, "ci_low": None, "ci_high": None}
