@@ -63,3 +63,11 @@ def test_the_fine_tuning_benchmark_runs_on_a_tiny_model(tmp_path: Path) -> None:
     for configuration in ("cpu_small (LoRA r 8, batch 2)", "full fine-tuning (batch 2)",
                           "authors' recipe without QLoRA"):
         assert re.search(re.escape(configuration) + r"\s+[\d.]+\s+[\d.]+\s+\d+", out)
+
+
+def test_every_benchmark_script_has_a_small_run_in_the_tests() -> None:
+    """A benchmark no test runs rots unseen (bench/export.py failed at its set-up for weeks)."""
+    tests = "".join(path.read_text() for path in Path(__file__).parent.glob("test_bench*.py"))
+    unrun = [script.name for script in BENCH.glob("*.py") if f'"{script.name}"' not in tests
+             and f"bench/{script.name}" not in tests and f'"{script.stem}"' not in tests]
+    assert not unrun, f"benchmarks no test runs: {unrun}"
