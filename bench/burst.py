@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import signal
 import sys
 import tempfile
 import threading
@@ -45,7 +44,6 @@ from participants import (
     GET_KINDS,
     STUDY_SLUG,
     BackendSampler,
-    BenchError,
     Browser,
     CpuSnapshot,
     CpuUse,
@@ -59,6 +57,7 @@ from participants import (
     parse_options,
     percentile,
     prepare_database,
+    run_main,
     server_samples,
 )
 
@@ -232,22 +231,9 @@ def run(opts: Options, ours: argparse.Namespace) -> bool:
         return report(opts, ours, server, burst, balance(opts), access_log_start)
 
 
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     opts, ours = parse(argv)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        return 0 if run(opts, ours) else 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; gunicorn stopped", file=sys.stderr)
-        return 130
-    except (BenchError, psycopg.Error) as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
+    return run_main(lambda: run(opts, ours))
 
 
 if __name__ == "__main__":

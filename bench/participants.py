@@ -56,7 +56,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -1063,20 +1063,25 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    opts = parse_options(argv)
-    # Ctrl-C and SIGTERM both end the run through the `finally` that stops gunicorn, also when the
-    # shell started us with SIGINT ignored (a background job).
+def run_main(run_benchmark: Callable[[], bool]) -> int:
+    """Exit status of a benchmark run: 0 when it met its checks, 1 when not, 130 when interrupted, 2 when
+    it failed. Ctrl-C and SIGTERM both end the run through the `finally` that stops gunicorn, also when
+    the shell started us with SIGINT ignored (a background job)."""
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return 0 if run(opts) else 1
+        return 0 if run_benchmark() else 1
     except KeyboardInterrupt:
         print("\ninterrupted; gunicorn stopped", file=sys.stderr)
         return 130
     except (BenchError, psycopg.Error) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_options(argv)
+    return run_main(lambda: run(opts))
 
 
 if __name__ == "__main__":
