@@ -141,3 +141,37 @@ def test_pages_carry_a_content_security_policy_and_a_permissions_policy(client, 
     fresh = Client()
     assert fresh.get("/", secure=True)["Strict-Transport-Security"] == "max-age=31536000"
     assert "Strict-Transport-Security" not in fresh.get("/")  # never over plain HTTP
+
+
+@pytest.mark.parametrize("change", ["none", "update", "exempt", "nonce", "report_only", "excluded"])
+def test_the_cached_policy_headers_are_django_csps_own(rf, settings, change):
+    """The policy is built once per process (tracestudy/security_headers.py); every response gets the
+    headers django-csp's own middleware would give it, including the ones a view or a setting changes."""
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+
+    from tracestudy.security_headers import CachedPolicyCSPMiddleware
+
+    if change == "report_only":
+        settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    if change == "excluded":
+        settings.CONTENT_SECURITY_POLICY = {**settings.CONTENT_SECURITY_POLICY,
+                                            "EXCLUDE_URL_PREFIXES": ["/study/"]}
+    headers = []
+    for middleware_class in (CSPMiddleware, CachedPolicyCSPMiddleware):
+        request = rf.get("/study/demo/")
+        response = HttpResponse("page")
+        middleware = middleware_class(lambda request, response=response: response)
+        middleware.process_request(request)
+        if change == "update":
+            response._csp_update = {"img-src": ["https://example.org"]}
+        if change == "exempt":
+            response._csp_exempt = True
+        if change == "nonce":
+            str(request.csp_nonce)
+            request._csp_nonce = "fixed"  # the same nonce on both sides
+        middleware.process_response(request, response)
+        headers.append({k: v for k, v in response.items() if "Security-Policy" in k})
+    assert headers[0] == headers[1]
+    if change in ("none", "update", "report_only", "nonce"):
+        assert "script-src 'self'" in headers[1]["Content-Security-Policy"]
