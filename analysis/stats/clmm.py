@@ -30,6 +30,8 @@ _MODE_TOL = 1e-10  # largest Newton step on û at which the conditional modes co
 _BOUNDARY = 1e-4  # a standard deviation below this is reported as 0, a variance at its boundary
 _BLOCK = 8192  # rows computed at a time (see _Laplace)
 _STEP = 1e-4  # relative central-difference step of the Hessian; the gradient is exact to ~1e-10
+PILOT_ROWS = 20_000  # rows from which a fit starts from a pilot fit (see _pilot)
+PILOT_SHARE = 8  # the pilot's share of the larger factor's levels: one in PILOT_SHARE, drawn seeded
 
 
 def _cut_terms(theta: np.ndarray, eta: np.ndarray, y: np.ndarray) -> tuple:
@@ -202,6 +204,56 @@ class _Laplace:
         return loglik, np.concatenate([g_theta, g_beta, g_sd])
 
 
+def _natural(x: np.ndarray, k1: int) -> np.ndarray:
+    """(θ, β, sd) from the optimiser's coordinates: θ_1, then the logs of the thresholds' gaps."""
+    return np.concatenate([np.cumsum(np.concatenate([x[:1], np.exp(x[1:k1])])), x[k1:]])
+
+
+def _maximise(model: _Laplace, k1: int, start: np.ndarray, hess_inv0: np.ndarray | None = None,
+              gtol: float = 1e-7):
+    """BFGS on -L in the optimiser's coordinates (see ``clmm``), from ``start``, its first inverse
+    Hessian ``hess_inv0`` (None: the identity, scipy's default), to a gradient of ``gtol`` per unit of
+    weight."""
+    steps = np.tril(np.ones((k1, k1)))
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loglik, grad = model(_natural(x, k1))
+        jac = steps * np.concatenate([[1.0], np.exp(x[1:k1])])
+        return -loglik, -np.concatenate([jac.T @ grad[:k1], grad[k1:]])
+
+    # gtol scales as the gradient does, with the responses' weight: ~1e-4 for a thousand, far below
+    # what moves an estimate by a thousandth of its SE
+    options = {"gtol": gtol * model.w.sum()}
+    if hess_inv0 is not None:
+        options["hess_inv0"] = hess_inv0
+    return optimize.minimize(objective, start, jac=True, method="BFGS", options=options)
+
+
+def _pilot(model: _Laplace, k1: int, start: np.ndarray) -> np.ndarray | None:
+    """Where a large fit should start: the fit on one in PILOT_SHARE levels of the larger factor, drawn
+    seeded (their responses alone), and BFGS's inverse Hessian there, scaled to the whole data. From
+    the identity, BFGS spent most of its evaluations learning the curvature, whose scale grows with the
+    responses; the pilot learns it at an eighth of the cost, and the whole fit then converges in a few
+    iterations (at 10,000 participants, 6-12 instead of 14-40). ``start`` is moved to the pilot's
+    estimate in place once the pilot has converged to finite values. None below PILOT_ROWS rows, where
+    the pilot's data cannot be fitted, or where its curvature is not positive definite."""
+    if len(model.y) < PILOT_ROWS:
+        return None
+    picked = (np.random.default_rng(0).random(model.sizes[0]) * PILOT_SHARE < 1)[model.groups[0]]
+    kept = [np.unique(g[picked], return_inverse=True) for g in model.groups]
+    if any(len(levels) < 2 for levels, _ in kept) or len(np.unique(model.y[picked])) <= k1:
+        return None
+    sub = _Laplace(model.design[picked], model.y[picked], model.w[picked],
+                   [codes.ravel() for _, codes in kept], [len(levels) for levels, _ in kept])
+    fit = _maximise(sub, k1, start)
+    if not np.all(np.isfinite(fit.x)):
+        return None
+    start[:] = fit.x
+    inverse = (fit.hess_inv + fit.hess_inv.T) / 2 * (sub.w.sum() / model.w.sum())
+    values = np.linalg.eigvalsh(inverse)  # BFGS keeps it positive definite up to rounding
+    return None if values.min() <= 1e-12 * values.max() else inverse
+
+
 def _hessian(model: _Laplace, point: np.ndarray, free: np.ndarray) -> np.ndarray:
     """Hessian of L in the free parameters by central differences of the analytic gradient, each
     step relative to its parameter's size; symmetrised."""
@@ -261,7 +313,9 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     the thresholds increasing, on β, and on each sd_r over the whole line: L is even in sd_r, so a
     variance at the boundary is an ordinary maximum at sd_r = 0, reached at the quadratic rate (log sd
     would only creep towards -∞), and no bound sd ≥ 0 can hold the optimiser at sd_r = 0, where the
-    gradient in sd_r always vanishes, when that is a saddle. |sd_r| < 1e-4 is reported as 0.
+    gradient in sd_r always vanishes, when that is a saddle. |sd_r| < 1e-4 is reported as 0. From
+    20,000 rows on, it starts from a pilot fit on an eighth of the larger factor's levels (``_pilot``)
+    and stops at a ten times smaller gradient.
     SEs invert the Hessian of L in (θ, β, sd), from central differences of its analytic gradient, as
     R's clmm does; an SD at the boundary is left out of it, so the SEs are conditional on it (said in
     ``reason``).
@@ -272,11 +326,11 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     ``variances`` (per factor, in the order given), ``modes`` (per factor, the conditional modes b = sd·û
     of its levels in sorted label order, R's ``ranef``), ``loglik`` (Laplace, as R's ``logLik``),
     ``converged``, ``n`` (responses), ``levels`` (per factor), ``iterations``, ``evaluations`` (of L and
-    its gradient, the Hessian's included), ``response_scores`` (per response, ∂L/∂η_i at the estimate: the
-    score of any covariate left out of the model is its inner product with these, what a score or
-    permutation test of that covariate needs; 0 for rows of weight 0) and ``reason`` (None, or what went
-    wrong in words). ``standard_errors=False`` skips the Hessian (the SEs and covariances are None): a
-    null model fitted only for its scores. All
+    its gradient on the whole data, the Hessian's included; a pilot's not counted), ``response_scores``
+    (per response, ∂L/∂η_i at the estimate: the score of any covariate left out of the model is its
+    inner product with these, what a score or permutation test of that covariate needs; 0 for rows of
+    weight 0) and ``reason`` (None, or what went wrong in words). ``standard_errors=False`` skips the
+    Hessian (the SEs and covariances are None): a null model fitted only for its scores. All
     responses in one category, or a factor with one level, give None estimates with a reason; malformed
     input raises ValueError.
     """
@@ -306,24 +360,14 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     rows, counts, kind = _collapsed(y, design, groups, w)
     model = _Laplace(design[rows], y[rows], counts, [g[rows] for g in groups], [levels[r] for r in order])
     k1, p, n_sd = len(marg) - 1, design.shape[1], len(levels)
-    steps = np.tril(np.ones((k1, k1)))
-
-    def natural(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.cumsum(np.concatenate([x[:1], np.exp(x[1:k1])])), x[k1:]])
-
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        loglik, grad = model(natural(x))
-        jac = steps * np.concatenate([[1.0], np.exp(x[1:k1])])
-        return -loglik, -np.concatenate([jac.T @ grad[:k1], grad[k1:]])
-
     theta0 = special.logit(np.cumsum(marg)[:-1] / marg.sum())
     start = np.concatenate([theta0[:1], np.log(np.maximum(np.diff(theta0), 1e-3)), np.zeros(p),
                             np.ones(n_sd)])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        # gtol scales as the gradient does, with the responses' weight: ~1e-4 for a thousand, far
-        # below what moves an estimate by a thousandth of its SE
-        fit = optimize.minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-7 * w.sum()})
-        point = natural(fit.x)
+        pilot = _pilot(model, k1, start)
+        # from a pilot's start BFGS converges superlinearly: ten times closer costs an iteration or two
+        fit = _maximise(model, k1, start, pilot, 1e-7 if pilot is None else 1e-8)
+        point = _natural(fit.x, k1)
         sd = point[k1 + p:]
         sd[:] = np.where(np.abs(sd) < _BOUNDARY, 0.0, np.abs(sd))
         loglik, grad = model(point)
