@@ -121,7 +121,7 @@ def planned_p(outcome: Outcome, codes: list[str], test: str, within: bool, seed:
         inputs = model_inputs(outcome, codes)
         if isinstance(inputs, str):
             return None
-        present, y, condition, factors = inputs
+        present, y, condition, factors, _people = inputs
         if test == "ordinal_mixed":
             return score_permutation(y, condition, factors, present, within, seed, pairs=False)["p"]
         fit = st.clmm(y, np.eye(len(present))[condition][:, 1:], factors)

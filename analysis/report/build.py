@@ -15,7 +15,7 @@ from .. import stats as st
 from . import behaviour
 from . import scores as sc
 from .options import Options, exclude
-from .outcome import MIXED_MAX_ANSWERS, analyse
+from .outcome import MIXED_MAX_ANSWERS, analyse, model_inputs, score_permutations
 from .plan import PAIRWISE_NAMES, TEST_NAMES, WITHIN_PAIRWISE_NAMES, WITHIN_TEST_NAMES, PlanData
 from .words import CHI, EPS, fmt_p, not_computed, num, words_equivalence, words_independence, words_pair
 
@@ -169,10 +169,16 @@ def _analyse_all(sample: Sample, plan: PlanData, codes: list[str], keys: list[st
     if within:  # everyone finished and analysed read every condition
         finished = dict.fromkeys(codes, sum(finished.values()))
         analysed = dict.fromkeys(codes, ex["analysed_total"])
+    keys = list(dict.fromkeys(keys))
+    # the mixed models' permutation tests, all outcomes on the same permutations (seeded as the first's)
+    inputs = {key: model_inputs(sample.outcomes[key], codes) for key in keys}
+    permutations = score_permutations({k: v for k, v in inputs.items() if not isinstance(v, str)}, within,
+                                      seed=SEED + 70)
     return {
         key: analyse(sample.outcomes[key], codes, plan.equivalence_margin, plan.alpha,
-                     seed=SEED + 100 * order.index(key), finished=finished, analysed=analysed, within=within)
-        for key in dict.fromkeys(keys)
+                     seed=SEED + 100 * order.index(key), finished=finished, analysed=analysed, within=within,
+                     permutation=permutations.get(key))
+        for key in keys
     }
 
 
@@ -361,8 +367,9 @@ def methods(plan: PlanData, items: list | None = None, outcome_plan: sc.Plan | N
             "(the derivative of its log-likelihood in the linear predictor) is summed per participant, and "
             f"conditions are permuted {st.PERMUTATIONS:,} times over "
             + ("each participant's own conditions" if within else "participants")
-            + " (a randomisation test, exact at any sample size; the pairs likewise); the asymptotic Wald "
-            "test is reported beside it.")
+            + " (a randomisation test, exact at any sample size; the pairs likewise; seeded, the same "
+            "permutations for every outcome measured on the same participants); the asymptotic Wald test is "
+            "reported beside it.")
     lines.append(
         "Cumulative link mixed model: logit P(Y \u2264 j) = \u03b8_j \u2212 \u03b2_condition \u2212 "
         "u_participant \u2212 v_stimulus, random intercepts normal and crossed, fitted by the Laplace "

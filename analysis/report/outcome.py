@@ -34,9 +34,11 @@ MIXED_MAX_ANSWERS = 30_000
 
 def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int, *,
             finished: dict[str, int], analysed: dict[str, int], mixed: bool = True,
-            within: bool = False) -> dict:
+            within: bool = False, permutation: dict | None = None) -> dict:
     """Every statistic of one outcome, JSON-ready (see the module docstring): between participants the
-    independent-groups tests, within participants the repeated-measures ones (``within_tests``)."""
+    independent-groups tests, within participants the repeated-measures ones (``within_tests``).
+    ``permutation``: the mixed model's permutation test, where ``score_permutations`` ran it for several
+    outcomes at once."""
     groups = outcome.scores
     block = {
         "key": outcome.key,
@@ -52,8 +54,8 @@ def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, see
         block.update(within_tests(outcome, codes, margin, alpha, seed))
     else:
         block.update(between_tests(outcome, margin, alpha, seed))
-    block["mixed"] = (mixed_model(outcome, codes, within=within, seed=seed + 70) if mixed
-                      else {"fitted": False, "reason": "not asked for"})
+    block["mixed"] = (mixed_model(outcome, codes, within=within, seed=seed + 70, permutation=permutation)
+                      if mixed else {"fitted": False, "reason": "not asked for"})
     block["reliability"] = reliability(outcome, codes)
     return block
 
@@ -112,22 +114,25 @@ def within_tests(outcome: Outcome, codes: list[str], margin: float, alpha: float
             "incomplete": incomplete, "counts": outcome.counts}
 
 
-def mixed_model(outcome: Outcome, codes: list[str], *, within: bool = False, seed: int = 0) -> dict:
+def mixed_model(outcome: Outcome, codes: list[str], *, within: bool = False, seed: int = 0,
+                permutation: dict | None = None) -> dict:
     """The cumulative link mixed model of the answers on condition with random intercepts for
     participants and stimuli (crossed), as R's ordinal::clmm, with its test of condition: the
     permutation test of the model's score (``permutation``; ``stats.permutation``), which keeps its level
     at any number of participants, beside the asymptotic joint Wald test; the pairwise contrasts with
     odds ratios, each with its Wald z and its permutation p-value. Each row carries its trial's
     condition, so within participants condition is a within-participant factor of the same model and
-    the permutation moves a participant's conditions among their own trials."""
+    the permutation moves a participant's conditions among their own trials. ``permutation``: that test,
+    already run (``score_permutations``)."""
     out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None,
            "permutation": {"p": None, "reason": None}}
     inputs = model_inputs(outcome, codes)
     if isinstance(inputs, str):
         out["reason"] = out["permutation"]["reason"] = inputs
         return out
-    present, y, condition, factors = inputs
-    permutation = score_permutation(y, condition, factors, present, within, seed)
+    present, y, condition, factors, _people = inputs
+    if permutation is None:
+        permutation = score_permutation(y, condition, factors, present, within, seed)
     out["permutation"] = permutation
     fit = st.clmm(y, np.eye(len(present))[condition][:, 1:], factors)
     kept = ("thresholds", "coefficients", "coefficient_se", "sds", "loglik", "converged")
@@ -158,8 +163,9 @@ def mixed_model(outcome: Outcome, codes: list[str], *, within: bool = False, see
 
 
 def model_inputs(outcome: Outcome, codes: list[str]) -> tuple | str:
-    """The mixed model's data: the conditions with at least two participants, and per answer its
-    category index, condition index and (participant, stimulus) level indices; or why it is not fitted."""
+    """The mixed model's data: the conditions with at least two participants, per answer its category
+    index, condition index and (participant, stimulus) level indices, and the participants whose level
+    indices they are; or why it is not fitted."""
     present = [c for c in codes if len(outcome.answers.get(c, [])) >= 2]
     rows = [r for r in outcome.rows if r[0] in present]
     values = np.array([r[3] for r in rows], dtype=int)
@@ -170,10 +176,10 @@ def model_inputs(outcome: Outcome, codes: list[str]) -> tuple | str:
                 "within its time budget; the cluster-robust model stands in")
     if len(np.unique(values)) < 2:
         return "no variance: every answer is the same"
-    factors = [np.unique([r[1] for r in rows], return_inverse=True)[1],
-               np.unique([r[2] for r in rows], return_inverse=True)[1]]
+    people, person = np.unique([r[1] for r in rows], return_inverse=True)
+    factors = [person, np.unique([r[2] for r in rows], return_inverse=True)[1]]
     return (present, np.unique(values, return_inverse=True)[1],
-            np.array([present.index(r[0]) for r in rows]), factors)
+            np.array([present.index(r[0]) for r in rows]), factors, people)
 
 
 def score_permutation(y: np.ndarray, condition: np.ndarray, factors: list[np.ndarray], present: list[str],
@@ -182,34 +188,61 @@ def score_permutation(y: np.ndarray, condition: np.ndarray, factors: list[np.nda
     answer's score summed per participant (within participants, per participant and condition), and
     conditions permuted over participants (within: among each participant's own conditions, on the
     participants who have all of them), jointly and per pair (``stats.permutation``)."""
-    null = st.clmm(y, np.zeros((len(y), 0)), factors, standard_errors=False)
+    people = np.arange(factors[0].max() + 1)
+    return score_permutations({"": (present, y, condition, factors, people)}, within, seed, pairs=pairs)[""]
+
+
+def score_permutations(inputs: dict[str, tuple], within: bool, seed: int, *,
+                       pairs: bool = True) -> dict[str, dict]:
+    """``score_permutation`` of several outcomes (``model_inputs`` of each, by key) with one seed.
+    Outcomes measured on the same participants are scored on the same permutations, drawn once (at
+    thousands of participants drawing them is most of a test's cost); each outcome's p-values are those
+    ``score_permutation`` gives it with this seed."""
     over = "each participant's conditions" if within else "participants"
-    out = {"p": None, "statistic": None, "permutations": st.PERMUTATIONS, "units": over, "pairs": [],
-           "n": 0, "reason": None, "null_model": null["reason"]}
-    if null["response_scores"] is None:
-        out["reason"] = null["reason"]
-        out["words"] = not_computed(out["reason"])
-        return out
-    person = factors[0]
+    outs, tables, batches = {}, {}, {}
+    for key, (present, y, condition, factors, people) in inputs.items():
+        null = st.clmm(y, np.zeros((len(y), 0)), factors, standard_errors=False)
+        outs[key] = {"p": None, "statistic": None, "permutations": st.PERMUTATIONS, "units": over,
+                     "pairs": [], "n": 0, "reason": null["reason"], "null_model": null["reason"]}
+        if null["response_scores"] is None:
+            outs[key]["words"] = not_computed(null["reason"])
+            continue
+        tables[key], units = _summed_scores(null["response_scores"], condition, factors[0], people, present,
+                                            within)
+        batches.setdefault(units, []).append(key)
+    for keys in batches.values():
+        table_list = [tables[key] for key in keys]
+        omnibus = st.permutation_omnibus_many(table_list, paired=within, seed=seed)
+        pair_rows = (st.permutation_pairs_many(table_list, paired=within, seed=seed + 1) if pairs
+                     else [[] for _ in keys])
+        for key, joint, rows in zip(keys, omnibus, pair_rows, strict=True):
+            out = outs[key]
+            out.update(p=joint["p"], statistic=joint["statistic"], n=joint["n"], reason=joint["reason"],
+                       pairs=rows)
+            out["words"] = (not_computed(out["reason"]) if out["p"] is None else
+                            f"Permutation test of the model's score ({st.PERMUTATIONS:,} permutations of "
+                            f"conditions over {over}, n = {joint['n']}), {fmt_p(out['p'])}")
+    return outs
+
+
+def _summed_scores(scores: np.ndarray, condition: np.ndarray, person: np.ndarray, people: np.ndarray,
+                   present: list[str], within: bool) -> tuple[dict[str, np.ndarray], tuple]:
+    """Per condition, the participants' summed scores (within participants, each complete participant's
+    sum over their trials in it), and which participants these are, condition by condition: outcomes
+    with the same can share permutations."""
     if within:
         sums = np.zeros((person.max() + 1, len(present)))
-        np.add.at(sums, (person, condition), null["response_scores"])
+        np.add.at(sums, (person, condition), scores)
         seen = np.zeros_like(sums, dtype=bool)
         seen[person, condition] = True
         complete = seen.all(axis=1)
         groups = {c: sums[complete, k] for k, c in enumerate(present)}
-    else:
-        sums = np.bincount(person, null["response_scores"])
-        group_of = np.zeros(len(sums), dtype=int)
-        group_of[person] = condition
-        groups = {c: sums[group_of == k] for k, c in enumerate(present)}
-    omnibus = st.permutation_omnibus(groups, paired=within, seed=seed)
-    out.update(p=omnibus["p"], statistic=omnibus["statistic"], n=omnibus["n"], reason=omnibus["reason"],
-               pairs=st.permutation_pairs(groups, paired=within, seed=seed + 1) if pairs else [])
-    out["words"] = (not_computed(out["reason"]) if out["p"] is None else
-                    f"Permutation test of the model's score ({st.PERMUTATIONS:,} permutations of conditions "
-                    f"over {over}, n = {omnibus['n']}), {fmt_p(out['p'])}")
-    return out
+        return groups, (tuple(present), tuple(people[complete].tolist()))
+    sums = np.bincount(person, scores)
+    group_of = np.zeros(len(sums), dtype=int)
+    group_of[person] = condition
+    groups = {c: sums[group_of == k] for k, c in enumerate(present)}
+    return groups, (tuple(present), *(tuple(people[group_of == k].tolist()) for k in range(len(present))))
 
 
 def _robust_contrasts(ordinal: dict) -> list[dict]:

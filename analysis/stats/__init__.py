@@ -24,7 +24,13 @@ from .glmm import mixed_logistic
 from .means import games_howell, welch_anova
 from .ordinal import contrasts, cumulative_logit, proportional_odds
 from .paired import friedman, paired_difference, pairwise_wilcoxon, wilcoxon_signed_rank
-from .permutation import PERMUTATIONS, permutation_omnibus, permutation_pairs
+from .permutation import (
+    PERMUTATIONS,
+    permutation_omnibus,
+    permutation_omnibus_many,
+    permutation_pairs,
+    permutation_pairs_many,
+)
 from .power import anova_power, sensitivity
 from .ranks import dunn, kruskal_wallis, mann_whitney, pairwise_mann_whitney
 from .reliability import cronbach_alpha, spearman_brown
@@ -36,7 +42,8 @@ __all__ = [
     "cumulative_logit", "describe", "dunn", "epsilon_squared_interval", "equivalence", "friedman",
     "games_howell", "holm", "independence_test", "is_constant", "kruskal_wallis", "mann_whitney",
     "mean_difference", "median_rt", "mixed_logistic", "paired_difference", "pairwise_effects",
-    "pairwise_mann_whitney", "pairwise_wilcoxon", "permutation_omnibus", "permutation_pairs",
+    "pairwise_mann_whitney", "pairwise_wilcoxon", "permutation_omnibus", "permutation_omnibus_many",
+    "permutation_pairs", "permutation_pairs_many",
     "proportional_odds", "rank_biserial_interval", "rate", "sensitivity", "signal_detection",
     "spearman_brown", "welch_anova", "wilcoxon_signed_rank", "wilson",
 ]

@@ -52,35 +52,68 @@ def permutation_omnibus(groups: Mapping[str, Sequence[float]], *, paired: bool =
     False), the summed scores of that condition's participants; within (``paired``), each participant's
     summed score on their trials in that condition, the same participants in the same order in every
     condition. Returns ``statistic``, ``p``, ``permutations``, ``n`` (units) and ``reason``."""
-    samples = [np.asarray(v, dtype=float) for v in groups.values()]
-    out = {"statistic": None, "p": None, "permutations": permutations, "n": 0, "reason": None}
-    if len(samples) < 2 or any(len(s) < (1 if paired else 2) for s in samples):
-        out["reason"] = "fewer than two conditions with enough participants"
-        return out
-    out["n"] = len(samples[0]) if paired else int(sum(len(s) for s in samples))
-    result = sps.permutation_test(
-        samples, _within_statistic if paired else _between_statistic, vectorized=True,
-        permutation_type="samples" if paired else "independent", n_resamples=permutations,
-        alternative="greater", rng=np.random.default_rng(seed), batch=BATCH)
-    out.update(statistic=float(result.statistic), p=float(result.pvalue))
-    return out
+    return permutation_omnibus_many([groups], paired=paired, permutations=permutations, seed=seed)[0]
 
 
 def permutation_pairs(groups: Mapping[str, Sequence[float]], *, paired: bool = False,
                       permutations: int = PERMUTATIONS, seed: int = 0) -> list[dict]:
     """Each pair of conditions: the difference of their mean summed scores and its two-sided
     permutation p-value over the units of the two (unadjusted: the caller controls the family)."""
-    rows = []
-    for j, (a, b) in enumerate(combinations(groups, 2)):
-        x, y = np.asarray(groups[a], dtype=float), np.asarray(groups[b], dtype=float)
-        row = {"a": a, "b": b, "difference": None, "p": None, "reason": None}
-        if len(x) < (1 if paired else 2) or len(y) < (1 if paired else 2):
-            row["reason"] = "fewer than two participants"
-        else:
-            result = sps.permutation_test(
-                (x, y), _difference, vectorized=True, n_resamples=permutations,
-                permutation_type="samples" if paired else "independent",
-                rng=np.random.default_rng(seed + 1 + j), batch=BATCH)
-            row.update(difference=float(result.statistic), p=float(min(1.0, result.pvalue)))
-        rows.append(row)
+    return permutation_pairs_many([groups], paired=paired, permutations=permutations, seed=seed)[0]
+
+
+def _stacked(tables: Sequence[Mapping[str, Sequence[float]]], conditions: list[str]) -> list[np.ndarray]:
+    """Per condition, the tables' values as rows of one array: every table must hold the same units."""
+    if any(list(t) != conditions or any(len(t[c]) != len(tables[0][c]) for c in conditions) for t in tables):
+        raise ValueError("the tables must have the same conditions with the same number of units")
+    return [np.array([np.asarray(t[c], dtype=float) for t in tables]).reshape(len(tables), -1)
+            for c in conditions]
+
+
+def permutation_omnibus_many(tables: Sequence[Mapping[str, Sequence[float]]], *, paired: bool = False,
+                             permutations: int = PERMUTATIONS, seed: int = 0) -> list[dict]:
+    """``permutation_omnibus`` of several outcomes measured on the same units (the same participants,
+    in the same order, in each table): each outcome's p-value is the one ``permutation_omnibus`` gives
+    it with this seed, since the same permutations of the units score every outcome; they are drawn
+    once, which is most of a test's cost at thousands of participants."""
+    samples = _stacked(tables, list(tables[0]))
+    outs = [{"statistic": None, "p": None, "permutations": permutations, "n": 0, "reason": None}
+            for _ in tables]
+    if len(samples) < 2 or any(s.shape[1] < (1 if paired else 2) for s in samples):
+        for out in outs:
+            out["reason"] = "fewer than two conditions with enough participants"
+        return outs
+    result = sps.permutation_test(
+        samples, _within_statistic if paired else _between_statistic, vectorized=True,
+        permutation_type="samples" if paired else "independent", n_resamples=permutations,
+        alternative="greater", rng=np.random.default_rng(seed), batch=BATCH, axis=-1)
+    n = samples[0].shape[1] if paired else int(sum(s.shape[1] for s in samples))
+    for out, statistic, p in zip(outs, np.atleast_1d(result.statistic), np.atleast_1d(result.pvalue),
+                                 strict=True):
+        out.update(statistic=float(statistic), p=float(p), n=n)
+    return outs
+
+
+def permutation_pairs_many(tables: Sequence[Mapping[str, Sequence[float]]], *, paired: bool = False,
+                           permutations: int = PERMUTATIONS, seed: int = 0) -> list[list[dict]]:
+    """``permutation_pairs`` of several outcomes on the same units, each pair's permutations drawn once
+    for all of them (see ``permutation_omnibus_many``)."""
+    conditions = list(tables[0])
+    samples = dict(zip(conditions, _stacked(tables, conditions), strict=True))
+    rows: list[list[dict]] = [[] for _ in tables]
+    for j, (a, b) in enumerate(combinations(conditions, 2)):
+        x, y = samples[a], samples[b]
+        if x.shape[1] < (1 if paired else 2) or y.shape[1] < (1 if paired else 2):
+            for out in rows:
+                out.append({"a": a, "b": b, "difference": None, "p": None,
+                            "reason": "fewer than two participants"})
+            continue
+        result = sps.permutation_test(
+            (x, y), _difference, vectorized=True, n_resamples=permutations,
+            permutation_type="samples" if paired else "independent",
+            rng=np.random.default_rng(seed + 1 + j), batch=BATCH, axis=-1)
+        for out, difference, p in zip(rows, np.atleast_1d(result.statistic), np.atleast_1d(result.pvalue),
+                                      strict=True):
+            out.append({"a": a, "b": b, "difference": float(difference), "p": float(min(1.0, p)),
+                        "reason": None})
     return rows

@@ -107,3 +107,31 @@ def test_a_fit_started_from_a_pilot_reaches_the_same_maximum(design, monkeypatch
         before = REFERENCE[design]["full"][key]
         assert np.asarray(fit[key]) == pytest.approx(np.asarray(before), abs=1.1e-6, rel=0)
     assert fit["loglik"] == pytest.approx(maximum["loglik"], abs=1e-9, rel=0)
+
+
+@pytest.mark.parametrize("design", ["between", "within"])
+def test_outcomes_on_the_same_participants_share_their_permutations(design, monkeypatch):
+    """The report runs every outcome's permutation test on the same permutations, drawn once
+    (score_permutations): each outcome gets exactly the p-values score_permutation gives it with that seed,
+    and an outcome measured on other participants gets its own draws, as it would alone."""
+    y, condition, factors = simulated_study(design == "within")
+    within = design == "within"
+    people = np.arange(120)
+    other = (np.clip(y + (factors[1] % 2), 0, 4), condition, factors, people)  # a second outcome, same people
+    fewer = factors[0] < 90  # a third outcome, answered by 90 of the 120
+    inputs = {"first": (["a", "b", "c"], y, condition, factors, people),
+              "second": (["a", "b", "c"], *other),
+              "third": (["a", "b", "c"], y[fewer], condition[fewer], [f[fewer] for f in factors],
+                        people[:90])}
+    batches, omnibus_many = [], outcome_module.st.permutation_omnibus_many
+    monkeypatch.setattr(outcome_module.st, "permutation_omnibus_many",
+                        lambda tables, **kw: batches.append(len(tables)) or omnibus_many(tables, **kw))
+    shared = outcome_module.score_permutations(inputs, within, seed=7)
+    assert batches == [2, 1]  # drawn once for the first two, once for the third
+    monkeypatch.undo()
+    for key, (present, y_k, condition_k, factors_k, _people) in inputs.items():
+        alone = score_permutation(y_k, condition_k, factors_k, present, within, seed=7)
+        assert shared[key]["p"] == alone["p"] and shared[key]["statistic"] == alone["statistic"]
+        assert [r["p"] for r in shared[key]["pairs"]] == [r["p"] for r in alone["pairs"]]
+    assert shared["first"]["p"] == REFERENCE[design]["permutation_p"]  # as the single test stored before
+    assert shared["first"]["statistic"] != shared["second"]["statistic"]
