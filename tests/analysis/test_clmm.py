@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from analysis.stats.clmm import _Laplace, clmm
+from analysis.stats.clmm import _collapsed, _Laplace, clmm
 from analysis.stats.ordinal import cumulative_logit
 
 approx = pytest.approx
@@ -185,3 +185,18 @@ def test_the_null_models_response_scores_are_the_score_of_a_left_out_covariate()
     numeric = (model(at + step)[0] - model(at - step)[0]) / 2e-5
     assert x[:, 0] @ null["response_scores"] == approx(numeric, rel=1e-5)
     assert null["response_scores"].sum() == approx(0, abs=1e-4)  # the thresholds are at their maximum
+
+
+@pytest.mark.parametrize("levels", [50, 2**40])
+def test_alike_responses_merge_into_the_kinds_that_unique_rows_give(levels):
+    """_collapsed codes each row as one integer where the digits fit in 62 bits (else compares the rows):
+    either way the kinds, their first rows and their order are np.unique's over the rows."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    y, people, stimuli = rng.integers(0, 5, n), rng.integers(0, levels, n), rng.integers(0, 6, n)
+    design = np.column_stack([rng.integers(0, 2, n) * 0.5, rng.normal(size=n).round(1)])
+    rows, weights, kind = _collapsed(y, design, [people, stimuli], np.full(n, 2.0))
+    _, expected_rows, expected_kind = np.unique(np.column_stack([y, people, stimuli, design]), axis=0,
+                                                return_index=True, return_inverse=True)
+    assert np.array_equal(rows, expected_rows) and np.array_equal(kind, expected_kind.ravel())
+    assert np.array_equal(weights, 2.0 * np.bincount(kind))
