@@ -261,25 +261,41 @@ def reliability(outcome: Outcome, codes: list[str]) -> dict:
     condition over their trials in it; Spearman-Brown where the scale has two items."""
     if len(outcome.items) < 2:
         return {"pooled": _alpha_words(None), "by_condition": [], "spearman_brown": None}
-    pooled: dict[int, dict[str, list[int]]] = {}
-    per_condition: dict[tuple[int, str], dict[str, list[int]]] = {}
-    for person, condition, item, value in outcome.item_answers:
-        pooled.setdefault(person, {}).setdefault(item, []).append(value)
-        per_condition.setdefault((person, condition), {}).setdefault(item, []).append(value)
-
-    def rows(answers: dict, keep=lambda key: True) -> list[list[float]]:
-        # int / int is correctly rounded, as float(Fraction(...)) was, and ten times cheaper
-        return [[sum(by[i]) / len(by[i]) for i in outcome.items]
-                for key, by in answers.items() if keep(key) and all(i in by for i in outcome.items)]
-
+    k = len(outcome.items)
+    position = {item: i for i, item in enumerate(outcome.items)}
+    answers = [a for a in outcome.item_answers if a[2] in position]
+    person = np.array([a[0] for a in answers], dtype=np.int64)
+    conditions, condition = np.unique(np.array([a[1] for a in answers], dtype=str), return_inverse=True)
+    item = np.array([position[a[2]] for a in answers], dtype=np.int64)
+    value = np.array([a[3] for a in answers], dtype=float)
+    pooled = _item_means(person, item, value, k)[0]
+    per_condition, unit_condition = _item_means(person * len(conditions) + condition.ravel(), item, value, k,
+                                                condition.ravel())
+    named = dict(zip(conditions.tolist(), range(len(conditions)), strict=True))
     return {
-        "pooled": _alpha_words(st.cronbach_alpha(rows(pooled))),
+        "pooled": _alpha_words(st.cronbach_alpha(pooled)),
         "by_condition": [
-            {"condition": c, **_alpha_words(st.cronbach_alpha(rows(per_condition, lambda k, c=c: k[1] == c)))}
+            {"condition": c,
+             **_alpha_words(st.cronbach_alpha(per_condition[unit_condition == named.get(c, -1)]))}
             for c in codes
         ],
-        "spearman_brown": st.spearman_brown(rows(pooled)) if len(outcome.items) == 2 else None,
+        "spearman_brown": st.spearman_brown(pooled) if k == 2 else None,
     }
+
+
+def _item_means(unit: np.ndarray, item: np.ndarray, value: np.ndarray, k: int,
+                tag: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each unit's mean answer to each of the k items, for the units with every item, in the order the
+    units first appear (sums of whole answers are exact, so each mean is the correctly rounded quotient
+    the sum over a list gave); and each such unit's ``tag`` (the tag of its first answer)."""
+    units, first, code = np.unique(unit, return_index=True, return_inverse=True)
+    cell = code.ravel() * k + item
+    sums = np.bincount(cell, value, len(units) * k).reshape(-1, k)
+    counts = np.bincount(cell, minlength=len(units) * k).reshape(-1, k)
+    complete = np.flatnonzero((counts > 0).all(axis=1))
+    complete = complete[np.argsort(first[complete], kind="stable")]
+    means = sums[complete] / counts[complete]
+    return means, None if tag is None else tag[first[complete]]
 
 
 def _alpha_words(res: dict | None) -> dict:
