@@ -177,7 +177,7 @@ def _analyse_all(sample: Sample, plan: PlanData, codes: list[str], keys: list[st
     return {
         key: analyse(sample.outcomes[key], codes, plan.equivalence_margin, plan.alpha,
                      seed=SEED + 100 * order.index(key), finished=finished, analysed=analysed, within=within,
-                     permutation=permutations.get(key))
+                     model=inputs[key], permutation=permutations.get(key))
         for key in keys
     }
 

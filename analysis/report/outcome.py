@@ -34,11 +34,11 @@ MIXED_MAX_ANSWERS = 30_000
 
 def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int, *,
             finished: dict[str, int], analysed: dict[str, int], mixed: bool = True,
-            within: bool = False, permutation: dict | None = None) -> dict:
+            within: bool = False, model: tuple | str | None = None, permutation: dict | None = None) -> dict:
     """Every statistic of one outcome, JSON-ready (see the module docstring): between participants the
     independent-groups tests, within participants the repeated-measures ones (``within_tests``).
-    ``permutation``: the mixed model's permutation test, where ``score_permutations`` ran it for several
-    outcomes at once."""
+    ``model`` and ``permutation``: the mixed model's ``model_inputs`` and its permutation test, where
+    the caller has them already (``score_permutations`` ran the tests of several outcomes at once)."""
     groups = outcome.scores
     block = {
         "key": outcome.key,
@@ -54,7 +54,8 @@ def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, see
         block.update(within_tests(outcome, codes, margin, alpha, seed))
     else:
         block.update(between_tests(outcome, margin, alpha, seed))
-    block["mixed"] = (mixed_model(outcome, codes, within=within, seed=seed + 70, permutation=permutation)
+    block["mixed"] = (mixed_model(outcome, codes, within=within, seed=seed + 70, inputs=model,
+                                  permutation=permutation)
                       if mixed else {"fitted": False, "reason": "not asked for"})
     block["reliability"] = reliability(outcome, codes)
     return block
@@ -115,18 +116,19 @@ def within_tests(outcome: Outcome, codes: list[str], margin: float, alpha: float
 
 
 def mixed_model(outcome: Outcome, codes: list[str], *, within: bool = False, seed: int = 0,
-                permutation: dict | None = None) -> dict:
+                inputs: tuple | str | None = None, permutation: dict | None = None) -> dict:
     """The cumulative link mixed model of the answers on condition with random intercepts for
     participants and stimuli (crossed), as R's ordinal::clmm, with its test of condition: the
     permutation test of the model's score (``permutation``; ``stats.permutation``), which keeps its level
     at any number of participants, beside the asymptotic joint Wald test; the pairwise contrasts with
     odds ratios, each with its Wald z and its permutation p-value. Each row carries its trial's
     condition, so within participants condition is a within-participant factor of the same model and
-    the permutation moves a participant's conditions among their own trials. ``permutation``: that test,
-    already run (``score_permutations``)."""
+    the permutation moves a participant's conditions among their own trials. ``inputs`` and
+    ``permutation``: the outcome's ``model_inputs`` and that test, already computed."""
     out = {"fitted": False, "reason": None, "contrasts": [], "wald_chi2": None, "p": None,
            "permutation": {"p": None, "reason": None}}
-    inputs = model_inputs(outcome, codes)
+    if inputs is None:
+        inputs = model_inputs(outcome, codes)
     if isinstance(inputs, str):
         out["reason"] = out["permutation"]["reason"] = inputs
         return out
