@@ -32,7 +32,7 @@ _BOUNDARY = 1e-4  # a standard deviation below this is reported as 0, a variance
 _BLOCK = 8192  # rows computed at a time (see _Laplace)
 _STEP = 1e-4  # relative central-difference step of the Hessian; the gradient is exact to ~1e-10
 PILOT_ROWS = 20_000  # rows from which a fit starts from a pilot fit (see _pilot)
-PILOT_SHARE = 8  # the pilot's share of the larger factor's levels: one in PILOT_SHARE, drawn seeded
+PILOT_SHARE = 16  # the pilot's share of the larger factor's levels: one in PILOT_SHARE, drawn seeded
 
 
 def _cut_terms(theta: np.ndarray, eta: np.ndarray, y: np.ndarray) -> tuple:
@@ -234,7 +234,7 @@ def _pilot(model: _Laplace, k1: int, start: np.ndarray) -> np.ndarray | None:
     """Where a large fit should start: the fit on one in PILOT_SHARE levels of the larger factor, drawn
     seeded (their responses alone), and BFGS's inverse Hessian there, scaled to the whole data. From
     the identity, BFGS spent most of its evaluations learning the curvature, whose scale grows with the
-    responses; the pilot learns it at an eighth of the cost, and the whole fit then converges in a few
+    responses; the pilot learns it at a sixteenth of the cost, and the whole fit then converges in a few
     iterations (at 10,000 participants, 6-12 instead of 14-40). ``start`` is moved to the pilot's
     estimate in place once the pilot has converged to finite values. None below PILOT_ROWS rows, where
     the pilot's data cannot be fitted, or where its curvature is not positive definite."""
@@ -324,7 +324,7 @@ def clmm(y: ArrayLike, design: ArrayLike, factors: Sequence[ArrayLike], *,
     variance at the boundary is an ordinary maximum at sd_r = 0, reached at the quadratic rate (log sd
     would only creep towards -∞), and no bound sd ≥ 0 can hold the optimiser at sd_r = 0, where the
     gradient in sd_r always vanishes, when that is a saddle. |sd_r| < 1e-4 is reported as 0. From
-    20,000 rows on, it starts from a pilot fit on an eighth of the larger factor's levels (``_pilot``)
+    20,000 rows on, it starts from a pilot fit on a sixteenth of the larger factor's levels (``_pilot``)
     and stops at a ten times smaller gradient.
     SEs invert the Hessian of L in (θ, β, sd), from central differences of its analytic gradient, as
     R's clmm does; an SD at the boundary is left out of it, so the SEs are conditional on it (said in

@@ -85,7 +85,7 @@ def test_an_outcome_over_the_size_limit_is_skipped_with_the_reason_in_words(monk
 
 @pytest.mark.parametrize("design", ["between", "within"])
 def test_a_fit_started_from_a_pilot_reaches_the_same_maximum(design, monkeypatch):
-    """From 20,000 rows a fit starts from a pilot fit on an eighth of the participants (clmm._pilot).
+    """From 20,000 rows a fit starts from a pilot fit on a sixteenth of the participants (clmm._pilot).
     Forced here on the simulated study (a third of its 120 participants): the estimates are those of the
     maximum found from the default start with a gradient 10,000 times smaller to 2e-7, and the stored fit
     of before the speed-up to 1.1e-6, that fit's own distance from the maximum."""
