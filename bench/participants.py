@@ -662,19 +662,30 @@ class Participant:
         except (OSError, http.client.HTTPException) as exc:
             self.fail(f"{type(exc).__name__}")
 
-    def _run(self) -> None:
+    def enter(self) -> str | None:
+        """Arrive by the study's Prolific link; the first page's URL, or None (and an error)."""
         entry = (
             f"{self.base_url}/study/{STUDY_SLUG}/?PROLIFIC_PID={self.walk.pid}"
             f"&STUDY_ID={secrets.token_hex(12)}&SESSION_ID={secrets.token_hex(8)}"
         )
         response = self.request("GET", "entry", entry)
         if response.status_code not in (302, 303):
-            return self.fail(f"GET entry: HTTP {response.status_code}")
-        url = urljoin(self.base_url, response.location or "")
+            self.fail(f"GET entry: HTTP {response.status_code}")
+            return None
+        return urljoin(self.base_url, response.location or "")
+
+    def page_kind(self, url: str) -> str | None:
+        """Which page of the walk a URL is (another platform's walk names its own pages)."""
+        return page_kind(url)
+
+    def _run(self) -> None:
+        url = self.enter()
+        if url is None:
+            return
         for _ in range(MAX_PAGES):
             if self.stop.is_set():
                 return self.fail("stopped at the wall-clock limit")
-            kind = page_kind(url)
+            kind = self.page_kind(url)
             if kind is None:
                 return self.fail(f"redirected off the study: {urlsplit(url).path}")
             response = self.request("GET", kind, url)
@@ -784,8 +795,10 @@ def drive(
     label: str,
     ramp_up_s: float = 0.0,
     attention_checks: int = len(ATTENTION_ANSWERS),
+    participant_class: type[Participant] = Participant,
 ) -> float:
-    """Walk all `walks` with `concurrency` threads; return the wall time. Stops at the deadline.
+    """Walk all `walks` with `concurrency` threads, each walk by a `participant_class`; return the wall
+    time. Stops at the deadline.
 
     With `ramp_up_s`, thread i of n starts its first walk i/n of the way into the ramp-up.
     Started all at once, the threads walk in step: walks of equal length end together, so the next
@@ -803,7 +816,7 @@ def drive(
                 walk, walk_seed = todo.get_nowait()
             except queue.Empty:
                 return
-            Participant(
+            participant_class(
                 base_url, walk, random.Random(walk_seed), completion_code, stop, attention_checks
             ).run()
 
@@ -1019,6 +1032,36 @@ def new_walks(n: int, timed: bool) -> list[Walk]:
     return [Walk(pid=secrets.token_hex(12), timed=timed) for _ in range(n)]
 
 
+def warm_and_measure(
+    server: Server, db_name: str, completion_code: str, attention_checks: int, deadline: Deadline, *,
+    warmup: int, participants: int, concurrency: int, seed: int | None, ramp_up_s: float = 0.0,
+    label: str = "", participant_class: type[Participant] = Participant,
+) -> tuple[list[Walk], Phase]:
+    """The warm-up walks, then the measured ones, with the server's and PostgreSQL's CPU around them (a
+    server of another platform needs ``base_url``, ``process`` and ``worker_pids()``)."""
+    warm = new_walks(warmup, timed=False)
+    if warm:
+        drive(server.base_url, warm, min(concurrency, warmup), completion_code, seed, deadline,
+              f"{label} warm-up".strip(), attention_checks=attention_checks,
+              participant_class=participant_class)
+    measured = Phase(walks=new_walks(participants, timed=True), wall_s=0.0)
+    time.sleep(0.5)  # let the access log of the warm-up settle
+    access_log = getattr(server, "access_log", None)
+    measured.log_offset = access_log.stat().st_size if access_log and access_log.exists() else 0
+    reference_before = reference_loop_ms()
+    before = CpuSnapshot.take(server, db_name)
+    sampler = BackendSampler(db_name)
+    measured.wall_s = drive(
+        server.base_url, measured.walks, concurrency, completion_code, None if seed is None else seed + 1,
+        deadline, label or "measured", ramp_up_s, attention_checks, participant_class,
+    )
+    database_s = sampler.stop()
+    measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, db_name), database_s)
+    measured.backends_closed = sampler.closed
+    measured.reference_ms = (reference_before, reference_loop_ms())
+    return warm, measured
+
+
 def run(opts: Options) -> bool:
     deadline = Deadline(opts.time_limit_s)
     check_connection_budget(opts)
@@ -1032,25 +1075,11 @@ def run(opts: Options) -> bool:
         try:
             server.start(deadline)
             print(f"gunicorn up at {server.base_url} ({' '.join(server.command()[1:8])} ...)")
-            warm = new_walks(opts.warmup, timed=False)
-            if warm:
-                drive(server.base_url, warm, min(opts.concurrency, opts.warmup), completion_code,
-                      opts.seed, deadline, "warm-up", attention_checks=attention_checks)
-            measured = Phase(walks=new_walks(opts.participants, timed=True), wall_s=0.0)
-            time.sleep(0.5)  # let the access log of the warm-up settle
-            measured.log_offset = server.access_log.stat().st_size if server.access_log.exists() else 0
-            reference_before = reference_loop_ms()
-            before = CpuSnapshot.take(server, opts.db_name)
-            sampler = BackendSampler(opts.db_name)
-            measured.wall_s = drive(
-                server.base_url, measured.walks, opts.concurrency, completion_code,
-                None if opts.seed is None else opts.seed + 1, deadline, "measured", opts.ramp_up_s,
-                attention_checks,
+            warm, measured = warm_and_measure(
+                server, opts.db_name, completion_code, attention_checks, deadline, warmup=opts.warmup,
+                participants=opts.participants, concurrency=opts.concurrency, seed=opts.seed,
+                ramp_up_s=opts.ramp_up_s,
             )
-            database_s = sampler.stop()
-            measured.cpu = CpuUse.between(before, CpuSnapshot.take(server, opts.db_name), database_s)
-            measured.backends_closed = sampler.closed
-            measured.reference_ms = (reference_before, reference_loop_ms())
             time.sleep(0.3)  # the last access-log lines
         finally:
             server.stop()
