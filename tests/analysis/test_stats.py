@@ -4,6 +4,7 @@ Each test names where its numbers come from. Only small published example data a
 """
 
 import csv
+import importlib
 import math
 from pathlib import Path
 
@@ -618,3 +619,22 @@ def test_fisher_monte_carlo_on_a_table_with_more_cells_than_people():
     res = st.independence_test([[1, 0], [0, 1]])
     assert res["test"] == "fisher" and type(res["p"]) is float
     assert res["p"] == sps.fisher_exact([[1, 0], [0, 1]]).pvalue == 1.0
+
+
+@pytest.mark.parametrize("values", [
+    np.random.default_rng(5).gamma(2.0, 20.0, 400),  # reading times: every value distinct, drawn directly
+    np.random.default_rng(5).integers(1, 6, 400) / 2,  # scores: nine values, drawn as counts
+])
+def test_the_mean_interval_is_scipys_percentile_bootstrap_either_way(values, monkeypatch):
+    """bootstrap_mean_ci draws counts over few distinct values and the values themselves otherwise:
+    either way scipy.stats.bootstrap's percentile interval, up to Monte Carlo error, seeded, and the
+    direct draws do not depend on how many resamples are drawn at a time."""
+    describe_module = importlib.import_module("analysis.stats.describe")  # the package exports describe()
+    res = sps.bootstrap([values], np.mean, n_resamples=2000, method="percentile",
+                        rng=np.random.default_rng(1))
+    ours = st.bootstrap_mean_ci(values, seed=3)
+    width = res.confidence_interval.high - res.confidence_interval.low
+    assert ours[0] == approx(res.confidence_interval.low, abs=0.1 * width)
+    assert ours[1] == approx(res.confidence_interval.high, abs=0.1 * width)
+    monkeypatch.setattr(describe_module, "DIRECT_ROWS", 7)
+    assert st.bootstrap_mean_ci(values, seed=3) == ours
