@@ -26,10 +26,10 @@ from .words import (
 
 N_BOOT = 2000
 # The mixed model is fitted where the report stays within a web request's time (gunicorn's 30 s): up to
-# this many answers per outcome (a study of 1,000 participants with 30 answers each); beyond, the
-# cluster-robust model stands in and the report says so. At 10,000 participants the fit now takes 46 s
-# on the shared 2-core machine (docs/benchmarks.md): over the 20 s goal, so the limit stays.
-MIXED_MAX_ANSWERS = 30_000
+# this many answers per outcome (a study of 10,000 participants with 30 answers each, whose whole report
+# with its ten model fits took 17.8 s on the 2-core development machine; docs/benchmarks.md); beyond,
+# the cluster-robust model stands in and the report says so.
+MIXED_MAX_ANSWERS = 300_000
 
 
 def analyse(outcome: Outcome, codes: list[str], margin: float, alpha: float, seed: int, *,
