@@ -15,7 +15,10 @@ from gunicorn.util import parse_address
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# A request may run this long before its worker is killed: the analysis report is computed in its
+# request and takes about 18 s for a study of 10,000 participants on an idle 2-core machine, 20-25 s on
+# a busy one (docs/benchmarks.md); participants' pages take milliseconds, slow clients wait in nginx.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 max_requests = 2000
 max_requests_jitter = 200

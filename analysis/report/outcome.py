@@ -25,7 +25,7 @@ from .words import (
 )
 
 N_BOOT = 2000
-# The mixed model is fitted where the report stays within a web request's time (gunicorn's 30 s): up to
+# The mixed model is fitted where the report stays within a web request's time (gunicorn's 60 s): up to
 # this many answers per outcome (a study of 10,000 participants with 30 answers each, whose whole report
 # with its ten model fits took 17.8 s on the 2-core development machine; docs/benchmarks.md); beyond,
 # the cluster-robust model stands in and the report says so.
