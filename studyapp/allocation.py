@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, Value, When
 from django.utils import timezone
 
-from . import content, counterbalancing
+from . import compiled, content, counterbalancing
 from .models import Condition, Construct, Item, Participant, Pilot, Study
 
 _system_random = random.SystemRandom()
@@ -146,13 +145,10 @@ def start_pilot_bot(study: Study, pilot: Pilot) -> Participant:
 
 
 def release_places(study: Study, now: datetime) -> int:
-    """Record why places came free, in one statement: active participants past the time limit as
-    timed out, arrivals who did not consent within the hold as expired. (The places count as free
-    without it: holding_a_slot leaves both out.)"""
-    late = Participant.objects.out_of_time(study, now)
-    released = late | Participant.objects.hold_expired(study, now)
-    timed_out = When(started_at__lt=study.abandon_cutoff(now), then=Value(Participant.Status.TIMED_OUT))
-    return released.update(status=Case(timed_out, default=Value(Participant.Status.EXPIRED)), ended_at=now)
+    """Record why places came free, in one statement (compiled once per process: ``compiled``): active
+    participants past the time limit as timed out, arrivals who did not consent within the hold as
+    expired. (The places count as free without it: holding_a_slot leaves both out.)"""
+    return compiled.release(study, now)
 
 
 @dataclass
@@ -172,14 +168,10 @@ class HeldPlaces:
 def held_places(study: Study, now: datetime, pilot: Pilot | None = None) -> HeldPlaces:
     """One query: the places held in the study (with ``pilot``, by that run's bots), with the lists and
     rows they hold. The database counts them per (condition, list, row): a row per holder instead made
-    each arrival, under the study's lock, read as many rows as the study had places taken."""
+    each arrival, under the study's lock, read as many rows as the study had places taken. Without
+    ``pilot`` the statement is compiled once per process (``compiled``)."""
     places = HeldPlaces()
-    groups = (
-        Participant.objects.holding_a_slot(study, now, pilot)
-        .values_list("condition_id", "stimulus_list", "condition_order")
-        .annotate(holders=Count("pk"))
-        .order_by()
-    )
+    groups = compiled.held(study, now) if pilot is None else compiled.held_rows(study, now, pilot)
     for condition_id, stimulus_list, order_row, holders in groups:
         places.per_condition[condition_id] += holders
         places.lists[(condition_id, stimulus_list)] += holders
