@@ -56,7 +56,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -321,8 +321,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
+class ServerProcess:
+    """A server run as a child process in its own process group: its process tree (for the CPU
+    accounting), its stop whatever happens, and the tail of its log (``log``, named ``log_name``)."""
+
+    process: subprocess.Popen[bytes] | None = None
+    log: Path
+    log_name = "server log"
+
+    def worker_pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        return [self.process.pid, *children_of(self.process.pid)]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return f"(no {self.log_name})"
+
+
+class Server(ServerProcess):
     """gunicorn as a child process in its own process group, stopped in `stop()` whatever happens."""
+
+    log_name = "gunicorn error log"
 
     def __init__(self, opts: Options, env: dict[str, str], log_dir: Path) -> None:
         self.opts = opts
@@ -330,7 +364,7 @@ class Server:
         self.port = opts.port or free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.access_log = log_dir / "access.log"
-        self.error_log = log_dir / "error.log"
+        self.error_log = self.log = log_dir / "error.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -371,28 +405,6 @@ class Server:
             return
         raise BenchError(f"gunicorn did not answer within 60 s:\n{self.log_tail()}")
 
-    def worker_pids(self) -> list[int]:
-        if self.process is None:
-            return []
-        return [self.process.pid, *children_of(self.process.pid)]
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no gunicorn error log)"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -928,9 +940,16 @@ def verify(opts: Options, walks: list[Walk]) -> Verification:
         statuses = dict(conn.execute("SELECT prolific_pid, status FROM studyapp_participant").fetchall())
     for pid, stimulus_id, code, value in rows:
         stored[pid][(stimulus_id, code)].append(value)
-    result = Verification(stored=len(rows))
-    by_pid = {walk.pid: walk for walk in walks}
-    result.unknown_participants = len(set(statuses) - set(by_pid))
+    completed = {pid: status == "completed" for pid, status in statuses.items()}
+    return compare_answers(walks, stored, completed, len(rows))
+
+
+def compare_answers(walks: list[Walk], stored: Mapping[str, Mapping[AnswerKey, list[int]]],
+                    completed: Mapping[str, bool], stored_count: int) -> Verification:
+    """Every answer each participant sent against those stored for them (by PID, then (stimulus, item)),
+    and whether each finished; ``completed`` names every participant the database holds."""
+    result = Verification(stored=stored_count)
+    result.unknown_participants = len(set(completed) - {walk.pid for walk in walks})
     for walk in walks:
         result.sent += len(walk.sent)
         mine = stored.get(walk.pid, {})
@@ -942,7 +961,7 @@ def verify(opts: Options, walks: list[Walk]) -> Verification:
                 result.mismatched += 1
         result.duplicated += sum(len(values) - 1 for values in mine.values())
         result.unexpected += sum(1 for key in mine if key not in walk.sent)
-        if statuses.get(walk.pid) != "completed":
+        if not completed.get(walk.pid):
             result.not_completed += 1
     return result
 

@@ -36,7 +36,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -66,6 +65,7 @@ from participants import (  # noqa: E402
     Walk,
     app_environment,
     check_connection_budget,
+    compare_answers,
     free_port,
     manage,
     percentile,
@@ -189,9 +189,11 @@ def otree_ready() -> Path:
     return command
 
 
-class OTreeServer:
+class OTreeServer(bench.ServerProcess):
     """``otree prodserver`` (production: OTREE_PRODUCTION=1, OTREE_AUTH_LEVEL=STUDY) in its own process
     group, with participants.Server's interface for the CPU accounting (``process``, ``worker_pids``)."""
+
+    log_name = "oTree log"
 
     def __init__(self, command: Path, database_url: str, texts: Path, log_dir: Path) -> None:
         self.command = command
@@ -258,29 +260,6 @@ class OTreeServer:
         if status != 200:
             raise BenchError(f"oTree did not create the session ({status}): {text[:500]}\n{self.log_tail()}")
         return urlsplit(json.loads(text)["session_wide_url"]).path
-
-    def worker_pids(self) -> list[int]:
-        if self.process is None:
-            return []
-        return [self.process.pid, *bench.children_of(self.process.pid)]
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no oTree log)"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,29 +349,14 @@ def verify_otree(conninfo: str, walks: list[Walk], items: list[dict]) -> Verific
             "SELECT label, _current_page_name = 'Done' AND _index_in_pages = _max_page_index "
             "FROM otree_participant WHERE label IS NOT NULL"
         ).fetchall())
-    result = Verification()
+    stored_count = 0
     for label, stimulus, *values in rows:
         mine = stored.setdefault(label, {})
         for code, value in zip(columns, values, strict=True):
             if value is not None:
-                result.stored += 1
+                stored_count += 1
                 mine.setdefault((stimulus if code in per_trial else None, code), []).append(value)
-    by_pid = {walk.pid: walk for walk in walks}
-    result.unknown_participants = len(set(finished) - set(by_pid))
-    for walk in walks:
-        result.sent += len(walk.sent)
-        mine = stored.get(walk.pid, {})
-        for key, value in walk.sent.items():
-            values = mine.get(key, [])
-            if not values:
-                result.missing += 1
-            elif any(v != value for v in values):
-                result.mismatched += 1
-        result.duplicated += sum(len(values) - 1 for values in mine.values())
-        result.unexpected += sum(1 for key in mine if key not in walk.sent)
-        if not finished.get(walk.pid):
-            result.not_completed += 1
-    return result
+    return compare_answers(walks, stored, finished, stored_count)
 
 
 # ----------------------------------------------------------------------------------------------
