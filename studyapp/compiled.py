@@ -13,7 +13,6 @@ managers), and a test checks the results against the ORM's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -92,19 +91,17 @@ def _held_statement(vendor: str) -> _Compiled:
     return _compile(*held_rows(_stand_in(), _NOW).query.sql_with_params(), {"study", "abandon", "hold"})
 
 
-def _run(statement: Callable[[str], _Compiled], study: Study, now: dt.datetime,
-         fetch: bool) -> list[tuple] | int:
-    compiled = statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, compiled.values(study, now))
-        return cursor.fetchall() if fetch else cursor.rowcount
-
-
 def release(study: Study, now: dt.datetime) -> int:
     """``allocation.release_places``' update: the number of participants released."""
-    return _run(_release_statement, study, now, fetch=False)  # type: ignore[return-value]
+    statement = _release_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.values(study, now))
+        return cursor.rowcount
 
 
 def held(study: Study, now: dt.datetime) -> list[tuple]:
     """``allocation.held_places``' rows: (condition id, stimulus list, condition order, holders)."""
-    return _run(_held_statement, study, now, fetch=True)  # type: ignore[return-value]
+    statement = _held_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.values(study, now))
+        return cursor.fetchall()
