@@ -1081,11 +1081,10 @@ def write_table(table: Table, out: io.BufferedIOBase, fmt: str) -> None:
 
 def streaming_response(table: Table, study: Study, fmt: str) -> StreamingHttpResponse:
     """The table as a streamed download: CSV (``fmt="csv"``) or a JSON array (``fmt="json"``)."""
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    response = StreamingHttpResponse(table.chunks(fmt), content_type=content_type)
     if fmt == "csv":
-        response = StreamingHttpResponse(table.chunks(fmt), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{table.filename(study, "csv")}"'
-    else:
-        response = StreamingHttpResponse(table.chunks(fmt), content_type="application/json")
     response["Cache-Control"] = "private, no-store"
     response["X-Accel-Buffering"] = "no"  # let a proxy (nginx) pass chunks on as they come
     return response
