@@ -95,6 +95,10 @@ INSTALLED_APPS = [
     "analysis",
 ]
 
+# The admin's messages ride in its session. The default (a signed cookie, falling back to the session)
+# builds a cookie signer on every request, participants' pages included, which never show a message.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tracestudy.security_headers.CachedPolicyCSPMiddleware",
