@@ -218,6 +218,13 @@ class ParticipantRowSerializer(serializers.Serializer):
     device_class = serializers.ChoiceField(choices=["phone", "tablet", "desktop"], allow_null=True)
     viewport_width = serializers.IntegerField(allow_null=True)
     comment = serializers.CharField()
+    away_count_total = serializers.IntegerField(allow_null=True, help_text="Paradata: null if unmeasured.")
+    away_ms_total = serializers.IntegerField(allow_null=True)
+    paste_count_total = serializers.IntegerField(allow_null=True)
+    copy_count_total = serializers.IntegerField(allow_null=True)
+    key_count_total = serializers.IntegerField(allow_null=True)
+    pointer_count_total = serializers.IntegerField(allow_null=True)
+    automated_any = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
 
 
 class ResponseRowSerializer(serializers.Serializer):
@@ -272,6 +279,14 @@ class PageTimeRowSerializer(serializers.Serializer):
     trace_end_visible_ms = serializers.IntegerField(allow_null=True)
     trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
     trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts shown.")
+    away_count = serializers.IntegerField(allow_null=True, help_text="Paradata: null if unmeasured.")
+    away_ms = serializers.IntegerField(allow_null=True)
+    paste_count = serializers.IntegerField(allow_null=True)
+    copy_count = serializers.IntegerField(allow_null=True)
+    key_count = serializers.IntegerField(allow_null=True)
+    pointer_count = serializers.IntegerField(allow_null=True)
+    automated = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
+    automation_signals = serializers.CharField(allow_null=True, help_text="Separated by ;.")
 
 
 class JudgementRowSerializer(serializers.Serializer):

@@ -18,14 +18,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 
 from django.db import transaction
-from django.db.models import CharField, Max, Q, QuerySet
+from django.db.models import CharField, IntegerField, Max, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
@@ -145,6 +145,32 @@ def column_name(text: str) -> str:
 
 # --- participants ------------------------------------------------------------------------------
 
+# The paradata of a trial, practice or questionnaire page (what the participant did while it was open, as
+# the browser counted it; the consent page names them). Empty on other pages and without JavaScript.
+PARADATA_COLUMNS = [
+    ("away_count", "times the participant left the page while it was open: the tab hidden or the browser "
+                   "window out of focus (another tab, window or application)."),
+    ("away_ms", "how long the participant was away from the page in all, in milliseconds."),
+    ("paste_count", "pastes on the page (into the comment box, say); what was pasted is not recorded."),
+    ("copy_count", "copies or cuts of text selected in the problem or the reasoning text, counted even "
+                   "where the study blocks them (protect_problem_text); what was copied is not recorded."),
+    ("key_count", "key presses on the page (not which keys)."),
+    ("pointer_count", "clicks and taps on the page (not where)."),
+    ("automated", "1 if the browser showed a sign of being driven by software (automation_signals), "
+                  "else 0."),
+    ("automation_signals", "the signs of automation seen, separated by ;: webdriver (navigator.webdriver, set "
+                           "by WebDriver, Playwright and Puppeteer), headless (a headless browser's user "
+                           "agent), phantom, nightmare, selenium (globals those tools leave)."),
+]
+PARADATA_FIELDS = [name for name, _ in PARADATA_COLUMNS]
+
+
+def _paradata_cells(values: Sequence) -> tuple:
+    """A page visit's PARADATA_FIELDS as export cells (automated as 1/0, no signals as empty)."""
+    *counts, automated, signals = values
+    return (*counts, _flag(automated), signals or None)
+
+
 PARTICIPANT_COLUMNS = [
     ("study", "Study slug."),
     ("participant_id", "The participant's id, the same in every export of the study."),
@@ -178,7 +204,13 @@ PARTICIPANT_COLUMNS = [
     ("device_class", "phone, tablet or desktop, from the browser at arrival; empty if it sent none."),
     ("viewport_width", "Width of the browser window at consent, in CSS pixels; empty without JavaScript."),
     ("comment", "The participant's optional comment at the end."),
+    *[(f"{name}_total", f"Paradata over the participant's trial, practice and questionnaire pages: {text} "
+                        "Summed over the pages measured; empty if none was (no JavaScript).")
+      for name, text in PARADATA_COLUMNS if name.endswith(("_count", "_ms"))],
+    ("automated_any", "1 if any of the participant's pages saw a sign of automation (the page-times export "
+                      "says which), 0 if pages were measured and none did; empty if none was measured."),
 ]
+PARADATA_TOTALS = [name for name in PARADATA_FIELDS if name.endswith(("_count", "_ms"))]
 
 
 def _checks_text(plan: list[dict]) -> str:
@@ -197,6 +229,8 @@ def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         "attention_passed", "practice_stimulus__code", "device_class", "viewport_width", "comment",
     )
     slug, design = study.slug, study.design
+    totals = paradata_totals(study, flt)
+    unmeasured = (None,) * (len(PARADATA_TOTALS) + 1)
     for (pk, pid, sid, sess, cond, trial_conditions, stimulus_list, condition_order, status, preview,
          test_run, started, ended, pages, consented, plan, failures, a_passed, practice, device, viewport,
          comment) in rows.iterator(chunk_size=CHUNK_SIZE):
@@ -204,8 +238,21 @@ def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
             slug, pk, pid, sid, sess, design, cond, ";".join(trial_conditions), stimulus_list,
             condition_order, status, int(preview), int(test_run), iso(started), iso(ended), pages,
             iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None,
-            viewport, comment,
+            viewport, comment, *totals.get(pk, unmeasured),
         )
+
+
+def paradata_totals(study: Study, flt: ParticipantFilter) -> dict[int, tuple]:
+    """Per participant whose pages were measured: each PARADATA_TOTALS summed over those pages, then
+    whether any saw a sign of automation (1/0). One row per participant, read whole."""
+    sums = {f"{name}_total": Sum(name) for name in PARADATA_TOTALS}
+    rows = (
+        PageVisit.objects.filter(flt.q(study, "participant__"), automated__isnull=False)
+        .values("participant_id").order_by("participant_id")
+        .annotate(**sums, automated_any=Max(Cast("automated", IntegerField())))
+        .values_list("participant_id", *sums, "automated_any")
+    )
+    return {pk: tuple(values) for pk, *values in rows}
 
 
 def participants_table(study: Study, flt: ParticipantFilter) -> Table:
@@ -739,6 +786,7 @@ PAGE_TIME_COLUMNS = [
     ("submitted_at", "When the page was submitted; empty if not submitted."),
     ("seconds_on_page", "submitted_at minus first_shown_at, in seconds; empty if either is missing."),
     *_trial_pages(TRIAL_PAGE_COLUMNS),
+    *[(name, f"Trial, practice and questionnaire pages: {text}") for name, text in PARADATA_COLUMNS],
 ]
 
 
@@ -750,13 +798,14 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         .order_by("participant_id", "id")
         .values_list(
             "participant_id", "page", "stimulus__code", "first_shown_at", "last_shown_at", "submitted_at",
-            *TRIAL_PAGE_FIELDS,
+            *TRIAL_PAGE_FIELDS, *PARADATA_FIELDS,
         )
     )
+    n_reading = len(TRIAL_PAGE_FIELDS)
     people = _people(study, flt, "prolific_pid", "condition__code", "trial_conditions")
     slug = study.slug
     current, pid, own, trial_conditions = None, None, None, []
-    for pk, page, stimulus, first, last, submitted, *reading in visits.iterator(chunk_size=CHUNK_SIZE):
+    for pk, page, stimulus, first, last, submitted, *measured in visits.iterator(chunk_size=CHUNK_SIZE):
         if pk != current:
             current, pid, own, trial_conditions = _seek(people, pk)
         seconds = (
@@ -766,7 +815,7 @@ def page_time_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         trial = trial_number(page) or predict_number(page)
         condition = page_condition(trial_conditions, own, trial, page in (PRACTICE, PRACTICE_PREDICT))
         yield (slug, pk, pid, condition, page, trial, stimulus, iso(first), iso(last), iso(submitted),
-               seconds, *_reading_cells(reading))
+               seconds, *_reading_cells(measured[:n_reading]), *_paradata_cells(measured[n_reading:]))
 
 
 def page_times_table(study: Study, flt: ParticipantFilter) -> Table:

@@ -1,5 +1,5 @@
 """Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial;
-and the reading measures a trial page's script sends with it."""
+and the reading measures and paradata a page's script sends with it."""
 
 from collections.abc import Sequence
 from functools import lru_cache
@@ -9,7 +9,7 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import CONFIDENCE_POINTS, LIKERT_MIN, SCALE_POINTS, Item, TrialTask
-from .services import Judgement, Reading
+from .services import AUTOMATION_SIGNALS, Judgement, Paradata, Reading
 
 ITEM_PREFIX = "item-"
 MAX_VISIBLE_MS = 24 * 3600 * 1000  # a day: anything longer is a broken clock, not reading
@@ -177,6 +177,29 @@ def reading_from(data: dict) -> Reading:
         end_seen=end_seen,
         end_first_seen_ms=first_seen_ms if end_seen else None,
         end_visible_ms=_posted_whole_number(data, "trace_end_visible_ms", MAX_VISIBLE_MS),
+    )
+
+
+MAX_EVENTS = 1_000_000  # presses, pastes or times away on one page: more is a broken script
+
+
+def paradata_from(data: dict) -> Paradata:
+    """What a page's script counted of the participant's activity (hidden fields; empty without
+    JavaScript). Kept only when the script marked them as its own (``paradata=1``: a page posted by an
+    older copy of the form or by hand says nothing). As with the reading measures, a value out of range
+    is dropped, never an error; an automation signal outside AUTOMATION_SIGNALS is ignored."""
+    if data.get("paradata") != "1":
+        return Paradata()
+    signals = tuple(sorted({word for word in data.get("automation_signals", "").split(";")
+                            if word in AUTOMATION_SIGNALS}))
+    return Paradata(
+        away_count=_posted_whole_number(data, "away_count", MAX_EVENTS),
+        away_ms=_posted_whole_number(data, "away_ms", MAX_VISIBLE_MS),
+        paste_count=_posted_whole_number(data, "paste_count", MAX_EVENTS),
+        copy_count=_posted_whole_number(data, "copy_count", MAX_EVENTS),
+        key_count=_posted_whole_number(data, "key_count", MAX_EVENTS),
+        pointer_count=_posted_whole_number(data, "pointer_count", MAX_EVENTS),
+        automation_signals=signals,
     )
 
 

@@ -53,10 +53,8 @@ DEFAULT_CONSENT_TEXT = (
     "You are invited to take part in a research study on how people read the reasoning of AI "
     "language models. You will read a few short question-answering problems, each with an AI "
     "model's answer and a text describing its reasoning, and rate each text on a few statements.\n\n"
-    "We store your Prolific ID, your answers, how long each page was open and, where your browser "
-    "allows it, how long the reasoning text was on screen and how far you scrolled through it, and "
-    "the width of your screen; nothing else about you. The data are used for research and published "
-    "only in anonymised, aggregate form."
+    "What is recorded is listed below. The data are used for research and published only in "
+    "anonymised, aggregate form."
 )
 DEFAULT_WITHDRAWAL_TEXT = (
     "Taking part is voluntary. You may stop at any time by closing this page and returning the study "
@@ -228,6 +226,14 @@ class Study(models.Model):
         help_text="Simulation: the page revealing the model's answer also says whether the prediction "
         "matched it. Off by default: feedback teaches participants the model as they go, which changes "
         "their later predictions.",
+    )
+    protect_problem_text = models.BooleanField(
+        default=False,
+        help_text="Show the problem and the reasoning text so that they cannot be selected, copied, cut or "
+        "dragged out (attempts are still counted), to deter pasting them into a chatbot. A deterrent, not "
+        "a barrier: a participant can still retype or photograph the text. Screen readers still read it, "
+        "but participants who select text to follow it, to have it read aloud or translated by a browser "
+        "tool, or to magnify it lose that help.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     content_version = models.PositiveIntegerField(
@@ -961,6 +967,41 @@ class PageVisit(models.Model):
         null=True, blank=True,
         help_text="Trial pages: how long the trace's last line was on screen in all, in ms, counted while "
         "the tab was in front (0 if never; empty without JavaScript).",
+    )
+    # Paradata: what the participant did while the page was open, as their browser saw it (trial,
+    # practice and questionnaire pages; all empty without JavaScript). Never what was typed or pasted.
+    away_count = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Times the participant left the page while it was open: the tab hidden or the browser "
+        "window out of focus (another tab, window or application).",
+    )
+    away_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long the participant was away from the page in all, in ms."
+    )
+    paste_count = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Pastes on the page (into the comment box, say); not what was pasted.",
+    )
+    copy_count = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Copies or cuts of text selected in the problem or the reasoning text (counted even where "
+        "the study blocks them); not what was copied.",
+    )
+    key_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Key presses on the page; not which keys."
+    )
+    pointer_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Clicks and taps on the page; not where."
+    )
+    automated = models.BooleanField(
+        null=True, blank=True,
+        help_text="Whether the browser showed a sign of being driven by software (automation_signals).",
+    )
+    automation_signals = models.CharField(
+        max_length=100, blank=True, db_default="",  # in the table: a page's visit is inserted in SQL
+        help_text="The signs of automation seen, separated by ';': webdriver (navigator.webdriver, set by "
+        "WebDriver, Playwright and Puppeteer), headless (a headless browser's user agent), phantom, "
+        "nightmare, selenium (globals those tools leave).",
     )
     trace_scroll_depth = models.FloatField(
         null=True, blank=True,

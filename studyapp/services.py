@@ -450,6 +450,35 @@ class Reading:
     end_visible_ms: int | None = None
 
 
+#: The signs of automation a page's script may report (paradata_from drops any other word).
+AUTOMATION_SIGNALS = ("webdriver", "headless", "phantom", "nightmare", "selenium")
+
+
+@dataclass(frozen=True)
+class Paradata:
+    """What the participant did while a page was open, as the browser saw it (empty without
+    JavaScript): times away and for how long in all (ms), pastes, copies from the problem or the
+    trace, key presses, clicks and taps, and the signs of automation seen (AUTOMATION_SIGNALS)."""
+
+    away_count: int | None = None
+    away_ms: int | None = None
+    paste_count: int | None = None
+    copy_count: int | None = None
+    key_count: int | None = None
+    pointer_count: int | None = None
+    automation_signals: tuple[str, ...] | None = None
+
+    def columns(self) -> dict[str, object]:
+        """The PageVisit columns this fills in."""
+        signals = self.automation_signals
+        return {
+            "away_count": self.away_count, "away_ms": self.away_ms, "paste_count": self.paste_count,
+            "copy_count": self.copy_count, "key_count": self.key_count, "pointer_count": self.pointer_count,
+            "automated": None if signals is None else bool(signals),
+            "automation_signals": ";".join(signals or ()),
+        }
+
+
 def submit_trial(
     participant: Participant,
     page: str,
@@ -457,6 +486,7 @@ def submit_trial(
     now: datetime | None = None,
     reading: Reading = Reading(),
     judgement: Judgement | None = None,
+    paradata: Paradata = Paradata(),
 ) -> Participant:
     """Store one trial's (or the practice or a prediction page's) answers (item code → 1..5), already
     validated against page_items, its judgement where the page asks for one (asks_judgement, validated
@@ -467,7 +497,7 @@ def submit_trial(
     if (judgement is not None) != asks_judgement(participant, page):
         raise ValueError(f"page {page} {'asks' if judgement is None else 'does not ask'} for a judgement")
     items = page_items(participant, page)
-    time_ms = _mark_submitted(participant, page, now, reading)
+    time_ms = _mark_submitted(participant, page, now, reading, paradata)
     _store(participant, stimulus_id_for(participant, page), items, answers, time_ms, now)
     if judgement is not None:
         _store_judgement(participant, page, judgement, time_ms, now)
@@ -480,12 +510,13 @@ def submit_trial(
 
 
 def submit_questionnaire(
-    participant: Participant, answers: dict[str, int], comment: str, now: datetime | None = None
+    participant: Participant, answers: dict[str, int], comment: str, now: datetime | None = None,
+    paradata: Paradata = Paradata(),
 ) -> Participant:
     """Store the end-of-study answers and finish: completed, or screened out on a failed check."""
     now = now or timezone.now()
     _check_page(participant, QUESTIONNAIRE)
-    time_ms = _mark_submitted(participant, QUESTIONNAIRE, now)
+    time_ms = _mark_submitted(participant, QUESTIONNAIRE, now, paradata=paradata)
     _store(participant, None, end_items(participant), answers, time_ms, now)
     participant.comment = comment
     participant.pages_done += 1
@@ -540,7 +571,8 @@ def _check_page(participant: Participant, page: str) -> None:
 
 
 def _mark_submitted(
-    participant: Participant, page: str, now: datetime, reading: Reading = Reading()
+    participant: Participant, page: str, now: datetime, reading: Reading = Reading(),
+    paradata: Paradata = Paradata(),
 ) -> int | None:
     """Close the page's visit with what the browser measured; return the server time on page in
     ms (None if never shown)."""
@@ -549,6 +581,7 @@ def _mark_submitted(
         "trace_end_seen": reading.end_seen,
         "trace_end_first_seen_ms": reading.end_first_seen_ms,
         "trace_end_visible_ms": reading.end_visible_ms,
+        **paradata.columns(),
     }
     assignments = ", ".join(f"{column} = %s" for column in measured)
     with connection.cursor() as cursor:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from . import allocation, binding, content, monitoring, pages, pilot, prolific_sync, services, test_runs
-from .forms import JudgementForm, LikertPageForm, likert_html, reading_from, viewport_from
+from .forms import JudgementForm, LikertPageForm, likert_html, paradata_from, reading_from, viewport_from
 from .lookup import participant_for_page
 from .models import Participant, Pilot, Study, TrialTask
 from .rendering import render_trace
@@ -276,13 +276,14 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         participant = services.submit_trial(
             participant, page, form.answers(), reading=reading,
             judgement=judging.judgement() if judging is not None else None,
+            paradata=paradata_from(request.POST),
         )
     else:
         form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
         if not form.is_valid():
             return _render_page(request, participant, page, form=form, status=400)
         participant = services.submit_questionnaire(
-            participant, form.answers(), form.cleaned_data["comment"]
+            participant, form.answers(), form.cleaned_data["comment"], paradata=paradata_from(request.POST)
         )
     services.time_out_if_late(participant, timezone.now())
     return redirect_to_current(participant)

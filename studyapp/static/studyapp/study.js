@@ -1,6 +1,8 @@
 /* Participant pages work without this script; with it, a trial page reports how long the reasoning
    text was on screen and whether, how soon and how long its end was (and, with a judgement, how soon
-   after the text was on screen it was chosen), the consent page the width of
+   after the text was on screen it was chosen), trial and questionnaire pages report the paradata the
+   consent page names (times away, pastes, copies from the problem, key presses, clicks and taps, signs
+   of automation: counts only, never what was typed, pasted or copied), the consent page the width of
    the screen, and a completion page may count down to Prolific (stoppable). Nothing else. */
 (function () {
   "use strict";
@@ -75,6 +77,77 @@
       setField(form, "trace_end_seen", seen ? "1" : "0");
       setField(form, "trace_end_first_seen_ms", seen ? String(Math.round(endWatch.first)) : "");
       setField(form, "trace_end_visible_ms", String(Math.round(endWatch.elapsed())));
+    });
+  }
+
+  // Paradata, on pages whose form carries its fields. "Away" is any time the tab is hidden or the
+  // window is out of focus (another tab, window or application, a chatbot beside the study, say); a
+  // page that opens without focus starts away but counts a time away only once it has been left.
+  var answerForm = document.querySelector('form input[name="paradata"]');
+  answerForm = answerForm && answerForm.form;
+  if (answerForm) {
+    var counts = { away: 0, paste: 0, copy: 0, key: 0, pointer: 0 };
+    var awayTotal = 0, awaySince = null, everHere = false;
+    var isAway = function () { return document.visibilityState !== "visible" || !document.hasFocus(); };
+    var awayChanged = function () {
+      var now = performance.now(), away = isAway();
+      if (away && awaySince === null) {
+        awaySince = now;
+        if (everHere) { counts.away += 1; }
+      } else if (!away && awaySince !== null) {
+        if (everHere) { awayTotal += now - awaySince; }
+        awaySince = null;
+      }
+      if (!away) { everHere = true; }
+    };
+    awayChanged();
+    document.addEventListener("visibilitychange", awayChanged);
+    window.addEventListener("blur", awayChanged);
+    window.addEventListener("focus", awayChanged);
+    var inStimulus = function (node) {
+      var element = node && (node.nodeType === 1 ? node : node.parentElement);
+      return Boolean(element && element.closest("[data-stimulus]"));
+    };
+    var copied = function (event) {
+      var selection = window.getSelection();
+      var from = inStimulus(event.target) || (selection && (inStimulus(selection.anchorNode) ||
+        inStimulus(selection.focusNode)));
+      if (from) { counts.copy += 1; }
+      var target = event.target && (event.target.nodeType === 1 ? event.target : event.target.parentElement);
+      if (target && target.closest("[data-protect]")) { event.preventDefault(); }
+    };
+    document.addEventListener("copy", copied);
+    document.addEventListener("cut", copied);
+    document.addEventListener("paste", function () { counts.paste += 1; });
+    document.addEventListener("keydown", function (event) { if (!event.repeat) { counts.key += 1; } });
+    document.addEventListener("pointerdown", function () { counts.pointer += 1; });
+    // The study's protect_problem_text: no selecting, dragging or context menu on the problem and text.
+    ["selectstart", "dragstart", "contextmenu"].forEach(function (type) {
+      document.addEventListener(type, function (event) {
+        var target = event.target && (event.target.nodeType === 1 ? event.target : event.target.parentElement);
+        if (target && target.closest("[data-protect]")) { event.preventDefault(); }
+      });
+    });
+    var automationSignals = function () {
+      var signals = [], root = document.documentElement;
+      if (navigator.webdriver === true) { signals.push("webdriver"); }
+      if (/HeadlessChrome|PhantomJS/.test(navigator.userAgent || "")) { signals.push("headless"); }
+      if (window.callPhantom || window._phantom) { signals.push("phantom"); }
+      if (window.__nightmare) { signals.push("nightmare"); }
+      if (window._Selenium_IDE_Recorder || document.__selenium_unwrapped || document.__webdriver_evaluate ||
+          (root && root.getAttribute("webdriver") !== null)) { signals.push("selenium"); }
+      return signals.join(";");
+    };
+    answerForm.addEventListener("submit", function () {
+      var away = awayTotal + (awaySince !== null && everHere ? performance.now() - awaySince : 0);
+      setField(answerForm, "paradata", "1");
+      setField(answerForm, "away_count", String(counts.away));
+      setField(answerForm, "away_ms", String(Math.round(away)));
+      setField(answerForm, "paste_count", String(counts.paste));
+      setField(answerForm, "copy_count", String(counts.copy));
+      setField(answerForm, "key_count", String(counts.key));
+      setField(answerForm, "pointer_count", String(counts.pointer));
+      setField(answerForm, "automation_signals", automationSignals());
     });
   }
 
