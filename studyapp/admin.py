@@ -1,5 +1,6 @@
 """Admin for studies and their data. Participants' answers are read-only here: nothing edits them."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django import forms
@@ -32,6 +33,8 @@ from .models import (
     refuse_deleting_texts_in_use,
 )
 from .output_stimuli import build_from_outputs
+from .scales import SCALES
+from .scales.studies import ScaleRefused, add_scale
 from .spec.admin_views import StudyFileAdminMixin
 from .stimulus_builder import BuildError, BuildResult, build_stimuli
 from .stimulus_forms import BuildFromOutputsForm, BuildStimuliForm
@@ -58,6 +61,17 @@ class ConditionInline(admin.TabularInline):
         return not (obj and obj.taken_part()) and super().has_delete_permission(request, obj)
 
 
+def _adding_scale(code: str) -> Callable[["StudyAdmin", HttpRequest, QuerySet], None]:
+    """The changelist's action adding the library scale ``code`` to each selected study (one per scale)."""
+    def add(modeladmin: "StudyAdmin", request: HttpRequest, queryset: QuerySet) -> None:
+        modeladmin.add_covariate_scale(request, queryset, code)
+
+    add.__name__ = f"add_scale_{code}"
+    scale = SCALES[code]
+    described = f"Add the covariate scale {scale.abbreviation} ({len(scale.items)} end-of-study items)"
+    return admin.action(description=f"{described} to the selected studies", permissions=["change"])(add)
+
+
 @admin.register(Study)
 class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
@@ -67,7 +81,7 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
                     "truth_definition": admin.VERTICAL}
     inlines = [ConditionInline]
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots",
-               "prepare_for_simulation"]
+               "prepare_for_simulation", *(_adding_scale(code) for code in SCALES)]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
     fieldsets = [
         (None, {"fields": ("slug", "title", "status", "design", "target_per_condition",
@@ -198,6 +212,20 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{study.slug} is live.", messages.SUCCESS)
             for warning in answer_warnings(study):
                 self.message_user(request, f"{study.slug}: {warning}", messages.WARNING)
+
+    def add_covariate_scale(self, request: HttpRequest, queryset: QuerySet, code: str) -> None:
+        """Each selected study gets the scale's items at the end of its questionnaire, or stays as it
+        was, saying why (studyapp.scales.studies.add_scale)."""
+        scale = SCALES[code]
+        for study in queryset:
+            try:
+                items = add_scale(study, code)
+            except ScaleRefused as refused:
+                self.message_user(request, f"{study.slug}: {scale.abbreviation} not added. {refused}",
+                                  messages.ERROR)
+                continue
+            self.message_user(request, f"{study.slug}: {scale.abbreviation} added as {len(items)} "
+                              f"end-of-study items, {items[0].code} to {items[-1].code}.", messages.SUCCESS)
 
     @admin.action(description="Fill answer candidates and masked texts (simulation task; empty ones only)",
                   permissions=["change"])

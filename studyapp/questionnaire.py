@@ -8,9 +8,9 @@ every new study gets. Sources (full references in docs/researchers/questionnaire
 - TLX: Hart & Staveland (1988), NASA Task Load Index, Mental Demand and Effort subscales.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from .models import Construct, Item
+from .models import Construct, Item, Study
 
 AGREEMENT = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
 DEMAND = ["Very low", "Low", "Moderate", "High", "Very high"]
@@ -20,6 +20,8 @@ AGREE_VALUE = AGREEMENT.index("Agree") + 1
 
 @dataclass(frozen=True)
 class ItemSpec:
+    """An item as a template (the default questionnaire's, a library scale's): its fields are Item's."""
+
     code: str
     construct: str
     scope: str
@@ -27,6 +29,12 @@ class ItemSpec:
     anchors: list[str]
     source: str
     expected_value: int | None = None
+    scale_points: int = 5
+    reverse_keyed: bool = False
+
+    def item(self, study: Study, position: int) -> Item:
+        """The unsaved item it makes in ``study``."""
+        return Item(study=study, position=position, **asdict(self))
 
 
 _TRIAL = Item.Scope.TRIAL

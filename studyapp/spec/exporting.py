@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..models import Stimulus, Study
+from ..scales.studies import published_in
 from . import sections
 from .checking import exact_balance
 from .layout import CONDITION_FIELDS, FORMAT, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS
@@ -19,9 +20,10 @@ def export_study(study: Study) -> dict:
     document["conditions"] = [
         {name: getattr(condition, name) for name in CONDITION_FIELDS} for condition in study.conditions.all()
     ]
+    named = {code for scale in published_in(study) for code in scale.item_codes}  # as covariate_scales
     document["items"] = [
         {name: getattr(item, name) for name in ITEM_FIELDS}
-        for item in study.items.order_by("position", "code")
+        for item in study.items.order_by("position", "code") if item.code not in named
     ]
     order = [condition["code"] for condition in document["conditions"]]
     stimuli = list(study.stimuli.prefetch_related("traces").order_by("id"))

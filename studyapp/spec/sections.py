@@ -1,7 +1,8 @@
-"""Parts of the study file that other apps own (the analysis app's ``analysis_plan``), registered from
-their ``AppConfig.ready()``, so that the study app never imports them: each says how to write its part
-for a study, check it, and create it for an imported study. The schema (``study.schema.json``) still
-describes every part, so the format is documented in one place."""
+"""Optional parts of the study file: the study app's ``covariate_scales`` (``studyapp.scales``, registered
+by this package's ``__init__``) and those other apps own (the analysis app's ``analysis_plan``),
+registered from their ``AppConfig.ready()``, so that the study app never imports them: each says how to
+write its part for a study, check it, and create it for an imported study. The schema
+(``study.schema.json``) still describes every part, so the format is documented in one place."""
 
 from __future__ import annotations
 
