@@ -20,8 +20,8 @@ STUDY_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
         )),
     ),
     "participation": tuple((name, name) for name in (
-        "time_limit_minutes", "consent_hold_minutes", "answer_position", "return_countdown_seconds",
-        "attention_checks", "attention_fail_limit", "practice_trial",
+        "time_limit_minutes", "consent_hold_minutes", "answer_position", "protect_problem_text",
+        "return_countdown_seconds", "attention_checks", "attention_fail_limit", "practice_trial",
     )),
     "prolific": tuple(
         (name, name) for name in ("completion_code", "no_consent_code", "failed_attention_code")
