@@ -25,11 +25,11 @@ from itertools import chain, islice
 from operator import itemgetter
 
 from django.db import transaction
-from django.db.models import CharField, IntegerField, Max, Q, QuerySet, Sum
+from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
-from . import counterbalancing, versions
+from . import counterbalancing, paradata, versions
 from .models import (
     LIKERT_MAX,
     Construct,
@@ -158,9 +158,9 @@ PARADATA_COLUMNS = [
     ("pointer_count", "clicks and taps on the page (not where)."),
     ("automated", "1 if the browser showed a sign of being driven by software (automation_signals), "
                   "else 0."),
-    ("automation_signals", "the signs of automation seen, separated by ;: webdriver (navigator.webdriver, set "
-                           "by WebDriver, Playwright and Puppeteer), headless (a headless browser's user "
-                           "agent), phantom, nightmare, selenium (globals those tools leave)."),
+    ("automation_signals", "the signs of automation seen, separated by ;: webdriver (navigator.webdriver, "
+                           "set by WebDriver, Playwright and Puppeteer), headless (a headless browser's "
+                           "user agent), phantom, nightmare, selenium (globals those tools leave)."),
 ]
 PARADATA_FIELDS = [name for name, _ in PARADATA_COLUMNS]
 
@@ -206,11 +206,11 @@ PARTICIPANT_COLUMNS = [
     ("comment", "The participant's optional comment at the end."),
     *[(f"{name}_total", f"Paradata over the participant's trial, practice and questionnaire pages: {text} "
                         "Summed over the pages measured; empty if none was (no JavaScript).")
-      for name, text in PARADATA_COLUMNS if name.endswith(("_count", "_ms"))],
+      for name, text in PARADATA_COLUMNS if name in paradata.SUMMED],
     ("automated_any", "1 if any of the participant's pages saw a sign of automation (the page-times export "
                       "says which), 0 if pages were measured and none did; empty if none was measured."),
 ]
-PARADATA_TOTALS = [name for name in PARADATA_FIELDS if name.endswith(("_count", "_ms"))]
+PARADATA_TOTALS = list(paradata.SUMMED)
 
 
 def _checks_text(plan: list[dict]) -> str:
@@ -243,16 +243,8 @@ def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
 
 
 def paradata_totals(study: Study, flt: ParticipantFilter) -> dict[int, tuple]:
-    """Per participant whose pages were measured: each PARADATA_TOTALS summed over those pages, then
-    whether any saw a sign of automation (1/0). One row per participant, read whole."""
-    sums = {f"{name}_total": Sum(name) for name in PARADATA_TOTALS}
-    rows = (
-        PageVisit.objects.filter(flt.q(study, "participant__"), automated__isnull=False)
-        .values("participant_id").order_by("participant_id")
-        .annotate(**sums, automated_any=Max(Cast("automated", IntegerField())))
-        .values_list("participant_id", *sums, "automated_any")
-    )
-    return {pk: tuple(values) for pk, *values in rows}
+    """The participants' paradata over their measured pages (studyapp.paradata.totals)."""
+    return paradata.totals(PageVisit.objects.filter(flt.q(study, "participant__")))
 
 
 def participants_table(study: Study, flt: ParticipantFilter) -> Table:

@@ -1,6 +1,7 @@
 """Paradata a page's script sends (studyapp.forms.paradata_from): stored per page visit, dropped when out
-of range or sent without the script's mark, never an error (the answers are saved); exported per page and summed per participant;
-named on the consent page. (The signals themselves, in Chromium: tests/test_browser_paradata.py.)"""
+of range or sent without the script's mark, never an error (the answers are saved); exported per page
+and summed per participant; named on the consent page. (The signals themselves, in Chromium:
+tests/test_browser_paradata.py.)"""
 
 import pytest
 
