@@ -23,6 +23,10 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
                                           "equivalence_margin")}),
         ("Exclusions", {"fields": ("exclude_failed_attention", "exclude_speeders", "speeder_seconds",
                                    "exclude_straightliners", "straightline_scope")}),
+        ("Exclusions by paradata", {"fields": ("exclude_left_page", "left_page_seconds", "exclude_pasted",
+                                               "exclude_copied", "exclude_automated"),
+                                    "description": "Off by default: the report runs each rule left off as a "
+                                                   "sensitivity analysis wherever it flags anyone."}),
     ]
 
     @admin.display(description="Registration")

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from studyapp import paradata
 from studyapp.models import (
     Construct,
     Item,
@@ -22,6 +23,7 @@ from studyapp.models import (
     TrialTask,
 )
 from studyapp.monitoring import status_counts, study_counts
+from studyapp.paradata import SUMMED
 from studyapp.rendering import render_trace
 from traces.evaluations import graded_records
 from traces.grading.table import DEFINITIONS, model_rows
@@ -63,6 +65,11 @@ class ParticipantData:
     device_class: str = ""
     # within participants: stimulus id -> the condition of the trial that showed it
     trial_conditions: dict[int, str] = field(default_factory=dict)
+    # paradata over their measured pages (studyapp.paradata.totals); None where no page was measured
+    away_ms: int | None = None
+    pastes: int | None = None
+    copies: int | None = None
+    automated: bool | None = None
 
     def condition_of(self, stimulus: int | None) -> str:
         """The condition an answer about ``stimulus`` was given in: its trial's (the participant's own
@@ -156,6 +163,12 @@ def finished_participants(
     for pk, stimulus, code, value in rows.iterator(chunk_size=20000):
         if code in item_codes:
             people[pk].answers[(stimulus, code)] = value
+    away_ms, pastes, copies = (SUMMED.index(name) for name in ("away_ms", "paste_count", "copy_count"))
+    measured = paradata.totals(PageVisit.objects.filter(participant__in=finished))
+    for pk, (*summed, automated) in measured.items():
+        person = people[pk]
+        person.away_ms, person.pastes, person.copies = summed[away_ms], summed[pastes], summed[copies]
+        person.automated = bool(automated)
     visits = PageVisit.objects.filter(
         participant__in=finished,
         page__startswith=TRIAL_PREFIX,
@@ -187,7 +200,9 @@ def plan_data(study: Study, items: list[ItemInfo] | None = None) -> PlanData:
         options=Options(
             attention=plan.exclude_failed_attention, speeders=plan.exclude_speeders,
             speeder_seconds=plan.speeder_seconds, straightlining=plan.exclude_straightliners,
-            straightline_scope=plan.straightline_scope,
+            straightline_scope=plan.straightline_scope, left_page=plan.exclude_left_page,
+            left_page_seconds=plan.left_page_seconds, pasted=plan.exclude_pasted, copied=plan.exclude_copied,
+            automated=plan.exclude_automated,
         ),
         equivalence_margin=plan.equivalence_margin,
         alpha=plan.alpha,

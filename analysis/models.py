@@ -77,6 +77,25 @@ class AnalysisPlan(models.Model):
         max_length=5, default="all",
         choices=[("all", "the same answer on every trial item"), ("trial", "within any one trial")],
     )
+    # Paradata rules (studyapp.models.PageVisit): off by default; each rule left off is run as a
+    # sensitivity analysis of the planned tests wherever it flags anyone.
+    exclude_left_page = models.BooleanField(
+        default=False, help_text="Exclude participants away from their trial and questionnaire pages "
+        "(another tab, window or application) for left_page_seconds or more in all.",
+    )
+    left_page_seconds = models.FloatField(
+        default=30.0, help_text="Seconds away from the pages in all at which a participant is flagged.",
+    )
+    exclude_pasted = models.BooleanField(
+        default=False, help_text="Exclude participants who pasted anything on those pages.",
+    )
+    exclude_copied = models.BooleanField(
+        default=False, help_text="Exclude participants who copied text from a problem or a reasoning text.",
+    )
+    exclude_automated = models.BooleanField(
+        default=False, help_text="Exclude participants whose browser showed a sign of automation "
+        "(navigator.webdriver and the like).",
+    )
     equivalence_margin = models.FloatField(
         default=0.5,
         help_text="Smallest difference of interest, in scale points of a construct score (a construct is "
@@ -143,6 +162,8 @@ class AnalysisPlan(models.Model):
             errors["alpha"] = "Between 0 and 0.5."
         if self.speeder_seconds < 0:
             errors["speeder_seconds"] = "Zero or more."
+        if self.left_page_seconds < 0:
+            errors["left_page_seconds"] = "Zero or more."
         if errors:
             raise ValidationError(errors)
 

@@ -127,6 +127,11 @@ def plan_document(plan: AnalysisPlan) -> str:
         *([f"speeders (median trial page under {plan.speeder_seconds:g} s)"]
           if plan.exclude_speeders else []),
         *([f"straight-liners ({plan.straightline_scope})"] if plan.exclude_straightliners else []),
+        *([f"participants away from the pages for {plan.left_page_seconds:g} s or more"]
+          if plan.exclude_left_page else []),
+        *(["participants who pasted on the pages"] if plan.exclude_pasted else []),
+        *(["participants who copied from a problem or a reasoning text"] if plan.exclude_copied else []),
+        *(["participants whose browser showed a sign of automation"] if plan.exclude_automated else []),
     ]
     registered = plan.registered_at.isoformat() if plan.registered_at else "not registered yet"
     lines = [

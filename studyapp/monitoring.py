@@ -1,6 +1,6 @@
 """How full a study is: per condition (between participants) or for the whole study (within), who holds
-a place, who finished, who dropped out; where the active participants are, how long completing takes, and
-how often each stimulus was read in each condition by those who completed.
+a place, who finished, who dropped out; where the active participants are, how long completing takes,
+how often each stimulus was read in each condition by those who completed, and what the paradata show.
 
 The monitor reloads itself every 30 seconds: everything here takes a fixed number of queries, whatever
 the number of participants."""
@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Count, Q
 
 from . import content, counterbalancing
-from .models import Condition, Participant, Study
+from .models import Condition, PageVisit, Participant, Study
 from .pages import page_keys
 
 _S = Participant.Status
@@ -140,6 +140,34 @@ def active_by_page(study: Study, now: datetime) -> list[tuple[str, int]]:
     order = ["consent", "instructions", "practice"]
     return sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 3,
                                                    len(kv[0]), kv[0]))
+
+
+@dataclass(frozen=True)
+class ParadataSummary:
+    """Of the real participants whose pages' script ran (a measured trial, practice or questionnaire
+    page): how many left a page at least once, pasted, copied from a problem or a reasoning text, and
+    whose browser showed a sign of automation."""
+
+    measured: int
+    left: int
+    pasted: int
+    copied: int
+    automated: int
+
+
+def paradata_summary(study: Study) -> ParadataSummary:
+    """One query over the study's measured page visits."""
+    visits = PageVisit.objects.filter(
+        participant__in=Participant.objects.real().filter(study=study), automated__isnull=False
+    )
+
+    def people(condition: Q | None = None) -> Count:
+        return Count("participant", distinct=True, filter=condition)
+
+    return ParadataSummary(**visits.aggregate(
+        measured=people(), left=people(Q(away_count__gt=0)), pasted=people(Q(paste_count__gt=0)),
+        copied=people(Q(copy_count__gt=0)), automated=people(Q(automated=True)),
+    ))
 
 
 @dataclass(frozen=True)

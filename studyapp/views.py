@@ -419,6 +419,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
             "study": study, "progress": monitoring.study_progress(study, now), "drawn_at": now,
             "median_minutes": monitoring.median_completion_minutes(study),
             "active_pages": monitoring.active_by_page(study, now),
+            "paradata": monitoring.paradata_summary(study),
             "balance": monitoring.stimulus_balance(study), "refresh_seconds": MONITOR_REFRESH_S,
             "problems": readiness_problems(study) if study.status == Study.Status.LIVE else [],
             "answer_warnings": answer_warnings(study),

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .. import stats as st
 from . import behaviour
 from . import scores as sc
-from .options import Options, exclude
+from .options import PARADATA_RULES, Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse, model_inputs, score_permutations
 from .plan import PAIRWISE_NAMES, TEST_NAMES, WITHIN_PAIRWISE_NAMES, WITHIN_TEST_NAMES, PlanData
 from .words import CHI, EPS, fmt_p, not_computed, num, words_equivalence, words_independence, words_pair
@@ -78,6 +78,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
     constructs = [blocks[k] for k in keys]
     _holm_across(constructs, plan, within)
     missing = _missing(plan, outcome_plan)
+    by_paradata = _paradata_sensitivity(data, plan, planned_exclusions, codes, groups, keys, within, missing)
     deviation = None
     if options != plan.options:
         deviation = {
@@ -113,7 +114,8 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         "primary": {**planned_family(planned, plan, plan.primary_outcomes, within, missing),
                     "exclusions": planned_exclusions},
         "secondary": planned_family(planned, plan, (sc.COMPOSITE,), within),
-        "sensitivity": {"deviation": deviation, "other_tests": other_tests(constructs, plan, within)},
+        "sensitivity": {"deviation": deviation, "other_tests": other_tests(constructs, plan, within),
+                        "paradata": by_paradata},
         "exclusions": sample.exclusions,
         "constructs": constructs,
         "refused": outcome_plan.refused,
@@ -160,6 +162,25 @@ def _sample(data, options: Options, codes: list[str], groups: list[str]) -> Samp
     """Apply the exclusion rules to the finished participants and compute the outcomes' data."""
     exclusions, kept = exclude(data.participants, data.items, groups, options)
     return Sample(exclusions, kept, sc.outcomes(kept, data.items, codes))
+
+
+def _paradata_sensitivity(data, plan: PlanData, planned: dict, codes: list[str], groups: list[str],
+                          keys: list[str], within: bool, missing: list[dict]) -> list[dict]:
+    """Each paradata rule the plan leaves off (options.PARADATA_RULES), where it flags anyone of those the
+    plan analyses: the planned tests of the primary outcomes again with that rule applied as well."""
+    flagged = {c["key"]: c for c in planned["criteria"]}
+    checks = []
+    for rule in PARADATA_RULES:
+        if getattr(plan.options, rule) or not flagged[rule]["flagged_total"]:
+            continue
+        sample = _sample(data, replace(plan.options, **{rule: True}), codes, groups)
+        wanted = [k for k in plan.primary_outcomes if k in keys]
+        family = planned_family(_analyse_all(sample, plan, codes, wanted, keys, within), plan,
+                                plan.primary_outcomes, within, missing)
+        excluded = sample.exclusions["excluded_total"] - planned["excluded_total"]
+        checks.append({"rule": rule, "label": flagged[rule]["label"], "more_excluded": excluded,
+                       "analysed_total": sample.exclusions["analysed_total"], "primary": family})
+    return checks
 
 
 def _analyse_all(sample: Sample, plan: PlanData, codes: list[str], keys: list[str], order: list[str],

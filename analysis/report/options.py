@@ -14,6 +14,12 @@ class Options:
     speeder_seconds: float = 10.0
     straightlining: bool = True
     straightline_scope: str = "all"  # "all": one value on every per-trial item; "trial": in any trial
+    # the paradata rules, off by default (each left off is a sensitivity analysis: PARADATA_RULES)
+    left_page: bool = False
+    left_page_seconds: float = 30.0
+    pasted: bool = False
+    copied: bool = False
+    automated: bool = False
 
     @classmethod
     def from_query(cls, query, default: Options | None = None) -> Options:
@@ -25,23 +31,35 @@ class Options:
             given = query.get(name)
             return value if given is None else given.lower() not in ("0", "false", "no", "off")
 
-        try:
-            seconds = speeder_seconds(query.get("speeder_seconds", base.speeder_seconds))
-        except ValueError:
-            seconds = base.speeder_seconds
+        def seconds(name: str) -> float:
+            try:
+                return speeder_seconds(query.get(name, getattr(base, name)))
+            except ValueError:
+                return getattr(base, name)
+
         scope = query.get("straightline_scope", base.straightline_scope)
         return cls(
             attention=flag("attention", base.attention),
             speeders=flag("speeders", base.speeders),
-            speeder_seconds=seconds,
+            speeder_seconds=seconds("speeder_seconds"),
             straightlining=flag("straightlining", base.straightlining),
             straightline_scope=scope if scope in ("all", "trial") else base.straightline_scope,
+            left_page=flag("left_page", base.left_page),
+            left_page_seconds=seconds("left_page_seconds"),
+            pasted=flag("pasted", base.pasted),
+            copied=flag("copied", base.copied),
+            automated=flag("automated", base.automated),
         )
 
 
+#: The paradata rules: an Options field each, off by default.
+PARADATA_RULES = ("left_page", "pasted", "copied", "automated")
+
+
 def speeder_seconds(text: str | float) -> float:
-    """The speeder threshold: a finite number of seconds, zero or more, else ValueError in words; one
-    check for the page's query and the analyze command (nan or -5 would flag no one, inf everyone)."""
+    """A threshold in seconds (the speeders', the time away's): a finite number, zero or more, else
+    ValueError in words; one check for the page's query and the analyze command (nan or -5 would flag no
+    one, inf everyone)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -60,6 +78,11 @@ def criteria(options: Options) -> list[tuple[str, str, bool]]:
         ("attention", "Failed as many attention checks as the study allows", options.attention),
         ("speeders", f"Median trial page time under {num(options.speeder_seconds, 1)} s", options.speeders),
         ("straightlining", f"Same value on every per-trial item {scope}", options.straightlining),
+        ("left_page", f"Away from the pages {num(options.left_page_seconds, 1)} s or more in all (paradata)",
+         options.left_page),
+        ("pasted", "Pasted on a page (paradata)", options.pasted),
+        ("copied", "Copied from a problem or a reasoning text (paradata)", options.copied),
+        ("automated", "The browser showed a sign of automation (paradata)", options.automated),
     ]
 
 
@@ -79,6 +102,10 @@ def flags(person, trial_items: set[str], options: Options) -> dict[str, bool]:
         "attention": person.attention_passed is False,
         "speeders": bool(seconds) and statistics.median(seconds) < options.speeder_seconds,
         "straightlining": straight,
+        "left_page": person.away_ms is not None and person.away_ms >= 1000 * options.left_page_seconds,
+        "pasted": bool(person.pastes),
+        "copied": bool(person.copies),
+        "automated": bool(person.automated),
     }
 
 

@@ -2,11 +2,13 @@
 summary."""
 
 from argparse import ArgumentTypeError
+from dataclasses import replace
 
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.data import gather
-from analysis.report import Options, build, speeder_seconds, to_json
+from analysis.report import build, speeder_seconds, to_json
+from analysis.report.options import PARADATA_RULES
 from studyapp.models import Study
 
 
@@ -33,6 +35,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-straightlining", action="store_true", help="Keep straight-liners.")
         parser.add_argument("--straightline-scope", choices=["all", "trial"])
+        parser.add_argument(
+            "--exclude-paradata", action="append", choices=PARADATA_RULES, default=[], metavar="RULE",
+            help=f"Apply a paradata rule the plan leaves off (repeatable): {', '.join(PARADATA_RULES)}.",
+        )
+        parser.add_argument(
+            "--left-page-seconds", type=_seconds,
+            help="left_page: seconds away from the pages in all (default: the plan's, 30).",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -41,7 +51,8 @@ class Command(BaseCommand):
             raise CommandError(f"No study with slug {options['slug']!r}.") from missing
         data = gather(study)
         planned = data.plan.options
-        report = build(data, Options(
+        report = build(data, replace(
+            planned,
             attention=planned.attention and not options["no_attention"],
             speeders=planned.speeders and not options["no_speeders"],
             speeder_seconds=(
@@ -49,6 +60,9 @@ class Command(BaseCommand):
             ),
             straightlining=planned.straightlining and not options["no_straightlining"],
             straightline_scope=options["straightline_scope"] or planned.straightline_scope,
+            left_page_seconds=(planned.left_page_seconds if options["left_page_seconds"] is None
+                               else options["left_page_seconds"]),
+            **{rule: True for rule in options["exclude_paradata"]},
         ))
         if options["json"]:
             self.stdout.write(to_json(report))
