@@ -44,6 +44,7 @@ from .models import (
     TrialJudgement,
 )
 from .pages import PRACTICE, PRACTICE_PREDICT, PREDICT_PREFIX, predict_number, trial_number
+from .scales import Scale, scales_in
 
 CHUNK_SIZE = 5000  # rows fetched from the database at a time
 BATCH_ROWS = 2000  # rows encoded per chunk of output
@@ -556,6 +557,8 @@ class WideLayout:
     reading_cells: dict[int, int]  # trial → column of its first reading measure (the rest follow)
     check_cells: list[int]  # k-th check → column of its trial (item and answer follow)
     judgement_cells: dict[int, int] = field(default_factory=dict)  # trial → its t<n>_choice (the rest follow)
+    scales: list[Scale] = field(default_factory=list)  # the library's covariate scales among the end items
+    score_cells: dict[str, int] = field(default_factory=dict)  # score code → its score_<code> column
 
 
 #: Verification and simulation studies: each trial's judgement in the wide export (t<n>_<name>).
@@ -615,7 +618,18 @@ def wide_layout(study: Study, flt: ParticipantFilter) -> WideLayout:
         columns.append((column_name(f"end_{item.code}"), f"End of study: {item.code} {_scale(item)}"))
     time_cells["end"] = len(columns)
     columns.append(("end_time_on_page_ms", "End-of-study page: server time on the page, in milliseconds."))
-    return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells, judgement_cells)
+    scales = scales_in(item.code for item in end_items)
+    score_cells: dict[str, int] = {}
+    for scale in scales:
+        for score in scale.scores:
+            score_cells[score.code] = len(columns)
+            rule = ("the answer as given" if score.rule == "answer"
+                    else "the mean of its items, reverse-keyed ones turned")
+            columns.append((column_name(f"score_{score.code}"), (
+                f"Covariate score: {score.label} ({scale.abbreviation}; {rule}), scored as {scale.citation} "
+                "publish it; empty if an item of it was left unanswered.")))
+    return WideLayout(columns, cells, stimulus_cells, time_cells, reading_cells, check_cells, judgement_cells,
+                      scales, score_cells)
 
 
 def _scale(item: Item) -> str:
@@ -649,6 +663,7 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
                        iso(started), iso(ended), failures, _flag(a_passed), device or None, viewport)
         trials = {s: n for n, s in enumerate(sequence, start=1)}
         checks = {}  # (trial, item id) -> column of its answer
+        end_answers = {}  # item code -> value, for the covariate scores
         for k, check in enumerate(sorted(plan, key=lambda c: c["trial"])):
             column = layout.check_cells[k]
             row[column], row[column + 1] = check["trial"], item_codes.get(check["item"])
@@ -672,6 +687,7 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
             if stimulus_id is None:
                 row[cells[("end", item_id)]] = value
                 row[time_cells["end"]] = ms
+                end_answers[item_codes[item_id]] = value
             elif t is None:
                 pass  # the practice problem: not in the wide table
             elif (t, item_id) in checks:
@@ -682,6 +698,9 @@ def wide_rows(study: Study, flt: ParticipantFilter, layout: WideLayout) -> Itera
                 row[stimulus_cells[t] + 1] = page_condition(trial_conditions, cond, t, False)
                 row[time_cells[t]] = ms
             pending = next(answers, None)
+        for scale in layout.scales:
+            for code, score in scale.score(end_answers).items():
+                row[layout.score_cells[code]] = score
         yield tuple(row)
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 
 from .. import stats as st
-from . import behaviour
+from . import behaviour, covariates
 from . import scores as sc
 from .options import PARADATA_RULES, Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse, model_inputs, score_permutations
@@ -67,6 +67,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
     keys = outcome_plan.keys
     sample = _sample(data, options, codes, groups)
     blocks = _analyse_all(sample, plan, codes, keys, keys, within)
+    planned_sample = sample
     if options == plan.options:
         planned = blocks
         planned_exclusions = sample.exclusions
@@ -79,6 +80,9 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
     _holm_across(constructs, plan, within)
     missing = _missing(plan, outcome_plan)
     by_paradata = _paradata_sensitivity(data, plan, planned_exclusions, codes, groups, keys, within, missing)
+    by_covariates = covariates.adjusted_models(
+        planned_sample, data.items, codes, [k for k in plan.primary_outcomes if k in keys]
+    )
     deviation = None
     if options != plan.options:
         deviation = {
@@ -115,7 +119,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
                     "exclusions": planned_exclusions},
         "secondary": planned_family(planned, plan, (sc.COMPOSITE,), within),
         "sensitivity": {"deviation": deviation, "other_tests": other_tests(constructs, plan, within),
-                        "paradata": by_paradata},
+                        "paradata": by_paradata, "covariates": by_covariates},
         "exclusions": sample.exclusions,
         "constructs": constructs,
         "refused": outcome_plan.refused,
