@@ -18,7 +18,7 @@ The views stay thin: they check the filters, pick the table and format, and hand
 """
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -43,6 +43,8 @@ from .models import (
     TrialTask,
     TruthDefinition,
 )
+from .psychds import package as psychds_package
+from .psychds.describe import DatasetInfo
 
 # --- permissions -------------------------------------------------------------------------------
 
@@ -461,13 +463,14 @@ class ExportView(ResearcherAPIView):
     """Base of the streamed data exports: filters checked, then the table streamed as JSON or CSV."""
 
     renderer_classes = [JSONRenderer, CSVRenderer]  # never HTML: a stream has no browsable page
+    parameters_class = ExportFilterSerializer
 
     def make_table(self, study: Study, flt: exports.ParticipantFilter) -> exports.Table:
         raise NotImplementedError
 
     def get(self, request: Request, slug: str):
         study = get_object_or_404(Study, slug=slug)
-        filters = ExportFilterSerializer(data=request.query_params)
+        filters = self.parameters_class(data=request.query_params)
         filters.is_valid(raise_exception=True)
         try:
             exports.check_condition_filter(study, filters.validated_data.get("condition"))
@@ -475,8 +478,11 @@ class ExportView(ResearcherAPIView):
             raise NotFound(str(unknown)) from None
         except exports.NotAParticipantFilter as refused:
             raise ValidationError({"condition": str(refused)}) from None
+        return self.respond(study, filters)
+
+    def respond(self, study: Study, filters: ExportFilterSerializer) -> HttpResponseBase:
         table = self.make_table(study, filters.to_filter())
-        return exports.streaming_response(table, study, request.accepted_renderer.format)
+        return exports.streaming_response(table, study, self.request.accepted_renderer.format)
 
 
 def _export_schema(row: type[serializers.Serializer], summary: str):
@@ -609,6 +615,86 @@ class CodebookView(ResearcherAPIView):
         return Response(exports.codebook(study))
 
 
+class ZipRenderer(BaseRenderer):
+    """``application/zip`` for content negotiation; the package streams itself, never through here."""
+
+    media_type = "application/zip"
+    format = "zip"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        raise NotImplementedError("The Psych-DS package is streamed by psychds.package, not rendered.")
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"})
+class TextParameter(serializers.CharField):
+    """Free text in a query parameter, taken as given (spaces kept); only a NUL character is refused."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+
+class RepeatedParameter(serializers.ListField):
+    """A parameter given once per value (``author=A&author=B``). A bad value's error is a flat list of
+    messages, as the schema documents a 400's, not DRF's object keyed by position."""
+
+    child = TextParameter()
+
+    def run_child_validation(self, data: list) -> list:
+        try:
+            return super().run_child_validation(data)
+        except ValidationError as error:
+            raise ValidationError([f"Value {n + 1}: {message}" for n, messages in error.detail.items()
+                                   for message in messages]) from None
+
+
+class PsychDSParameters(ExportFilterSerializer):
+    """The Psych-DS package's query parameters: the participant filters, and what only the researcher can
+    say about the dataset (dataset_description.json's fields; repeat ``author`` and ``keywords``)."""
+
+    name = TextParameter(required=False, help_text="The dataset's name; default: the study's title.")
+    description = TextParameter(
+        required=False, help_text="The dataset's description; default: the study's design, task, conditions "
+        "and which participants are in the files.",
+    )
+    author = RepeatedParameter(required=False, help_text="An author, in citation order (repeat).")
+    license = TextParameter(
+        required=False, help_text="The data's licence, as a URL: https://creativecommons.org/licenses/by/4.0/"
+    )
+    citation = TextParameter(required=False, help_text="How to cite the dataset or its paper.")
+    funder = TextParameter(required=False, help_text="Sources of funding (grant numbers).")
+    url = TextParameter(required=False, help_text="The dataset's canonical web address.")
+    identifier = TextParameter(required=False, help_text="The dataset's identifier, such as a DOI.")
+    keywords = RepeatedParameter(required=False, help_text="A keyword (repeat).")
+    include_identifiers = serializers.BooleanField(
+        default=False, help_text="1: keep the Prolific IDs and participants' comments, left out by default "
+        "(a package is made to be deposited openly).",
+    )
+
+
+class PsychDSExport(ExportView):
+    """The study's data as a Psych-DS package (zip): every data export as a CSV under ``data/``, described in
+    ``dataset_description.json`` (schema.org JSON-LD, every column in ``variableMeasured``), with a README
+    and CHANGES. The participant filters apply to the participant data, as in the other exports."""
+
+    renderer_classes = [ZipRenderer]
+    parameters_class = PsychDSParameters
+    http_method_names = ["get", "head"]  # no OPTIONS: DRF answers it in JSON, and this view writes zips only
+
+    @extend_schema(
+        summary="Psych-DS data package",
+        parameters=[PsychDSParameters],
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, slug: str):
+        return super().get(request, slug)
+
+    def respond(self, study: Study, filters: PsychDSParameters) -> HttpResponseBase:
+        return psychds_package.streaming_response(
+            psychds_package.build(study, filters.to_filter(), DatasetInfo.given(filters.validated_data),
+                                  identifiers=filters.validated_data["include_identifiers"])
+        )
+
+
 class StudySpecView(ResearcherAPIView):
     """The study file: everything that defines the study (format trace-study/1, described by the JSON
     Schema in studyapp/spec/study.schema.json), the same bytes as ``manage.py study_spec export``."""
@@ -629,7 +715,7 @@ class StudySpecView(ResearcherAPIView):
 
 EXPORT_URL_NAMES = [
     "participants", "responses", "responses-wide", "page-times", "judgements", "stimuli", "texts", "codebook",
-    "spec",
+    "spec", "psych-ds",
 ]
 
 

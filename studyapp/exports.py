@@ -1068,6 +1068,20 @@ def codebook_table(study: Study) -> Table:
     return Table("codebook", CODEBOOK_COLUMNS, lambda: codebook_rows(study))
 
 
+#: Columns that identify a participant outside this platform, or may (a comment is free text): a dataset
+#: deposited openly leaves them out (studyapp.psychds); participant_id, the platform's own, stays.
+IDENTIFYING_COLUMNS = ("prolific_pid", "prolific_study_id", "prolific_session_id", "comment")
+
+
+def without_identifiers(table: Table) -> Table:
+    """The table without IDENTIFYING_COLUMNS (itself if it has none)."""
+    keep = [n for n, (name, _) in enumerate(table.columns) if name not in IDENTIFYING_COLUMNS]
+    if len(keep) == len(table.columns):
+        return table
+    return Table(table.name, [table.columns[n] for n in keep],
+                 lambda: (tuple(row[n] for n in keep) for row in table.rows()))
+
+
 def data_tables(study: Study, flt: ParticipantFilter) -> list[Table]:
     """Every export of a study, as the ``export_study`` command writes them (the judgements for a
     verification or simulation study)."""

@@ -33,6 +33,7 @@ urlpatterns = [
     path("studies/<slug:slug>/texts/", api.TextsExport.as_view(), name="texts"),
     path("studies/<slug:slug>/codebook/", api.CodebookView.as_view(), name="codebook"),
     path("studies/<slug:slug>/spec/", api.StudySpecView.as_view(), name="spec"),
+    path("studies/<slug:slug>/psych-ds/", api.PsychDSExport.as_view(), name="psych-ds"),
     path("model-table/", ModelTableView.as_view(), name="model-table"),
     # last: any text (newlines too) ending in a slash, so that APPEND_SLASH still sends /api/v1/studies
     # to /api/v1/studies/

@@ -28,7 +28,8 @@ def study():
         person = complete(Client(), study, offset)
         move(person, "decomposition" if offset % 2 else "r1")
         for n, value in enumerate(answers, start=1):
-            Response.objects.filter(participant=person, item__code=f"need_for_cognition_{n}").update(value=value)
+            answer = Response.objects.filter(participant=person, item__code=f"need_for_cognition_{n}")
+            answer.update(value=value)
     Response.objects.filter(participant=person, item__code="need_for_cognition_6").delete()
     return study
 
