@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,12 @@ def run_bench(script: str, args: list[str], tmp_path: Path) -> str:
 def test_a_benchmark_runs_in_its_small_mode(script: str, tmp_path: Path) -> None:
     args, prints = SMALL_RUNS[script]
     assert re.search(prints, run_bench(script, args, tmp_path))
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_the_instruction_count_of_a_walk_runs_under_valgrind(tmp_path: Path) -> None:
+    printed = run_bench("walk_instructions.py", ["--short", "1", "--long", "2", "--warmup", "0"], tmp_path)
+    assert re.search(r"this checkout\s+[\d.]+ M", printed)
 
 
 def test_the_fine_tuning_benchmark_runs_on_a_tiny_model(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def test_a_verification_study_built_from_outputs_is_scored_against_their_grades(
     page = walker.last.content.decode()
     stimulus = Stimulus.objects.get(pk=walker.participant.stimulus_sequence[0])
     assert 'id="trace-heading"' not in page and "<think>" not in page
-    assert '<section class="problem" aria-label="The problem" data-reading>' in page
+    assert '<section class="problem" aria-label="The problem" data-reading data-stimulus>' in page
     assert f'<p class="answer">{stimulus.model_answer}</p>' in page
     assert 'name="judgement"' in page and "answer correct?" in page
 
