@@ -39,6 +39,7 @@ from .spec.admin_views import StudyFileAdminMixin
 from .stimulus_builder import BuildError, BuildResult, build_stimuli
 from .stimulus_forms import BuildFromOutputsForm, BuildStimuliForm
 from .study_setup import add_defaults, answer_warnings, contradicted_answer, readiness_problems
+from .translation_admin import TranslatedAdminMixin
 
 QUEUED_TOO_LONG = timedelta(minutes=2)
 WHERE_OUTCOMES_SHOW = (
@@ -46,9 +47,10 @@ WHERE_OUTCOMES_SHOW = (
 )
 
 
-class ConditionInline(admin.TabularInline):
+class ConditionInline(TranslatedAdminMixin, admin.TabularInline):
     """The study's conditions, in its order. Once participants have taken part none is added or removed,
-    and the codes, order and kinds of text stay as they are (Condition.clean says why)."""
+    and the codes, order and kinds of text stay as they are (Condition.clean says why). Their headings in
+    the study's other languages are columns of their own."""
 
     model = Condition
     extra = 0
@@ -73,7 +75,7 @@ def _adding_scale(code: str) -> Callable[["StudyAdmin", HttpRequest, QuerySet], 
 
 
 @admin.register(Study)
-class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
+class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
@@ -104,6 +106,12 @@ class StudyAdmin(StudyFileAdminMixin, admin.ModelAdmin):
         ("Consent and debriefing", {"fields": (
             "consent_text", "researchers", "institution", "ethics_approval", "contact", "estimated_minutes",
             "withdrawal_text", "debriefing_text",
+        )}),
+        ("Languages", {"fields": ("languages",), "description": (
+            "The study's own texts (above, and its conditions', items' and stimuli's) are in its first "
+            "language. Each other language it offers needs every text participants read in that language: "
+            "the sections below, and those of each condition, item and stimulus. Names, contact details and "
+            "the ethics reference are shown as written. See docs/researchers/languages.md."
         )}),
     ]
 
@@ -293,7 +301,7 @@ def _study_has_participants(stimulus: Stimulus | None) -> bool:
     return stimulus is not None and stimulus.study.participants.exists()
 
 
-class StimulusTraceInline(admin.StackedInline):
+class StimulusTraceInline(TranslatedAdminMixin, admin.StackedInline):
     model = StimulusTrace
     extra = 0
     readonly_fields = ("reference_trace", "provenance_text", "seen_by", "versions_read")
@@ -332,6 +340,10 @@ class StimulusTraceInline(admin.StackedInline):
             texts = version.shown_texts()
             shown_to = readers.get(version.pk, [])
             people = [f"{pid} (preview)" if preview else pid for _, pid, preview in shown_to]
+            translated = "".join(  # "question (de): ...", after the texts in the study's own language
+                f"\n\n{name}:\n{chr(10).join(value) if isinstance(value, list) else value}"
+                for name, value in versions.named_texts(version).items() if name not in texts
+            )
             rows.append((
                 version.number, version.created_at.strftime("%Y-%m-%d %H:%M"),
                 f" by {version.created_by}" if version.created_by else "",
@@ -339,10 +351,11 @@ class StimulusTraceInline(admin.StackedInline):
                 ", ".join(people) or "nobody yet",
                 "\n".join(texts["context_facts"]), texts["question"], texts["model_answer"], texts["text"],
                 f"\n\nMasked (simulation):\n{texts['masked_text']}" if texts["masked_text"] else "",
+                translated,
             ))
         return format_html_join(
             "", "<details><summary>Version {} ({} UTC{}{}): read by {}</summary><pre style='white-space: "
-            "pre-wrap'>Facts:\n{}\n\nQuestion: {}\nThe model's answer: {}\n\n{}{}</pre></details>", rows,
+            "pre-wrap'>Facts:\n{}\n\nQuestion: {}\nThe model's answer: {}\n\n{}{}{}</pre></details>", rows,
         ) or "-"
 
     def has_delete_permission(self, request: HttpRequest, obj: Stimulus | None = None) -> bool:
@@ -350,7 +363,7 @@ class StimulusTraceInline(admin.StackedInline):
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(admin.ModelAdmin):
+class StimulusAdmin(TranslatedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "study", "question", "model_answer", "answer_check")
     list_filter = ("study",)
     search_fields = ("code", "question")
@@ -401,7 +414,7 @@ class StimulusAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(TranslatedAdminMixin, admin.ModelAdmin):
     """Items on 5- or 7-point scales (Item.clean checks one anchor per point), reverse-keyed or not."""
 
     list_display = ("code", "study", "construct", "scope", "scale_points", "reverse_keyed", "text")

@@ -80,11 +80,13 @@ def assign_new(
     rng: random.Random | None = None,
     verified: bool = False,
     test_run: bool = False,
+    language: str | None = None,
 ) -> Participant:
     """arrive() for a PROLIFIC_PID the caller found no participant for (the entry page looks
     first, to limit only new arrivals); a PID another request created meanwhile still wins.
     ``verified``: Prolific confirmed the SESSION_ID as this PID's submission at the door; ``test_run``:
-    a researcher's try, never counted (test_runs)."""
+    a researcher's try, never counted (test_runs); ``language``: the one they read (one the study offers;
+    by default its own)."""
     now = now or timezone.now()
     try:
         with transaction.atomic():
@@ -98,6 +100,7 @@ def assign_new(
                 study, condition, prolific_pid, prolific_study_id, prolific_session_id, places=places,
                 now=now, rng=rng or _system_random, device_class=device_class, user_agent=user_agent,
                 is_preview=test_run, test_run=test_run, verified_at=now if verified else None,
+                language=language,
             )
     except (IntegrityError, StudyFull, StudyNotOpen):
         # Whoever held the lock before us may have just created this PID (the unique constraint refused
@@ -109,9 +112,12 @@ def assign_new(
         return existing
 
 
-def start_preview(study: Study, condition_code: str | None = None) -> Participant:
+def start_preview(
+    study: Study, condition_code: str | None = None, language: str | None = None
+) -> Participant:
     """A researcher's run through the study: any status, the chosen condition between participants (within
-    participants there is none to choose: each trial has its own), never counted."""
+    participants there is none to choose: each trial has its own), in ``language`` (by default the study's
+    own), never counted."""
     conditions = content.for_study(study).conditions
     chosen = [c for c in conditions if c.code == condition_code] or conditions
     if not chosen:
@@ -119,7 +125,7 @@ def start_preview(study: Study, condition_code: str | None = None) -> Participan
     condition = None if study.design == Study.Design.WITHIN else _system_random.choice(chosen)
     return _create_participant(
         study, condition, secrets.token_hex(12), "", "", places=HeldPlaces(),
-        now=timezone.now(), rng=_system_random, is_preview=True,
+        now=timezone.now(), rng=_system_random, is_preview=True, language=language,
     )
 
 
@@ -252,9 +258,10 @@ def _create_participant(
     verified_at: datetime | None = None,
     device_class: str = "",
     user_agent: str = "",
+    language: str | None = None,
 ) -> Participant:
     """Draw the participant's stimuli, their conditions and the item orders, and store them with the
-    assignment."""
+    assignment and the language they read (by default the study's own)."""
     study_content = content.for_study(study)
     sequence, trial_conditions, stimulus_list, condition_order = _trials(study, condition, places, rng)
     items = study_content.items
@@ -294,6 +301,7 @@ def _create_participant(
         ),
         device_class=device_class,
         user_agent=user_agent[:300],
+        language=language or study.own_language,
     )
 
 

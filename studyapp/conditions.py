@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .models import TraceKind
+from .models import DEFAULT_TRACE_HEADING, TraceKind
 
 #: The kind of reference trace (traces.models.ReferenceTrace.Kind) a condition's texts are taken from;
 #: decomposition texts are built by the paper's rule, imported ones come as they are.
@@ -26,7 +26,7 @@ class ConditionTemplate:
     code: str
     label: str
     trace_kind: str
-    trace_heading: str = "The model's reasoning"
+    trace_heading: str = DEFAULT_TRACE_HEADING
 
 
 #: The paper's four between-subjects conditions.

@@ -1,5 +1,6 @@
 """Validation of a page of Likert items: every item answered on the scale, nothing unknown, right trial;
-and the reading measures and paradata a page's script sends with it."""
+and the reading measures and paradata a page's script sends with it. What the participant reads here
+(the items, the questions, the messages) is in the active language: the participant's, on their pages."""
 
 from collections.abc import Sequence
 from functools import lru_cache
@@ -7,8 +8,10 @@ from functools import lru_cache
 from django import forms
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext, gettext_lazy
 
-from .models import CONFIDENCE_POINTS, LIKERT_MIN, SCALE_POINTS, Item, TrialTask
+from .languages import shown
+from .models import CONFIDENCE_POINTS, LIKERT_MIN, Item, TrialTask
 from .services import AUTOMATION_SIGNALS, Judgement, Paradata, Reading
 
 ITEM_PREFIX = "item-"
@@ -20,17 +23,21 @@ def field_name(item: Item) -> str:
     return f"{ITEM_PREFIX}{item.code}"
 
 
-def _likert_errors(points: int) -> dict[str, str]:
-    off_scale = f"Choose one of the points {LIKERT_MIN} to {points}."
-    return {"required": "Please choose an answer for this statement.", "invalid": off_scale,
+def _off_scale(points: int) -> str:
+    return gettext("Choose one of the points %(low)s to %(high)s.") % {"low": LIKERT_MIN, "high": points}
+
+
+@lru_cache(maxsize=64)
+def _likert_errors(points: int, language: str) -> dict[str, str]:
+    """An item's error messages in `language` (the active one, passed to key the cache)."""
+    off_scale = _off_scale(points)
+    return {"required": gettext("Please choose an answer for this statement."), "invalid": off_scale,
             "min_value": off_scale, "max_value": off_scale}
 
 
-_LIKERT_ERRORS = {points: _likert_errors(points) for points in SCALE_POINTS}
-
-
 class LikertPageForm(forms.Form):
-    """Answers to one page's items. `stimulus_id` (trial pages) must match the trial's stimulus."""
+    """Answers to one page's items, shown in `language` (by default the active one). `stimulus_id` (trial
+    pages) must match the trial's stimulus."""
 
     def __init__(
         self,
@@ -39,35 +46,38 @@ class LikertPageForm(forms.Form):
         stimulus_id: int | None = None,
         with_comment: bool = False,
         data: dict | None = None,
+        language: str | None = None,
     ) -> None:
         super().__init__(data=data)
         self.items = items
+        self.language = language
         self.expected_stimulus_id = stimulus_id
         for item in items:
             # A range check is all a radio's value needs (the page draws the radios itself); a
             # choice field re-normalised its choices for every item of every page submitted.
             self.fields[field_name(item)] = forms.IntegerField(
                 min_value=LIKERT_MIN, max_value=item.scale_points,
-                error_messages=_LIKERT_ERRORS[item.scale_points],
+                error_messages=_likert_errors(item.scale_points, get_language()),
             )
         if stimulus_id is not None:
             self.fields["stimulus"] = forms.IntegerField(
                 widget=forms.HiddenInput,
-                error_messages={"required": "The page was sent without its problem; please reload it."},
+                error_messages={
+                    "required": gettext("The page was sent without its problem; please reload it.")},
             )
         if with_comment:
             self.fields["comment"] = forms.CharField(
                 required=False, max_length=5000, widget=forms.Textarea,
-                label="Any comments on the study? (optional)",
+                label=gettext("Any comments on the study? (optional)"),
             )
 
     def clean_stimulus(self) -> int:
         value = self.cleaned_data["stimulus"]
         if value != self.expected_stimulus_id:
-            raise forms.ValidationError(
+            raise forms.ValidationError(gettext(
                 "These answers are about a problem that is not this trial of yours. "
                 "Please reload the page and answer again."
-            )
+            ))
         return value
 
     def clean(self) -> dict:
@@ -75,7 +85,8 @@ class LikertPageForm(forms.Form):
         unknown = sorted(k for k in (self.data or {}) if k.startswith(ITEM_PREFIX) and k not in self.fields)
         if unknown:
             names = ", ".join(k.removeprefix(ITEM_PREFIX) for k in unknown)
-            raise forms.ValidationError(f"The page sent answers to items it does not have: {names}.")
+            raise forms.ValidationError(
+                gettext("The page sent answers to items it does not have: %(names)s.") % {"names": names})
         return cleaned
 
     def answers(self) -> dict[str, int]:
@@ -85,34 +96,37 @@ class LikertPageForm(forms.Form):
     def missing_items(self) -> list[tuple[str, str]]:
         """(fieldset id, statement) of every item sent back with an error, for the error summary."""
         names = [field_name(item) for item in self.items]
-        return [(f"field-{name}", item.text) for name, item in zip(names, self.items, strict=True)
-                if name in self.errors]
+        return [(f"field-{name}", shown(item, "text", self.language))
+                for name, item in zip(names, self.items, strict=True) if name in self.errors]
 
     def likert_html(self, saved: dict[str, int] | None = None) -> SafeString:
         """The items checked as submitted, with their errors (a bound form), else as likert_html()."""
         if not self.is_bound:
-            return likert_html(self.items, saved)
+            return likert_html(self.items, saved, self.language)
         return mark_safe("".join(  # noqa: S308 - every part is built by format_html
             _render_fieldset(
-                field_name(item), item.text, item.anchors, str(self.data.get(field_name(item), "")),
-                list(self.errors.get(field_name(item), [])), disabled=False,
+                field_name(item), shown(item, "text", self.language), shown(item, "anchors", self.language),
+                str(self.data.get(field_name(item), "")), list(self.errors.get(field_name(item), [])),
+                disabled=False,
             )
             for item in self.items
         ))
 
 
-def likert_html(items: list[Item], saved: dict[str, int] | None = None) -> SafeString:
-    """The items as fieldsets of native radios: blank, or as saved (going back, then read-only).
-    Built here rather than in a template loop: a trial page has dozens of options, and the loop
-    was most of the page's rendering time. No form is needed to show a page."""
+def likert_html(
+    items: list[Item], saved: dict[str, int] | None = None, language: str | None = None
+) -> SafeString:
+    """The items as fieldsets of native radios, in `language` (by default the active one): blank, or as
+    saved (going back, then read-only). Built here rather than in a template loop: a trial page has dozens
+    of options, and the loop was most of the page's rendering time. No form is needed to show a page."""
+    texts = [(item, shown(item, "text", language), shown(item, "anchors", language)) for item in items]
     if saved is None:
-        parts = (_blank_fieldset(item.code, item.text, tuple(item.anchors)) for item in items)
+        parts = (_blank_fieldset(item.code, text, tuple(anchors)) for item, text, anchors in texts)
     else:
         parts = (
-            _render_fieldset(
-                field_name(item), item.text, item.anchors, str(saved.get(item.code, "")), [], disabled=True
-            )
-            for item in items
+            _render_fieldset(field_name(item), text, anchors, str(saved.get(item.code, "")), [],
+                             disabled=True)
+            for item, text, anchors in texts
         )
     return mark_safe("".join(parts))  # noqa: S308 - every part is built by format_html
 
@@ -208,35 +222,40 @@ def viewport_from(data: dict) -> int | None:
     return _posted_whole_number(data, "viewport_width", MAX_VIEWPORT)
 
 
-VERIFY_QUESTION = "Is the model's answer correct?"
-PREDICT_QUESTION = "Which answer will the model give?"
-CONFIDENCE_QUESTION = "How confident are you in your answer?"
-NONE_OF_THESE = "None of these"
+VERIFY_QUESTION = gettext_lazy("Is the model's answer correct?")
+PREDICT_QUESTION = gettext_lazy("Which answer will the model give?")
+CONFIDENCE_QUESTION = gettext_lazy("How confident are you in your answer?")
+NONE_OF_THESE = gettext_lazy("None of these")
 _CHOICE_FIELD = {TrialTask.VERIFICATION: "judgement", TrialTask.SIMULATION: "prediction"}
 
 
 class JudgementForm(forms.Form):
     """A trial's judgement: verification, yes or no; simulation, one of the candidates in the order shown
     (sent as its position from 1; 0 is "none of these"); then the confidence, 1..5. ``choice_ms`` (the
-    page's script) is dropped when it is not a whole number of ms up to a day, as the reading measures are."""
+    page's script) is dropped when it is not a whole number of ms up to a day, as the reading measures are.
+    `options` are the candidates as written (what is stored and scored), `labels` how they read in the
+    participant's language (by default as written)."""
 
-    def __init__(self, task: str, options: list[str], data: dict | None = None) -> None:
+    def __init__(self, task: str, options: list[str], data: dict | None = None,
+                 labels: list[str] | None = None) -> None:
         super().__init__(data=data)
         self.task = task
         self.options = options
+        self.labels = labels or options
         self.choice_name = _CHOICE_FIELD[task]
         verification = task == TrialTask.VERIFICATION
         values = ["yes", "no"] if verification else [str(n) for n in range(len(options) + 1)]
-        required = ("Please answer whether the model's answer is correct." if task == TrialTask.VERIFICATION
-                    else "Please choose which answer you think the model will give.")
+        required = (gettext("Please answer whether the model's answer is correct.") if verification
+                    else gettext("Please choose which answer you think the model will give."))
         self.fields[self.choice_name] = forms.ChoiceField(
             choices=[(v, v) for v in values],
-            error_messages={"required": required, "invalid_choice": "Choose one of the answers offered."},
+            error_messages={"required": required,
+                            "invalid_choice": gettext("Choose one of the answers offered.")},
         )
-        off_scale = f"Choose one of the points 1 to {CONFIDENCE_POINTS}."
+        off_scale = _off_scale(CONFIDENCE_POINTS)
         self.fields["confidence"] = forms.IntegerField(
             min_value=1, max_value=CONFIDENCE_POINTS,
-            error_messages={"required": "Please say how confident you are.", "invalid": off_scale,
+            error_messages={"required": gettext("Please say how confident you are."), "invalid": off_scale,
                             "min_value": off_scale, "max_value": off_scale},
         )
 
@@ -279,9 +298,9 @@ class JudgementForm(forms.Form):
     def _choice_fieldset(self, chosen: str, errors: list[str], *, disabled: bool) -> str:
         name = self.choice_name
         if self.task == TrialTask.VERIFICATION:
-            offered = [("yes", "Yes, it is correct"), ("no", "No, it is not correct")]
+            offered = [("yes", gettext("Yes, it is correct")), ("no", gettext("No, it is not correct"))]
         else:
-            offered = [(str(n), label) for n, label in enumerate(self.options, start=1)]
+            offered = [(str(n), label) for n, label in enumerate(self.labels, start=1)]
             offered.append(("0", NONE_OF_THESE))
         attrs = " disabled" if disabled else " required"
         if errors:

@@ -8,15 +8,17 @@ that showed it, and no stimulus or trace of a study with participants can be del
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 LIKERT_MIN = 1
 LIKERT_MAX = 7  # the longest scale an item may have; each item's own is scale_points (5 or 7)
@@ -49,19 +51,21 @@ class Construct(models.TextChoices):
     ATTENTION_CHECK = "attention_check", "Attention check"
 
 
-DEFAULT_CONSENT_TEXT = (
+# The platform's default texts, in English; gettext_noop marks them for the catalogs, from which a study
+# that keeps a default shows it in each language the platform has (studyapp.languages.shown).
+DEFAULT_CONSENT_TEXT = gettext_noop(
     "You are invited to take part in a research study on how people read the reasoning of AI "
     "language models. You will read a few short question-answering problems, each with an AI "
     "model's answer and a text describing its reasoning, and rate each text on a few statements.\n\n"
     "What is recorded is listed below. The data are used for research and published only in "
     "anonymised, aggregate form."
 )
-DEFAULT_WITHDRAWAL_TEXT = (
+DEFAULT_WITHDRAWAL_TEXT = gettext_noop(
     "Taking part is voluntary. You may stop at any time by closing this page and returning the study "
     "on Prolific, without giving a reason. To have your answers deleted later, write to the contact "
     "below with your Prolific ID."
 )
-DEFAULT_DEBRIEFING_TEXT = (
+DEFAULT_DEBRIEFING_TEXT = gettext_noop(
     "Thank you for taking part. The texts you read were produced in different ways: some were "
     "written step by step by a fixed rule, some were the reasoning an AI model wrote before its "
     "answer, some were summaries of that reasoning, and some were explanations written after the "
@@ -69,9 +73,15 @@ DEFAULT_DEBRIEFING_TEXT = (
     "predictable, understandable and faithful it seems, and how hard it is to read. The model's "
     "answers were not always right."
 )
-DEFAULT_WITHIN_DEBRIEFING_TEXT = DEFAULT_DEBRIEFING_TEXT.replace(
-    "Each participant read one kind.", "You read every kind, each on different problems."
+DEFAULT_WITHIN_DEBRIEFING_TEXT = gettext_noop(
+    "Thank you for taking part. The texts you read were produced in different ways: some were "
+    "written step by step by a fixed rule, some were the reasoning an AI model wrote before its "
+    "answer, some were summaries of that reasoning, and some were explanations written after the "
+    "answer. You read every kind, each on different problems. We study whether the kind of text changes "
+    "how predictable, understandable and faithful it seems, and how hard it is to read. The model's "
+    "answers were not always right."
 )
+DEFAULT_TRACE_HEADING = gettext_noop("The model's reasoning")
 
 
 class TrialTask(models.TextChoices):
@@ -91,8 +101,9 @@ class TruthDefinition(models.TextChoices):
 
 
 DEFAULT_CONFIDENCE_ANCHORS = [
-    "Not at all confident", "Slightly confident", "Moderately confident", "Very confident",
-    "Completely confident",
+    gettext_noop("Not at all confident"), gettext_noop("Slightly confident"),
+    gettext_noop("Moderately confident"), gettext_noop("Very confident"),
+    gettext_noop("Completely confident"),
 ]
 CONFIDENCE_POINTS = 5
 
@@ -106,7 +117,86 @@ class AnswerPosition(models.TextChoices):
     BEFORE_TRACE = "before", "Before the trace, with the question"
 
 
-class Study(models.Model):
+def platform_languages() -> dict[str, str]:
+    """The languages the platform has catalogs for (settings.LANGUAGES): code -> name."""
+    return dict(settings.LANGUAGES)
+
+
+def default_languages() -> list[str]:
+    """A new study (and every study made before languages) is offered in the platform's language alone."""
+    return [settings.LANGUAGE_CODE]
+
+
+class TranslatedModel(models.Model):
+    """A row with texts participants read (its TRANSLATED_FIELDS), written in its study's own language (the
+    first the study offers), with their translations into the study's other languages in ``translations``:
+    language code -> {field: text}. A list (anchors, facts) is translated as a list of as many entries.
+    Which one a participant reads: studyapp.languages."""
+
+    TRANSLATED_FIELDS: tuple[str, ...] = ()
+
+    translations = models.JSONField(
+        default=dict, blank=True,
+        help_text="Its texts in the other languages the study offers: {language code: {field: text}}.",
+    )
+
+    class Meta:
+        abstract = True
+
+    def texts_study(self) -> "Study | None":
+        """The study whose languages these texts are in (None while it has none)."""
+        return getattr(self, "study", None)
+
+    def translation_problems(self) -> list[str]:
+        """What is wrong with ``translations``: a language the platform lacks or the study's own, a field
+        that is not translated, a text of the wrong kind or length."""
+        given = self.translations
+        if not isinstance(given, dict):
+            return ["Must be a JSON object: {language code: {field: text}}."]
+        names = platform_languages()
+        study = self.texts_study()
+        own = study.own_language if study is not None else None
+        problems = []
+        for language, texts in given.items():
+            if language not in names:
+                problems.append(f"This platform has no language '{language}'; it has {', '.join(names)}.")
+            elif language == own:
+                problems.append(f"{names[language]} is the study's own language: its texts are the fields "
+                                "themselves, not a translation.")
+            elif not isinstance(texts, dict):
+                problems.append(f"{names[language]}: must be a JSON object of field -> text.")
+            else:
+                problems += [f"{names[language]} {name}: {problem}" for name, text in texts.items()
+                             if (problem := self._translated_problem(name, text))]
+        return problems
+
+    def _translated_problem(self, name: str, text: object) -> str:
+        if name not in self.TRANSLATED_FIELDS:
+            return f"not a text of this row; its texts are {', '.join(self.TRANSLATED_FIELDS)}."
+        original = getattr(self, name)
+        if isinstance(original, list):
+            if not (isinstance(text, list) and all(isinstance(t, str) and t.strip() for t in text)):
+                return "must be a list of non-empty texts."
+            if len(text) != len(original):
+                return f"must have as many entries as the original ({len(original)}), not {len(text)}."
+            return ""
+        if not isinstance(text, str) or not text.strip():
+            return "must be a non-empty text."
+        limit = self._meta.get_field(name).max_length
+        return f"at most {limit} characters; this has {len(text)}." if limit and len(text) > limit else ""
+
+    def refuse_bad_translations(self) -> None:
+        """Raise ValidationError if anything is wrong with ``translations``: not tied to one field, as forms
+        edit them through fields of their own (studyapp.translation_admin), and each message names the
+        language and the text."""
+        problems = self.translation_problems()
+        if problems:
+            raise ValidationError({NON_FIELD_ERRORS: problems})
+
+
+class Study(TranslatedModel):
+    TRANSLATED_FIELDS = ("title", "consent_text", "withdrawal_text", "debriefing_text", "confidence_anchors")
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         LIVE = "live", "Live"
@@ -227,6 +317,13 @@ class Study(models.Model):
         "matched it. Off by default: feedback teaches participants the model as they go, which changes "
         "their later predictions.",
     )
+    languages = models.JSONField(
+        default=default_languages,
+        help_text="The languages participants may read the study in, as codes, its own texts' language "
+        'first: ["en"], or ["en", "de"] to offer German too (each language it offers needs every text of the '
+        "study in it, checked when it goes live). A participant gets the language the study link's lang "
+        "names (&lang=de), else their browser's, else the first; docs/researchers/languages.md.",
+    )
     protect_problem_text = models.BooleanField(
         default=False,
         help_text="Show the problem and the reasoning text so that they cannot be selected, copied, cut or "
@@ -271,6 +368,10 @@ class Study(models.Model):
         return study
 
     def clean(self) -> None:
+        languages_problem = self._languages_problem()
+        if languages_problem:
+            raise ValidationError({"languages": languages_problem})
+        self.refuse_bad_translations()
         anchors = self.confidence_anchors
         if not (isinstance(anchors, list) and len(anchors) == CONFIDENCE_POINTS
                 and all(isinstance(a, str) and a.strip() for a in anchors)):
@@ -283,6 +384,27 @@ class Study(models.Model):
             })
         self._refuse_redesign()
         self._refuse_live_unless_ready()
+
+    @property
+    def own_language(self) -> str:
+        """The language the study's own texts (its fields) are written in: the first it offers."""
+        offered = self.languages
+        return offered[0] if isinstance(offered, list) and offered else settings.LANGUAGE_CODE
+
+    def texts_study(self) -> "Study":
+        return self
+
+    def _languages_problem(self) -> str:
+        offered, names = self.languages, platform_languages()
+        if not (isinstance(offered, list) and offered and all(isinstance(code, str) for code in offered)):
+            return 'Give a list of language codes, the study\'s own first: ["en"] or ["en", "de"].'
+        unknown = [code for code in offered if code not in names]
+        if unknown:
+            return (f"This platform has no {', '.join(unknown)}; its languages are "
+                    + ", ".join(f"{code} ({name})" for code, name in names.items()) + ".")
+        if len(set(offered)) != len(offered):
+            return "Each language once."
+        return ""
 
     def taken_part(self) -> str:
         """Who has taken part, in words ("" if no one, previews included): their stored trials name the
@@ -406,7 +528,7 @@ class StudyTextQuerySet(models.QuerySet):
         return super().delete()
 
 
-class StudyTextModel(models.Model):
+class StudyTextModel(TranslatedModel):
     """Condition, Stimulus and StimulusTrace: an instance's ``delete()`` is refused as the queryset's is."""
 
     objects = StudyTextQuerySet.as_manager()
@@ -423,13 +545,15 @@ class Condition(StudyTextModel):
     """One kind of text participants read: its code (in every export), its label, the heading above it on
     the trial page, and where its texts come from."""
 
+    TRANSLATED_FIELDS = ("trace_heading",)
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
     code = models.SlugField(
         max_length=40, help_text="A short name (letters, digits, _ and -), the same in every export."
     )
     label = models.CharField(max_length=120, help_text="What the condition is, for researchers.")
     trace_heading = models.CharField(
-        max_length=100, default="The model's reasoning",
+        max_length=100, default=DEFAULT_TRACE_HEADING,
         help_text="Heading above the text on the trial page.",
     )
     trace_kind = models.CharField(
@@ -461,6 +585,7 @@ class Condition(StudyTextModel):
     def clean(self) -> None:
         """Once participants have taken part, no condition is added and none changes its code, order or kind
         of text; its label, heading and source can still be corrected."""
+        self.refuse_bad_translations()
         taken = self.study.taken_part() if self.study_id else ""
         if not taken:
             return
@@ -481,6 +606,8 @@ class Condition(StudyTextModel):
 
 class Stimulus(StudyTextModel):
     """A question-answering problem with the model's answer, shown with one trace per condition."""
+
+    TRANSLATED_FIELDS = ("context_facts", "question", "model_answer", "answer_candidates")
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="stimuli")
     code = models.CharField(max_length=100, help_text="Stable identifier, e.g. cotempqa-equal-291.")
@@ -526,6 +653,7 @@ class Stimulus(StudyTextModel):
             value = getattr(self, field)
             if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
                 raise ValidationError({field: "Must be a JSON list of strings."})
+        self.refuse_bad_translations()
         problem = grades_problem(self.grades)
         if problem:
             raise ValidationError({"grades": problem})
@@ -611,6 +739,8 @@ EMPTY_TEXT = ("A text is needed: only a condition of the kind "
 class StimulusTrace(StudyTextModel):
     """The text a participant in one condition reads for one stimulus (its versions: TraceVersion)."""
 
+    TRANSLATED_FIELDS = ("text", "masked_text")
+
     stimulus = models.ForeignKey(Stimulus, on_delete=models.CASCADE, related_name="traces")
     condition = models.SlugField(max_length=40, help_text="The code of the study's condition that reads it.")
     text = models.TextField(
@@ -650,6 +780,7 @@ class StimulusTrace(StudyTextModel):
     def clean(self) -> None:
         """A text in every condition but one that shows the answer alone (checked here once the stimulus is
         stored; a study file's are checked with the file)."""
+        self.refuse_bad_translations()
         if self.text.strip() or not self.stimulus_id:
             return
         kind = Condition.objects.filter(study_id=self.stimulus.study_id, code=self.condition).values_list(
@@ -657,11 +788,39 @@ class StimulusTrace(StudyTextModel):
         if kind != TraceKind.ANSWER_ONLY:
             raise ValidationError({"text": EMPTY_TEXT})
 
+    def texts_study(self) -> "Study | None":
+        stimulus = getattr(self, "stimulus", None)
+        return getattr(stimulus, "study", None)
+
     def shown_texts(self) -> dict[str, object]:
-        """What a participant reads on the trial: this text and its stimulus's shown texts."""
+        """What a participant reads on the trial: this text and its stimulus's shown texts, with their
+        translations (language -> the texts given in it)."""
         stimulus = self.stimulus
+        translations = {}
+        for language in sorted({*stimulus.translations, *self.translations}):
+            given = {name: text for name, text in stimulus.translations.get(language, {}).items()
+                     if name in VERSION_TEXTS}
+            given.update(self.translations.get(language, {}))
+            if given:
+                translations[language] = dict(sorted(given.items()))
         return {"text": self.text, "context_facts": stimulus.context_facts, "question": stimulus.question,
-                "model_answer": stimulus.model_answer, "masked_text": self.masked_text}
+                "model_answer": stimulus.model_answer, "masked_text": self.masked_text,
+                "translations": translations}
+
+
+#: The texts of a trial that a version keeps (TraceVersion's fields and their translations).
+VERSION_TEXTS = ("text", "context_facts", "question", "model_answer", "masked_text")
+
+
+@dataclass(frozen=True)
+class ShownTexts:
+    """A trial's texts in the language one participant reads them (TraceVersion.in_language)."""
+
+    text: str
+    context_facts: list[str]
+    question: str
+    model_answer: str
+    masked_text: str
 
 
 class TraceVersion(models.Model):
@@ -676,6 +835,11 @@ class TraceVersion(models.Model):
     question = models.TextField()
     model_answer = models.TextField()
     masked_text = models.TextField(blank=True, help_text="The text with the answer withheld (simulation).")
+    translations = models.JSONField(
+        default=dict, blank=True,
+        help_text="The same texts in the study's other languages, as they were then: {language code: {text: "
+        "..., context_facts: [...], question: ..., model_answer: ..., masked_text: ...}} (those given).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
@@ -698,13 +862,22 @@ class TraceVersion(models.Model):
 
     def shown_texts(self) -> dict[str, object]:
         return {"text": self.text, "context_facts": self.context_facts, "question": self.question,
-                "model_answer": self.model_answer, "masked_text": self.masked_text}
+                "model_answer": self.model_answer, "masked_text": self.masked_text,
+                "translations": self.translations}
+
+    def in_language(self, language: str) -> ShownTexts:
+        """The texts as a participant reading `language` was shown them: each translated one in it, the
+        others as written (a study offers a language only once every text is in it)."""
+        given = self.translations.get(language, {})
+        return ShownTexts(**{name: given.get(name) or getattr(self, name) for name in VERSION_TEXTS})
 
 
-class Item(models.Model):
+class Item(TranslatedModel):
     """A 5- or 7-point questionnaire item; its code starts with its construct (``faithfulness_1``).
     A reverse-keyed item is scored as scale_points + 1 - value in the analysis (the answer is stored as
     chosen)."""
+
+    TRANSLATED_FIELDS = ("text", "anchors")
 
     class Scope(models.TextChoices):
         TRIAL = "trial", "Under every trace"
@@ -755,6 +928,9 @@ class Item(models.Model):
             or not all(isinstance(a, str) and a.strip() for a in self.anchors)
         ):
             errors["anchors"] = f"Give exactly {self.scale_points} non-empty labels, one per scale point."
+        translation_problems = self.translation_problems()
+        if translation_problems:
+            errors[NON_FIELD_ERRORS] = translation_problems
         if self.expected_value is not None and not LIKERT_MIN <= self.expected_value <= self.scale_points:
             errors["expected_value"] = f"A point of the scale, 1 to {self.scale_points}."
         if self.is_attention_check and self.expected_value is None:
@@ -875,6 +1051,11 @@ class Participant(models.Model):
     consented_at = models.DateTimeField(null=True, blank=True)
     device_class = models.CharField(
         max_length=10, blank=True, help_text="phone, tablet or desktop, from the browser at arrival."
+    )
+    language = models.CharField(
+        max_length=10, default=settings.LANGUAGE_CODE,
+        help_text="The language the participant reads the study in, one the study offers: chosen at arrival "
+        "(the study link's lang, else the browser's, else the study's first) and kept for all their pages.",
     )
     user_agent = models.CharField(max_length=300, blank=True)
     viewport_width = models.PositiveIntegerField(

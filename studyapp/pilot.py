@@ -37,7 +37,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from traces import lifecycle
 
@@ -278,7 +278,8 @@ class Bot:
         )
         run.left = True
         after = self.client.get(_page_path(self.study, self.token, page), follow=True)
-        ended = ">This study has ended for you<" in after.content.decode()
+        with translation.override(self.study.own_language):  # the language a bot reads (a preview's)
+            ended = f">{translation.gettext('This study has ended for you')}<" in after.content.decode()
         if _page_name(after) != pages.DONE or not ended:
             said = "after it was marked returned, its page did not say that the study has ended for it"
             run.problems.append(self._failure(page, said))

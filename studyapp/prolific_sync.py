@@ -26,14 +26,19 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from .models import Participant, Study
 from .prolific import GONE, ProlificClient, ProlificError, Submission
 
 logger = logging.getLogger(__name__)
 
-NO_SUBMISSION = "No submission with this SESSION_ID in the study on Prolific (a made-up or mistyped link?)."
-SOMEONE_ELSES = "This SESSION_ID is another participant's submission on Prolific."
+# Marked for the catalogs: an arrival turned away at the door reads them (DoorCheck.in_words).
+NO_SUBMISSION = gettext_noop(
+    "No submission with this SESSION_ID in the study on Prolific (a made-up or mistyped link?)."
+)
+SOMEONE_ELSES = gettext_noop("This SESSION_ID is another participant's submission on Prolific.")
+NOT_TAKING_PART = gettext_noop("The submission is %(status)s on Prolific.")
 #: Submission statuses a participant can be taking the study in.
 TAKING_PART = {"ACTIVE", "RESERVED"}
 DOOR_PAUSED_KEY = "prolific:door-paused"
@@ -116,10 +121,16 @@ def _sync(study: Study, client: ProlificClient, now) -> SyncResult:
 @dataclass(frozen=True)
 class DoorCheck:
     """What the door check found: why the link matches no live submission of this study by this
-    participant (``problem``, "" when it does or could not be checked), and whether Prolific confirmed it."""
+    participant (``problem``, "" when it does or could not be checked; ``status``, the submission's status
+    when that is why), and whether Prolific confirmed it."""
 
     problem: str = ""
     verified: bool = False
+    status: str = ""
+
+    def in_words(self) -> str:
+        """The problem in the active language (the arrival's, on the page turning them away)."""
+        return gettext(NOT_TAKING_PART) % {"status": self.status} if self.status else gettext(self.problem)
 
 
 @contextmanager
@@ -163,5 +174,6 @@ def check_arrival(study: Study, pid: str, session_id: str, client: ProlificClien
     if submission.participant_id != pid:
         return DoorCheck(SOMEONE_ELSES)
     if submission.status not in TAKING_PART:
-        return DoorCheck(f"The submission is {submission.status.lower()} on Prolific.")
+        status = submission.status.lower()
+        return DoorCheck(NOT_TAKING_PART % {"status": status}, status=status)
     return DoorCheck(verified=True)

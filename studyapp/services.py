@@ -19,8 +19,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, pgettext
 
-from . import content
+from . import content, languages
 from .lookup import participant_for_page
 from .models import (
     Condition,
@@ -28,6 +29,7 @@ from .models import (
     PageVisit,
     Participant,
     Response,
+    ShownTexts,
     Stimulus,
     TraceKind,
     TraceVersion,
@@ -97,27 +99,27 @@ def trials_done(participant: Participant) -> int:
 
 def progress_label(participant: Participant, page: str) -> str:
     """What the progress indicator says on a page, e.g. "Trial 2 of 5"; on the last page, how the
-    participant's study ended."""
+    participant's study ended. In the active language (the participant's, on their pages)."""
     n = len(participant.stimulus_sequence)
     trial = trial_number(page)
     if trial is not None:
-        return f"Trial {trial} of {n}"
+        return gettext("Trial %(trial)s of %(n)s") % {"trial": trial, "n": n}
     if predict_number(page) is not None:
-        return f"Trial {predict_number(page)} of {n} · your prediction"
+        return gettext("Trial %(trial)s of %(n)s · your prediction") % {"trial": predict_number(page), "n": n}
     if page in (CONSENT, INSTRUCTIONS, PRACTICE, PRACTICE_PREDICT, QUESTIONNAIRE):
         return {
-            CONSENT: f"Consent · before trial 1 of {n}",
-            INSTRUCTIONS: f"Instructions · before trial 1 of {n}",
-            PRACTICE_PREDICT: f"Practice · your prediction · before trial 1 of {n}",
-            PRACTICE: f"Practice · before trial 1 of {n}",
-            QUESTIONNAIRE: f"Final questions · after trial {n} of {n}",
-        }[page]
+            CONSENT: gettext("Consent · before trial 1 of %(n)s"),
+            INSTRUCTIONS: gettext("Instructions · before trial 1 of %(n)s"),
+            PRACTICE_PREDICT: gettext("Practice · your prediction · before trial 1 of %(n)s"),
+            PRACTICE: gettext("Practice · before trial 1 of %(n)s"),
+            QUESTIONNAIRE: gettext("Final questions · after trial %(n)s of %(n)s"),
+        }[page] % {"n": n}
     status = Participant.Status
     if participant.status in (status.COMPLETED, status.SCREENED_OUT):
-        return f"Finished · {n} of {n} trials"
+        return gettext("Finished · %(n)s of %(n)s trials") % {"n": n}
     if participant.status in (status.NO_CONSENT, status.EXPIRED):
-        return f"Ended before trial 1 of {n}"
-    return f"Ended · {trials_done(participant)} of {n} trials done"
+        return gettext("Ended before trial 1 of %(n)s") % {"n": n}
+    return gettext("Ended · %(done)s of %(n)s trials done") % {"done": trials_done(participant), "n": n}
 
 
 def progress_fraction(participant: Participant) -> float:
@@ -201,11 +203,15 @@ def condition_shown(participant: Participant, page: str) -> Condition:
 
 
 def trace_headings(participant: Participant) -> list[str]:
-    """The headings of the texts the participant will read, each once, in the order first met, as they read
-    inside a sentence (see in_sentence); none for problems that show the answer alone."""
+    """The headings of the texts the participant will read, in their language, each once, in the order first
+    met, as they read inside a sentence (see in_sentence); none for problems that show the answer alone."""
     by_code = content.for_study(participant.study).conditions_by_code
-    return list(dict.fromkeys(in_sentence(by_code[code].trace_heading) for code in _codes_read(participant)
-                              if code in by_code and by_code[code].trace_kind != TraceKind.ANSWER_ONLY))
+    language = participant.language
+    return list(dict.fromkeys(
+        in_sentence(languages.shown(by_code[code], "trace_heading", language), language)
+        for code in _codes_read(participant)
+        if code in by_code and by_code[code].trace_kind != TraceKind.ANSWER_ONLY
+    ))
 
 
 def _codes_read(participant: Participant) -> list[str]:
@@ -219,9 +225,13 @@ def answer_only_trials(participant: Participant) -> bool:
                for code in _codes_read(participant))
 
 
-def in_sentence(heading: str) -> str:
-    """A heading inside a sentence: a capital that only starts it is lowered ("The model's reasoning" ->
-    "the model's reasoning"); a name is kept ("DeepSeek-R1's reasoning", "R1 summary", "GPT-4o's notes")."""
+def in_sentence(heading: str, language: str) -> str:
+    """A heading inside an English sentence: a capital that only starts it is lowered ("The model's
+    reasoning" -> "the model's reasoning"); a name is kept ("DeepSeek-R1's reasoning", "R1 summary",
+    "GPT-4o's notes"). Other languages keep it as written (German capitalises nouns, and its sentences name
+    the heading as a title)."""
+    if language != languages.SOURCE_LANGUAGE:
+        return heading
     first_word = heading.split(" ", 1)[0]
     rest = first_word[1:]
     if rest == rest.lower() and not any(ch.isdigit() for ch in rest):
@@ -246,7 +256,12 @@ class RatingScale:
 
     @property
     def points_in_words(self) -> str:
-        return {5: "five", 7: "seven"}.get(self.points, str(self.points))
+        """The scale's kind as it reads in "rated on a ___ scale" (in the active language)."""
+        if self.points == 5:
+            return pgettext("rated on a ___ scale", "five-point")
+        if self.points == 7:
+            return pgettext("rated on a ___ scale", "seven-point")
+        return pgettext("rated on a ___ scale", "%(points)s-point") % {"points": self.points}
 
 
 @dataclass(frozen=True)
@@ -258,8 +273,13 @@ class RatingScales:
 
     @property
     def lengths(self) -> list[str]:
-        """The scales' numbers of points, in words, each once ("five", "seven")."""
+        """The scales' kinds, in words, each once ("five-point", "seven-point")."""
         return list(dict.fromkeys(scale.points_in_words for scale in self.scales))
+
+    @property
+    def mixed(self) -> bool:
+        """The scales differ in their numbers of points (the instructions name each one's)."""
+        return len(self.lengths) > 1
 
     @property
     def example(self) -> RatingScale | None:
@@ -271,10 +291,11 @@ class RatingScales:
 
 
 def rating_scales(participant: Participant) -> RatingScales:
-    """The scales of the statements the participant will rate (under each text, then at the end): the
-    instructions describe the study's own items, not a fixed five-point example."""
+    """The scales of the statements the participant will rate (under each text, then at the end), in their
+    language: the instructions describe the study's own items, not a fixed five-point example."""
     items = [*_items_in_order(participant, participant.item_order), *end_items(participant)]
-    return RatingScales([RatingScale(anchors) for anchors in dict.fromkeys(tuple(i.anchors) for i in items)])
+    shown = (tuple(languages.shown(item, "anchors", participant.language)) for item in items)
+    return RatingScales([RatingScale(anchors) for anchors in dict.fromkeys(shown)])
 
 
 def stimulus_id_for(participant: Participant, page: str) -> int | None:
@@ -289,19 +310,20 @@ def stimulus_id_for(participant: Participant, page: str) -> int | None:
 @dataclass(frozen=True)
 class TrialContent:
     stimulus_id: int
-    texts: TraceVersion  # what the page shows: the trace's text and the stimulus's shown texts
+    texts: ShownTexts  # what the page shows, in the participant's language: the trace's text and the problem
     items: list[Item]  # in the order shown, the attention check included where it belongs
 
 
 def trial_content(participant: Participant, page: str, shown: int | None = None) -> TrialContent:
     """The problem, trace and items of a trial page or of the practice page: the texts of version
     `shown` when the participant was shown that one there before (a refresh, going back), so a page
-    never changes under them; else the current version. Raises content.TextMissing."""
+    never changes under them; else the current version. The version holds every language's texts; the
+    page shows the participant's. Raises content.TextMissing."""
     stimulus_id = stimulus_id_for(participant, page)
-    texts = content.version(participant.study, stimulus_id, trial_condition(participant, page))
-    if shown is not None and shown != texts.pk:
-        texts = TraceVersion.objects.get(pk=shown)
-    return TrialContent(stimulus_id, texts, page_items(participant, page))
+    version = content.version(participant.study, stimulus_id, trial_condition(participant, page))
+    if shown is not None and shown != version.pk:
+        version = TraceVersion.objects.get(pk=shown)
+    return TrialContent(stimulus_id, version.in_language(participant.language), page_items(participant, page))
 
 
 def trial_items(participant: Participant, trial: int) -> list[Item]:
@@ -358,10 +380,19 @@ def judged_stimulus(participant: Participant, page: str) -> Stimulus:
 
 def options_shown(participant: Participant, stimulus: Stimulus) -> list[str]:
     """A simulation trial's candidate answers in the order this participant sees them: shuffled once per
-    participant and stimulus (seeded by both, so a refresh or going back shows the same order)."""
+    participant and stimulus (seeded by both, so a refresh or going back shows the same order). As written
+    in the study's own language, whatever the participant reads: a choice is stored and scored so."""
     options = list(stimulus.answer_candidates)
     random.Random(f"{participant.token}:{stimulus.pk}").shuffle(options)
     return options
+
+
+def option_labels(participant: Participant, stimulus: Stimulus, options: list[str]) -> list[str]:
+    """How each of `options` (candidates as written) reads in the participant's language: the candidate's
+    translation, at its place among the stimulus's candidates."""
+    translated = languages.shown(stimulus, "answer_candidates", participant.language)
+    place = {candidate: n for n, candidate in enumerate(stimulus.answer_candidates)}
+    return [translated[place[option]] if option in place else option for option in options]
 
 
 @dataclass(frozen=True)

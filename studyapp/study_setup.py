@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.dispatch import receiver
 
-from . import content, counterbalancing
+from . import content, counterbalancing, languages
 from .conditions import PAPER_CONDITIONS
 from .models import (
     Condition,
@@ -100,7 +100,7 @@ def readiness_problems(study: Study) -> list[str]:
     codes = (study.completion_code, study.no_consent_code, study.failed_attention_code)
     if not all(code.strip() for code in codes):
         problems.append("Every Prolific completion code must be filled in.")
-    return problems + task_problems(study) + missing_texts(study)
+    return problems + task_problems(study) + missing_texts(study) + languages.missing_translations(study)
 
 
 def _named(codes: list[str], limit: int = 10) -> str:

@@ -1,5 +1,7 @@
 """Versions of what a participant reads on a trial: a trace's text with its stimulus's shown texts
-(context facts, question, the model's shown answer).
+(context facts, question, the model's shown answer), and their translations into the study's other
+languages: one version holds every language's, so a page's version and its participant's language say
+exactly what they read.
 
 A version is made whenever one of those texts changes, from wherever the change comes (the admin,
 the shell, the stimulus builder): the ``post_save`` signals below, and the content cache when it
@@ -97,14 +99,23 @@ def readers(**visits: object) -> dict[int, list[tuple[int, str, bool]]]:
     return shown
 
 
+def named_texts(version: TraceVersion) -> dict[str, object]:
+    """A version's texts by name, each translation under "<name> (<language>)": "question (de)"."""
+    texts = version.shown_texts()
+    for language, given in sorted(texts.pop("translations").items()):
+        texts.update({f"{name} ({language})": value for name, value in given.items()})
+    return texts
+
+
 def with_changes(history: Iterable[TraceVersion]) -> Iterator[tuple[TraceVersion, list[str]]]:
     """Each version (ordered by trace, then number) with the names of the texts that differ from the
-    trace's version before it (none for a trace's first)."""
+    trace's version before it (none for a trace's first), a translation's as "question (de)"."""
     before: tuple[int, dict[str, object]] | None = None
     for version in history:
-        texts = version.shown_texts()
+        texts = named_texts(version)
         if before is not None and before[0] == version.trace_id:
-            yield version, [name for name in texts if texts[name] != before[1][name]]
+            names = dict.fromkeys([*before[1], *texts])
+            yield version, [name for name in names if texts.get(name) != before[1].get(name)]
         else:
             yield version, []
         before = (version.trace_id, texts)

@@ -1,4 +1,8 @@
-"""Participant pages and the researchers' study monitor. The logic lives in allocation and services."""
+"""Participant pages and the researchers' study monitor. The logic lives in allocation and services.
+
+A participant's pages are in their language (studyapp.languages), activated for that request only; the
+400 and 500 pages are in the browser's; the monitor and the preview's first page stay in English.
+"""
 
 import functools
 import logging
@@ -12,14 +16,35 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
-from . import allocation, binding, content, monitoring, pages, pilot, prolific_sync, services, test_runs
-from .forms import JudgementForm, LikertPageForm, likert_html, paradata_from, reading_from, viewport_from
+from . import (
+    allocation,
+    binding,
+    content,
+    languages,
+    monitoring,
+    pages,
+    pilot,
+    prolific_sync,
+    services,
+    test_runs,
+)
+from .forms import (
+    NONE_OF_THESE,
+    JudgementForm,
+    LikertPageForm,
+    likert_html,
+    paradata_from,
+    reading_from,
+    viewport_from,
+)
 from .lookup import participant_for_page
-from .models import Participant, Pilot, Study, TrialTask
+from .models import Participant, Pilot, Study, TrialTask, platform_languages
 from .rendering import render_trace
 from .study_setup import answer_warnings, readiness_problems
 
@@ -113,8 +138,15 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     """The Prolific study link: validate the IDs, then assign (or resume) and go to the right page.
 
     A returning PROLIFIC_PID resumes only with its own STUDY_ID and SESSION_ID; a new one is
-    rate-limited per client address (ARRIVAL_RATE_LIMIT)."""
+    rate-limited per client address (ARRIVAL_RATE_LIMIT). A new one gets the language the link or the
+    browser asks for among the study's (languages.for_arrival), which every page shown here is in too."""
     study = get_object_or_404(Study, slug=slug)
+    language = languages.for_arrival(study, request)
+    with translation.override(language):
+        return _entry(request, study, language)
+
+
+def _entry(request: HttpRequest, study: Study, language: str) -> HttpResponse:
     pid = request.GET.get("PROLIFIC_PID", "").strip().lower()
     study_id = request.GET.get("STUDY_ID", "").strip()
     session_id = request.GET.get("SESSION_ID", "").strip()
@@ -135,13 +167,13 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     if existing is None and not test_run:
         door = prolific_sync.check_arrival(study, pid, session_id)
         if door.problem:
-            context = {"study": study, "prolific_problem": door.problem}
+            context = {"study": study, "prolific_problem": door.in_words()}
             return render(request, "studyapp/invalid_link.html", context, status=403)
     try:
         agent = request.headers.get("User-Agent", "")
         participant = existing or allocation.assign_new(
             study, pid, study_id, session_id, device_class=binding.device_class(agent), user_agent=agent,
-            verified=door.verified, test_run=test_run,
+            verified=door.verified, test_run=test_run, language=language,
         )
     except allocation.StudyFull:
         return _not_taken(request, study, "studyapp/full.html", "full")
@@ -171,17 +203,22 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     if not within and not study.conditions.filter(code=code).exists():
         return _preview_choice(request, study, f"No condition '{code}'.")
     try:
-        participant = allocation.start_preview(study, None if within else code)
+        participant = allocation.start_preview(study, None if within else code,
+                                               language=languages.for_arrival(study, request))
     except allocation.StudyNotReady as problem:
         return _preview_choice(request, study, str(problem))
     return _bound_redirect(participant)
 
 
 def _preview_choice(request: HttpRequest, study: Study, error: str = "") -> HttpResponse:
-    """The preview's first page: the conditions to choose from (between), or what a preview shows (within);
-    with an error, a 400."""
+    """The preview's first page: the conditions to choose from (between), or what a preview shows (within),
+    and the languages the study offers (a preview reads the one its link's lang names, as an arrival
+    does); with an error, a 400."""
+    names = platform_languages()
     context = {"study": study, "conditions": study.conditions.all(), "error": error,
-               "within": study.design == Study.Design.WITHIN}
+               "within": study.design == Study.Design.WITHIN,
+               "lang": request.GET.get(languages.LINK_PARAMETER, ""),
+               "languages": [(code, names[code]) for code in languages.offered(study)]}
     return render(request, "studyapp/preview_choose.html", context, status=400 if error else 200)
 
 
@@ -203,25 +240,30 @@ def _start_pilot_bot(request: HttpRequest, study: Study, run: str) -> HttpRespon
 
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
-    """A participant's page, shown or submitted. A trial whose text is gone (deleted past the guards)
-    gets a page saying so, never a server error; the monitor names the missing text."""
-    try:
-        return _page(request, slug, token, page)
-    except content.TextMissing as missing:
-        logger.error("A participant's trial cannot be shown: %s", missing)
-        return render(request, "studyapp/cannot_show.html", {"study": missing.study}, status=503)
+    """A participant's page, shown or submitted, in their language. A trial whose text is gone (deleted
+    past the guards) gets a page saying so, never a server error; the monitor names the missing text."""
+    # _page activates the participant's language once it has read them; leaving this block restores
+    # the language before, so it lasts this request only (the page below included)
+    with translation.override(settings.LANGUAGE_CODE):
+        try:
+            return _page(request, slug, token, page)
+        except content.TextMissing as missing:
+            logger.error("A participant's trial cannot be shown: %s", missing)
+            return render(request, "studyapp/cannot_show.html", {"study": missing.study}, status=503)
 
 
 def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpResponse:
     try:
         if request.method == "POST":
             with services.submitting(slug, token) as participant:
+                translation.activate(participant.language)
                 if not binding.is_bound(request, participant):
                     return _not_yours(request, participant.study)
                 return _submit(request, participant, page)
         participant = participant_for_page(slug, token)
     except Participant.DoesNotExist:
         raise Http404("No such participant in this study.") from None
+    translation.activate(participant.language)
     if not binding.is_bound(request, participant):
         return _not_yours(request, participant.study)
     services.time_out_if_late(participant, timezone.now())
@@ -253,7 +295,7 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         if choice not in ("yes", "no"):
             return _render_page(
                 request, participant, page, status=400,
-                error="Please choose whether you agree to take part.",
+                error=gettext("Please choose whether you agree to take part."),
             )
         participant = services.submit_consent(
             participant, agreed=choice == "yes", viewport_width=viewport_from(request.POST)
@@ -264,7 +306,7 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         form = LikertPageForm(
             services.page_items(participant, page),
             stimulus_id=services.stimulus_id_for(participant, page),
-            data=request.POST,
+            data=request.POST, language=participant.language,
         )
         judging = _judgement_form(participant, page, data=request.POST)
         valid = [form.is_valid(), judging is None or judging.is_valid()]  # both, for every error at once
@@ -279,7 +321,8 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
             paradata=paradata_from(request.POST),
         )
     else:
-        form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST)
+        form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST,
+                              language=participant.language)
         if not form.is_valid():
             return _render_page(request, participant, page, form=form, status=400)
         participant = services.submit_questionnaire(
@@ -293,13 +336,18 @@ def _judgement_form(
     participant: Participant, page: str, data: dict | None = None, options: list[str] | None = None
 ) -> JudgementForm | None:
     """The page's judgement questions (services.asks_judgement), else None. `options`: the candidates as
-    they were shown (a saved page); by default in the participant's order of the stimulus's candidates."""
+    they were shown (a saved page); by default in the participant's order of the stimulus's candidates.
+    Either way labelled in the participant's language."""
     if not services.asks_judgement(participant, page):
         return None
     task = participant.study.trial_task
-    if options is None and task == TrialTask.SIMULATION:
-        options = services.options_shown(participant, services.judged_stimulus(participant, page))
-    return JudgementForm(task, options or [], data=data)
+    if task != TrialTask.SIMULATION:
+        return JudgementForm(task, [], data=data)
+    stimulus = services.judged_stimulus(participant, page)
+    if options is None:
+        options = services.options_shown(participant, stimulus)
+    return JudgementForm(task, options, data=data,
+                         labels=services.option_labels(participant, stimulus, options))
 
 
 def _render_page(
@@ -352,13 +400,16 @@ def _render_page(
                                                                             pages.PRACTICE_PREDICT),
             stimulus_id=trial_content.stimulus_id, texts=texts, predict=predict,
             trace_html=render_trace(texts.masked_text if predict else texts.text),
-            likert_html=form.likert_html() if form else likert_html(trial_content.items, stored), form=form,
+            likert_html=form.likert_html() if form else likert_html(trial_content.items, stored,
+                                                                    participant.language),
+            form=form,
             has_items=bool(trial_content.items),
             **_judgement_context(participant, page, trial_content.stimulus_id, judging, saved),
         )
         template = "studyapp/trial.html"
     else:
-        form = form or LikertPageForm(services.end_items(participant), with_comment=True)
+        form = form or LikertPageForm(services.end_items(participant), with_comment=True,
+                                      language=participant.language)
         stored = services.saved_answers(participant, None) if saved else None
         context.update(likert_html=form.likert_html(stored), form=form)
         template = "studyapp/questionnaire.html"
@@ -381,11 +432,13 @@ def _judgement_context(
     context: dict = {"task": study.trial_task}
     if judging is not None:
         saved_as = services.Judgement(stored.choice, stored.confidence) if stored else None
-        heading = "Your prediction" if pages.is_prediction(page) else "Your judgement"
-        context.update(judgement_html=judging.html(study.confidence_anchors, saved_as),
-                       judgement_heading=heading)
+        heading = gettext("Your prediction") if pages.is_prediction(page) else gettext("Your judgement")
+        anchors = languages.shown(study, "confidence_anchors", participant.language)
+        context.update(judgement_html=judging.html(anchors, saved_as), judgement_heading=heading)
     elif study.simulation_feedback and stored is not None:
-        context.update(prediction=stored.choice or "None of these", prediction_matched=stored.correct)
+        stimulus = services.judged_stimulus(participant, page)
+        label = services.option_labels(participant, stimulus, [stored.choice])[0] if stored.choice else ""
+        context.update(prediction=label or str(NONE_OF_THESE), prediction_matched=stored.correct)
     return context
 
 
@@ -432,6 +485,15 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """A request Django refused to read (e.g. a form not in UTF-8): a 400 page saying so. No CSRF
-    check here, unlike Django's handler, so the body is not read a second time."""
-    return render(request, "400.html", {"reason": str(exception or "")}, status=400)
+    """A request Django refused to read (e.g. a form not in UTF-8): a 400 page saying so, in the browser's
+    language among the platform's. No CSRF check here, unlike Django's handler, so the body is not read a
+    second time."""
+    with translation.override(translation.get_language_from_request(request)):
+        return render(request, "400.html", {"reason": str(exception or "")}, status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 page (500.html, drawn with no context), in the browser's language among the
+    platform's: a participant whose page failed is told in theirs, as far as their browser says which."""
+    with translation.override(translation.get_language_from_request(request)):
+        return defaults.server_error(request)

@@ -66,9 +66,10 @@ def demo_study(transactional_db) -> Study:
     return study
 
 
-def new_page(browser, viewport: dict, javascript: bool = True) -> tuple:
-    """A fresh browser context whose requests to Prolific are answered locally and recorded."""
-    context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
+def new_page(browser, viewport: dict, javascript: bool = True, locale: str | None = None) -> tuple:
+    """A fresh browser context whose requests to Prolific are answered locally and recorded; with `locale`
+    (de-DE), a browser set to that language (its Accept-Language)."""
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript, locale=locale)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     prolific_urls: list[str] = []

@@ -182,7 +182,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Participants read the study in one of LANGUAGES (studyapp.languages: the study link's lang, else the
+# browser's, among those the study offers), activated per request in the participant pages only: there
+# is no LocaleMiddleware, so the admin, the monitor and the report stay in English and study links keep
+# no language prefix. The catalogs (locale/<code>/LC_MESSAGES/django.po, compiled .mo) are committed.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "German")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

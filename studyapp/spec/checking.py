@@ -30,6 +30,7 @@ from .rows import Path, Rows, build
 
 MAX_ERRORS = 50
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
+LANGUAGE_PATTERN = "^[a-z]{2,3}(-[a-z0-9]+)*$"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ def _schema_problems(error: SchemaError) -> list[sections.Problem]:
     if kind == "pattern":
         if expected == SLUG_PATTERN:
             return [(path, f"Must be a code of letters, digits, _ and - only, not {_shown(value)}.")]
+        if expected == LANGUAGE_PATTERN:
+            return [(path, f"Must be a language code such as en or de, not {_shown(value)}.")]
         return [(path, "Must not be blank.")]
     messages = {
         "minLength": "Must not be empty.",

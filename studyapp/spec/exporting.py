@@ -5,26 +5,30 @@ from __future__ import annotations
 
 import json
 
-from ..models import Stimulus, Study
+from ..models import Stimulus, Study, TranslatedModel
 from ..scales.studies import published_in
 from . import sections
 from .checking import exact_balance
-from .layout import CONDITION_FIELDS, FORMAT, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS
+from .layout import (
+    CONDITION_FIELDS,
+    FORMAT,
+    ITEM_FIELDS,
+    STIMULUS_FIELDS,
+    STUDY_GROUPS,
+    TEXT_FIELDS,
+    TRANSLATIONS,
+)
 
 
 def export_study(study: Study) -> dict:
     """The study's file as a document (``dumps`` writes it)."""
-    document: dict = {"format": FORMAT, "slug": study.slug, "title": study.title}
+    document: dict = {"format": FORMAT, "slug": study.slug, "title": study.title, **_translations(study)}
     for group, pairs in STUDY_GROUPS.items():
         document[group] = {key: getattr(study, field) for key, field in pairs}
-    document["conditions"] = [
-        {name: getattr(condition, name) for name in CONDITION_FIELDS} for condition in study.conditions.all()
-    ]
+    document["conditions"] = [_entry(condition, CONDITION_FIELDS) for condition in study.conditions.all()]
     named = {code for scale in published_in(study) for code in scale.item_codes}  # as covariate_scales
-    document["items"] = [
-        {name: getattr(item, name) for name in ITEM_FIELDS}
-        for item in study.items.order_by("position", "code") if item.code not in named
-    ]
+    items = study.items.order_by("position", "code")
+    document["items"] = [_entry(item, ITEM_FIELDS) for item in items if item.code not in named]
     order = [condition["code"] for condition in document["conditions"]]
     stimuli = list(study.stimuli.prefetch_related("traces").order_by("id"))
     document["stimuli"] = [_stimulus(s, order) for s in stimuli if not s.is_practice]
@@ -37,15 +41,24 @@ def export_study(study: Study) -> dict:
     return document
 
 
+def _translations(row: TranslatedModel) -> dict:
+    """The row's texts in the study's other languages, under their key, where it has any."""
+    return {TRANSLATIONS: _sorted(row.translations)} if row.translations else {}
+
+
+def _entry(row: TranslatedModel, fields: tuple[str, ...]) -> dict:
+    return {**{name: getattr(row, name) for name in fields}, **_translations(row)}
+
+
 def _stimulus(stimulus: Stimulus, order: list[str]) -> dict:
     """A problem with each condition's text (in the study's order of conditions)."""
-    entry = {name: getattr(stimulus, name) for name in STIMULUS_FIELDS}
+    entry = _entry(stimulus, STIMULUS_FIELDS)
     entry["grades"] = _sorted(stimulus.grades)
     place = {code: n for n, code in enumerate(order)}
     traces = sorted(stimulus.traces.all(), key=lambda t: (place.get(t.condition, len(order)), t.condition))
     entry["texts"] = {
         trace.condition: {"text": trace.text, "provenance": _sorted(trace.provenance),
-                          **{name: getattr(trace, name) for name in TEXT_FIELDS}}
+                          **_entry(trace, TEXT_FIELDS)}
         for trace in traces
     }
     return entry

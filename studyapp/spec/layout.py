@@ -21,7 +21,7 @@ STUDY_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "participation": tuple((name, name) for name in (
         "time_limit_minutes", "consent_hold_minutes", "answer_position", "protect_problem_text",
-        "return_countdown_seconds", "attention_checks", "attention_fail_limit", "practice_trial",
+        "return_countdown_seconds", "attention_checks", "attention_fail_limit", "practice_trial", "languages",
     )),
     "prolific": tuple(
         (name, name) for name in ("completion_code", "no_consent_code", "failed_attention_code")
@@ -33,7 +33,7 @@ STUDY_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 #: Study field -> where it is in the file
 STUDY_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "slug": ("slug",), "title": ("title",),
+    "slug": ("slug",), "title": ("title",), "translations": ("translations",),
     **{field: (group, key) for group, pairs in STUDY_GROUPS.items() for key, field in pairs},
 }
 CONDITION_FIELDS = ("code", "label", "trace_heading", "trace_kind", "text_source")
@@ -46,6 +46,9 @@ STIMULUS_FIELDS = (
     "grades", "answer_candidates",
 )
 TEXT_FIELDS = ("masked_text", "mask_note")  # a text's besides its text and provenance
+#: The key of a row's texts in the study's other languages (the study's at the top of the file, each
+#: condition's, item's, problem's and text's in it), written only where there are some.
+TRANSLATIONS = "translations"
 
 
 @cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Condition, Item, Stimulus, StimulusTrace, Study
-from .layout import CONDITION_FIELDS, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS
+from .layout import CONDITION_FIELDS, ITEM_FIELDS, STIMULUS_FIELDS, STUDY_GROUPS, TEXT_FIELDS, TRANSLATIONS
 
 Path = tuple[str | int, ...]
 
@@ -27,8 +27,8 @@ class Rows:
 
 
 def _given(entry: dict, fields: tuple[str, ...]) -> dict:
-    """The fields the file gives; the others keep the model's defaults."""
-    return {name: entry[name] for name in fields if name in entry}
+    """The fields the file gives, with the entry's translations; the others keep the model's defaults."""
+    return {name: entry[name] for name in (*fields, TRANSLATIONS) if name in entry}
 
 
 def build(document: dict, slug: str) -> Rows:
@@ -36,7 +36,8 @@ def build(document: dict, slug: str) -> Rows:
         field: document[group][key]
         for group, pairs in STUDY_GROUPS.items() for key, field in pairs if key in document.get(group, {})
     }
-    study = Study(slug=slug, title=document["title"], status=Study.Status.DRAFT, **settings)
+    study = Study(slug=slug, title=document["title"], status=Study.Status.DRAFT,
+                  translations=document.get(TRANSLATIONS, {}), **settings)
     conditions = [
         Condition(study=study, position=n, **_given(entry, CONDITION_FIELDS))
         for n, entry in enumerate(document["conditions"], start=1)

@@ -25,8 +25,8 @@ STUDY_FORM = {
     "confidence_anchors": '["Not at all confident", "Slightly confident", "Moderately confident", '
                           '"Very confident", "Completely confident"]',
     "attention_checks": 2, "attention_fail_limit": 2, "estimated_minutes": 20,
-    "withdrawal_text": "You may stop.", "debriefing_text": "Thanks.", "conditions-TOTAL_FORMS": 0,
-    "conditions-INITIAL_FORMS": 0,
+    "withdrawal_text": "You may stop.", "debriefing_text": "Thanks.", "languages": '["en"]',
+    "conditions-TOTAL_FORMS": 0, "conditions-INITIAL_FORMS": 0,
 }
 
 

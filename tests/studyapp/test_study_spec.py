@@ -139,7 +139,8 @@ def test_export_writes_to_standard_output_and_names_an_unknown_study(capsys):
 
 def test_the_schema_is_valid_and_describes_every_part_the_platform_writes():
     Draft202012Validator.check_schema(schema())
-    own = {"format", "slug", "title", "conditions", "items", "stimuli", "practice_problems", *STUDY_GROUPS}
+    own = {"format", "slug", "title", "translations", "conditions", "items", "stimuli", "practice_problems",
+           *STUDY_GROUPS}
     assert set(schema()["properties"]) == own | {section.key for section in sections.registered()}
     # a field added to the analysis plan must be added to the schema too, or its files would be refused
     plan = schema()["$defs"]["analysis_plan"]["properties"]

@@ -166,7 +166,7 @@
     }, 1000);
     countdown.querySelector("button").addEventListener("click", function () {
       window.clearInterval(timer);
-      countdown.textContent = "Staying on this page. Use the button above when you are ready.";
+      countdown.textContent = countdown.getAttribute("data-stayed");  // in the page's language
     });
   }
 }());
