@@ -219,6 +219,7 @@ class ParticipantRowSerializer(serializers.Serializer):
     practice_stimulus = serializers.CharField(allow_null=True)
     device_class = serializers.ChoiceField(choices=["phone", "tablet", "desktop"], allow_null=True)
     viewport_width = serializers.IntegerField(allow_null=True)
+    language = serializers.CharField(help_text="The language the participant read the study in (en, de …).")
     comment = serializers.CharField()
     away_count_total = serializers.IntegerField(allow_null=True, help_text="Paradata: null if unmeasured.")
     away_ms_total = serializers.IntegerField(allow_null=True)

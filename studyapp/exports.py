@@ -204,6 +204,8 @@ PARTICIPANT_COLUMNS = [
     ("practice_stimulus", "Code of the practice problem shown before the trials; empty if none."),
     ("device_class", "phone, tablet or desktop, from the browser at arrival; empty if it sent none."),
     ("viewport_width", "Width of the browser window at consent, in CSS pixels; empty without JavaScript."),
+    ("language", "The language the participant read the study in (en, de, ...): the study link's lang, else "
+                 "the browser's, among the study's languages, fixed at arrival."),
     ("comment", "The participant's optional comment at the end."),
     *[(f"{name}_total", f"Paradata over the participant's trial, practice and questionnaire pages: {text} "
                         "Summed over the pages measured; empty if none was (no JavaScript).")
@@ -227,19 +229,20 @@ def participant_rows(study: Study, flt: ParticipantFilter) -> Iterator[tuple]:
         "id", "prolific_pid", "prolific_study_id", "prolific_session_id", "condition__code",
         "trial_conditions", "stimulus_list", "condition_order", "status", "is_preview", "test_run",
         "started_at", "ended_at", "pages_done", "consented_at", "attention_plan", "attention_failures",
-        "attention_passed", "practice_stimulus__code", "device_class", "viewport_width", "comment",
+        "attention_passed", "practice_stimulus__code", "device_class", "viewport_width", "language",
+        "comment",
     )
     slug, design = study.slug, study.design
     totals = paradata_totals(study, flt)
     unmeasured = (None,) * (len(PARADATA_TOTALS) + 1)
     for (pk, pid, sid, sess, cond, trial_conditions, stimulus_list, condition_order, status, preview,
          test_run, started, ended, pages, consented, plan, failures, a_passed, practice, device, viewport,
-         comment) in rows.iterator(chunk_size=CHUNK_SIZE):
+         language, comment) in rows.iterator(chunk_size=CHUNK_SIZE):
         yield (
             slug, pk, pid, sid, sess, design, cond, ";".join(trial_conditions), stimulus_list,
             condition_order, status, int(preview), int(test_run), iso(started), iso(ended), pages,
             iso(consented), _checks_text(plan), failures, _flag(a_passed), practice, device or None,
-            viewport, comment, *totals.get(pk, unmeasured),
+            viewport, language, comment, *totals.get(pk, unmeasured),
         )
 
 

@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
-from studyapp import languages, spec
+from studyapp import exports, languages, spec
 from studyapp.languages import choose
 from studyapp.models import Item, Participant, Response, Stimulus, Study, TraceVersion, TrialJudgement
 from studyapp.study_setup import readiness_problems
@@ -144,6 +144,10 @@ def test_what_a_german_participant_answers_is_stored_as_an_english_ones_is(germa
     shown = participant.visits.filter(trace_version__isnull=False)
     assert shown.count() == 3 and all(v.trace_version.translations["de"]["text"].startswith(PREFIX)
                                       for v in shown.select_related("trace_version"))
+    people = exports.participants_table(german_study, exports.ParticipantFilter())
+    (row,) = [dict(zip(people.header, r, strict=True)) for r in people.rows()]
+    assert row["language"] == "de"  # exported, and described in the codebook
+    assert "language" in {c["name"] for c in exports.codebook(german_study)["columns"]["participants"]}
 
 
 def test_the_language_comes_from_the_link_then_the_browser_then_the_study_and_is_kept(german_study):
