@@ -93,7 +93,7 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
             "consent_hold_minutes", "return_countdown_seconds", "test_prolific_pids", "prolific_synced_at",
             "prolific_sync_outcome",
         )}),
-        ("Trial pages", {"fields": ("answer_position", "protect_problem_text")}),
+        ("Trial pages", {"fields": ("answer_position", "step_rating", "protect_problem_text")}),
         ("Trial task", {"fields": (
             "trial_task", "truth_definition", "confidence_anchors", "simulation_feedback",
         ), "description": "Verification and simulation score each judgement against the stimuli's ground "

@@ -258,6 +258,10 @@ class ResponseRowSerializer(serializers.Serializer):
     trace_end_visible_ms = serializers.IntegerField(allow_null=True)
     trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
     trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts read.")
+    steps_shown = serializers.IntegerField(allow_null=True, help_text="Step rating: the trace's steps.")
+    first_wrong_step = serializers.IntegerField(allow_null=True, help_text="Step rating: the mark (0: none).")
+    first_wrong_step_truth = serializers.IntegerField(allow_null=True, help_text="The graded first wrong.")
+    first_wrong_step_correct = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
     submitted_at = serializers.DateTimeField()
 
 
@@ -282,6 +286,10 @@ class PageTimeRowSerializer(serializers.Serializer):
     trace_end_visible_ms = serializers.IntegerField(allow_null=True)
     trace_scroll_depth = serializers.FloatField(allow_null=True, help_text="Deprecated: no longer measured.")
     trace_version = serializers.IntegerField(allow_null=True, help_text="The version of the texts shown.")
+    steps_shown = serializers.IntegerField(allow_null=True, help_text="Step rating: the trace's steps.")
+    first_wrong_step = serializers.IntegerField(allow_null=True, help_text="Step rating: the mark (0: none).")
+    first_wrong_step_truth = serializers.IntegerField(allow_null=True, help_text="The graded first wrong.")
+    first_wrong_step_correct = serializers.IntegerField(allow_null=True, help_text="1, 0 or null.")
     away_count = serializers.IntegerField(allow_null=True, help_text="Paradata: null if unmeasured.")
     away_ms = serializers.IntegerField(allow_null=True)
     paste_count = serializers.IntegerField(allow_null=True)

@@ -277,13 +277,24 @@ READING_COLUMNS = [
                            "1.0 on every submitted page, because the ratings sit below the trace."),
 ]
 READING_FIELDS = [name for name, _ in READING_COLUMNS]
-#: What a trial (or practice) page's visit adds to the exports: the reading measures, then the version of
-#: the texts shown.
+#: A step-rating study's trial pages (step_rating): the step mark and the graded step it is scored against.
+STEP_COLUMNS = [
+    ("steps_shown", "step rating: how many steps the trace was shown as (empty without step rating)."),
+    ("first_wrong_step", "step rating: the step (from 1) the participant marked as the first wrong one; 0: "
+                         "none."),
+    ("first_wrong_step_truth", "step rating: the first wrong step by the stimulus's graded steps under the "
+                               "study's truth definition (0: none wrong); empty where the trace is not "
+                               "graded step by step (only decomposition traces are)."),
+    ("first_wrong_step_correct", "step rating: 1 if the mark is the graded first wrong step, 0 if not; empty "
+                                 "where there is no graded step."),
+]
+#: What a trial (or practice) page's visit adds to the exports: the reading measures, the version of the
+#: texts shown, the step mark.
 TRIAL_PAGE_COLUMNS = [*READING_COLUMNS, (
     "trace_version", "the version (from 1) of the texts the participant read, the trace and the problem as "
     "first shown to them (the texts export has every version); empty elsewhere and for pages shown before "
-    "texts had versions.")]
-TRIAL_PAGE_FIELDS = [*READING_FIELDS, "trace_version__number"]
+    "texts had versions."), *STEP_COLUMNS]
+TRIAL_PAGE_FIELDS = [*READING_FIELDS, "trace_version__number", *(name for name, _ in STEP_COLUMNS)]
 NO_TRIAL_PAGE = (None,) * len(TRIAL_PAGE_FIELDS)
 
 
@@ -357,9 +368,9 @@ def _seek(people: Iterator[tuple], participant_id: int) -> tuple:
 
 
 def _reading_cells(values: tuple) -> tuple:
-    """A page visit's TRIAL_PAGE_FIELDS as export cells (the yes/no one as 1/0)."""
-    visible, end_seen, *rest = values
-    return (visible, _flag(end_seen), *rest)
+    """A page visit's TRIAL_PAGE_FIELDS as export cells (the yes/no ones as 1/0)."""
+    visible, end_seen, *rest, correct = values
+    return (visible, _flag(end_seen), *rest, _flag(correct))
 
 
 class _Readings:

@@ -13,6 +13,7 @@ from django.utils.translation import get_language, gettext, gettext_lazy
 from .languages import shown
 from .models import CONFIDENCE_POINTS, LIKERT_MIN, Item, TrialTask
 from .services import AUTOMATION_SIGNALS, Judgement, Paradata, Reading
+from .step_rating import NO_WRONG_STEP, mark_from
 
 ITEM_PREFIX = "item-"
 MAX_VISIBLE_MS = 24 * 3600 * 1000  # a day: anything longer is a broken clock, not reading
@@ -318,3 +319,57 @@ class JudgementForm(forms.Form):
             format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
             options,
         )
+
+
+STEP_FIELD = "first_wrong_step"
+STEP_QUESTION = gettext_lazy("Which step of the text is the first one that is wrong?")
+
+
+class StepMarkForm:
+    """A trial's step mark (the study's step_rating): the first wrong step of the trace shown, one of its
+    ``steps``, or none (0). Sent back with an error when missing or not one of those."""
+
+    def __init__(self, steps: int, data: dict | None = None) -> None:
+        self.steps, self.data = steps, data
+        self.mark = None if data is None else mark_from(str(data.get(STEP_FIELD, "")), steps)
+
+    def is_valid(self) -> bool:
+        return self.mark is not None
+
+    def missing_items(self) -> list[tuple[str, str]]:
+        """(fieldset id, question) when sent back, for the error summary."""
+        return [] if self.data is None or self.is_valid() else [(f"field-{STEP_FIELD}", str(STEP_QUESTION))]
+
+    def html(self, saved: int | None = None) -> SafeString:
+        """The question as native radios, Step 1 … Step n then none: as sent back (with its error), as
+        saved (read-only), or blank."""
+        chosen = str(self.data.get(STEP_FIELD, "")) if self.data is not None else (
+            "" if saved is None else str(saved))
+        errors = [gettext("Please choose the first wrong step, or that none is wrong.")] if (
+            self.data is not None and not self.is_valid()) else []
+        attrs = (" disabled" if saved is not None else " required") + (
+            f' aria-describedby="{STEP_FIELD}-error"' if errors else "")
+        offered = [(str(n), gettext("Step %(number)s") % {"number": n}) for n in range(1, self.steps + 1)]
+        offered.append((str(NO_WRONG_STEP), gettext("None: every step is right")))
+        options = format_html_join(
+            "", '<label class="choice"><input type="radio" name="{}" value="{}"{}{}> {}</label>',
+            ((STEP_FIELD, value, " checked" if value == chosen else "", mark_safe(attrs), label)  # noqa: S308
+             for value, label in offered),
+        )
+        return format_html(
+            '<fieldset id="field-{}" class="judgement step-mark{}"{}><legend>{}</legend>{}'
+            '<div class="choices">{}</div></fieldset>',
+            STEP_FIELD, " has-error" if errors else "", mark_safe(' aria-invalid="true"') if errors else "",
+            STEP_QUESTION,
+            format_html_join("", '<p class="field-error" id="{}-error">{}</p>',
+                             ((STEP_FIELD, m) for m in errors)),
+            options,
+        )
+
+
+def numbered_steps(steps: Sequence[SafeString]) -> SafeString:
+    """A trace's steps (rendering.trace_steps) as a numbered list, each headed "Step n", for a step mark."""
+    return format_html('<ol class="trace-steps">{}</ol>', format_html_join(
+        "", '<li id="step-{}"><p class="step-label">{}</p>{}</li>',
+        ((n, gettext("Step %(number)s") % {"number": n}, step) for n, step in enumerate(steps, start=1)),
+    ))

@@ -324,6 +324,12 @@ class Study(TranslatedModel):
         "study in it, checked when it goes live). A participant gets the language the study link's lang "
         "names (&lang=de), else their browser's, else the first; docs/researchers/languages.md.",
     )
+    step_rating = models.BooleanField(
+        default=False,
+        help_text="Rating task: show each trace as numbered steps (a decomposition trace's classification "
+        "and retrieval steps; another trace's paragraphs) and ask for the first wrong step, or none, before "
+        "the ratings. Scored against the stimuli's graded steps where they have them.",
+    )
     protect_problem_text = models.BooleanField(
         default=False,
         help_text="Show the problem and the reasoning text so that they cannot be selected, copied, cut or "
@@ -382,6 +388,8 @@ class Study(TranslatedModel):
             raise ValidationError({
                 "attention_fail_limit": f"At most the number of checks ({self.attention_checks})."
             })
+        if self.step_rating and self.trial_task != TrialTask.RATING:
+            raise ValidationError({"step_rating": "Step rating is an option of the rating task."})
         self._refuse_redesign()
         self._refuse_live_unless_ready()
 
@@ -1148,6 +1156,23 @@ class PageVisit(models.Model):
         null=True, blank=True,
         help_text="Trial pages: how long the trace's last line was on screen in all, in ms, counted while "
         "the tab was in front (0 if never; empty without JavaScript).",
+    )
+    # Step rating (the study's step_rating): the trace's steps as shown, the step marked as the first wrong
+    # one (0: none), and where the graded steps say it is (empty: not graded step by step).
+    steps_shown = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Step rating: how many steps the trace was shown as.",
+    )
+    first_wrong_step = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Step rating: the step the participant marked as the first wrong one (from 1; 0: none).",
+    )
+    first_wrong_step_truth = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Step rating: the first wrong step by the stimulus's graded steps under the study's truth "
+        "definition (0: none wrong; empty: the trace is not graded step by step).",
+    )
+    first_wrong_step_correct = models.BooleanField(
+        null=True, blank=True, help_text="Step rating: the mark is the graded first wrong step.",
     )
     # Paradata: what the participant did while the page was open, as their browser saw it (trial,
     # practice and questionnaire pages; all empty without JavaScript). Never what was typed or pasted.

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, pgettext
 
-from . import content, languages
+from . import content, languages, step_rating
 from .lookup import participant_for_page
 from .models import (
     Condition,
@@ -378,6 +378,40 @@ def judged_stimulus(participant: Participant, page: str) -> Stimulus:
     return content.version(participant.study, stimulus_id, trial_condition(participant, page)).trace.stimulus
 
 
+def marks_steps(participant: Participant, page: str) -> bool:
+    """Whether the page asks for the first wrong step of its trace (the study's step_rating): a rating
+    study's trial and practice pages, where the condition shows a trace."""
+    return (participant.study.step_rating and (page == PRACTICE or trial_number(page) is not None)
+            and condition_shown(participant, page).trace_kind != TraceKind.ANSWER_ONLY)
+
+
+@dataclass(frozen=True)
+class StepMark:
+    """A participant's step mark: the trace's steps as shown, and the one marked as the first wrong step
+    (from 1; step_rating.NO_WRONG_STEP for none)."""
+
+    steps_shown: int
+    first_wrong_step: int
+
+
+def step_columns(participant: Participant, page: str, mark: StepMark | None) -> dict[str, object]:
+    """The page visit's step-rating columns: the mark, and the graded first wrong step it is scored
+    against (the stimulus's grades now, under the study's truth definition) where there is one."""
+    if mark is None:
+        return {}
+    grades = judged_stimulus(participant, page).grades or {}
+    truth = step_rating.first_wrong_step(grades, participant.study.truth_definition, mark.steps_shown)
+    return {"steps_shown": mark.steps_shown, "first_wrong_step": mark.first_wrong_step,
+            "first_wrong_step_truth": truth,
+            "first_wrong_step_correct": None if truth is None else mark.first_wrong_step == truth}
+
+
+def saved_step_mark(participant: Participant, page: str) -> int | None:
+    """The first wrong step the participant marked on a page, once saved."""
+    visits = PageVisit.objects.filter(participant=participant, page=page)
+    return visits.values_list("first_wrong_step", flat=True).first()
+
+
 def options_shown(participant: Participant, stimulus: Stimulus) -> list[str]:
     """A simulation trial's candidate answers in the order this participant sees them: shuffled once per
     participant and stimulus (seeded by both, so a refresh or going back shows the same order). As written
@@ -518,6 +552,7 @@ def submit_trial(
     reading: Reading = Reading(),
     judgement: Judgement | None = None,
     paradata: Paradata = Paradata(),
+    step_mark: StepMark | None = None,
 ) -> Participant:
     """Store one trial's (or the practice or a prediction page's) answers (item code → 1..5), already
     validated against page_items, its judgement where the page asks for one (asks_judgement, validated
@@ -528,7 +563,10 @@ def submit_trial(
     if (judgement is not None) != asks_judgement(participant, page):
         raise ValueError(f"page {page} {'asks' if judgement is None else 'does not ask'} for a judgement")
     items = page_items(participant, page)
-    time_ms = _mark_submitted(participant, page, now, reading, paradata)
+    if (step_mark is not None) != marks_steps(participant, page):
+        raise ValueError(f"page {page} {'asks' if step_mark is None else 'does not ask'} for a step mark")
+    time_ms = _mark_submitted(participant, page, now, reading, paradata,
+                              step_columns(participant, page, step_mark))
     _store(participant, stimulus_id_for(participant, page), items, answers, time_ms, now)
     if judgement is not None:
         _store_judgement(participant, page, judgement, time_ms, now)
@@ -603,7 +641,7 @@ def _check_page(participant: Participant, page: str) -> None:
 
 def _mark_submitted(
     participant: Participant, page: str, now: datetime, reading: Reading = Reading(),
-    paradata: Paradata = Paradata(),
+    paradata: Paradata = Paradata(), steps: dict[str, object] | None = None,
 ) -> int | None:
     """Close the page's visit with what the browser measured; return the server time on page in
     ms (None if never shown)."""
@@ -613,6 +651,7 @@ def _mark_submitted(
         "trace_end_first_seen_ms": reading.end_first_seen_ms,
         "trace_end_visible_ms": reading.end_visible_ms,
         **paradata.columns(),
+        **(steps or {}),
     }
     assignments = ", ".join(f"{column} = %s" for column in measured)
     with connection.cursor() as cursor:

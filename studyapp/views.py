@@ -38,14 +38,16 @@ from .forms import (
     NONE_OF_THESE,
     JudgementForm,
     LikertPageForm,
+    StepMarkForm,
     likert_html,
+    numbered_steps,
     paradata_from,
     reading_from,
     viewport_from,
 )
 from .lookup import participant_for_page
 from .models import Participant, Pilot, Study, TrialTask, platform_languages
-from .rendering import render_trace
+from .rendering import render_trace, trace_steps
 from .study_setup import answer_warnings, readiness_problems
 
 logger = logging.getLogger(__name__)
@@ -309,16 +311,20 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
             data=request.POST, language=participant.language,
         )
         judging = _judgement_form(participant, page, data=request.POST)
-        valid = [form.is_valid(), judging is None or judging.is_valid()]  # both, for every error at once
+        shown = services.version_shown(participant, page)
+        marking = _step_form(participant, page, shown, data=request.POST)
+        # all, for every error at once
+        valid = [form.is_valid(), judging is None or judging.is_valid(),
+                 marking is None or marking.is_valid()]
         if not all(valid):
-            shown = services.version_shown(participant, page)
-            return _render_page(request, participant, page, form=form, judging=judging, status=400,
-                                shown=shown)
+            return _render_page(request, participant, page, form=form, judging=judging, marking=marking,
+                                status=400, shown=shown)
         reading = reading_from(request.POST)
         participant = services.submit_trial(
             participant, page, form.answers(), reading=reading,
             judgement=judging.judgement() if judging is not None else None,
             paradata=paradata_from(request.POST),
+            step_mark=services.StepMark(marking.steps, marking.mark) if marking is not None else None,
         )
     else:
         form = LikertPageForm(services.end_items(participant), with_comment=True, data=request.POST,
@@ -330,6 +336,16 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
         )
     services.time_out_if_late(participant, timezone.now())
     return redirect_to_current(participant)
+
+
+def _step_form(
+    participant: Participant, page: str, shown: int | None, data: dict | None = None
+) -> StepMarkForm | None:
+    """The page's step mark (services.marks_steps) over the steps of the trace shown, else None."""
+    if not services.marks_steps(participant, page):
+        return None
+    text = services.trial_content(participant, page, shown).texts.text
+    return StepMarkForm(len(trace_steps(text)), data)
 
 
 def _judgement_form(
@@ -358,6 +374,7 @@ def _render_page(
     saved: bool = False,
     form: LikertPageForm | None = None,
     judging: JudgementForm | None = None,
+    marking: StepMarkForm | None = None,
     status: int = 200,
     error: str = "",
     shown: int | None = None,
@@ -375,7 +392,8 @@ def _render_page(
         "next_url": page_url(participant, services.current_page(participant)),
         "minutes_left": minutes_left,
         "time_warning": minutes_left is not None and minutes_left <= services.TIME_WARNING_MINUTES,
-        "missing": [*(judging.missing_items() if judging else []), *(form.missing_items() if form else [])],
+        "missing": [*(judging.missing_items() if judging else []),
+                    *(marking.missing_items() if marking else []), *(form.missing_items() if form else [])],
     }
     trial = pages.trial_number(page)
     if page == pages.CONSENT:
@@ -406,6 +424,7 @@ def _render_page(
             has_items=bool(trial_content.items),
             **_judgement_context(participant, page, trial_content.stimulus_id, judging, saved),
         )
+        context.update(_step_context(participant, page, texts.text, marking, saved))  # its trace_html too
         template = "studyapp/trial.html"
     else:
         form = form or LikertPageForm(services.end_items(participant), with_comment=True,
@@ -414,6 +433,19 @@ def _render_page(
         context.update(likert_html=form.likert_html(stored), form=form)
         template = "studyapp/questionnaire.html"
     return render(request, template, context, status=status)
+
+
+def _step_context(
+    participant: Participant, page: str, text: str, marking: StepMarkForm | None, saved: bool
+) -> dict:
+    """A step-rating page's trace as numbered steps and the step question (blank, as sent back, or as
+    saved); nothing on other pages."""
+    if not services.marks_steps(participant, page):
+        return {}
+    steps = trace_steps(text)
+    stored = services.saved_step_mark(participant, page) if saved else None
+    return {"trace_html": numbered_steps(steps),
+            "step_html": (marking or StepMarkForm(len(steps))).html(stored)}
 
 
 def _judgement_context(

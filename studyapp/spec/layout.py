@@ -16,7 +16,7 @@ STUDY_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
         ("assignment", "design"), ("target_per_condition", "target_per_condition"),
         ("trials_per_participant", "trials_per_participant"),
         *((name, name) for name in (
-            "trial_task", "truth_definition", "confidence_anchors", "simulation_feedback",
+            "trial_task", "truth_definition", "confidence_anchors", "simulation_feedback", "step_rating",
         )),
     ),
     "participation": tuple((name, name) for name in (

@@ -117,6 +117,11 @@ def expected_long(study: Study, **filters) -> list[dict]:
             "trace_end_visible_ms": cell(visit and visit.trace_end_visible_ms),
             "trace_scroll_depth": cell(visit and visit.trace_scroll_depth),
             "trace_version": cell(visit and visit.trace_version and visit.trace_version.number),
+            "steps_shown": cell(visit and visit.steps_shown),
+            "first_wrong_step": cell(visit and visit.first_wrong_step),
+            "first_wrong_step_truth": cell(visit and visit.first_wrong_step_truth),
+            "first_wrong_step_correct": cell(None if visit is None or visit.first_wrong_step_correct is None
+                                             else int(visit.first_wrong_step_correct)),
             "submitted_at": r.submitted_at.isoformat(),
         })
     return rows
@@ -142,7 +147,8 @@ def test_long_export_header():
         "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
         "stimulus_list", "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms",
         "trace_end_seen", "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth",
-        "trace_version", "submitted_at",
+        "trace_version", "steps_shown", "first_wrong_step", "first_wrong_step_truth", "first_wrong_step_correct",
+        "submitted_at",
     ]
 
 
@@ -161,9 +167,10 @@ def test_wide_export_has_one_row_per_participant_with_every_answer_in_its_column
         "attention_1_trial", "attention_1_item", "attention_1_value", "attention_2_trial", "attention_2_item",
         "attention_2_value",
     ]
-    assert header[20:31] == [
+    assert header[20:35] == [
         "t1_stimulus", "t1_condition", "t1_time_on_page_ms", "t1_trace_visible_ms", "t1_trace_end_seen",
         "t1_trace_end_first_seen_ms", "t1_trace_end_visible_ms", "t1_trace_scroll_depth", "t1_trace_version",
+        "t1_steps_shown", "t1_first_wrong_step", "t1_first_wrong_step_truth", "t1_first_wrong_step_correct",
         "t1_predictability_1", "t1_predictability_2",
     ]
     assert "t3_cognitive_load_2" in header and "t4_predictability_1" not in header

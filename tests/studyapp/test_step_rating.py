@@ -2,9 +2,24 @@
 against."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
 
+from studyapp import exports
+from studyapp.models import (
+    GRADE_KEYS,
+    Condition,
+    PageVisit,
+    Participant,
+    Response,
+    Stimulus,
+    StimulusTrace,
+    Study,
+    TrialTask,
+)
 from studyapp.rendering import render_trace, trace_steps
 from studyapp.step_rating import NO_WRONG_STEP, first_wrong_step, mark_from
+from tests.conftest import Walker, make_study
 
 DECOMPOSITION = ("<think>The temporal relation between the event in question and the event in context is: "
                  "equal.\nI need to use the following facts to answer the question: ['A is in B.', 'C is in "
@@ -48,3 +63,74 @@ def test_an_ungraded_trace_or_one_shown_otherwise_has_no_truth():
 def test_a_posted_mark_is_a_step_shown_or_none():
     assert [mark_from(v, 3) for v in ("0", "1", "3")] == [0, 1, 3]
     assert [mark_from(v, 3) for v in ("4", "-1", "", "x", "1.0", None)] == [None] * 6
+
+
+# --- a study with step rating -------------------------------------------------------------------------
+
+@pytest.fixture
+def stepped(db):
+    """A rating study with step rating whose decomposition traces are real decomposition traces, the
+    first problem graded wrong at its retrieval step (strict), the others ungraded."""
+    study = make_study("steps", trials=2)
+    Study.objects.filter(pk=study.pk).update(step_rating=True)
+    StimulusTrace.objects.filter(stimulus__study=study, condition="decomposition").update(text=DECOMPOSITION)
+    first = study.stimuli.order_by("id").first()
+    Stimulus.objects.filter(pk=first.pk).update(grades={**dict.fromkeys(GRADE_KEYS, True),
+                                                        "retrieval_strict": False})
+    study.refresh_from_db()
+    return study
+
+
+def start_in(study: Study, code: str) -> Walker:
+    """A participant in condition ``code`` whose first trial is the graded problem, at that trial."""
+    walker = Walker(Client(), study)
+    walker.arrive()
+    first = study.stimuli.order_by("id").first().pk
+    sequence = walker.participant.stimulus_sequence
+    Participant.objects.filter(pk=walker.participant.pk).update(
+        condition=Condition.objects.get(study=study, code=code), trial_conditions=[code] * len(sequence),
+        stimulus_sequence=[first, *[s for s in sequence if s != first][: len(sequence) - 1]],
+    )
+    walker.post("consent", {"consent": "yes"})
+    walker.post("instructions", {})
+    return walker
+
+
+def test_a_step_rating_page_numbers_the_steps_asks_for_the_first_wrong_one_and_scores_it(stepped):
+    walker = start_in(stepped, "decomposition")
+    page = walker.get("trial-1").content.decode()
+    assert '<ol class="trace-steps"><li id="step-1"><p class="step-label">Step 1</p>' in page
+    assert "Which step of the text is the first one that is wrong?" in page
+    assert [f'name="first_wrong_step" value="{v}"' in page for v in ("1", "2", "0")] == [True] * 3
+    assert 'value="3"' not in page.split("first_wrong_step")[-1][:40]
+    answers = walker.answers_for("trial-1")
+    sent_back = walker.post("trial-1", answers)  # no mark: the page comes back, nothing is saved
+    assert sent_back.status_code == 400 and "Please choose the first wrong step" in sent_back.content.decode()
+    assert not Response.objects.filter(participant=walker.participant).exists()
+    walker.post("trial-1", {**answers, "first_wrong_step": "7"})  # not a step shown: sent back too
+    assert walker.last.status_code == 400
+    walker.post("trial-1", {**answers, "first_wrong_step": "2"})
+    visit = PageVisit.objects.get(participant=walker.participant, page="trial-1")
+    assert (visit.steps_shown, visit.first_wrong_step, visit.first_wrong_step_truth,
+            visit.first_wrong_step_correct) == (2, 2, 2, True)  # graded wrong at retrieval
+    saved = walker.get("trial-1").content.decode()  # going back: the mark shown, read-only
+    assert 'name="first_wrong_step" value="2" checked disabled' in saved
+    rows = exports.page_times_table(stepped, exports.ParticipantFilter())
+    row = next(dict(zip(rows.header, r, strict=True)) for r in rows.rows() if r[4] == "trial-1")
+    assert [row[name] for name, _ in exports.STEP_COLUMNS] == [2, 2, 2, 1]
+
+
+def test_a_prose_trace_is_marked_by_paragraph_and_left_unscored(stepped):
+    StimulusTrace.objects.filter(stimulus__study=stepped, condition="r1").update(text=PROSE)
+    walker = start_in(stepped, "r1")
+    assert '<li id="step-4">' in walker.get("trial-1").content.decode()
+    walker.post("trial-1", {**walker.answers_for("trial-1"), "first_wrong_step": "0"})
+    visit = PageVisit.objects.get(participant=walker.participant, page="trial-1")
+    assert (visit.steps_shown, visit.first_wrong_step, visit.first_wrong_step_truth,
+            visit.first_wrong_step_correct) == (4, 0, None, None)
+
+
+def test_step_rating_is_an_option_of_the_rating_task_only(stepped):
+    stepped.trial_task = TrialTask.VERIFICATION
+    with pytest.raises(ValidationError, match="Step rating is an option of the rating task"):
+        stepped.clean()

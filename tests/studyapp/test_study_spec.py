@@ -157,7 +157,8 @@ def test_the_example_is_the_paper_study_and_imports_ready_to_run():
                                  "trials_per_participant": 5, "trial_task": "rating",
                                  "truth_definition": "strict",
                                  "confidence_anchors": DEFAULT_CONFIDENCE_ANCHORS,
-                                 "simulation_feedback": False, "exact_balance": False}
+                                 "simulation_feedback": False, "step_rating": False,
+                                 "exact_balance": False}
     call_command("study_spec", "import", str(spec.EXAMPLE_PATH), "--slug", "paper")
     assert readiness_problems(Study.objects.get(slug="paper")) == []
 
@@ -268,7 +269,7 @@ def text_for_no_condition(d: dict) -> None:
 BAD_FILES = [
     (unknown_key, "design.colour", ('"colour"', 1),
      "Unknown key 'colour'; the keys here are assignment, target_per_condition, trials_per_participant, "
-     "trial_task, truth_definition, confidence_anchors, simulation_feedback, exact_balance."),
+     "trial_task, truth_definition, confidence_anchors, simulation_feedback, step_rating, exact_balance."),
     (unknown_task, "design.trial_task", ('"trial_task"', 1),
      'Must be one of "rating", "verification", "simulation", not "guessing".'),
     (grade_not_a_truth_value, "stimuli[1].grades.answer_strict", ('"answer_strict"', 1),
