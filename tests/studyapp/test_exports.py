@@ -147,8 +147,8 @@ def test_long_export_header():
         "study", "participant_id", "prolific_pid", "condition", "is_preview", "trial", "practice", "stimulus",
         "stimulus_list", "construct", "item", "value", "position", "time_on_page_ms", "trace_visible_ms",
         "trace_end_seen", "trace_end_first_seen_ms", "trace_end_visible_ms", "trace_scroll_depth",
-        "trace_version", "steps_shown", "first_wrong_step", "first_wrong_step_truth", "first_wrong_step_correct",
-        "submitted_at",
+        "trace_version", "steps_shown", "first_wrong_step", "first_wrong_step_truth",
+        "first_wrong_step_correct", "submitted_at",
     ]
 
 
