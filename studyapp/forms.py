@@ -297,28 +297,34 @@ class JudgementForm(forms.Form):
         )
 
     def _choice_fieldset(self, chosen: str, errors: list[str], *, disabled: bool) -> str:
-        name = self.choice_name
         if self.task == TrialTask.VERIFICATION:
             offered = [("yes", gettext("Yes, it is correct")), ("no", gettext("No, it is not correct"))]
         else:
             offered = [(str(n), label) for n, label in enumerate(self.labels, start=1)]
             offered.append(("0", NONE_OF_THESE))
-        attrs = " disabled" if disabled else " required"
-        if errors:
-            attrs += f' aria-describedby="{escape(name)}-error"'
-        options = format_html_join(
-            "", '<label class="choice"><input type="radio" name="{}" value="{}"{}{}> {}</label>',
-            ((name, value, " checked" if value == chosen else "", mark_safe(attrs), label)  # noqa: S308
-             for value, label in offered),
-        )
-        return format_html(
-            '<fieldset id="field-{}" class="judgement{}"{}><legend>{}</legend>{}<div class="choices">{}</div>'
-            "</fieldset>",
-            name, " has-error" if errors else "", mark_safe(' aria-invalid="true"') if errors else "",
-            self.question,
-            format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
-            options,
-        )
+        return choice_fieldset(self.choice_name, self.question, offered, chosen, errors, disabled=disabled)
+
+
+def choice_fieldset(name: str, question: str, offered: list[tuple[str, str]], chosen: str, errors: list[str],
+                    *, disabled: bool, kind: str = "judgement") -> SafeString:
+    """A question as a fieldset of native radios (value, label): the chosen one checked, its errors
+    linked for screen readers, read-only when ``disabled``."""
+    attrs = " disabled" if disabled else " required"
+    if errors:
+        attrs += f' aria-describedby="{escape(name)}-error"'
+    options = format_html_join(
+        "", '<label class="choice"><input type="radio" name="{}" value="{}"{}{}> {}</label>',
+        ((name, value, " checked" if value == chosen else "", mark_safe(attrs), label)  # noqa: S308
+         for value, label in offered),
+    )
+    return format_html(
+        '<fieldset id="field-{}" class="{}{}"{}><legend>{}</legend>{}<div class="choices">{}</div>'
+        "</fieldset>",
+        name, kind, " has-error" if errors else "", mark_safe(' aria-invalid="true"') if errors else "",
+        question,
+        format_html_join("", '<p class="field-error" id="{}-error">{}</p>', ((name, m) for m in errors)),
+        options,
+    )
 
 
 STEP_FIELD = "first_wrong_step"
@@ -347,24 +353,10 @@ class StepMarkForm:
             "" if saved is None else str(saved))
         errors = [gettext("Please choose the first wrong step, or that none is wrong.")] if (
             self.data is not None and not self.is_valid()) else []
-        attrs = (" disabled" if saved is not None else " required") + (
-            f' aria-describedby="{STEP_FIELD}-error"' if errors else "")
         offered = [(str(n), gettext("Step %(number)s") % {"number": n}) for n in range(1, self.steps + 1)]
         offered.append((str(NO_WRONG_STEP), gettext("None: every step is right")))
-        options = format_html_join(
-            "", '<label class="choice"><input type="radio" name="{}" value="{}"{}{}> {}</label>',
-            ((STEP_FIELD, value, " checked" if value == chosen else "", mark_safe(attrs), label)  # noqa: S308
-             for value, label in offered),
-        )
-        return format_html(
-            '<fieldset id="field-{}" class="judgement step-mark{}"{}><legend>{}</legend>{}'
-            '<div class="choices">{}</div></fieldset>',
-            STEP_FIELD, " has-error" if errors else "", mark_safe(' aria-invalid="true"') if errors else "",
-            STEP_QUESTION,
-            format_html_join("", '<p class="field-error" id="{}-error">{}</p>',
-                             ((STEP_FIELD, m) for m in errors)),
-            options,
-        )
+        return choice_fieldset(STEP_FIELD, STEP_QUESTION, offered, chosen, errors, disabled=saved is not None,
+                               kind="judgement step-mark")
 
 
 def numbered_steps(steps: Sequence[SafeString]) -> SafeString:
