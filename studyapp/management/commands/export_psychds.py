@@ -4,8 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studyapp import exports
-from studyapp.models import Participant, Study
+from studyapp.management import export_filters
 from studyapp.psychds import package
 from studyapp.psychds.describe import DatasetInfo
 from studyapp.psychds.validate import check_description
@@ -21,15 +20,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("slug", help="The study's slug.")
+        export_filters.add_arguments(parser)
         parser.add_argument("out", type=Path, help="The zip to write (its folder must exist).")
-        parser.add_argument(
-            "--condition", help="Only this condition's participants (one of the study's condition codes; "
-            "between-participants studies only)."
-        )
-        parser.add_argument("--status", choices=Participant.Status.values, help="Only this status.")
-        parser.add_argument("--completed", action="store_true", help="Only participants who completed.")
-        parser.add_argument("--include-previews", action="store_true", help="Include preview runs.")
         parser.add_argument(
             "--include-identifiers", action="store_true",
             help="Keep the Prolific IDs and participants' comments (left out by default: a package is made "
@@ -49,20 +41,9 @@ class Command(BaseCommand):
                             help="A keyword (repeat).")
 
     def handle(self, *args, slug: str, out: Path, **options) -> None:
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug '{slug}'.") from None
-        try:
-            exports.check_condition_filter(study, options["condition"])
-        except (exports.UnknownCondition, exports.NotAParticipantFilter) as refused:
-            raise CommandError(str(refused)) from None
+        study, flt = export_filters.study_and_filter(slug, options)
         if not out.parent.is_dir():
             raise CommandError(f"No folder {out.parent} to write {out.name} in.")
-        flt = exports.ParticipantFilter(
-            condition=options["condition"], status=options["status"],
-            completed_only=options["completed"], include_previews=options["include_previews"],
-        )
         built = package.build(study, flt, DatasetInfo.given(options),
                               identifiers=options["include_identifiers"])
         package.write(built, out)

@@ -3,10 +3,10 @@
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from studyapp import exports
-from studyapp.models import Participant, Study
+from studyapp.management import export_filters
 
 
 class Command(BaseCommand):
@@ -16,30 +16,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("slug", help="The study's slug.")
+        export_filters.add_arguments(parser)
         parser.add_argument("--out", required=True, type=Path, help="Folder to write to (created if needed).")
         parser.add_argument("--format", choices=["csv", "json"], default="csv", dest="fmt")
-        parser.add_argument(
-            "--condition", help="Only this condition's participants (one of the study's condition codes; "
-            "between-participants studies only)."
-        )
-        parser.add_argument("--status", choices=Participant.Status.values, help="Only this status.")
-        parser.add_argument("--completed", action="store_true", help="Only participants who completed.")
-        parser.add_argument("--include-previews", action="store_true", help="Include preview runs.")
 
     def handle(self, *args, slug: str, out: Path, fmt: str, **options) -> None:
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug '{slug}'.") from None
-        try:
-            exports.check_condition_filter(study, options["condition"])
-        except (exports.UnknownCondition, exports.NotAParticipantFilter) as refused:
-            raise CommandError(str(refused)) from None
-        flt = exports.ParticipantFilter(
-            condition=options["condition"], status=options["status"],
-            completed_only=options["completed"], include_previews=options["include_previews"],
-        )
+        study, flt = export_filters.study_and_filter(slug, options)
         out.mkdir(parents=True, exist_ok=True)
         for table in exports.data_tables(study, flt):
             path = out / table.filename(study, fmt)
