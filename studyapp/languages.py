@@ -105,10 +105,13 @@ def shown(row: TranslatedModel, name: str, language: str | None = None) -> objec
     page: a text with no translation and no default, most of them, is returned before the language is
     even looked up.)"""
     value = getattr(row, name)
-    if not row.translations and not _is_platform_text(value):
-        return value
+    if not row.translations:
+        if language == SOURCE_LANGUAGE or not _is_platform_text(value):
+            return value
+        language = language or translation.get_language()
+        return value if language == SOURCE_LANGUAGE else _platform_text_in(value, language)
     language = language or translation.get_language()
-    given = row.translations.get(language, {}).get(name) if row.translations else None
+    given = row.translations.get(language, {}).get(name)
     if given:
         return given
     return value if language == SOURCE_LANGUAGE else _platform_text_in(value, language)

@@ -311,12 +311,12 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
             data=request.POST, language=participant.language,
         )
         judging = _judgement_form(participant, page, data=request.POST)
-        shown = services.version_shown(participant, page)
-        marking = _step_form(participant, page, shown, data=request.POST)
+        marking = _step_form(participant, page, data=request.POST)
         # all, for every error at once
         valid = [form.is_valid(), judging is None or judging.is_valid(),
                  marking is None or marking.is_valid()]
         if not all(valid):
+            shown = services.version_shown(participant, page)
             return _render_page(request, participant, page, form=form, judging=judging, marking=marking,
                                 status=400, shown=shown)
         reading = reading_from(request.POST)
@@ -338,13 +338,11 @@ def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpRe
     return redirect_to_current(participant)
 
 
-def _step_form(
-    participant: Participant, page: str, shown: int | None, data: dict | None = None
-) -> StepMarkForm | None:
-    """The page's step mark (services.marks_steps) over the steps of the trace shown, else None."""
+def _step_form(participant: Participant, page: str, data: dict | None = None) -> StepMarkForm | None:
+    """The page's step mark (services.marks_steps) over the steps of the trace shown there, else None."""
     if not services.marks_steps(participant, page):
         return None
-    text = services.trial_content(participant, page, shown).texts.text
+    text = services.trial_content(participant, page, services.version_shown(participant, page)).texts.text
     return StepMarkForm(len(trace_steps(text)), data)
 
 
