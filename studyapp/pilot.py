@@ -42,6 +42,7 @@ from django.utils import timezone, translation
 from traces import lifecycle
 
 from . import pages, services
+from .forms import STEP_FIELD
 from .models import (
     LIKERT_MAX,
     LIKERT_MIN,
@@ -314,7 +315,7 @@ class Bot:
             elif name in JUDGEMENT_FIELDS:
                 data[name] = self._judge(page, values)
                 run.judgements_sent += 1
-            elif name == "confidence":
+            elif name in ("confidence", STEP_FIELD):  # a step mark: any step shown, or none
                 data[name] = self.rng.choice(values)
             elif name in self.expected:
                 data[name] = self._attention_answer(name, values, run)

@@ -3,6 +3,7 @@ against."""
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client
 
 from studyapp import exports
@@ -134,3 +135,12 @@ def test_step_rating_is_an_option_of_the_rating_task_only(stepped):
     stepped.trial_task = TrialTask.VERIFICATION
     with pytest.raises(ValidationError, match="Step rating is an option of the rating task"):
         stepped.clean()
+
+
+def test_pilot_bots_mark_a_step_and_complete_a_step_rating_study(stepped, capsys, django_user_model):
+    django_user_model.objects.create_superuser("researcher", "r@example.org", "pw")
+    Study.objects.filter(pk=stepped.pk).update(status=Study.Status.DRAFT)
+    call_command("pilot", "steps", "--participants", "4", "--seed", "3", "--answers", "3")
+    assert "All 4 bots reached the completion page" in capsys.readouterr().out
+    marks = PageVisit.objects.filter(participant__study=stepped, page__startswith="trial-")
+    assert marks.count() == 8 and not marks.filter(first_wrong_step__isnull=True).exists()
