@@ -143,7 +143,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
             "prolific_session_id, is_preview, status, started_at, ended_at, stimulus_sequence, "
             "trial_conditions, item_order, end_item_order, attention_plan, attention_failures, "
             "attention_passed, consented_at, device_class, user_agent, pages_done, comment, test_run, "
-            "prolific_status, prolific_problem) FROM STDIN"
+            "prolific_status, prolific_problem, language) FROM STDIN"
         ) as copy:
             for n in range(n_participants):
                 sequence = rng.sample(stimuli, TRIALS)
@@ -158,7 +158,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
                     study.id, condition_id, uuid.uuid4(), f"{n:024x}", "abc", "xyz", False,
                     "completed", start, start + timedelta(minutes=20), json.dumps(sequence),
                     json.dumps([code] * TRIALS), json.dumps(trial_items), json.dumps(end_items),
-                    json.dumps(plan), 0, True, start, "desktop", "", TRIALS + 3, "", False, "", "",
+                    json.dumps(plan), 0, True, start, "desktop", "", TRIALS + 3, "", False, "", "", "en",
                 ))
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM studyapp_participant WHERE study_id = %s ORDER BY id", [study.id]
