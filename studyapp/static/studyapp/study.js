@@ -104,17 +104,17 @@
     document.addEventListener("visibilitychange", awayChanged);
     window.addEventListener("blur", awayChanged);
     window.addEventListener("focus", awayChanged);
-    var inStimulus = function (node) {
+    // Whether a node (an element or a text node) lies inside an element matching `selector`.
+    var within = function (node, selector) {
       var element = node && (node.nodeType === 1 ? node : node.parentElement);
-      return Boolean(element && element.closest("[data-stimulus]"));
+      return Boolean(element && element.closest(selector));
     };
     var copied = function (event) {
       var selection = window.getSelection();
-      var from = inStimulus(event.target) || (selection && (inStimulus(selection.anchorNode) ||
-        inStimulus(selection.focusNode)));
+      var from = within(event.target, "[data-stimulus]") || (selection && (
+        within(selection.anchorNode, "[data-stimulus]") || within(selection.focusNode, "[data-stimulus]")));
       if (from) { counts.copy += 1; }
-      var target = event.target && (event.target.nodeType === 1 ? event.target : event.target.parentElement);
-      if (target && target.closest("[data-protect]")) { event.preventDefault(); }
+      if (within(event.target, "[data-protect]")) { event.preventDefault(); }
     };
     document.addEventListener("copy", copied);
     document.addEventListener("cut", copied);
@@ -124,8 +124,7 @@
     // The study's protect_problem_text: no selecting, dragging or context menu on the problem and text.
     ["selectstart", "dragstart", "contextmenu"].forEach(function (type) {
       document.addEventListener(type, function (event) {
-        var target = event.target && (event.target.nodeType === 1 ? event.target : event.target.parentElement);
-        if (target && target.closest("[data-protect]")) { event.preventDefault(); }
+        if (within(event.target, "[data-protect]")) { event.preventDefault(); }
       });
     });
     var automationSignals = function () {
