@@ -331,6 +331,11 @@ STEP_FIELD = "first_wrong_step"
 STEP_QUESTION = gettext_lazy("Which step of the text is the first one that is wrong?")
 
 
+def step_label(number: int) -> str:
+    """A step's name as the trace and the step question show it."""
+    return gettext("Step %(number)s") % {"number": number}
+
+
 class StepMarkForm:
     """A trial's step mark (the study's step_rating): the first wrong step of the trace shown, one of its
     ``steps``, or none (0). Sent back with an error when missing or not one of those."""
@@ -353,7 +358,7 @@ class StepMarkForm:
             "" if saved is None else str(saved))
         errors = [gettext("Please choose the first wrong step, or that none is wrong.")] if (
             self.data is not None and not self.is_valid()) else []
-        offered = [(str(n), gettext("Step %(number)s") % {"number": n}) for n in range(1, self.steps + 1)]
+        offered = [(str(n), step_label(n)) for n in range(1, self.steps + 1)]
         offered.append((str(NO_WRONG_STEP), gettext("None: every step is right")))
         return choice_fieldset(STEP_FIELD, STEP_QUESTION, offered, chosen, errors, disabled=saved is not None,
                                kind="judgement step-mark")
@@ -363,5 +368,5 @@ def numbered_steps(steps: Sequence[SafeString]) -> SafeString:
     """A trace's steps (rendering.trace_steps) as a numbered list, each headed "Step n", for a step mark."""
     return format_html('<ol class="trace-steps">{}</ol>', format_html_join(
         "", '<li id="step-{}"><p class="step-label">{}</p>{}</li>',
-        ((n, gettext("Step %(number)s") % {"number": n}, step) for n, step in enumerate(steps, start=1)),
+        ((n, step_label(n), step) for n, step in enumerate(steps, start=1)),
     ))
