@@ -258,14 +258,14 @@ def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpR
     try:
         if request.method == "POST":
             with services.submitting(slug, token) as participant:
-                translation.activate(participant.language)
+                _activate_language(participant)
                 if not binding.is_bound(request, participant):
                     return _not_yours(request, participant.study)
                 return _submit(request, participant, page)
         participant = participant_for_page(slug, token)
     except Participant.DoesNotExist:
         raise Http404("No such participant in this study.") from None
-    translation.activate(participant.language)
+    _activate_language(participant)
     if not binding.is_bound(request, participant):
         return _not_yours(request, participant.study)
     services.time_out_if_late(participant, timezone.now())
@@ -283,6 +283,12 @@ def _page(request: HttpRequest, slug: str, token: uuid.UUID, page: str) -> HttpR
     else:
         shown = services.version_shown(participant, page)
     return _render_page(request, participant, page, saved=state == "saved", shown=shown)
+
+
+def _activate_language(participant: Participant) -> None:
+    """The participant's language, for the rest of page()'s block (the default one is already active)."""
+    if participant.language != settings.LANGUAGE_CODE:
+        translation.activate(participant.language)
 
 
 def _submit(request: HttpRequest, participant: Participant, page: str) -> HttpResponse:
