@@ -97,8 +97,9 @@ def engine() -> Engine:
         ),
         "part.html": '{% load i18n %}{% translate "Facts" %}',
     }
+    in_memory = ("django.template.loaders.locmem.Loader", templates)
     return Engine(
-        loaders=[("tracestudy.translated_templates.Loader", [("django.template.loaders.locmem.Loader", templates)])],
+        loaders=[("tracestudy.translated_templates.Loader", [in_memory])],
         libraries={"i18n": "django.templatetags.i18n"},
     )
 
