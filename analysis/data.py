@@ -34,6 +34,7 @@ from .registration import deviations, in_force, timing
 from .report import Options, PlanData
 from .report.behaviour import Judgement
 from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
+from .report.steps import StepMark
 
 _S = Participant.Status
 TRIAL_PREFIX = "trial-"
@@ -95,21 +96,27 @@ class StudyData:
     task: str = TrialTask.RATING  # what participants did on a trial
     # the trials' judgements of finished participants (verification and simulation; practice left out)
     judgements: list[Judgement] = field(default_factory=list)
+    step_rating: bool = False  # participants marked each trace's first wrong step
+    # the finished participants' step marks on their trials (step rating; practice left out)
+    step_marks: list[StepMark] = field(default_factory=list)
 
 
 def gather(study: Study, now=None) -> StudyData:
     now = now or timezone.now()
     items = study_items(study)
+    participants = finished_participants(study, items, trace_words(study))
     return StudyData(
         design=study.design,
         task=study.trial_task,
         judgements=trial_judgements(study),
+        step_rating=study.step_rating,
+        step_marks=step_marks(study, participants) if study.step_rating else [],
         slug=study.slug,
         title=study.title,
         target_per_condition=study.target_per_condition,
         conditions=study_conditions(study),
         items=items,
-        participants=finished_participants(study, items, trace_words(study)),
+        participants=participants,
         attrition=attrition(study, now),
         model_tables=[model_table_data(dataset) for dataset in model_datasets()],
         plan=plan_data(study, items),
@@ -244,6 +251,23 @@ def trial_judgements(study: Study) -> list[Judgement]:
             trace_correct=stimuli[stimulus].trace_correct(definition),
         ))
     return out
+
+
+def step_marks(study: Study, participants: list[ParticipantData]) -> list[StepMark]:
+    """The step marks the finished participants (``finished_participants``) made on their trial pages,
+    each in its trial's condition, with the graded first wrong step it was scored against."""
+    people = {person.pk: person for person in participants}
+    visits = PageVisit.objects.filter(
+        participant__in=finished_real(study), page__startswith=TRIAL_PREFIX, first_wrong_step__isnull=False,
+    ).values_list(
+        "participant_id", "stimulus_id", "steps_shown", "first_wrong_step", "first_wrong_step_truth",
+        "first_wrong_step_correct",
+    ).order_by("participant_id", "page")
+    return [
+        StepMark(participant=pk, stimulus=stimulus, condition=people[pk].condition_of(stimulus),
+                 steps_shown=shown, mark=mark, truth=truth, correct=correct)
+        for pk, stimulus, shown, mark, truth, correct in visits.iterator(chunk_size=20000)
+    ]
 
 
 def trace_words(study: Study) -> dict[tuple[int, str], int]:

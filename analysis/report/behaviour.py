@@ -72,8 +72,8 @@ def section(judgements: Sequence[Judgement], codes: Sequence[str],
 
     model, moderation = fit(False), fit(True)
     return {
-        "task": task, "conditions": conditions, "mixed_logistic": _worded(model),
-        "moderation": _worded(moderation) if moderation.get("moderators") else None,
+        "task": task, "conditions": conditions, "mixed_logistic": worded(model),
+        "moderation": worded(moderation) if moderation.get("moderators") else None,
         "subjective": _subjective(by_condition, codes, task, ratings or {}), "reason": None,
     }
 
@@ -87,7 +87,7 @@ def _model_words(model: dict) -> str:
             f"{CHI}\u00b2({lr['df']}) = {num(lr['chi2'])}, {fmt_p(lr['p'])}")
 
 
-def _worded(model: dict) -> dict:
+def worded(model: dict) -> dict:
     """The model with its tests in words, and each odds ratio with its 95% interval in words."""
     ratios = [
         {"term": term, "words": f"OR = {num(r['odds_ratio'])}, {interval(r['low'], r['high'])}"}

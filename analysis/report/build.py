@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 
 from .. import stats as st
-from . import behaviour, covariates
+from . import behaviour, covariates, steps
 from . import scores as sc
 from .options import PARADATA_RULES, Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse, model_inputs, score_permutations
@@ -148,6 +148,7 @@ def build_with_scores(data, options: Options | None = None) -> tuple[dict, dict]
         "attrition": {"rows": attrition_rows, "test": attrition_test},
         "models": data.model_tables,
         "behaviour": _behaviour(data, sample) if data.task != "rating" else None,
+        "steps": _steps(data, sample) if data.step_rating else None,
     }
     return st.clean(report), {k: o.scores for k, o in sample.outcomes.items()}
 
@@ -160,6 +161,13 @@ def _behaviour(data, sample: Sample) -> dict:
     analysed = {person.pk for person in sample.kept}
     judged = [j for j in data.judgements if j.participant in analysed]
     return behaviour.section(judged, [c for c, _ in data.conditions], ratings)
+
+
+def _steps(data, sample: Sample) -> dict:
+    """The step marks' section over the participants analysed (the exclusions applied)."""
+    analysed = {person.pk for person in sample.kept}
+    return steps.section([m for m in data.step_marks if m.participant in analysed],
+                         [c for c, _ in data.conditions])
 
 
 def _sample(data, options: Options, codes: list[str], groups: list[str]) -> Sample:
