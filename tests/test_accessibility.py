@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from studyapp.models import Study
 from tests.test_browser import (
     DESKTOP,
     PHONE,
     answer_page,
     browser,
+    consent_and_read_instructions,
     demo_study,
     entry_url,
     expect,
@@ -81,5 +83,30 @@ def test_every_participant_page_has_no_axe_violations(browser, live_server, demo
     page.get_by_role("button", name="Finish the study").click()
     expect(page.locator(".completion-code")).to_have_text("DEMO-COMPLETE")
     found += axe_violations(page, f"{size}-done")
+    page.context.close()
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_step_question_of_a_step_rating_study_has_no_axe_violations(browser, live_server, demo_study,
+                                                                        viewport):
+    """A trial page of a step-rating study: the trace as numbered steps and the question of the first
+    wrong step (a fieldset of radios), as shown and as sent back for want of a mark."""
+    Study.objects.filter(pk=demo_study.pk).update(step_rating=True)
+    page, _ = new_page(browser, viewport)
+    page.goto(entry_url(live_server, demo_study, secrets.token_hex(12)))
+    size = "phone" if viewport is PHONE else "desktop"
+    consent_and_read_instructions(page)
+    expect(page.get_by_role("heading", name="Problem 1")).to_be_visible()
+    expect(page.get_by_role("radio", name="Step 1")).to_be_visible()
+    found = axe_violations(page, f"{size}-step-trial")
+    # the ratings answered, no step marked (the browser's own check turned off): sent back with the error
+    answer_page(page)
+    page.locator("form.ratings").evaluate("form => { form.noValidate = true; }")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    question = "Which step of the text is the first one that is wrong?"
+    expect(page.locator("#error-summary").get_by_role("link", name=question)).to_be_visible()
+    found += axe_violations(page, f"{size}-step-trial-errors")
     page.context.close()
     assert found == [], "\n".join(found)
