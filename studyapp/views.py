@@ -528,6 +528,20 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         return render(request, "400.html", {"reason": str(exception or "")}, status=400)
 
 
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 404 page (an address mistyped, a participant's link cut short), in the browser's language among
+    the platform's. Never the exception's text: it can name what was looked up."""
+    with translation.override(translation.get_language_from_request(request)):
+        return render(request, "404.html", status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form whose CSRF check failed (a page open past its token, cookies blocked): 403 with what to do,
+    in the browser's language, instead of Django's page for developers. Nothing was saved."""
+    with translation.override(translation.get_language_from_request(request)):
+        return render(request, "403_csrf.html", status=403)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 page (500.html, drawn with no context), in the browser's language among the
     platform's: a participant whose page failed is told in theirs, as far as their browser says which."""

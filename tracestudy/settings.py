@@ -77,6 +77,9 @@ if not DEBUG and weak_secret_key(SECRET_KEY):
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# A failed CSRF check tells a participant what to do, in their browser's language (Django's page is for
+# developers).
+CSRF_FAILURE_VIEW = "studyapp.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -9,6 +9,8 @@ from studyapp import views
 # Django's own 400 handler runs the CSRF check, which reads the body again: a body Django refused to
 # read (a form that is not UTF-8) then turned the 400 into a 500.
 handler400 = views.bad_request
+# A missing page in the browser's language (Django's own is a line of English).
+handler404 = views.not_found
 # Django's own 500 page, in the browser's language (a participant's, as far as their browser says).
 handler500 = views.server_error
 
