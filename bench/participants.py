@@ -256,10 +256,14 @@ def check_connection_budget(opts: Options) -> None:
 
 
 def recreate_database(opts: Options) -> None:
-    name = sql.Identifier(opts.db_name)
+    drop_database(opts)
     with psycopg.connect(opts.pg_admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(opts.db_name)))
+
+
+def drop_database(opts: Options) -> None:
+    with psycopg.connect(opts.pg_admin_conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(opts.db_name)))
 
 
 def manage(env: dict[str, str], deadline: Deadline, *args: str, app_dir: Path = REPO) -> str:

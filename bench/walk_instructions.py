@@ -20,6 +20,7 @@ default run takes about 10 minutes per checkout (its two lengths run side by sid
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from participants import drop_database, parse_options
 
 REPO = Path(__file__).resolve().parents[1]
 TOTALS = re.compile(r"^totals:\s+(\d+)", re.MULTILINE)
@@ -53,16 +56,23 @@ def run_walks(app_dir: Path, walks: int, warmup: int, db_name: str, out_prefix: 
 
 
 def per_walk(app_dir: Path, short: int, long: int, warmup: int, tag: str, tmp: Path) -> float:
-    """Instructions per walk of one checkout: its two lengths run side by side."""
+    """Instructions per walk of one checkout: its two lengths run side by side, each in a database of
+    its own, named with this process's id (two runs at once, a test's and yours, must not drop each
+    other's database) and dropped afterwards."""
     runs = {}
     for walks in (short, long):
-        prefix = tmp / f"{tag}-{walks}"
-        runs[walks] = (prefix, run_walks(app_dir, walks, warmup, f"bench_wi_{tag}_{walks}", prefix))
-    for walks, (prefix, process) in runs.items():
-        if process.wait() != 0:
-            log = prefix.with_suffix(".log").read_text()[-3000:]
-            raise RuntimeError(f"{app_dir}: {walks} walks under valgrind failed:\n{log}")
-    counts = {walks: main_thread_instructions(prefix) for walks, (prefix, _) in runs.items()}
+        prefix, database = tmp / f"{tag}-{walks}", f"bench_wi_{tag}_{walks}_{os.getpid()}"
+        runs[walks] = (prefix, database, run_walks(app_dir, walks, warmup, database, prefix))
+    try:
+        for walks, (prefix, _, process) in runs.items():
+            if process.wait() != 0:
+                log = prefix.with_suffix(".log").read_text()[-3000:]
+                raise RuntimeError(f"{app_dir}: {walks} walks under valgrind failed:\n{log}")
+    finally:
+        for _, database, process in runs.values():
+            process.wait()
+            drop_database(parse_options(["--db-name", database]))
+    counts = {walks: main_thread_instructions(prefix) for walks, (prefix, _, _) in runs.items()}
     return (counts[long] - counts[short]) / (long - short)
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from traces.modeling import build_tiny_model
@@ -59,8 +60,17 @@ def test_a_benchmark_runs_in_its_small_mode(script: str, tmp_path: Path) -> None
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_the_instruction_count_of_a_walk_runs_under_valgrind(tmp_path: Path) -> None:
+    """It prints its count and leaves no database behind (each run's are its own, named with its pid)."""
+    before = instruction_databases()
     printed = run_bench("walk_instructions.py", ["--short", "1", "--long", "2", "--warmup", "0"], tmp_path)
     assert re.search(r"this checkout\s+[\d.]+ M", printed)
+    assert instruction_databases() <= before
+
+
+def instruction_databases() -> set[str]:
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres") as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_wi_%'").fetchall()
+    return {name for (name,) in rows}
 
 
 def test_the_fine_tuning_benchmark_runs_on_a_tiny_model(tmp_path: Path) -> None:
