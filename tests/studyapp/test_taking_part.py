@@ -41,6 +41,28 @@ def test_a_participants_pages_open_only_in_the_browser_that_arrived(study):
     assert owner.participant.pages_done == 3
 
 
+def test_the_binding_cookie_opens_pages_only_as_signed_and_only_with_the_current_key(study, settings):
+    """Its check is kept per process once made: a forged or altered cookie is still refused after the real
+    one opened the page, and a new SECRET_KEY (the old one not kept as a fallback) closes it."""
+    owner = Walker(Client(), study)
+    owner.arrive()
+    assert owner.get("consent").status_code == 200
+    name = f"participant-{study.pk}"
+    signed = owner.client.cookies[name].value
+    token, signature = signed.rsplit(":", 1)
+    other = Walker(Client(), study)
+    other.arrive()
+    for forged in (f"{other.participant.token}:{signature}", f"{token}:{signature[:-1]}x", token):
+        stranger = Client()
+        stranger.cookies[name] = forged
+        assert stranger.get(owner.url("consent")).status_code == 403, forged
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    assert owner.get("consent").status_code == 200  # the old key kept as a fallback
+    settings.SECRET_KEY_FALLBACKS = []
+    assert owner.get("consent").status_code == 403
+
+
 def test_a_prolific_id_alone_reaches_nothing_in_any_case(study):
     owner = Walker(Client(), study)
     _consent_and_one_trial(owner)
