@@ -7,15 +7,19 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from studyapp import access
+from studyapp.admin_access import StudyScopedAdmin
+
 from .models import AnalysisPlan
 from .registration import register, revise, timing
 
 
 @admin.register(AnalysisPlan)
-class AnalysisPlanAdmin(admin.ModelAdmin):
+class AnalysisPlanAdmin(StudyScopedAdmin):
     list_display = ("study", "version", "primary_test", "pairwise", "equivalence_margin", "registered_at")
     readonly_fields = ("version", "registered_at", "registration", "registered_sha256", "document")
     actions = ["register_plans", "revise_plans"]
+    view_action = access.READ_DESIGN
     fieldsets = [
         (None, {"fields": ("study", "version", "deviation", "notes")}),
         ("Registration", {"fields": ("registered_at", "registration", "registered_sha256", "document")}),

@@ -7,7 +7,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from studyapp.api import CSV_BODY, FORMAT_PARAMETER, ResearcherAPIView
+from studyapp import access
+from studyapp.api import CSV_BODY, FORMAT_PARAMETER, ResearcherAPIView, scoped_token
 from studyapp.exports import csv_chunks
 
 from .data import model_datasets, model_table_data
@@ -29,6 +30,7 @@ class ModelTableView(ResearcherAPIView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): CSV_BODY},
     )
     def get(self, request: Request):
+        access.require_shared(request.user, scoped_token(request))
         dataset = request.query_params.get("dataset", "")
         known = model_datasets()
         if dataset not in known:

@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods
 
+from studyapp import access, audit
 from studyapp.exports import csv_chunks
-from studyapp.models import Study
 
 from . import planner
 from .data import gather, model_datasets, model_table_data
@@ -25,7 +25,7 @@ FORMATS = ("html", "json")
 @require_http_methods(["GET"])
 def report(request: HttpRequest, slug: str) -> HttpResponse:
     """Query parameters: the exclusions (see report.Options.from_query) and ``format`` (html, json)."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.study_or_404(request.user, slug, access.DATA)
     fmt = request.GET.get("format")
     if fmt is not None and fmt not in FORMATS:
         return HttpResponseBadRequest(
@@ -33,6 +33,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
             "for the page.",
             content_type="text/plain; charset=utf-8",
         )
+    audit.record(study, request.user, audit.Kind.EXPORT,
+                 f"report ({fmt or 'page'}) {request.GET.urlencode()}".strip())
     data = gather(study)
     options = Options.from_query(request.GET, default=data.plan.options)
     result, scores = build_with_scores(data, options)
@@ -52,7 +54,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
 def plan_document(request: HttpRequest, slug: str) -> HttpResponse:
     """The study's analysis plan in force as a registry document (Markdown, for OSF or AsPredicted), or
     ``version=N``, with the SHA-256 stored when it was registered; a draft plan is marked not registered."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.study_or_404(request.user, slug, access.READ_DESIGN)
     version = request.GET.get("version", "")
     if version and not version.isdigit():
         return HttpResponseBadRequest("version must be a number.", content_type="text/plain; charset=utf-8")
@@ -73,7 +75,7 @@ def power_planner(request: HttpRequest, slug: str) -> HttpResponse:
     """The power and sample-size planner: a form for the design (the study's by default) and, when it is
     submitted (``simulate=1``), the simulated power of the planned test; ``format=json`` gives the
     result. Bad settings are refused with what is wrong (400), and nothing is simulated."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.study_or_404(request.user, slug, access.READ_DESIGN)
     start, planned = planner.defaults(study)
     design, errors = planner.parse(request.GET, start)
     seed = request.GET.get("seed") or "1"

@@ -8,17 +8,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from traces.lifecycle import QueueUnreachable
 
-from . import pilot, prolific_actions, simulation_texts, test_runs, versions
+from . import access, audit, pilot, prolific_actions, simulation_texts, test_runs, tokens, versions
+from .admin_access import StudyScopedAdmin, StudyScopedInline, needs
 from .exports import trace_readers
 from .models import (
+    AuditEntry,
     Condition,
     Item,
     PageVisit,
@@ -28,6 +30,8 @@ from .models import (
     Stimulus,
     StimulusTrace,
     Study,
+    StudyMember,
+    StudyToken,
     TraceKind,
     TrialJudgement,
     refuse_deleting_texts_in_use,
@@ -42,12 +46,14 @@ from .study_setup import add_defaults, answer_warnings, contradicted_answer, rea
 from .translation_admin import TranslatedAdminMixin
 
 QUEUED_TOO_LONG = timedelta(minutes=2)
+#: a new API token's expiry, unless its maker sets another
+TOKEN_LIFETIME = timedelta(days=90)
 WHERE_OUTCOMES_SHOW = (
     "A worker (the scheduler) makes the call; its outcome shows under Prolific actions and on the monitor."
 )
 
 
-class ConditionInline(TranslatedAdminMixin, admin.TabularInline):
+class ConditionInline(StudyScopedInline, TranslatedAdminMixin, admin.TabularInline):
     """The study's conditions, in its order. Once participants have taken part none is added or removed,
     and the codes, order and kinds of text stay as they are (Condition.clean says why). Their headings in
     the study's other languages are columns of their own."""
@@ -74,14 +80,33 @@ def _adding_scale(code: str) -> Callable[["StudyAdmin", HttpRequest, QuerySet], 
     return admin.action(description=f"{described} to the selected studies", permissions=["change"])(add)
 
 
+class StudyMemberInline(admin.TabularInline):
+    """The study's members and their roles, seen and changed by its owners only (whatever Django's model
+    permissions say: this is the team's business); each added or removed member is in the audit trail."""
+
+    model = StudyMember
+    extra = 0
+    fields = ("user", "role", "added_at")
+    readonly_fields = ("added_at",)
+
+    def _owner(self, request: HttpRequest, obj: Study | None = None) -> bool:
+        """Of this study; without one (Django's check of the inline's rows), of some study."""
+        if obj is None:
+            return access.studies_for(request.user, access.MANAGE).exists()
+        return access.can(request.user, obj, access.MANAGE)
+
+    has_view_permission = has_add_permission = has_change_permission = has_delete_permission = _owner
+
+
 @admin.register(Study)
-class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
+class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, StudyScopedAdmin):
     list_display = ("slug", "title", "status", "target_per_condition", "trials_per_participant", "links")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
     radio_fields = {"answer_position": admin.VERTICAL, "trial_task": admin.VERTICAL,
                     "truth_definition": admin.VERTICAL}
-    inlines = [ConditionInline]
+    inlines = [ConditionInline, StudyMemberInline]
+    study_field = "pk"
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots",
                "prepare_for_simulation", *(_adding_scale(code) for code in SCALES)]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")
@@ -115,10 +140,28 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
         )}),
     ]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Anyone who may add studies may start one, and owns it."""
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
+        """The list of one's studies opens before the first (to add it); each study only to its members."""
+        if obj is None:
+            return admin.ModelAdmin.has_view_permission(self, request)
+        return super().has_view_permission(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> tuple:
+        """Going live, pausing and closing are the owners' (an editor's draft goes live through them)."""
+        fixed = super().get_readonly_fields(request, obj)
+        if obj is not None and not access.can(request.user, obj, access.OPERATE):
+            return (*fixed, "status")
+        return fixed
+
     def save_model(self, request: HttpRequest, obj: Study, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
             add_defaults(obj)
+            access.make_owner(request.user, obj)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
@@ -135,7 +178,8 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Links")
     def links(self, obj: Study) -> str:
-        return format_html(
+        """Its pages; the audit trail opens for its owners only."""
+        shown = format_html(
             '<a href="{}">monitor</a> · <a href="{}">preview</a> · '
             '<a href="{}">build stimuli from traces</a> · <a href="{}">from a model\'s graded outputs</a>',
             reverse("studyapp:monitor", args=[obj.slug]),
@@ -143,6 +187,10 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
             reverse("admin:studyapp_study_build_stimuli", args=[obj.pk]),
             reverse("admin:studyapp_study_build_from_outputs", args=[obj.pk]),
         )
+        query = f"?study__id__exact={obj.pk}"
+        return format_html('{} · <a href="{}">audit trail</a> (<a href="{}">CSV</a>)', shown,
+                           reverse("admin:studyapp_auditentry_changelist") + query,
+                           reverse("admin:studyapp_auditentry_csv") + query)
 
     def get_urls(self) -> list:
         build = self.admin_site.admin_view(self.build_stimuli_view)
@@ -154,7 +202,7 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
         ]
 
     def _changeable(self, request: HttpRequest, pk: int) -> Study:
-        study = get_object_or_404(Study, pk=pk)
+        study = self.get_object(request, str(pk))
         if not self.has_change_permission(request, study):
             raise PermissionDenied
         return study
@@ -207,6 +255,7 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
                       status=400 if form.errors else 200)
 
     @admin.action(description="Open the selected studies to participants (live)", permissions=["change"])
+    @needs(access.OPERATE)
     def open_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         for study in queryset:
             problems = readiness_problems(study)
@@ -247,12 +296,14 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Pause the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
+    @needs(access.OPERATE)
     def pause_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.update(status=Study.Status.PAUSED)
         self.message_user(request, f"{n} studies paused.", messages.SUCCESS)
 
     @admin.action(description="Sync the selected studies with Prolific now (re-open returned places)",
                   permissions=["change"])
+    @needs(access.OPERATE)
     def sync_with_prolific(self, request: HttpRequest, queryset: QuerySet) -> None:
         for study in queryset:
             try:
@@ -291,6 +342,7 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Close the selected studies (no new participants; active ones finish)",
                   permissions=["change"])
+    @needs(access.OPERATE)
     def close_study(self, request: HttpRequest, queryset: QuerySet) -> None:
         n = queryset.update(status=Study.Status.CLOSED)
         self.message_user(request, f"{n} studies closed.", messages.SUCCESS)
@@ -301,11 +353,21 @@ def _study_has_participants(stimulus: Stimulus | None) -> bool:
     return stimulus is not None and stimulus.study.participants.exists()
 
 
-class StimulusTraceInline(TranslatedAdminMixin, admin.StackedInline):
+class StimulusTraceInline(StudyScopedInline, TranslatedAdminMixin, admin.StackedInline):
     model = StimulusTrace
     extra = 0
     readonly_fields = ("reference_trace", "provenance_text", "seen_by", "versions_read")
     exclude = ("provenance",)
+
+    def study_of(self, parent: Stimulus) -> Study:
+        return parent.study
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Stimulus | None = None) -> tuple:
+        """Who read each text names participants: shown only to those who may read the study's data."""
+        fields = super().get_readonly_fields(request, obj)
+        if obj is None or access.can(request.user, obj.study, access.DATA):
+            return fields
+        return tuple(f for f in fields if f not in ("seen_by", "versions_read"))
 
     @admin.display(description="Where the text came from")
     def provenance_text(self, obj: StimulusTrace) -> str:
@@ -363,12 +425,13 @@ class StimulusTraceInline(TranslatedAdminMixin, admin.StackedInline):
 
 
 @admin.register(Stimulus)
-class StimulusAdmin(TranslatedAdminMixin, admin.ModelAdmin):
+class StimulusAdmin(TranslatedAdminMixin, StudyScopedAdmin):
     list_display = ("code", "study", "question", "model_answer", "answer_check")
     list_filter = ("study",)
     search_fields = ("code", "question")
     readonly_fields = ("answer_check", "ground_truth")
     inlines = [StimulusTraceInline]
+    view_action = access.READ_DESIGN
 
     @admin.display(description="Ground truth under each definition")
     def ground_truth(self, obj: Stimulus) -> str:
@@ -414,16 +477,22 @@ class StimulusAdmin(TranslatedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(TranslatedAdminMixin, admin.ModelAdmin):
+class ItemAdmin(TranslatedAdminMixin, StudyScopedAdmin):
     """Items on 5- or 7-point scales (Item.clean checks one anchor per point), reverse-keyed or not."""
+
+    view_action = access.READ_DESIGN
 
     list_display = ("code", "study", "construct", "scope", "scale_points", "reverse_keyed", "text")
     list_filter = ("study", "construct", "scope", "scale_points", "reverse_keyed")
     search_fields = ("code", "text")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Participants' records are evidence: view them here, never add or edit them."""
+class ReadOnlyAdmin(StudyScopedAdmin):
+    """Participants' records are evidence: view them here, never add or edit them. They are the study's
+    data: its analysts and owners see them, and only owners act on them (Prolific's calls included)."""
+
+    view_action = access.DATA
+    change_action = access.OPERATE
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -664,6 +733,7 @@ class ProlificActionAdmin(ReadOnlyAdmin):
 
 @admin.register(Response)
 class ResponseAdmin(ReadOnlyAdmin):
+    study_field = "participant__study"
     list_display = ("participant", "stimulus", "item", "value", "position", "time_on_page_ms", "submitted_at")
     list_filter = ("participant__study", "participant__condition__code", "item__construct")
     search_fields = ("participant__prolific_pid", "item__code")
@@ -672,6 +742,7 @@ class ResponseAdmin(ReadOnlyAdmin):
 
 @admin.register(TrialJudgement)
 class TrialJudgementAdmin(ReadOnlyAdmin):
+    study_field = "participant__study"
     list_display = ("participant", "stimulus", "condition", "task", "choice", "correct", "truth",
                     "confidence", "server_ms", "choice_ms", "submitted_at")
     list_filter = ("participant__study", "task", "condition", "correct")
@@ -681,6 +752,134 @@ class TrialJudgementAdmin(ReadOnlyAdmin):
 
 @admin.register(PageVisit)
 class PageVisitAdmin(ReadOnlyAdmin):
+    study_field = "participant__study"
     list_display = ("participant", "page", "first_shown_at", "last_shown_at", "submitted_at")
     list_filter = ("participant__study", "page")
     list_select_related = ("participant",)
+
+
+class StudyTokenForm(forms.ModelForm):
+    class Meta:
+        model = StudyToken
+        fields = ("name", "studies", "role", "expires_at")
+
+    def clean_expires_at(self):
+        expires = self.cleaned_data["expires_at"]
+        if expires <= timezone.now():
+            raise forms.ValidationError("It would be expired already.")
+        return expires
+
+
+class StudyOwnersOnlyAdmin(admin.ModelAdmin):
+    """The team's own records (tokens, the audit trail): the owners of a study see and manage those of
+    it, whatever Django's model permissions say."""
+
+    def _owns_some(self, request: HttpRequest) -> bool:
+        return access.studies_for(request.user, access.MANAGE).exists()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._owns_some(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._owns_some(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such record.")
+        return obj
+
+
+@admin.register(StudyToken)
+class StudyTokenAdmin(StudyOwnersOnlyAdmin):
+    """API tokens limited to studies and a role, made by an owner of each of those studies for their own
+    account; the key is shown once, on the page after saving. Revoked, never edited or deleted, so the
+    audit trail keeps naming them."""
+
+    list_display = ("name", "prefix", "user", "role", "study_list", "expires_at", "revoked_at",
+                    "last_used_at")
+    list_filter = ("role",)
+    actions = ["revoke_tokens"]
+    form = StudyTokenForm
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        managed = access.studies_for(request.user, access.MANAGE)
+        mine = super().get_queryset(request).filter(studies__in=managed)
+        return mine.distinct().prefetch_related("studies")
+
+    @admin.display(description="Studies")
+    def study_list(self, obj: StudyToken) -> str:
+        return ", ".join(study.slug for study in obj.studies.all())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._owns_some(request)
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "studies":  # only studies this owner may open to a script
+            kwargs["queryset"] = access.studies_for(request.user, access.MANAGE)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {**super().get_changeform_initial_data(request), "expires_at": timezone.now() + TOKEN_LIFETIME}
+
+    def save_model(self, request: HttpRequest, obj: StudyToken, form, change: bool) -> None:
+        key, obj.prefix, obj.key_hash = tokens.new_key()
+        obj.user = request.user
+        super().save_model(request, obj, form, change)
+        self.message_user(request, format_html(
+            "The token's key, shown this once (only its hash is kept): <code>{}</code>. Send it as "
+            "<code>Authorization: Token …</code>.", key), messages.WARNING)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        token = form.instance
+        until = f"{token.expires_at:%Y-%m-%d %H:%M} UTC"
+        audit.record_each(token.studies.all(), request.user, audit.Kind.TOKEN,
+                          f"created API token {token} ({token.role}, until {until})")
+
+    @admin.action(description="Revoke the selected tokens (refused from now on)")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
+        chosen = list(queryset.filter(revoked_at__isnull=True))
+        tokens.revoke(StudyToken.objects.filter(pk__in=[t.pk for t in chosen]))
+        for token in chosen:
+            audit.record_each(token.studies.all(), request.user, audit.Kind.TOKEN,
+                              f"revoked API token {token}")
+        self.message_user(request, f"{len(chosen)} tokens revoked.", messages.SUCCESS)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self._owns_some(request)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(StudyOwnersOnlyAdmin):
+    """Each study's audit trail, read-only, for its owners; ``csv/`` downloads the entries listed."""
+
+    list_display = ("at", "study_slug", "username", "kind", "what")
+    list_filter = (("study", admin.RelatedOnlyFieldListFilter), "kind")
+    search_fields = ("username", "what")
+    date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(study__in=access.studies_for(request.user, access.MANAGE))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        csv_view = self.admin_site.admin_view(self.csv_view)
+        return [path("csv/", csv_view, name="studyapp_auditentry_csv"), *super().get_urls()]
+
+    def csv_view(self, request: HttpRequest) -> StreamingHttpResponse:
+        """The entries the list shows with the same filters (``?study__id__exact=…``), oldest first."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        entries = self.get_changelist_instance(request).get_queryset(request)
+        response = StreamingHttpResponse(audit.csv_body(entries), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+        return response

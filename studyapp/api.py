@@ -1,10 +1,13 @@
 """The researchers' API (``/api/v1/``): a study's participants, responses, page times, codebook and
 study file.
 
-Who may read: staff, and members of the researchers group (``settings.RESEARCHERS_GROUP``); anyone
-else gets 401 (not authenticated) or 403. Scripts authenticate with a token
-(``Authorization: Token <key>``), browsers with a session from DRF's sign-in page at
+Who may read: researchers (staff, members of the researchers group ``settings.RESEARCHERS_GROUP``, and
+members of some study), each only the studies whose role allows it (studyapp.access): another team's study
+is a 404, as is a study a scoped token is not for. Anyone else gets 401 (not authenticated) or 403.
+Scripts authenticate with a token (``Authorization: Token <key>``): a scoped one made in the admin
+(studyapp.tokens), or an account's own; browsers with a session from DRF's sign-in page at
 ``/api/v1/auth/login/`` (researchers need not be staff, so the admin login is not theirs) or the admin.
+Every export is written to the study's audit trail.
 
 Formats: JSON, or CSV with ``?format=csv`` or ``Accept: text/csv``.
 
@@ -17,9 +20,7 @@ keep stable while participants are still answering, and the same bounded memory 
 The views stay thin: they check the filters, pick the table and format, and hand over.
 """
 
-from django.conf import settings
 from django.http import HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -31,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import exports, spec
+from . import access, audit, exports, spec
 from .models import (
     CONFIDENCE_POINTS,
     LIKERT_MAX,
@@ -39,6 +40,7 @@ from .models import (
     Item,
     Participant,
     Study,
+    StudyToken,
     TraceKind,
     TrialTask,
     TruthDefinition,
@@ -50,15 +52,18 @@ from .psychds.describe import DatasetInfo
 
 
 class IsResearcher(BasePermission):
-    """Staff, or an active member of the researchers group; never anonymous users or anyone else."""
+    """Staff, an active member of the researchers group, or a member of some study (access.is_researcher);
+    never anonymous users or anyone else. Which studies each reads is access's to say."""
 
-    message = "Only staff and members of the researchers group may read study data."
+    message = "Only researchers (staff, the researchers group, a study's members) may read study data."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
-            return False
-        return user.is_staff or user.groups.filter(name=settings.RESEARCHERS_GROUP).exists()
+        return access.is_researcher(request.user)
+
+
+def scoped_token(request: Request) -> StudyToken | None:
+    """The scoped token the request came with (None: a session or an account's own token)."""
+    return request.auth if isinstance(request.auth, StudyToken) else None
 
 
 # --- renderers ---------------------------------------------------------------------------------
@@ -96,6 +101,18 @@ class CSVRenderer(BaseRenderer):
 class ResearcherAPIView(APIView):
     permission_classes = [IsResearcher]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    #: what the account's role (and token's) must allow in the study of the URL
+    study_action = access.DATA
+
+    def study(self, slug: str) -> Study:
+        """The URL's study, if the account (and its token) may do ``study_action`` in it: else 404, or 403
+        where it may see the study but not this."""
+        return access.study_or_404(self.request.user, slug, self.study_action, scoped_token(self.request))
+
+    def exported(self, study: Study, what: str) -> None:
+        """Write the export to the study's audit trail."""
+        query = self.request.query_params.urlencode()
+        audit.record(study, self.request.user, audit.Kind.EXPORT, f"API: {what} {query}".strip())
 
     def perform_content_negotiation(self, request, force=False):
         """``format`` must name a format: an empty or unknown one is a 400 saying which there are
@@ -454,18 +471,21 @@ CSV_BODY = OpenApiTypes.STR
 
 
 class StudyList(ResearcherAPIView, generics.ListAPIView):
-    """The studies, with links to their exports."""
+    """The studies the account (and its token) may see, with links to their exports."""
 
-    queryset = Study.objects.prefetch_related("conditions").order_by("slug")
     serializer_class = StudySerializer
+
+    def get_queryset(self):
+        studies = access.studies_for(self.request.user, access.VIEW, scoped_token(self.request))
+        return studies.prefetch_related("conditions").order_by("slug")
 
 
 class StudyDetail(ResearcherAPIView, generics.RetrieveAPIView):
-    """One study, with links to its exports."""
+    """One study, with links to its exports; another team's is a 404."""
 
-    queryset = Study.objects.prefetch_related("conditions")
     serializer_class = StudySerializer
     lookup_field = "slug"
+    get_queryset = StudyList.get_queryset
 
 
 class ExportView(ResearcherAPIView):
@@ -478,7 +498,7 @@ class ExportView(ResearcherAPIView):
         raise NotImplementedError
 
     def get(self, request: Request, slug: str):
-        study = get_object_or_404(Study, slug=slug)
+        study = self.study(slug)
         filters = self.parameters_class(data=request.query_params)
         filters.is_valid(raise_exception=True)
         try:
@@ -487,6 +507,7 @@ class ExportView(ResearcherAPIView):
             raise NotFound(str(unknown)) from None
         except exports.NotAParticipantFilter as refused:
             raise ValidationError({"condition": str(refused)}) from None
+        self.exported(study, request.resolver_match.url_name)
         return self.respond(study, filters)
 
     def respond(self, study: Study, filters: ExportFilterSerializer) -> HttpResponseBase:
@@ -612,13 +633,16 @@ class TextsExport(ExportView):
 class CodebookView(ResearcherAPIView):
     """The codebook: items with wording and anchors, condition and status codes, every export's columns."""
 
+    study_action = access.READ_DESIGN
+
     @extend_schema(
         summary="Codebook",
         parameters=[FORMAT_PARAMETER],
         responses={(200, "application/json"): CodebookSerializer, (200, "text/csv"): CSV_BODY},
     )
     def get(self, request: Request, slug: str):
-        study = get_object_or_404(Study, slug=slug)
+        study = self.study(slug)
+        self.exported(study, "codebook")
         if request.accepted_renderer.format == "csv":
             return exports.streaming_response(exports.codebook_table(study), study, "csv")
         return Response(exports.codebook(study))
@@ -709,6 +733,7 @@ class StudySpecView(ResearcherAPIView):
     Schema in studyapp/spec/study.schema.json), the same bytes as ``manage.py study_spec export``."""
 
     renderer_classes = [JSONRenderer]
+    study_action = access.READ_DESIGN
 
     @extend_schema(
         summary="The study file",
@@ -718,7 +743,8 @@ class StudySpecView(ResearcherAPIView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, slug: str) -> HttpResponse:
-        study = get_object_or_404(Study, slug=slug)
+        study = self.study(slug)
+        self.exported(study, "study file")
         return HttpResponse(spec.dumps(spec.export_study(study)), content_type="application/json")
 
 

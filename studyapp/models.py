@@ -1420,3 +1420,89 @@ class Pilot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bots} pilot bots on {self.study.slug} #{self.pk}"
+
+
+class Role(models.TextChoices):
+    """What a member may do in a study (studyapp.access.ROLE_ACTIONS says exactly what each allows)."""
+
+    OWNER = "owner", "Owner (everything: members, going live, Prolific actions that pay or reject)"
+    EDITOR = "editor", "Editor (design, stimuli and texts before the study goes live)"
+    ANALYST = "analyst", "Analyst (monitor, exports, report)"
+    VIEWER = "viewer", "Viewer (monitor only)"
+
+
+class StudyMember(models.Model):
+    """One account's role in one study: a study is invisible to accounts that are not its members
+    (superusers apart), so its data reach only the people its ethics approval names."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_roles")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="one_role_per_study_and_user")]
+        ordering = ["study", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.role}"
+
+
+class StudyToken(models.Model):
+    """An API token for scripts, limited to some studies and a role and ending at a set time. Only the
+    SHA-256 of its key is stored (the key is shown once, when it is made); it acts for its account, never
+    beyond that account's own role in each study."""
+
+    name = models.CharField(max_length=100, help_text="What it is for (a script, a machine).")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_tokens",
+        help_text="The account it acts for: it reaches nothing that account cannot.",
+    )
+    studies = models.ManyToManyField(Study, related_name="tokens", help_text="The only studies it reaches.")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANALYST)
+    prefix = models.CharField(max_length=16, editable=False, help_text="The key's first characters.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="After this it is refused.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def usable(self, now: datetime | None = None) -> bool:
+        """Neither revoked nor expired, and its account still active."""
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now and self.user.is_active
+
+
+class AuditEntry(models.Model):
+    """Who did what to a study's data or settings, and when: exports, reports, changes of texts and
+    settings, Prolific actions, members and tokens. Entries are never edited; they keep the username when
+    the account is deleted, and the slug when the study is."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        CHANGE = "change", "Change of texts or settings"
+        ACTION = "action", "Admin action"
+        PROLIFIC = "prolific", "Prolific action"
+        MEMBERS = "members", "Members"
+        TOKEN = "token", "API token"
+
+    study = models.ForeignKey(Study, on_delete=models.SET_NULL, null=True, related_name="audit_entries")
+    study_slug = models.SlugField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    username = models.CharField(max_length=150, help_text="Kept when the account is deleted.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    what = models.TextField()
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username}: {self.what}"

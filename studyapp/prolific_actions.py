@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from traces.lifecycle import QueueUnreachable, check_queue
 
+from . import audit
 from .models import Participant, ProlificAction, Study
 from .prolific import ProlificClient, ProlificError
 from .prolific_sync import sync_study
@@ -82,6 +83,7 @@ def _queue(study: Study, kind: str, people: Sequence[Participant], request: dict
         study=study, kind=kind, participants=[p.prolific_pid for p in people], request=request,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+    audit.record(study, user, audit.Kind.PROLIFIC, f"queued {action}")
     transaction.on_commit(lambda: hand_to_worker(action.pk))
     return action
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from . import (
+    access,
     allocation,
     binding,
     content,
@@ -131,7 +132,7 @@ def _not_yours(request: HttpRequest, study: Study) -> HttpResponse:
 @require_http_methods(["GET"])
 def home(request: HttpRequest) -> HttpResponse:
     """Where someone lands without a study link: participants are sent to Prolific, staff see studies."""
-    studies = Study.objects.all() if request.user.is_staff else Study.objects.none()
+    studies = access.studies_for(request.user, access.VIEW) if request.user.is_staff else Study.objects.none()
     return render(request, "home.html", {"studies": studies})
 
 
@@ -195,7 +196,7 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     """A researcher's run through the study, which never counts: between participants in a chosen
     condition; within participants as a participant would (each trial in its own condition: any condition
     asked for is ignored). ``?pilot=<run>``: a bot of a running pilot run (``pilot``)."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.study_or_404(request.user, slug, access.VIEW)
     within = study.design == Study.Design.WITHIN
     if "pilot" in request.GET:
         return _start_pilot_bot(request, study, request.GET["pilot"])
@@ -500,7 +501,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     """Staff-only: how far each condition (within participants: the study) has filled, where the active
     participants are, how long completing takes, how often each problem was read in each condition by
     those who completed, and the latest pilot bot runs. The page reloads itself (no JavaScript)."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.study_or_404(request.user, slug, access.VIEW)
     now = timezone.now()
     return render(
         request, "studyapp/monitor.html",

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.conditions import PAPER_CONDITIONS
-from studyapp.models import Item, Participant, Stimulus, StimulusTrace, Study
+from studyapp.models import Item, Participant, Role, Stimulus, StimulusTrace, Study, StudyMember
 from studyapp.study_setup import add_defaults
 
 #: The paper's four condition codes, which a new study starts with.
@@ -46,6 +46,50 @@ def make_study(
     Study.objects.filter(pk=study.pk).update(status=status)
     study.refresh_from_db()
     return study
+
+
+def _team_owns_every_study(**users) -> None:
+    """The data migration's rule: staff and the researchers group own every study (``users`` narrows it)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    team = get_user_model().objects.filter(
+        Q(is_staff=True) | Q(groups__name=settings.RESEARCHERS_GROUP), **users).distinct()
+    StudyMember.objects.bulk_create(
+        [StudyMember(study=study, user=user, role=Role.OWNER) for study in Study.objects.all()
+         for user in team],
+        ignore_conflicts=True,
+    )
+
+
+@pytest.fixture(autouse=True)
+def one_team(request):
+    """The tests written before per-study teams run in the site the data migration leaves: one team, in
+    which every staff account and member of the researchers group owns every study, whichever of them is
+    made first. Tests of teams (marked ``teams``) set every membership themselves."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed, post_save
+
+    if request.node.get_closest_marker("teams"):
+        yield
+        return
+    User = get_user_model()
+
+    def study_made(sender, instance, created, **kwargs) -> None:
+        if created:
+            _team_owns_every_study()
+
+    def user_saved(sender, instance, **kwargs) -> None:
+        _team_owns_every_study(pk=instance.pk)
+
+    receivers = [(post_save, study_made, Study, "study"), (post_save, user_saved, User, "user"),
+                 (m2m_changed, user_saved, User.groups.through, "groups")]
+    for signal, receiver, sender, name in receivers:
+        signal.connect(receiver, sender=sender, dispatch_uid=f"one_team_{name}")
+    yield
+    for signal, _, sender, name in receivers:
+        signal.disconnect(sender=sender, dispatch_uid=f"one_team_{name}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

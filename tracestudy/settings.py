@@ -227,6 +227,7 @@ LOGIN_REDIRECT_URL = "api:root"  # after signing in to the browsable API without
 # read a study's data is decided per view (staff or the researchers group).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "studyapp.tokens.StudyTokenAuthentication",  # scoped tokens (tss_...): studyapp.access limits them
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

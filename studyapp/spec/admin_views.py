@@ -7,10 +7,10 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 
-from ..models import Study
+from .. import access, audit
 from .checking import InvalidSpec
 from .exporting import dumps, export_study
 from .importing import import_study
@@ -37,9 +37,10 @@ class StudyFileAdminMixin:
         ]
 
     def download_study_file(self, request: HttpRequest, pk: int) -> HttpResponse:
-        study = get_object_or_404(Study, pk=pk)
+        study = self.get_object(request, str(pk))  # another team's study is a 404
         if not self.has_view_permission(request, study):
             raise PermissionDenied
+        access.require(request.user, study, access.READ_DESIGN)
         response = HttpResponse(dumps(export_study(study)), content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{study.slug}.study.json"'
         return response
@@ -59,6 +60,9 @@ class StudyFileAdminMixin:
                 problems = invalid.errors
             else:
                 study = imported.study
+                access.make_owner(request.user, study)
+                audit.record(study, request.user, audit.Kind.CHANGE,
+                             f"created from the study file {upload.name}")
                 self.message_user(request, f"Created {study.slug} (a draft) from {upload.name}.",
                                   messages.SUCCESS)
                 for warning in imported.warnings:

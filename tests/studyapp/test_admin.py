@@ -134,8 +134,8 @@ def test_stimuli_of_a_study_with_participants_cannot_be_deleted(admin_client, st
 
 
 def study_form(study: Study, **changes) -> dict:
-    """The study's change form as the admin shows it (its conditions inline), with ``changes``: study fields
-    by name, a condition's by ``<index>-<field>``."""
+    """The study's change form as the admin shows it (its conditions and members inline), with ``changes``:
+    study fields by name, a condition's by ``<index>-<field>``."""
     form = {**STUDY_FORM, "slug": study.slug, "title": study.title, "status": study.status,
             "design": study.design, "target_per_condition": study.target_per_condition,
             "trials_per_participant": study.trials_per_participant}
@@ -147,6 +147,12 @@ def study_form(study: Study, **changes) -> dict:
             "id": c.pk, "study": study.pk, "code": c.code, "label": c.label, "trace_heading": c.trace_heading,
             "trace_kind": c.trace_kind, "text_source": c.text_source, "position": c.position,
         }.items()})
+    members = list(study.members.all())  # the members inline, which owners see, unchanged
+    form.update({"members-TOTAL_FORMS": len(members), "members-INITIAL_FORMS": len(members),
+                 "members-MIN_NUM_FORMS": 0, "members-MAX_NUM_FORMS": 1000})
+    for i, m in enumerate(members):
+        form.update({f"members-{i}-id": m.pk, f"members-{i}-study": study.pk, f"members-{i}-user": m.user_id,
+                     f"members-{i}-role": m.role})
     form.update({k if k in form else f"conditions-{k}": v for k, v in changes.items()})
     return form
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from studyapp import audit
 from studyapp.management import export_filters
 from studyapp.psychds import package
 from studyapp.psychds.describe import DatasetInfo
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         built = package.build(study, flt, DatasetInfo.given(options),
                               identifiers=options["include_identifiers"])
         package.write(built, out)
+        audit.record(study, None, audit.Kind.EXPORT, f"export_psychds command: {out}")
         self.stdout.write(f"Wrote {out}")
         lacking = check_description(built.description)
         for issue in lacking:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from studyapp import exports
+from studyapp import audit, exports
 from studyapp.management import export_filters
 
 
@@ -22,6 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug: str, out: Path, fmt: str, **options) -> None:
         study, flt = export_filters.study_and_filter(slug, options)
+        audit.record(study, None, audit.Kind.EXPORT, f"export_study command: {fmt} to {out}")
         out.mkdir(parents=True, exist_ok=True)
         for table in exports.data_tables(study, flt):
             path = out / table.filename(study, fmt)

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from studyapp import access
 from studyapp.models import Pilot, Study
 from studyapp.pilot import ANSWER_RULES, ATTENTION_RULES, check_rules, parse_accuracy, run_and_record
 
@@ -49,6 +50,9 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         user = _staff_user(options["user"])
+        if not access.can(user, study, access.DESIGN):
+            raise CommandError(f"'{user}' may not run pilot bots in '{slug}': that takes an owner of the "
+                               "study, or an editor while it is a draft.")
         pilot = Pilot.objects.create(
             study=study, bots=participants, answers=options["answers"], attention=options["attention"],
             leave=options["leave"], seed=options["seed"], requested_by=user, from_command_line=True,
