@@ -107,6 +107,7 @@ class StudyAdmin(StudyFileAdminMixin, TranslatedAdminMixin, StudyScopedAdmin):
                     "truth_definition": admin.VERTICAL}
     inlines = [ConditionInline, StudyMemberInline]
     study_field = "pk"
+    delete_action = access.MANAGE  # a study is deleted by its owners only
     actions = ["open_study", "pause_study", "close_study", "sync_with_prolific", "run_pilot_bots",
                "prepare_for_simulation", *(_adding_scale(code) for code in SCALES)]
     readonly_fields = ("prolific_synced_at", "prolific_sync_outcome")

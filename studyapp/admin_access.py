@@ -27,11 +27,12 @@ def needs(action: str) -> Callable:
 class StudyScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin of a study's records. ``study_field`` leads from a record to its study ("pk" for
     studies themselves); members whose role allows ``view_action`` see the record, ``change_action``
-    change (and add, delete) it."""
+    change and add it, ``delete_action`` (by default the same) delete it."""
 
     study_field = "study"
     view_action = access.VIEW
     change_action = access.DESIGN
+    delete_action: str | None = None
 
     def study_of(self, obj) -> Study:
         for part in self.study_field.split("__"):
@@ -77,14 +78,19 @@ class StudyScopedAdmin(admin.ModelAdmin):
         return super().has_change_permission(request, obj) and self._may(request, obj, self.change_action)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and self._may(request, obj, self.change_action)
+        return super().has_delete_permission(request, obj) and self._may(request, obj, self._deleting)
+
+    @property
+    def _deleting(self) -> str:
+        return self.delete_action or self.change_action
 
     def get_actions(self, request: HttpRequest) -> dict:
         """Each action only where some study allows it, and run only on studies that do (a selection
         reaching further is refused whole); a completed run is written to each study's audit trail."""
         scoped = {}
         for name, (func, action_name, description) in super().get_actions(request).items():
-            action = getattr(func, "study_action", self.change_action)
+            default = self._deleting if name == "delete_selected" else self.change_action
+            action = getattr(func, "study_action", default)
             if access.studies_for(request.user, action).exists():
                 scoped[name] = (self._scoped_action(func, action, description), action_name, description)
         return scoped

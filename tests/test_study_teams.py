@@ -199,8 +199,17 @@ def test_an_editor_designs_a_draft_but_not_a_live_study(team):
     live = reverse("admin:studyapp_study_change", args=[team.mine.pk])
     assert editor.post(live, study_form(team.mine, title="Not allowed")).status_code == DENIED
     assert Study.objects.get(slug="mine").title == "Study mine"
-    # going live is the owners': the editor's form has no status to set
+    # going live is the owners': the editor's form has no status to set; nor does an editor delete it
     assert 'name="status"' not in editor.get(url).content.decode()
+    assert editor.get(reverse("admin:studyapp_study_delete", args=[draft.pk])).status_code == DENIED
+
+
+@pytest.mark.parametrize("role", ["owner", "editor", "analyst"])
+def test_who_read_a_text_is_shown_only_to_those_who_read_the_data(team, role):
+    participant = Participant.objects.get(study=team.mine)
+    read = participant.visits.exclude(stimulus=None).first().stimulus
+    page = team.client(role).get(reverse("admin:studyapp_stimulus_change", args=[read.pk])).content.decode()
+    assert (participant.prolific_pid in page) == (role != "editor")
 
 
 def test_whoever_creates_a_study_owns_it(team):
