@@ -27,6 +27,7 @@ from .models import (
     Participant,
     ProlificAction,
     Response,
+    Role,
     Stimulus,
     StimulusTrace,
     Study,
@@ -80,11 +81,29 @@ def _adding_scale(code: str) -> Callable[["StudyAdmin", HttpRequest, QuerySet], 
     return admin.action(description=f"{described} to the selected studies", permissions=["change"])(add)
 
 
+class StudyMembersFormSet(forms.BaseInlineFormSet):
+    """A study that has an owner keeps one: without, only a superuser could manage its members again. (A new
+    study's maker becomes its owner; a study with no owner yet, a superuser's, may stay so.)"""
+
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.pk is None or not self.instance.members.filter(role=Role.OWNER).exists():
+            return
+        kept = [form.cleaned_data for form in self.forms
+                if form.cleaned_data and not self._should_delete_form(form)]
+        if not any(row.get("role") == Role.OWNER for row in kept):
+            raise forms.ValidationError(
+                "A study keeps at least one owner: make another member an owner before removing or "
+                "changing the last one."
+            )
+
+
 class StudyMemberInline(admin.TabularInline):
     """The study's members and their roles, seen and changed by its owners only (whatever Django's model
     permissions say: this is the team's business); each added or removed member is in the audit trail."""
 
     model = StudyMember
+    formset = StudyMembersFormSet
     extra = 0
     fields = ("user", "role", "added_at")
     readonly_fields = ("added_at",)

@@ -396,3 +396,24 @@ def test_the_migration_makes_the_existing_staff_and_researchers_owners_of_the_ex
     owners = StudyMember.objects.filter(study__slug="before", role=Role.OWNER)
     assert sorted(owners.values_list("user__username", flat=True)) == ["researcher", "staff"]
     assert Group.objects.filter(name="researchers").exists()
+
+
+def test_a_study_keeps_an_owner(team):
+    """The last owner cannot leave or step down (nothing changes, the form says why); with a second owner,
+    either may go."""
+    owner = team.client("owner")
+    url = reverse("admin:studyapp_study_change", args=[team.mine.pk])
+    members = list(team.mine.members.all())
+    mine = next(i for i, m in enumerate(members) if m.role == Role.OWNER)
+    leaving = {**study_form(team.mine), f"members-{mine}-DELETE": "on"}
+    stepping_down = {**study_form(team.mine), f"members-{mine}-role": Role.VIEWER}
+    for form in (leaving, stepping_down):
+        response = owner.post(url, form)
+        assert response.status_code == 200 and "A study keeps at least one owner" in response.content.decode()
+    assert team.mine.members.get(user=team.users["owner"]).role == Role.OWNER
+    editor = next(i for i, m in enumerate(members) if m.role == Role.EDITOR)
+    handing_over = {**study_form(team.mine), f"members-{editor}-role": Role.OWNER,
+                    f"members-{mine}-DELETE": "on"}
+    assert owner.post(url, handing_over).status_code == 302
+    owners = team.mine.members.filter(role=Role.OWNER).values_list("user__username", flat=True)
+    assert list(owners) == ["editor"]
