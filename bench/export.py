@@ -104,7 +104,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
 
-    from studyapp.models import Item, Stimulus, StimulusTrace, Study
+    from studyapp.models import Item, Role, Stimulus, StimulusTrace, Study, StudyMember
     from studyapp.study_setup import add_defaults
 
     started = time.perf_counter()
@@ -131,6 +131,7 @@ def build(opts: argparse.Namespace) -> tuple[str, int, float]:
     per_participant = TRIALS * len(trial_items) + len(checks) + len(end_items)
     n_participants = -(-opts.rows // per_participant)
     staff = User.objects.create_user("bench-staff", is_staff=True)
+    StudyMember.objects.create(study=study, user=staff, role=Role.ANALYST)  # who reads a study's exports
     token = Token.objects.create(user=staff).key
 
     rng = random.Random(7)
