@@ -6,9 +6,11 @@ thread-local, the catalog, escaping; about 90 function calls a tag, a tenth of a
 Their output depends only on the active language, so this loader (Django's cached loader, keyed by the
 language too) renders each tag whose text is fixed once, when the template is compiled, and joins it
 with the text around it. A ``{% blocktranslate %}`` with variables keeps them: its message is looked up
-once and only the variables are rendered per request. Tags under ``{% language %}`` or
-``{% autoescape %}`` (whose output depends on more than the active language), with filters, ``as`` or
-a context are left to Django.
+once and only the variables are rendered per request; ``{% translate "..." as name %}`` sets its
+variable from the text translated once. Tags under ``{% language %}`` or ``{% autoescape %}`` (whose
+output depends on more than the active language), a ``{% translate %}`` of a variable or with filters,
+a ``noop`` or a context, and a ``{% blocktranslate %}`` with a plural, a context or ``as`` are left to
+Django.
 """
 
 from __future__ import annotations
