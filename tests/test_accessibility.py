@@ -98,7 +98,7 @@ def test_the_step_question_of_a_step_rating_study_has_no_axe_violations(browser,
     size = "phone" if viewport is PHONE else "desktop"
     consent_and_read_instructions(page)
     expect(page.get_by_role("heading", name="Problem 1")).to_be_visible()
-    expect(page.get_by_role("radio", name="Step 1")).to_be_visible()
+    expect(page.get_by_role("radio", name="Step 1", exact=True)).to_be_visible()
     found = axe_violations(page, f"{size}-step-trial")
     # the ratings answered, no step marked (the browser's own check turned off): sent back with the error
     answer_page(page)
