@@ -525,22 +525,26 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """A request Django refused to read (e.g. a form not in UTF-8): a 400 page saying so, in the browser's
     language among the platform's. No CSRF check here, unlike Django's handler, so the body is not read a
     second time."""
-    with translation.override(translation.get_language_from_request(request)):
-        return render(request, "400.html", {"reason": str(exception or "")}, status=400)
+    return _in_browser_language(request, "400.html", 400, {"reason": str(exception or "")})
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The 404 page (an address mistyped, a participant's link cut short), in the browser's language among
     the platform's. Never the exception's text: it can name what was looked up."""
-    with translation.override(translation.get_language_from_request(request)):
-        return render(request, "404.html", status=404)
+    return _in_browser_language(request, "404.html", 404)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form whose CSRF check failed (a page open past its token, cookies blocked): 403 with what to do,
     in the browser's language, instead of Django's page for developers. Nothing was saved."""
+    return _in_browser_language(request, "403_csrf.html", 403)
+
+
+def _in_browser_language(request: HttpRequest, template: str, status: int, context: dict | None = None
+                         ) -> HttpResponse:
+    """An error page shown before a participant is known, in the browser's language among the platform's."""
     with translation.override(translation.get_language_from_request(request)):
-        return render(request, "403_csrf.html", status=403)
+        return render(request, template, context, status=status)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
