@@ -1,16 +1,18 @@
 """Templates compiled per language with their fixed translations folded in (tracestudy/translated_templates)
 read exactly as Django renders them: every participant page of a walk, in German and in English, with a
 judgement task and with step marks, is the same HTML under Django's own cached loader; each language gets
-its own compiled template; tags whose output depends on more than the language are left to Django."""
+its own compiled template; tags whose output depends on more than the language are left to Django; the
+language, static URLs and plain includes are fixed when compiled, rendering as Django renders them."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from django.template import Context, Engine
+from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.base import TextNode
 from django.templatetags.i18n import BlockTranslateNode, TranslateNode
+from django.templatetags.static import StaticNode
 from django.test import Client, override_settings
 from django.utils import translation
 
@@ -135,3 +137,43 @@ def test_fixed_translations_become_text_and_the_rest_is_left_to_django():
     if_node = next(node for node in nodelist if type(node).__name__ == "IfNode")
     assert [type(node) for node in if_node.conditions_nodelists[0][1]] == [TextNode]
     assert not any(isinstance(node, BlockTranslateNode) for node in nodelist)
+
+
+
+def including_engine() -> Engine:
+    templates = {
+        "page.html": (
+            '{% load i18n static %}{% get_current_language as lang %}<html lang="{{ lang }}">'
+            '<link href="{% static "studyapp/study.css" %}">'
+            "{% include 'part.html' %}[{{ inner|default:'unset' }}]"
+            "{% include 'part.html' with inner='given' %}{% include 'blocks.html' %}{% include name %}"
+        ),
+        "part.html": '{% load i18n %}{% translate "Facts" as inner %}{{ inner }}',
+        "blocks.html": "{% block b %}B{% endblock %}",
+        "other.html": "other",
+        "broken.html": "{% include 'missing.html' %}",
+    }
+    in_memory = ("django.template.loaders.locmem.Loader", templates)
+    return Engine(
+        loaders=[("tracestudy.translated_templates.Loader", [in_memory])],
+        libraries={"i18n": "django.templatetags.i18n", "static": "django.templatetags.static"},
+    )
+
+
+def test_the_language_static_urls_and_plain_includes_are_fixed_when_compiled():
+    folding = including_engine()
+    stylesheet = StaticNode.handle_simple("studyapp/study.css")
+    for language, facts in (("de", "Fakten"), ("en", "Facts")):
+        with translation.override(language):
+            template = folding.get_template("page.html")
+            # what the spliced-in template sets stays inside it, as with Django's include
+            assert template.render(Context({"name": "other.html"})) == (
+                f'<html lang="{language}"><link href="{stylesheet}">{facts}[unset]{facts}Bother'
+            )
+            nodes = [type(node).__name__ for node in template.nodelist]
+            # the include of a literal name spliced in; with variables, of blocks or of a variable: Django's
+            assert nodes.count("InlinedIncludeNode") == 1 and nodes.count("IncludeNode") == 3
+            assert "GetCurrentLanguageNode" not in nodes and "StaticNode" not in nodes
+    broken = folding.get_template("broken.html")  # compiles; fails when rendered, as under Django's loader
+    with pytest.raises(TemplateDoesNotExist):
+        broken.render(Context())

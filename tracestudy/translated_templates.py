@@ -11,17 +11,26 @@ variable from the text translated once. Tags under ``{% language %}`` or ``{% au
 output depends on more than the active language), a ``{% translate %}`` of a variable or with filters,
 a ``noop`` or a context, and a ``{% blocktranslate %}`` with a plural, a context or ``as`` are left to
 Django.
+
+Three more things are fixed once a template is compiled, and done then too: the active language of
+``{% get_current_language as ... %}`` (the cache is per language), the URL of ``{% static "..." %}``
+with a literal path (the storage's URLs do not change while the process runs), and what a plain
+``{% include "..." %}`` of a literal name includes: its nodes are spliced in, rendered in a context
+layer of their own as Django's tag renders them, without looking the template up on every request
+(about 70 function calls an include; a trial page has four).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.template import Context, Engine, Node, NodeList
+from django.template import Context, Engine, Node, NodeList, TemplateDoesNotExist
 from django.template.base import TextNode, render_value_in_context
 from django.template.defaulttags import AutoEscapeControlNode, IfNode
+from django.template.loader_tags import BlockNode, ExtendsNode, IncludeNode
 from django.template.loaders import base, cached
-from django.templatetags.i18n import BlockTranslateNode, LanguageNode, TranslateNode
+from django.templatetags.i18n import BlockTranslateNode, GetCurrentLanguageNode, LanguageNode, TranslateNode
+from django.templatetags.static import StaticNode
 from django.utils import translation
 
 # Subtrees whose output depends on more than the active language: left as Django compiled them.
@@ -66,8 +75,30 @@ class TranslatedVariableNode(Node):
         return ""
 
 
+class InlinedIncludeNode(Node):
+    """A ``{% include "name" %}``'s template, spliced in: its nodes rendered in a context layer of their
+    own (what they set stays inside, as with Django's tag)."""
+
+    child_nodelists = ("nodelist",)
+
+    def __init__(self, nodelist: NodeList) -> None:
+        self.nodelist = nodelist
+
+    def render(self, context: Context) -> str:
+        with context.push():
+            return self.nodelist.render(context)
+
+
+def _literal(expression: object) -> str | None:
+    """The string of a template expression that is a quoted literal without filters, else None."""
+    var = getattr(expression, "var", None)
+    if getattr(expression, "filters", True) or not isinstance(var, str):
+        return None
+    return var
+
+
 def _fixed_translate(node: TranslateNode) -> bool:
-    expression = node.filter_expression
+    expression = node.filter_expression  # Django's tag made its literal a Variable
     return (
         not node.noop
         and not node.message_context
@@ -76,12 +107,35 @@ def _fixed_translate(node: TranslateNode) -> bool:
     )
 
 
+def _inlined(node: IncludeNode, engine: Engine) -> Node:
+    """A plain include of a literal name with its template's nodes spliced in, or the node itself."""
+    name = _literal(node.template)
+    if name is None or node.extra_context or node.isolated_context or name.startswith("."):
+        return node
+    try:
+        included = engine.get_template(name)
+    except TemplateDoesNotExist:  # Django's error, raised when the page is rendered
+        return node
+    if included.nodelist.get_nodes_by_type((ExtendsNode, BlockNode)):
+        return node
+    return _with_source(InlinedIncludeNode(NodeList(included.nodelist)), node)
+
+
 def _fixed_block(node: BlockTranslateNode) -> bool:
     return not (node.plural or node.counter or node.message_context or node.asvar)
 
 
 def _folded(node: Node, engine: Engine) -> Node:
-    """The node with its translation done for the active language, or the node itself."""
+    """The node with what it renders fixed for the active language done once, or the node itself."""
+    if isinstance(node, IncludeNode):
+        return _inlined(node, engine)
+    if isinstance(node, GetCurrentLanguageNode):
+        return _with_source(TranslatedVariableNode(node.variable, translation.get_language()), node)
+    if isinstance(node, StaticNode) and node.varname is None and _literal(node.path) is not None:
+        try:
+            return _text(node.render(Context(autoescape=engine.autoescape)), node)
+        except ValueError:  # a file missing from the manifest: Django's error, raised per request
+            return node
     if isinstance(node, TranslateNode) and _fixed_translate(node):
         context = Context(autoescape=engine.autoescape)
         output = node.render(context)
