@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from . import content, languages, step_rating
 from .lookup import participant_for_page
@@ -97,6 +97,16 @@ def trials_done(participant: Participant) -> int:
     return sum(1 for key in keys[: participant.pages_done] if trial_number(key) is not None)
 
 
+#: The progress indicator on the pages around the trials (translated when shown: only the page's own).
+_PROGRESS_LABELS = {
+    CONSENT: gettext_noop("Consent · before trial 1 of %(n)s"),
+    INSTRUCTIONS: gettext_noop("Instructions · before trial 1 of %(n)s"),
+    PRACTICE_PREDICT: gettext_noop("Practice · your prediction · before trial 1 of %(n)s"),
+    PRACTICE: gettext_noop("Practice · before trial 1 of %(n)s"),
+    QUESTIONNAIRE: gettext_noop("Final questions · after trial %(n)s of %(n)s"),
+}
+
+
 def progress_label(participant: Participant, page: str) -> str:
     """What the progress indicator says on a page, e.g. "Trial 2 of 5"; on the last page, how the
     participant's study ended. In the active language (the participant's, on their pages)."""
@@ -106,14 +116,8 @@ def progress_label(participant: Participant, page: str) -> str:
         return gettext("Trial %(trial)s of %(n)s") % {"trial": trial, "n": n}
     if predict_number(page) is not None:
         return gettext("Trial %(trial)s of %(n)s · your prediction") % {"trial": predict_number(page), "n": n}
-    if page in (CONSENT, INSTRUCTIONS, PRACTICE, PRACTICE_PREDICT, QUESTIONNAIRE):
-        return {
-            CONSENT: gettext("Consent · before trial 1 of %(n)s"),
-            INSTRUCTIONS: gettext("Instructions · before trial 1 of %(n)s"),
-            PRACTICE_PREDICT: gettext("Practice · your prediction · before trial 1 of %(n)s"),
-            PRACTICE: gettext("Practice · before trial 1 of %(n)s"),
-            QUESTIONNAIRE: gettext("Final questions · after trial %(n)s of %(n)s"),
-        }[page] % {"n": n}
+    if page in _PROGRESS_LABELS:
+        return gettext(_PROGRESS_LABELS[page]) % {"n": n}
     status = Participant.Status
     if participant.status in (status.COMPLETED, status.SCREENED_OUT):
         return gettext("Finished · %(n)s of %(n)s trials") % {"n": n}

@@ -48,7 +48,7 @@ from .forms import (
 )
 from .lookup import participant_for_page
 from .models import Participant, Pilot, Study, TrialTask, platform_languages
-from .rendering import render_trace, trace_steps
+from .rendering import facts_html, render_trace, trace_steps
 from .study_setup import answer_warnings, readiness_problems
 
 logger = logging.getLogger(__name__)
@@ -393,7 +393,7 @@ def _render_page(
         "saved": saved,
         "error": error,
         "progress_label": services.progress_label(participant, page),
-        "progress_percent": round(100 * services.progress_fraction(participant)),
+        "progress_percent": _percent_done(participant),
         "next_url": page_url(participant, services.current_page(participant)),
         "minutes_left": minutes_left,
         "time_warning": minutes_left is not None and minutes_left <= services.TIME_WARNING_MINUTES,
@@ -421,7 +421,8 @@ def _render_page(
             condition=services.condition_shown(participant, page),
             trial=trial or pages.predict_number(page), practice=page in (pages.PRACTICE,
                                                                             pages.PRACTICE_PREDICT),
-            stimulus_id=trial_content.stimulus_id, texts=texts, predict=predict,
+            stimulus_id=str(trial_content.stimulus_id), texts=texts, predict=predict,  # as _percent_done
+            facts_html=facts_html(tuple(texts.context_facts)),
             trace_html=render_trace(texts.masked_text if predict else texts.text),
             likert_html=form.likert_html() if form else likert_html(trial_content.items, stored,
                                                                     participant.language),
@@ -438,6 +439,12 @@ def _render_page(
         context.update(likert_html=form.likert_html(stored), form=form)
         template = "studyapp/questionnaire.html"
     return render(request, template, context, status=status)
+
+
+def _percent_done(participant: Participant) -> str:
+    """The progress bar's value as digits: a number in a template goes through Django's localisation (40
+    function calls each time) to give the same digits."""
+    return str(round(100 * services.progress_fraction(participant)))
 
 
 def _step_context(
@@ -490,7 +497,7 @@ def _render_done(request: HttpRequest, participant: Participant) -> HttpResponse
             "code": code,
             "return_url": services.prolific_return_url(code) if code else None,
             "progress_label": services.progress_label(participant, pages.DONE),
-            "progress_percent": round(100 * services.progress_fraction(participant)),
+            "progress_percent": _percent_done(participant),
             "trials_done": services.trials_done(participant),
         },
     )

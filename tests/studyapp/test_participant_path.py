@@ -93,6 +93,15 @@ def test_trace_text_is_rendered_safely_with_markdown_emphasis(walker, study):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+
+def test_context_facts_are_listed_each_escaped(walker, study):
+    study.stimuli.update(context_facts=["Ann was <b>born</b> in 1990 & lived in Rome.", "Bob met Ann."])
+    walker.arrive()
+    walker.post("consent", {"consent": "yes"})
+    html = walker.post("instructions", {}).content.decode()
+    assert ('<ul class="facts"><li>Ann was &lt;b&gt;born&lt;/b&gt; in 1990 &amp; lived in Rome.</li>'
+            "<li>Bob met Ann.</li></ul>") in html
+
 @pytest.mark.parametrize(
     "query",
     [
