@@ -29,11 +29,23 @@ def _off_scale(points: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _likert_errors(points: int, language: str) -> dict[str, str]:
-    """An item's error messages in `language` (the active one, passed to key the cache)."""
+def _likert_field(points: int, language: str) -> forms.IntegerField:
+    """An item's field, its error messages in `language` (the active one, passed to key the cache).
+
+    A range check is all a radio's value needs (the page draws the radios itself). One field serves every
+    item of a scale in a language: a field keeps nothing of a page (the form holds its data and errors),
+    and making one per item on every page submitted cost 40 function calls an item."""
     off_scale = _off_scale(points)
-    return {"required": gettext("Please choose an answer for this statement."), "invalid": off_scale,
-            "min_value": off_scale, "max_value": off_scale}
+    return forms.IntegerField(min_value=LIKERT_MIN, max_value=points, error_messages={
+        "required": gettext("Please choose an answer for this statement."), "invalid": off_scale,
+        "min_value": off_scale, "max_value": off_scale})
+
+
+@lru_cache(maxsize=64)
+def _stimulus_field(language: str) -> forms.IntegerField:
+    """A trial page's problem, shared as _likert_field is."""
+    return forms.IntegerField(widget=forms.HiddenInput, error_messages={
+        "required": gettext("The page was sent without its problem; please reload it.")})
 
 
 class LikertPageForm(forms.Form):
@@ -53,19 +65,11 @@ class LikertPageForm(forms.Form):
         self.items = items
         self.language = language
         self.expected_stimulus_id = stimulus_id
+        active = get_language()
         for item in items:
-            # A range check is all a radio's value needs (the page draws the radios itself); a
-            # choice field re-normalised its choices for every item of every page submitted.
-            self.fields[field_name(item)] = forms.IntegerField(
-                min_value=LIKERT_MIN, max_value=item.scale_points,
-                error_messages=_likert_errors(item.scale_points, get_language()),
-            )
+            self.fields[field_name(item)] = _likert_field(item.scale_points, active)
         if stimulus_id is not None:
-            self.fields["stimulus"] = forms.IntegerField(
-                widget=forms.HiddenInput,
-                error_messages={
-                    "required": gettext("The page was sent without its problem; please reload it.")},
-            )
+            self.fields["stimulus"] = _stimulus_field(active)
         if with_comment:
             self.fields["comment"] = forms.CharField(
                 required=False, max_length=5000, widget=forms.Textarea,
