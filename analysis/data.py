@@ -32,9 +32,8 @@ from traces.models import GRADING_VERSION, Evaluation, Job, ModelOutput
 from .model_table import decorate
 from .registration import deviations, in_force, timing
 from .report import Options, PlanData
-from .report.behaviour import Judgement
+from .report.records import Judgement, StepMark
 from .report.scores import COMPOSITE, WITHIN_GROUP, outcome_plan
-from .report.steps import StepMark
 
 _S = Participant.Status
 TRIAL_PREFIX = "trial-"

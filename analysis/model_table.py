@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 from traces.grading.table import DEFINITIONS, STEP_DEFINITIONS
 
-from . import stats as st
-from .report.build import SEED
+from .report.options import SEED
 from .report.words import words_independence
 
 __all__ = ["FIGURES", "TABLE_NAMES", "csv_header", "csv_rows", "decorate", "render_text"]
@@ -63,6 +62,8 @@ def decorate(rows: list[dict]) -> list[dict]:
     """Each 2 x 2 table gains its test of independence (chi-squared, or Fisher's exact test where an
     expected count is under 5), with the result in words, an infinite odds ratio becoming None; each
     row gains ``differences``, where the published and intended step figures part, in words."""
+    from . import stats as st  # numpy and scipy: imported by the request that needs them (records.py)
+
     for row in rows:
         row["differences"] = differences(row)
         for definition in STEP_DEFINITIONS:

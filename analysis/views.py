@@ -10,13 +10,12 @@ from django.views.decorators.http import require_http_methods
 from studyapp import access, audit
 from studyapp.exports import csv_chunks
 
-from . import planner
 from .data import gather, model_datasets, model_table_data
 from .model_table import TABLE_NAMES, csv_header, csv_rows
 from .models import AnalysisPlan
 from .registration import in_force
 from .registration import plan_document as plan_text
-from .report import Options, build_with_scores, render_html, to_json
+from .report import Options, render_html, to_json
 
 FORMATS = ("html", "json")
 
@@ -35,6 +34,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         )
     audit.record(study, request.user, audit.Kind.EXPORT,
                  f"report ({fmt or 'page'}) {request.GET.urlencode()}".strip())
+    from .report import build_with_scores  # numpy and scipy, loaded by the first report (report/records.py)
+
     data = gather(study)
     options = Options.from_query(request.GET, default=data.plan.options)
     result, scores = build_with_scores(data, options)
@@ -75,6 +76,8 @@ def power_planner(request: HttpRequest, slug: str) -> HttpResponse:
     """The power and sample-size planner: a form for the design (the study's by default) and, when it is
     submitted (``simulate=1``), the simulated power of the planned test; ``format=json`` gives the
     result. Bad settings are refused with what is wrong (400), and nothing is simulated."""
+    from . import planner  # numpy and scipy, with the simulation: loaded by the first plan asked for
+
     study = access.study_or_404(request.user, slug, access.READ_DESIGN)
     start, planned = planner.defaults(study)
     design, errors = planner.parse(request.GET, start)

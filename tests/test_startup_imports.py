@@ -1,7 +1,9 @@
 """The web process starts without the heavy libraries: torch and transformers are imported only where a
 job runs or a model is loaded (a worker, a command), statsmodels (and with it pandas) only where a
-report computes a statistic that needs it, never by django.setup(), the URLs or the admin, whose every
-web worker would otherwise hold them (hundreds of MB; statsmodels and pandas alone 65 MB) for nothing."""
+report computes a statistic that needs it, numpy and scipy only where a report, a table's tests or a
+power simulation is computed; never by django.setup(), the URLs or the admin, whose every web worker
+would otherwise hold them (hundreds of MB; statsmodels and pandas 65 MB, numpy and scipy 89 MB) for
+nothing."""
 
 import json
 import os
@@ -10,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ["torch", "transformers", "accelerate", "peft", "datasets", "statsmodels", "pandas"]
+HEAVY = ["torch", "transformers", "accelerate", "peft", "datasets", "statsmodels", "pandas", "scipy", "numpy"]
 
 PROBE = """
 import json, sys

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from .. import stats as st
+from .records import Judgement
 from .words import CHI, fmt_p, interval, not_computed, num
 
 #: the rating each task's accuracy is set against, participant by participant: what the participant
@@ -19,24 +19,6 @@ from .words import CHI, fmt_p, interval, not_computed, num
 #: what they could do with them
 SUBJECTIVE_OF = {"simulation": "predictability", "verification": "faithfulness"}
 MODERATORS = ("trace_correct", "answer_correct")
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """One trial's judgement, as stored, with the ground truth of its stimulus."""
-
-    participant: int
-    stimulus: int
-    condition: str
-    task: str  # "verification" or "simulation"
-    correct: bool
-    confidence: int  # 1..5
-    options: int  # answers there were to choose from: 2 (yes, no), or the candidates and "none of these"
-    server_ms: int | None  # the page shown to its answers sent
-    choice_ms: int | None  # in the browser: the trace shown to the choice (None without JavaScript)
-    said_yes: bool | None = None  # verification: "yes, the model's answer is correct"
-    answer_correct: bool | None = None  # the model's answer is right (the study's definition)
-    trace_correct: bool | None = None  # both steps of the decomposition trace are right
 
 
 def section(judgements: Sequence[Judgement], codes: Sequence[str],

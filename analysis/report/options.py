@@ -6,6 +6,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
+#: The seed of every resampling in the report (bootstraps, permutations, exact tests' simulations).
+SEED = 20250519
+
 
 @dataclass(frozen=True)
 class Options:

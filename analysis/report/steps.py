@@ -11,26 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from studyapp.step_rating import NO_WRONG_STEP as NONE_WRONG
 
 from .. import stats as st
 from .behaviour import worded
-
-
-@dataclass(frozen=True)
-class StepMark:
-    """One trial's mark, as stored: the step marked as the first wrong one, and where the graded steps
-    say it is (None: the trace is not graded step by step, so the mark cannot be scored)."""
-
-    participant: int
-    stimulus: int
-    condition: str  # the trial's condition
-    steps_shown: int
-    mark: int  # from 1; NONE_WRONG for "none is wrong"
-    truth: int | None  # from 1; NONE_WRONG when every step is right
-    correct: bool | None  # mark == truth, as scored when the mark was stored; None without a truth
+from .records import StepMark
 
 
 def section(marks: Sequence[StepMark], codes: Sequence[str]) -> dict:

@@ -171,7 +171,7 @@ def test_the_admin_draws_and_builds(pilot, admin_client):
 
 def test_the_report_breaks_ratings_down_by_the_model_that_wrote_the_trace(pilot, client):
     from analysis.data import gather
-    from analysis.report.build import build
+    from analysis.report import build
     from tests.analysis.test_report import complete
 
     study = make_study("by-model", n_stimuli=0, trials=3)  # every participant reads all three

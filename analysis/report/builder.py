@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, replace
 from .. import stats as st
 from . import behaviour, covariates, steps
 from . import scores as sc
-from .options import PARADATA_RULES, Options, exclude
+from .options import PARADATA_RULES, SEED, Options, exclude
 from .outcome import MIXED_MAX_ANSWERS, analyse, model_inputs, score_permutations
 from .plan import PAIRWISE_NAMES, TEST_NAMES, WITHIN_PAIRWISE_NAMES, WITHIN_TEST_NAMES, PlanData
 from .words import CHI, EPS, fmt_p, not_computed, num, words_equivalence, words_independence, words_pair
 
 N_BOOT = 2000
-SEED = 20250519
 OTHER_TESTS = ("kruskal", "welch", "ordinal", "mixed")
 OTHER_TESTS_WITHIN = ("friedman", "mixed")
 DESIGN_WORDS = {
