@@ -22,9 +22,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 max_requests = 2000
 max_requests_jitter = 200
-# Import Django and every view (the URLconf pulls in scipy for the reports) once, in the master:
-# workers, and the replacements max_requests starts, fork ready instead of spending seconds of CPU
-# on imports at their first request. Nothing here touches the database or CUDA before the fork.
+# Import Django and every view once, in the master: workers, and the replacements max_requests starts,
+# fork ready instead of spending a second of CPU on imports at their first request. (numpy and scipy are
+# not among them: a worker imports them with the first report or power plan it computes, 89 MB that a
+# worker serving participants never needs.) Nothing here touches the database or CUDA before the fork.
 preload_app = True
 
 
