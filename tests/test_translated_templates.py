@@ -177,3 +177,20 @@ def test_the_language_static_urls_and_plain_includes_are_fixed_when_compiled():
     broken = folding.get_template("broken.html")  # compiles; fails when rendered, as under Django's loader
     with pytest.raises(TemplateDoesNotExist):
         broken.render(Context())
+
+
+@pytest.mark.parametrize("separated", [False, True])
+def test_a_whole_number_in_a_translated_block_reads_as_django_renders_it(settings, separated):
+    settings.USE_THOUSAND_SEPARATOR = separated
+    source = "{% load i18n %}{% blocktranslate %}Problem {{ n }}{% endblocktranslate %}"
+    libraries = {"i18n": "django.templatetags.i18n"}
+    in_memory = ("django.template.loaders.locmem.Loader", {"n.html": source})
+    folding = Engine(loaders=[("tracestudy.translated_templates.Loader", [in_memory])], libraries=libraries)
+    djangos = Engine(libraries=libraries).from_string(source)
+    for value in (7, 12345, True, 2.5):
+        with translation.override("en"):
+            context = {"n": value}
+            assert folding.get_template("n.html").render(Context(context)) == djangos.render(Context(context))
+    with translation.override("en"):
+        assert folding.get_template("n.html").render(Context({"n": 12345})) == (
+            "Problem 12,345" if separated else "Problem 12345")
