@@ -194,3 +194,15 @@ def test_a_whole_number_in_a_translated_block_reads_as_django_renders_it(setting
     with translation.override("en"):
         assert folding.get_template("n.html").render(Context({"n": 12345})) == (
             "Problem 12,345" if separated else "Problem 12345")
+
+
+def test_a_template_that_includes_itself_renders_as_under_django():
+    """A tree drawn by recursion: the include of itself stays Django's (splicing it in would never end)."""
+    templates = {"tree.html": "{% for child in node.children %}[{{ child.name }}"
+                              "{% with node=child %}{% include 'tree.html' %}{% endwith %}]{% endfor %}"}
+    in_memory = ("django.template.loaders.locmem.Loader", templates)
+    folding = Engine(loaders=[("tracestudy.translated_templates.Loader", [in_memory])])
+    leaf = {"name": "c", "children": []}
+    tree = {"children": [{"name": "a", "children": [{"name": "b", "children": [leaf]}]}, leaf]}
+    with translation.override("en"):
+        assert folding.get_template("tree.html").render(Context({"node": tree})) == "[a[b[c]]][c]"

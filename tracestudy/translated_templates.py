@@ -17,11 +17,13 @@ Three more things are fixed once a template is compiled, and done then too: the 
 with a literal path (the storage's URLs do not change while the process runs), and what a plain
 ``{% include "..." %}`` of a literal name includes: its nodes are spliced in, rendered in a context
 layer of their own as Django's tag renders them, without looking the template up on every request
-(about 70 function calls an include; a trial page has four).
+(about 70 function calls an include; a trial page has four). A template that includes itself, directly
+or through another (a tree drawn by recursion), keeps that include as Django's.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -119,7 +121,8 @@ def _fixed_translate(node: TranslateNode) -> bool:
 def _inlined(node: IncludeNode, engine: Engine) -> Node:
     """A plain include of a literal name with its template's nodes spliced in, or the node itself."""
     name = _literal(node.template)
-    if name is None or node.extra_context or node.isolated_context or name.startswith("."):
+    if (name is None or node.extra_context or node.isolated_context or name.startswith(".")
+            or name in _being_folded()):
         return node
     try:
         included = engine.get_template(name)
@@ -204,8 +207,24 @@ class _FoldingLoader(base.Loader):
 
     def get_template(self, template_name: str, skip: list | None = None):
         template = super().get_template(template_name, skip)
-        fold(template.nodelist, self.engine)
+        folding = _being_folded()
+        folding.append(template_name)
+        try:
+            fold(template.nodelist, self.engine)
+        finally:
+            folding.pop()
         return template
+
+
+_folding = threading.local()
+
+
+def _being_folded() -> list[str]:
+    """The templates this thread is folding, outermost first: one that includes itself, directly or not
+    (a tree drawn by recursion), keeps that include as Django's, rendered when reached."""
+    if not hasattr(_folding, "names"):
+        _folding.names = []
+    return _folding.names
 
 
 class Loader(cached.Loader, _FoldingLoader):
