@@ -1,4 +1,7 @@
-"""Instructions the app executes per participant walk, counted by valgrind: a figure that does not drift.
+"""Instructions the app executes per participant walk, counted by valgrind: a figure the machine's speed
+does not move. The walks themselves are drawn at random (condition, stimuli, answers), so the default 10
+measured walks of the same code differ by 2-3% between runs; to compare two commits within 1%, run both
+at once with more walks (``--long 32``: 30 each, about 10 minutes a checkout).
 
 bench/walk_cpu.py measures a walk's CPU time, which moves by 20% or more between runs on a shared machine;
 to say whether one commit's walk costs more than another's, count instructions instead. This runs
