@@ -25,7 +25,8 @@ max_requests_jitter = 200
 # Import Django and every view once, in the master: workers, and the replacements max_requests starts,
 # fork ready instead of spending a second of CPU on imports at their first request. (numpy and scipy are
 # not among them: a worker imports them with the first report or power plan it computes, 89 MB that a
-# worker serving participants never needs.) Nothing here touches the database or CUDA before the fork.
+# worker serving participants never needs.) when_ready then compiles what every worker would (templates,
+# URL tables). Nothing here touches the database or CUDA before the fork.
 preload_app = True
 
 
@@ -74,9 +75,8 @@ def on_starting(server: object) -> None:
 
 
 def when_ready(server: object) -> None:
-    """In the master, before any worker forks: load the URLconf, then drop any connection opened."""
-    from django.db import connections
-    from django.urls import get_resolver
+    """In the master, before any worker forks: import every view, build the URL tables, compile the
+    templates per language and freeze the collector's objects (tracestudy.prefork says why)."""
+    from tracestudy.prefork import prepare_workers
 
-    get_resolver().url_patterns  # noqa: B018 - imports every URL's view module
-    connections.close_all()
+    prepare_workers()

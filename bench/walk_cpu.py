@@ -4,9 +4,10 @@ The load benchmark (participants.py) shares two cores between the client, gunico
 on a machine whose speed drifts, so its throughput moves by 20% between runs. This script walks the
 same participants (the same walk, answers and checks) one after another through Django's WSGI
 handler and reports what the app itself costs: CPU per walk and per request kind, the PostgreSQL
-backend's CPU per walk, and SQL queries per walk. For a figure stable to about 1%, count
-instructions with ``perf`` over two lengths; both include the set-up (migrate, seed), so the
-difference divided by 40 is the instructions of one walk::
+backend's CPU per walk, and SQL queries per walk. The process is prepared as gunicorn's master
+prepares a worker (tracestudy.prefork: templates compiled, the collector's objects frozen). For a
+figure stable to about 1%, count instructions with ``perf`` over two lengths; both include the set-up
+(migrate, seed), so the difference divided by 40 is the instructions of one walk::
 
     perf stat -e instructions:u -- .venv/bin/python bench/walk_cpu.py --participants 5
     perf stat -e instructions:u -- .venv/bin/python bench/walk_cpu.py --participants 45
@@ -144,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from django.core.wsgi import get_wsgi_application
         from django.db import connection
 
+        from tracestudy.prefork import prepare_workers
+
         application = get_wsgi_application()
+        prepare_workers()  # as gunicorn's master does before it forks a worker (gunicorn.conf.py)
         warm = new_walks(opts.warmup, timed=False)
         walk_all(warm, completion_code, application, opts.seed)
         measured = new_walks(opts.participants, timed=True)

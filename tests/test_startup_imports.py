@@ -1,9 +1,9 @@
-"""The web process starts without the heavy libraries: torch and transformers are imported only where a
-job runs or a model is loaded (a worker, a command), statsmodels (and with it pandas) only where a
-report computes a statistic that needs it, numpy and scipy only where a report, a table's tests or a
-power simulation is computed; never by django.setup(), the URLs or the admin, whose every web worker
-would otherwise hold them (hundreds of MB; statsmodels and pandas 65 MB, numpy and scipy 89 MB) for
-nothing."""
+"""The web process starts without the heavy libraries: torch and transformers are imported only where a job
+runs or a model is loaded (a worker, a command), statsmodels (and with it pandas) only where a report
+computes a statistic that needs it, numpy and scipy only where a report, a table's tests or a power
+simulation is computed; never by django.setup(), the URLs, the admin or the templates compiled before
+gunicorn forks, whose every web worker would otherwise hold them (hundreds of MB; statsmodels and pandas
+65 MB, numpy and scipy 89 MB) for nothing."""
 
 import json
 import os
@@ -24,6 +24,8 @@ get_resolver().url_patterns
 reverse("admin:index")
 from django.contrib import admin
 [admin.site._registry[model].get_urls() for model in admin.site._registry]
+from tracestudy.prefork import prepare_workers
+prepare_workers()  # gunicorn's master: templates compiled before the fork
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in sys.argv[1:])))
 """
 
