@@ -1030,7 +1030,7 @@ def report(
         server_cpu = cpu.server_s + cpu.database_s
         if posts and server_cpu > 0:
             per_walk_ms = 1000 * server_cpu / max(1, completed)
-            print(f"  server + database CPU per participant walk: {per_walk_ms:.0f} ms "
+            print(f"  server + database CPU per participant walk: {per_walk_ms:.1f} ms "
                   f"({1000 * server_cpu / posts:.1f} ms per submission incl. its GETs)")
             print(f"  => with all {cores} cores for the server (client elsewhere): about "
                   f"{posts * cores / server_cpu:.0f} submissions/s at full CPU")

@@ -1,9 +1,10 @@
-"""The participant benchmarks (participants.py, walk_cpu.py, burst.py) still work: each runs in a small
-mode against PostgreSQL (their timing is not checked), and the PostgreSQL CPU they report counts
+"""The participant benchmarks (participants.py, walk_cpu.py, burst.py, side_by_side.py) still work: each runs
+in a small mode against PostgreSQL (their timing is not checked), and the PostgreSQL CPU they report counts
 backends that close mid-run."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 import sys
@@ -80,3 +81,10 @@ def test_the_launch_burst_benchmark_runs_in_a_small_mode(postgres):
                "--db-name", "bench_burst_ci")
     assert "exact balance               yes" in out
     assert "RESULT: OK" in out  # no errors: the 4 beyond the places were told the study is full
+
+
+def test_two_checkouts_run_side_by_side_in_a_small_mode(postgres):
+    out = _run("side_by_side.py", postgres, "--app-dir", str(ROOT), "--small")
+    assert re.search(r"^  1 +[\d.]+ +[\d.]+ +[\d.]+$", out, re.MULTILINE)
+    assert re.search(r"this / other: median [\d.]+, mean [\d.]+", out)
+    assert "RESULT: OK" in out
