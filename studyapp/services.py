@@ -600,7 +600,7 @@ def submit_questionnaire(
         else Participant.Status.COMPLETED
     )
     participant.ended_at = now
-    participant.save()
+    participant.save(update_fields=["comment", "pages_done", "status", "ended_at"])
     return participant
 
 
