@@ -12,7 +12,8 @@ the master has already done, no worker does again:
   objects imported in the master (a full collection took 50-80 ms, about one per 40 walks) and never
   write to the memory pages the workers share with the master.
 
-Nothing here opens a database connection that outlives it: connections are not shared across a fork.
+Nothing here opens a database connection that outlives it: connections are not shared across a fork. A
+template that cannot be compiled stops gunicorn at its start, before any participant meets the page.
 """
 
 from __future__ import annotations
