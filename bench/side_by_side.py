@@ -2,7 +2,7 @@
 
 Why at the same time
     Run after run, participants.py cannot tell two commits apart within 10%: this machine's speed drifts
-    by more than that between runs (its reference loop took 26 ms before a run and 49 ms after one; the
+    by more than that between runs (its reference loop took 27 ms before a run and 49 ms after it; the
     client, doing the same work each time, moved by the same ratio as the server). This runs
     participants.py for this checkout and for ``--app-dir`` at once, each with its own gunicorn, database
     and client on the same cores, so both meet the machine at the same speed; each counts only its own
