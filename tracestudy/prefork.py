@@ -19,9 +19,11 @@ template that cannot be compiled stops gunicorn at its start, before any partici
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connections
 from django.template.loader import get_template
@@ -31,10 +33,13 @@ from django.utils import translation
 
 def site_templates() -> Iterator[str]:
     """The names of the templates in the site's own template folders (settings.TEMPLATES' DIRS) and in
-    each of the project's apps' (participant pages, error pages, staff pages)."""
+    the project's own apps' (participant pages, error pages, staff pages): the installed apps inside the
+    repository, not those of the installed packages (Django's admin, DRF), which staff pages reach."""
     folders = [Path(folder) for engine in settings.TEMPLATES for folder in engine.get("DIRS", [])]
-    root = Path(settings.BASE_DIR)
-    folders += [root / app / "templates" for app in ("studyapp", "analysis", "traces")]
+    for config in apps.get_app_configs():
+        path = Path(config.path)
+        if path.is_relative_to(settings.BASE_DIR) and not path.is_relative_to(sys.prefix):
+            folders.append(path / "templates")
     for folder in folders:
         for path in sorted(folder.rglob("*.html")):
             yield path.relative_to(folder).as_posix()
