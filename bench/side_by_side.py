@@ -51,14 +51,15 @@ class Side:
     output: str
 
 
-def run_both(app_dirs: dict[str, Path], options: list[str], seed: int) -> dict[str, Side]:
-    """participants.py once per checkout, started together; each side in a database of its own, named with
-    this process's id, dropped afterwards."""
+def run_both(app_dirs: dict[str, Path], options: list[str], postgres: list[str],
+             seed: int) -> dict[str, Side]:
+    """participants.py once per checkout, started together; each side in a database of its own on the
+    server `postgres` names, named with this process's id, dropped afterwards."""
     started = {}
     for name, app_dir in app_dirs.items():
         database = f"bench_side_{name}_{os.getpid()}"
-        command = [sys.executable, str(REPO / "bench" / "participants.py"), *options, "--seed", str(seed),
-                   "--app-dir", str(app_dir), "--db-name", database]
+        command = [sys.executable, str(REPO / "bench" / "participants.py"), *options, *postgres,
+                   "--seed", str(seed), "--app-dir", str(app_dir), "--db-name", database]
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True)
         started[name] = (database, process)
@@ -68,17 +69,8 @@ def run_both(app_dirs: dict[str, Path], options: list[str], seed: int) -> dict[s
         found = PER_WALK.search(output)
         sides[name] = Side(float(found.group(1)) if found else None,
                            process.returncode == 0 and "RESULT: OK" in output, output)
-        drop_database(parse_options([*_pg_options(options), "--db-name", database]))
+        drop_database(parse_options([*postgres, "--db-name", database]))
     return sides
-
-
-def _pg_options(options: list[str]) -> list[str]:
-    """The PostgreSQL options among participants.py's (to drop the databases on the same server)."""
-    kept = []
-    for flag, value in zip(options[::2], options[1::2], strict=True):
-        if flag in ("--pg-port", "--pg-user"):
-            kept += [flag, value]
-    return kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,14 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.small:
         args.runs, args.participants, args.concurrency, args.warmup = 1, 3, 2, 1
     options = ["--participants", str(args.participants), "--concurrency", str(args.concurrency),
-               "--warmup", str(args.warmup), "--pg-port", args.pg_port, "--pg-user", args.pg_user]
+               "--warmup", str(args.warmup)]
+    postgres = ["--pg-port", args.pg_port, "--pg-user", args.pg_user]
     app_dirs = {"this": REPO, "other": args.app_dir.resolve()}
     print(f"this checkout: {REPO}\nother:         {app_dirs['other']}\n{args.runs} runs, each side "
           f"{args.participants} walks at concurrency {args.concurrency}, both sides at once\n")
     print("run   this ms/walk  other ms/walk  this / other")
     ratios, ok = [], True
     for run in range(1, args.runs + 1):
-        sides = run_both(app_dirs, options, seed=run)
+        sides = run_both(app_dirs, options, postgres, seed=run)
         this, other = sides["this"], sides["other"]
         for name, side in sides.items():
             if not side.ok:
